@@ -1,1 +1,18 @@
-//! placeholder
+//! Ferry's domain: the types and rules every other crate builds on.
+//!
+//! Everything here is pure: no HTTP, no SQL, no AWS SDK. Values that cross a
+//! trust boundary (request bodies, config files, AWS responses) are parsed into
+//! the newtypes of [`bedrock`] and [`names`] at the edge, so the rest of Ferry
+//! cannot hold an invalid one.
+
+pub mod auth;
+pub mod bedrock;
+pub mod catalog;
+pub mod ids;
+pub mod import;
+pub mod names;
+pub mod status;
+
+mod rule;
+
+pub use rule::{FieldError, RuleError, pointer_token};

@@ -1,0 +1,290 @@
+//! What the platform admin declares: hosting environments, research teams and
+//! the source buckets each team may import from.
+
+use std::collections::BTreeMap;
+
+use crate::RuleError;
+use crate::bedrock::{AccountId, KmsKeyRef, Region, RoleArn, S3Uri, check_bucket};
+use crate::names::{EnvironmentName, TeamName};
+
+/// A hosting environment: one Bedrock account and Region.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Environment {
+    pub name: EnvironmentName,
+    pub description: Option<String>,
+    /// The hosting account that runs the import jobs.
+    pub account: AccountId,
+    pub region: Region,
+    /// The role Ferry assumes in the hosting account to call S3 and Bedrock.
+    pub control_role: RoleArn,
+    /// The role Bedrock assumes to read the artifacts (`roleArn` of the job).
+    pub execution_role: RoleArn,
+    /// `importedModelKmsKeyId`: the hosting account's key for the imported model.
+    pub imported_model_kms_key: Option<KmsKeyRef>,
+    /// New requests wait in `pending_approval` until the hosting team approves.
+    pub requires_approval: bool,
+    /// Teams that may target this environment; `None` means every team.
+    pub teams: Option<Vec<TeamName>>,
+}
+
+impl Environment {
+    pub fn admits(&self, team: &TeamName) -> bool {
+        self.teams.as_ref().is_none_or(|t| t.contains(team))
+    }
+}
+
+/// A bucket (optionally a prefix in it) that a team may import from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AllowedSource {
+    pub bucket: String,
+    /// The research account that owns the bucket.
+    pub account: AccountId,
+    /// Limits the team to keys under this prefix (normalised to end in '/').
+    pub prefix: Option<String>,
+    /// The research account's key that encrypts the artifacts, if any.
+    pub kms_key: Option<KmsKeyRef>,
+}
+
+impl AllowedSource {
+    pub fn new(
+        bucket: &str,
+        account: AccountId,
+        prefix: Option<&str>,
+        kms_key: Option<KmsKeyRef>,
+    ) -> Result<Self, RuleError> {
+        check_bucket(bucket)?;
+        let prefix = match prefix.map(|p| p.trim_matches('/')) {
+            None | Some("") => None,
+            Some(p) => {
+                // Reuse the URI rules for the key part.
+                S3Uri::parse(&format!("s3://{bucket}/{p}/"))?;
+                Some(format!("{p}/"))
+            }
+        };
+        Ok(Self {
+            bucket: bucket.to_owned(),
+            account,
+            prefix,
+            kms_key,
+        })
+    }
+
+    pub fn covers(&self, uri: &S3Uri) -> bool {
+        uri.bucket() == self.bucket
+            && self
+                .prefix
+                .as_deref()
+                .is_none_or(|p| uri.prefix().starts_with(p))
+    }
+
+    pub fn describe(&self) -> String {
+        format!(
+            "s3://{}/{}",
+            self.bucket,
+            self.prefix.as_deref().unwrap_or("")
+        )
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Team {
+    pub name: TeamName,
+    pub sources: Vec<AllowedSource>,
+}
+
+/// A catalog that failed a consistency check; `key` names the config key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{key}: {message}")]
+pub struct CatalogError {
+    pub key: String,
+    pub message: String,
+}
+
+/// Every environment and team Ferry knows, checked for consistency.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Catalog {
+    environments: BTreeMap<EnvironmentName, Environment>,
+    teams: BTreeMap<TeamName, Team>,
+}
+
+impl Catalog {
+    pub fn new(
+        environments: impl IntoIterator<Item = Environment>,
+        teams: impl IntoIterator<Item = Team>,
+    ) -> Result<Self, CatalogError> {
+        let teams: BTreeMap<TeamName, Team> =
+            teams.into_iter().map(|t| (t.name.clone(), t)).collect();
+        let mut envs = BTreeMap::new();
+        for env in environments {
+            let key = format!("environments.{}", env.name);
+            if env.execution_role.account() != env.account {
+                return Err(CatalogError {
+                    key: format!("{key}.execution_role_arn"),
+                    message: format!(
+                        "the execution role must live in the hosting account {}, not {}",
+                        env.account,
+                        env.execution_role.account()
+                    ),
+                });
+            }
+            if let Some(owner) = env
+                .imported_model_kms_key
+                .as_ref()
+                .and_then(KmsKeyRef::account)
+                && owner != env.account
+            {
+                return Err(CatalogError {
+                    key: format!("{key}.imported_model_kms_key"),
+                    message: format!(
+                        "the imported model key must belong to the hosting account {}, not {owner}",
+                        env.account
+                    ),
+                });
+            }
+            for team in env.teams.iter().flatten() {
+                if !teams.contains_key(team) {
+                    return Err(CatalogError {
+                        key: format!("{key}.teams"),
+                        message: format!("team {team:?} is not declared under [teams]"),
+                    });
+                }
+            }
+            envs.insert(env.name.clone(), env);
+        }
+        Ok(Self {
+            environments: envs,
+            teams,
+        })
+    }
+
+    pub fn environment(&self, name: &str) -> Option<&Environment> {
+        EnvironmentName::parse(name)
+            .ok()
+            .and_then(|n| self.environments.get(&n))
+    }
+
+    pub fn environments(&self) -> impl Iterator<Item = &Environment> {
+        self.environments.values()
+    }
+
+    pub fn team(&self, name: &TeamName) -> Option<&Team> {
+        self.teams.get(name)
+    }
+
+    pub fn teams(&self) -> impl Iterator<Item = &Team> {
+        self.teams.values()
+    }
+
+    /// The allowed source that covers `uri` for `team`, or why there is none.
+    pub fn source_for(&self, team: &TeamName, uri: &S3Uri) -> Result<&AllowedSource, RuleError> {
+        let sources = self
+            .team(team)
+            .map(|t| t.sources.as_slice())
+            .unwrap_or_default();
+        sources.iter().find(|s| s.covers(uri)).ok_or_else(|| {
+            let allowed: Vec<String> = sources.iter().map(AllowedSource::describe).collect();
+            let allowed = if allowed.is_empty() {
+                "none".to_owned()
+            } else {
+                allowed.join(", ")
+            };
+            RuleError::new(
+                "source_not_allowed",
+                format!("{uri} is not an allowed source for team {team}; allowed: {allowed}"),
+            )
+        })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub(crate) fn walkthrough() -> Catalog {
+        let hosting = AccountId::parse("777788889999").unwrap();
+        let research = AccountId::parse("111122223333").unwrap();
+        let env = |name: &str, approval: bool| Environment {
+            name: EnvironmentName::parse(name).unwrap(),
+            description: None,
+            account: hosting.clone(),
+            region: Region::parse("us-east-1").unwrap(),
+            control_role: RoleArn::parse("arn:aws:iam::777788889999:role/FerryControl").unwrap(),
+            execution_role: RoleArn::parse(
+                "arn:aws:iam::777788889999:role/BedrockCMIExecutionRole-777788889999",
+            )
+            .unwrap(),
+            imported_model_kms_key: None,
+            requires_approval: approval,
+            teams: None,
+        };
+        Catalog::new(
+            [env("dev", false), env("prod", true)],
+            [
+                Team {
+                    name: TeamName::parse("research").unwrap(),
+                    sources: vec![
+                        AllowedSource::new(
+                            "model-artifacts-111122223333",
+                            research.clone(),
+                            None,
+                            None,
+                        )
+                        .unwrap(),
+                    ],
+                },
+                Team {
+                    name: TeamName::parse("vision").unwrap(),
+                    sources: vec![
+                        AllowedSource::new(
+                            "model-artifacts-111122223333",
+                            research,
+                            Some("vision"),
+                            None,
+                        )
+                        .unwrap(),
+                    ],
+                },
+            ],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn sources_are_matched_by_bucket_and_prefix() {
+        let c = walkthrough();
+        let research = TeamName::parse("research").unwrap();
+        let vision = TeamName::parse("vision").unwrap();
+        let uri = S3Uri::parse("s3://model-artifacts-111122223333/llama/v1/").unwrap();
+        assert!(c.source_for(&research, &uri).is_ok());
+        let err = c.source_for(&vision, &uri).unwrap_err();
+        assert_eq!(err.rule, "source_not_allowed");
+        assert!(
+            err.message
+                .contains("s3://model-artifacts-111122223333/vision/"),
+            "{err}"
+        );
+        let v = S3Uri::parse("s3://model-artifacts-111122223333/vision/m1").unwrap();
+        assert!(c.source_for(&vision, &v).is_ok());
+        let sneaky = S3Uri::parse("s3://model-artifacts-111122223333/visionary/m1").unwrap();
+        assert!(c.source_for(&vision, &sneaky).is_err());
+        let other = S3Uri::parse("s3://other-bucket/llama/").unwrap();
+        assert!(c.source_for(&research, &other).is_err());
+    }
+
+    #[test]
+    fn execution_role_must_be_in_the_hosting_account() {
+        let mut env = walkthrough().environment("dev").unwrap().clone();
+        env.execution_role = RoleArn::parse("arn:aws:iam::111122223333:role/X").unwrap();
+        let err = Catalog::new([env], []).unwrap_err();
+        assert_eq!(err.key, "environments.dev.execution_role_arn");
+    }
+
+    #[test]
+    fn environment_teams_must_exist() {
+        let mut env = walkthrough().environment("dev").unwrap().clone();
+        env.teams = Some(vec![TeamName::parse("ghosts").unwrap()]);
+        let err = Catalog::new([env], []).unwrap_err();
+        assert_eq!(err.key, "environments.dev.teams");
+    }
+}

@@ -1,0 +1,374 @@
+//! A new import request, parsed from what a client sent.
+
+use std::collections::BTreeMap;
+
+use crate::auth::{Denied, Principal};
+use crate::bedrock::{ImportedModelName, JobName, MAX_TAGS, S3Uri, Tag};
+use crate::catalog::Catalog;
+use crate::ids::ImportId;
+use crate::names::{EnvironmentName, TeamName};
+use crate::status::Status;
+use crate::{FieldError, RuleError, pointer_token};
+
+/// Tag keys Ferry writes on every job and model; clients may not set them.
+pub const RESERVED_TAG_PREFIX: &str = "ferry:";
+/// The tags Ferry adds to each resource (see [`NewImport::ferry_tags`]).
+pub const FERRY_TAG_COUNT: usize = 4;
+/// Longest free-text description.
+pub const MAX_DESCRIPTION: usize = 1024;
+
+/// What a client asked for, before any check.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImportDraft {
+    pub source: String,
+    pub environment: String,
+    pub model_name: String,
+    pub team: Option<String>,
+    pub job_name: Option<String>,
+    pub description: Option<String>,
+    pub model_tags: BTreeMap<String, String>,
+    pub job_tags: BTreeMap<String, String>,
+}
+
+/// A request that passed every check and may be stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewImport {
+    pub id: ImportId,
+    pub team: TeamName,
+    pub environment: EnvironmentName,
+    pub source: S3Uri,
+    pub model_name: ImportedModelName,
+    pub job_name: JobName,
+    pub description: Option<String>,
+    pub model_tags: Vec<Tag>,
+    pub job_tags: Vec<Tag>,
+    pub requested_by: String,
+    pub status: Status,
+}
+
+/// Why a draft was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DraftRejected {
+    /// The caller may not create requests for that team.
+    Forbidden(String),
+    /// One or more fields broke a rule; every broken field is listed.
+    Invalid(Vec<FieldError>),
+}
+
+fn parse_tags(
+    tags: &BTreeMap<String, String>,
+    field: &str,
+    errors: &mut Vec<FieldError>,
+) -> Vec<Tag> {
+    let max = MAX_TAGS - FERRY_TAG_COUNT;
+    if tags.len() > max {
+        errors.push(
+            RuleError::new(
+                "tag.count",
+                format!("at most {max} tags ({MAX_TAGS} per resource, {FERRY_TAG_COUNT} kept for Ferry's own)"),
+            )
+            .at(format!("/{field}")),
+        );
+    }
+    let mut out = Vec::with_capacity(tags.len());
+    for (k, v) in tags {
+        let pointer = format!("/{field}/{}", pointer_token(k));
+        if k.to_ascii_lowercase().starts_with(RESERVED_TAG_PREFIX) {
+            errors.push(
+                RuleError::new(
+                    "tag.reserved",
+                    "tag keys starting with \"ferry:\" are set by Ferry",
+                )
+                .at(pointer),
+            );
+            continue;
+        }
+        match Tag::new(k, v) {
+            Ok(t) => out.push(t),
+            Err(e) => errors.push(e.at(pointer)),
+        }
+    }
+    out
+}
+
+impl NewImport {
+    /// Checks every field of `draft` against Bedrock's rules and the catalog,
+    /// collecting all problems rather than stopping at the first.
+    pub fn from_draft(
+        draft: &ImportDraft,
+        principal: &Principal,
+        catalog: &Catalog,
+    ) -> Result<Self, DraftRejected> {
+        let mut errors = Vec::new();
+
+        // The team: a researcher's own, or the one an admin names.
+        let team = match (&draft.team, &principal.team) {
+            (Some(t), _) => match TeamName::parse(t) {
+                Ok(t) => Some(t),
+                Err(e) => {
+                    errors.push(e.at("/team"));
+                    None
+                }
+            },
+            (None, Some(own)) => Some(own.clone()),
+            (None, None) => {
+                errors.push(
+                    RuleError::new("required", "team is required for callers without a team")
+                        .at("/team"),
+                );
+                None
+            }
+        };
+        if let Some(team) = &team {
+            if principal.can_create_for(team) == Err(Denied::Forbidden) {
+                return Err(DraftRejected::Forbidden(format!(
+                    "a {} may not create import requests for team {team}",
+                    principal.role
+                )));
+            }
+            if catalog.team(team).is_none() {
+                errors.push(
+                    RuleError::new("unknown_team", format!("team {team:?} is not configured"))
+                        .at("/team"),
+                );
+            }
+        }
+
+        let environment = match catalog.environment(&draft.environment) {
+            Some(env) => {
+                if let Some(team) = &team
+                    && !env.admits(team)
+                {
+                    errors.push(
+                        RuleError::new(
+                            "environment_not_allowed",
+                            format!("team {team} may not target environment {}", env.name),
+                        )
+                        .at("/environment"),
+                    );
+                }
+                Some(env)
+            }
+            None => {
+                let known: Vec<&str> = catalog.environments().map(|e| e.name.as_str()).collect();
+                errors.push(
+                    RuleError::new(
+                        "unknown_environment",
+                        format!(
+                            "unknown environment {:?}; known: {}",
+                            draft.environment,
+                            known.join(", ")
+                        ),
+                    )
+                    .at("/environment"),
+                );
+                None
+            }
+        };
+
+        let source = match S3Uri::parse(&draft.source) {
+            Ok(uri) => {
+                if let Some(team) = &team
+                    && catalog.team(team).is_some()
+                    && let Err(e) = catalog.source_for(team, &uri)
+                {
+                    errors.push(e.at("/source"));
+                }
+                Some(uri)
+            }
+            Err(e) => {
+                errors.push(e.at("/source"));
+                None
+            }
+        };
+
+        let model_name = ImportedModelName::parse(&draft.model_name)
+            .map_err(|e| errors.push(e.at("/model_name")))
+            .ok();
+
+        let id = ImportId::new();
+        let job_name = match &draft.job_name {
+            Some(j) => JobName::parse(j)
+                .map_err(|e| errors.push(e.at("/job_name")))
+                .ok(),
+            None => JobName::parse(&format!("ferry-{}", id.simple())).ok(),
+        };
+
+        if let Some(d) = &draft.description
+            && let Err(e) = RuleError::check_len(d, "a description", 0, MAX_DESCRIPTION)
+        {
+            errors.push(e.at("/description"));
+        }
+
+        let model_tags = parse_tags(&draft.model_tags, "model_tags", &mut errors);
+        let job_tags = parse_tags(&draft.job_tags, "job_tags", &mut errors);
+
+        match (team, environment, source, model_name, job_name) {
+            (Some(team), Some(env), Some(source), Some(model_name), Some(job_name))
+                if errors.is_empty() =>
+            {
+                Ok(Self {
+                    id,
+                    team,
+                    environment: env.name.clone(),
+                    source,
+                    model_name,
+                    job_name,
+                    description: draft.description.clone(),
+                    model_tags,
+                    job_tags,
+                    requested_by: principal.name.clone(),
+                    status: Status::initial(env.requires_approval),
+                })
+            }
+            _ => Err(DraftRejected::Invalid(errors)),
+        }
+    }
+
+    /// The tags Ferry itself puts on the job and the imported model, so that
+    /// anything found in the hosting account leads back to its request.
+    pub fn ferry_tags(&self) -> Vec<Tag> {
+        [
+            ("ferry:request-id", self.id.to_string()),
+            ("ferry:team", self.team.to_string()),
+            ("ferry:requester", self.requested_by.clone()),
+            ("ferry:source", self.source.to_string()),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| Tag::sanitized(k, &v).ok())
+        .collect()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::auth::Role;
+    use crate::catalog::tests::walkthrough;
+
+    fn researcher(team: &str) -> Principal {
+        Principal {
+            id: "token:1".into(),
+            name: "alice".into(),
+            role: Role::Researcher,
+            team: Some(TeamName::parse(team).unwrap()),
+        }
+    }
+
+    fn draft() -> ImportDraft {
+        ImportDraft {
+            source: "s3://model-artifacts-111122223333/llama/v1/".into(),
+            environment: "dev".into(),
+            model_name: "llama3-8b".into(),
+            ..ImportDraft::default()
+        }
+    }
+
+    fn invalid(r: Result<NewImport, DraftRejected>) -> Vec<(String, &'static str)> {
+        match r {
+            Err(DraftRejected::Invalid(errs)) => {
+                errs.into_iter().map(|e| (e.pointer, e.rule)).collect()
+            }
+            other => panic!("expected invalid, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_valid_draft_becomes_a_request() {
+        let c = walkthrough();
+        let n = NewImport::from_draft(&draft(), &researcher("research"), &c).unwrap();
+        assert_eq!(n.team.as_str(), "research");
+        assert_eq!(n.status, Status::Queued);
+        assert_eq!(n.job_name.as_str(), format!("ferry-{}", n.id.simple()));
+        let mut d = draft();
+        d.environment = "prod".into();
+        let n = NewImport::from_draft(&d, &researcher("research"), &c).unwrap();
+        assert_eq!(n.status, Status::PendingApproval);
+        assert_eq!(n.ferry_tags().len(), FERRY_TAG_COUNT);
+    }
+
+    #[test]
+    fn every_bad_field_is_named() {
+        let c = walkthrough();
+        let d = ImportDraft {
+            source: "s3://Bad/x".into(),
+            environment: "moon".into(),
+            model_name: "bad.name".into(),
+            team: None,
+            job_name: Some("-x".into()),
+            description: Some("d".repeat(MAX_DESCRIPTION + 1)),
+            model_tags: BTreeMap::from([
+                ("aws:x".into(), "v".into()),
+                ("ferry:team".into(), "v".into()),
+            ]),
+            job_tags: BTreeMap::from([("ok".into(), "bad*".into())]),
+        };
+        let got = invalid(NewImport::from_draft(&d, &researcher("research"), &c));
+        let want = vec![
+            ("/environment".to_owned(), "unknown_environment"),
+            ("/source".to_owned(), "s3_uri.bucket"),
+            ("/model_name".to_owned(), "imported_model_name.charset"),
+            ("/job_name".to_owned(), "job_name.start"),
+            ("/description".to_owned(), "length"),
+            ("/model_tags/aws:x".to_owned(), "tag.reserved"),
+            ("/model_tags/ferry:team".to_owned(), "tag.reserved"),
+            ("/job_tags/ok".to_owned(), "tag.charset"),
+        ];
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn sources_outside_the_team_allowance_are_refused() {
+        let c = walkthrough();
+        let got = invalid(NewImport::from_draft(&draft(), &researcher("vision"), &c));
+        assert_eq!(got, vec![("/source".to_owned(), "source_not_allowed")]);
+    }
+
+    #[test]
+    fn researchers_cannot_create_for_another_team() {
+        let c = walkthrough();
+        let mut d = draft();
+        d.team = Some("vision".into());
+        assert!(matches!(
+            NewImport::from_draft(&d, &researcher("research"), &c),
+            Err(DraftRejected::Forbidden(_))
+        ));
+    }
+
+    #[test]
+    fn admins_must_name_a_team() {
+        let c = walkthrough();
+        let admin = Principal {
+            id: "token:2".into(),
+            name: "root".into(),
+            role: Role::Admin,
+            team: None,
+        };
+        assert_eq!(
+            invalid(NewImport::from_draft(&draft(), &admin, &c)),
+            vec![("/team".to_owned(), "required")]
+        );
+        let mut d = draft();
+        d.team = Some("research".into());
+        NewImport::from_draft(&d, &admin, &c).unwrap();
+        d.team = Some("nobody".into());
+        assert_eq!(
+            invalid(NewImport::from_draft(&d, &admin, &c)),
+            vec![("/team".to_owned(), "unknown_team")]
+        );
+    }
+
+    #[test]
+    fn too_many_tags() {
+        let c = walkthrough();
+        let mut d = draft();
+        d.job_tags = (0..=MAX_TAGS - FERRY_TAG_COUNT)
+            .map(|i| (format!("k{i}"), "v".into()))
+            .collect();
+        assert_eq!(
+            invalid(NewImport::from_draft(&d, &researcher("research"), &c)),
+            vec![("/job_tags".to_owned(), "tag.count")]
+        );
+    }
+}
