@@ -1,0 +1,242 @@
+//! IAM (Query protocol): enough to change the chain with real tools: CreateRole, GetRole,
+//! UpdateAssumeRolePolicy, Put/Get/DeleteRolePolicy (inline policies), Put/DeleteUserPolicy.
+
+use axum::http::StatusCode;
+use ferry_domain::iam::{RequestContext, ResourcePolicyMode};
+
+use crate::server::{Caller, Ctx, authorize};
+use crate::state::{Role, State, StoredPolicy};
+use crate::wire::{
+    IAM_NS, Service, SimError, SimRequest, SimResult, UPPER_ALNUM, iso8601, percent_encode,
+    query_response, random_id, xml_escape,
+};
+
+fn param<'a>(form: &'a [(String, String)], name: &str) -> SimResult<&'a str> {
+    form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).ok_or_else(|| {
+        SimError::new(StatusCode::BAD_REQUEST, "ValidationError", format!("1 validation error detected: Value null at '{name}' failed to satisfy constraint: Member must not be null"))
+    })
+}
+
+fn no_such_entity(msg: String) -> SimError {
+    SimError::new(StatusCode::NOT_FOUND, "NoSuchEntity", msg)
+}
+
+fn malformed(e: &ferry_domain::iam::PolicyError) -> SimError {
+    SimError::new(
+        StatusCode::BAD_REQUEST,
+        "MalformedPolicyDocument",
+        e.to_string(),
+    )
+}
+
+fn check(state: &State, caller: &Caller, action: &str, resource: String) -> SimResult<()> {
+    let rctx = RequestContext::new(caller.principal.clone(), action, resource, caller.account());
+    authorize(
+        state,
+        Service::Iam,
+        &rctx,
+        None,
+        ResourcePolicyMode::Optional,
+    )
+}
+
+fn role_xml(role: &Role) -> String {
+    format!(
+        "<Role><Path>{}</Path><RoleName>{}</RoleName><RoleId>{}</RoleId><Arn>{}</Arn><CreateDate>{}</CreateDate><AssumeRolePolicyDocument>{}</AssumeRolePolicyDocument>{}<MaxSessionDuration>{}</MaxSessionDuration></Role>",
+        xml_escape(&role.path),
+        xml_escape(&role.name),
+        role.role_id,
+        xml_escape(&role.arn()),
+        iso8601(role.created),
+        percent_encode(&role.trust.text),
+        role.description
+            .as_deref()
+            .map(|d| format!("<Description>{}</Description>", xml_escape(d)))
+            .unwrap_or_default(),
+        role.max_session_secs
+    )
+}
+
+pub(crate) async fn handle(ctx: &Ctx, req: &SimRequest, caller: &Caller) -> SimResult {
+    let form = req.form();
+    let action = param(&form, "Action")?.to_owned();
+    ctx.gate(Service::Iam, &action).await?;
+    let account = caller.account().to_owned();
+    let role_arn = |name: &str| format!("arn:aws:iam::{account}:role/{name}");
+    let rid = &req.request_id;
+    let mut state = ctx.state();
+    match action.as_str() {
+        "CreateRole" => {
+            let name = param(&form, "RoleName")?;
+            let path = form
+                .iter()
+                .find(|(k, _)| k == "Path")
+                .map_or("/", |(_, v)| v.as_str());
+            check(
+                &state,
+                caller,
+                "iam:CreateRole",
+                format!("arn:aws:iam::{account}:role{path}{name}"),
+            )?;
+            let trust = StoredPolicy::parse(param(&form, "AssumeRolePolicyDocument")?)
+                .map_err(|e| malformed(&e))?;
+            if state
+                .roles
+                .contains_key(&(account.clone(), name.to_owned()))
+            {
+                return Err(SimError::new(
+                    StatusCode::CONFLICT,
+                    "EntityAlreadyExists",
+                    format!("Role with name {name} already exists."),
+                ));
+            }
+            let max_session_secs = match form.iter().find(|(k, _)| k == "MaxSessionDuration") {
+                Some((_, v)) => v.parse().map_err(|_| {
+                    SimError::new(
+                        StatusCode::BAD_REQUEST,
+                        "ValidationError",
+                        "MaxSessionDuration must be an integer",
+                    )
+                })?,
+                None => 3600,
+            };
+            let role = Role {
+                account: account.clone(),
+                name: name.to_owned(),
+                path: path.to_owned(),
+                role_id: format!("AROA{}", random_id(UPPER_ALNUM, 17)),
+                description: form
+                    .iter()
+                    .find(|(k, _)| k == "Description")
+                    .map(|(_, v)| v.clone()),
+                trust,
+                policies: Default::default(),
+                max_session_secs,
+                created: ctx.clock.now(),
+            };
+            let xml = role_xml(&role);
+            state.roles.insert((account.clone(), name.to_owned()), role);
+            Ok(query_response("CreateRole", IAM_NS, &xml, rid))
+        }
+        "GetRole" => {
+            let name = param(&form, "RoleName")?;
+            check(&state, caller, "iam:GetRole", role_arn(name))?;
+            let role = state
+                .roles
+                .get(&(account.clone(), name.to_owned()))
+                .ok_or_else(|| {
+                    no_such_entity(format!("The role with name {name} cannot be found."))
+                })?;
+            Ok(query_response("GetRole", IAM_NS, &role_xml(role), rid))
+        }
+        "UpdateAssumeRolePolicy" => {
+            let name = param(&form, "RoleName")?;
+            check(&state, caller, "iam:UpdateAssumeRolePolicy", role_arn(name))?;
+            let trust =
+                StoredPolicy::parse(param(&form, "PolicyDocument")?).map_err(|e| malformed(&e))?;
+            let role = state
+                .roles
+                .get_mut(&(account.clone(), name.to_owned()))
+                .ok_or_else(|| {
+                    no_such_entity(format!("The role with name {name} cannot be found."))
+                })?;
+            role.trust = trust;
+            Ok(query_response("UpdateAssumeRolePolicy", IAM_NS, "", rid))
+        }
+        "PutRolePolicy" | "PutUserPolicy" => {
+            let user = action == "PutUserPolicy";
+            let name = param(&form, if user { "UserName" } else { "RoleName" })?;
+            let resource = if user {
+                format!("arn:aws:iam::{account}:user/{name}")
+            } else {
+                role_arn(name)
+            };
+            check(&state, caller, &format!("iam:{action}"), resource)?;
+            let policy_name = param(&form, "PolicyName")?.to_owned();
+            let policy =
+                StoredPolicy::parse(param(&form, "PolicyDocument")?).map_err(|e| malformed(&e))?;
+            let policies = if user {
+                state
+                    .users
+                    .get_mut(&(account.clone(), name.to_owned()))
+                    .map(|u| &mut u.policies)
+            } else {
+                state
+                    .roles
+                    .get_mut(&(account.clone(), name.to_owned()))
+                    .map(|r| &mut r.policies)
+            };
+            let policies = policies.ok_or_else(|| {
+                no_such_entity(format!(
+                    "The {} with name {name} cannot be found.",
+                    if user { "user" } else { "role" }
+                ))
+            })?;
+            policies.insert(policy_name, policy);
+            Ok(query_response(&action, IAM_NS, "", rid))
+        }
+        "GetRolePolicy" => {
+            let name = param(&form, "RoleName")?;
+            check(&state, caller, "iam:GetRolePolicy", role_arn(name))?;
+            let policy_name = param(&form, "PolicyName")?;
+            let role = state
+                .roles
+                .get(&(account.clone(), name.to_owned()))
+                .ok_or_else(|| {
+                    no_such_entity(format!("The role with name {name} cannot be found."))
+                })?;
+            let p = role.policies.get(policy_name).ok_or_else(|| {
+                no_such_entity(format!(
+                    "The role policy with name {policy_name} cannot be found."
+                ))
+            })?;
+            Ok(query_response(
+                "GetRolePolicy",
+                IAM_NS,
+                &format!(
+                    "<RoleName>{}</RoleName><PolicyName>{}</PolicyName><PolicyDocument>{}</PolicyDocument>",
+                    xml_escape(name),
+                    xml_escape(policy_name),
+                    percent_encode(&p.text)
+                ),
+                rid,
+            ))
+        }
+        "DeleteRolePolicy" | "DeleteUserPolicy" => {
+            let user = action == "DeleteUserPolicy";
+            let name = param(&form, if user { "UserName" } else { "RoleName" })?;
+            let resource = if user {
+                format!("arn:aws:iam::{account}:user/{name}")
+            } else {
+                role_arn(name)
+            };
+            check(&state, caller, &format!("iam:{action}"), resource)?;
+            let policy_name = param(&form, "PolicyName")?;
+            let policies = if user {
+                state
+                    .users
+                    .get_mut(&(account.clone(), name.to_owned()))
+                    .map(|u| &mut u.policies)
+            } else {
+                state
+                    .roles
+                    .get_mut(&(account.clone(), name.to_owned()))
+                    .map(|r| &mut r.policies)
+            };
+            let policies = policies.ok_or_else(|| {
+                no_such_entity(format!("The entity with name {name} cannot be found."))
+            })?;
+            policies.remove(policy_name).ok_or_else(|| {
+                no_such_entity(format!(
+                    "The policy with name {policy_name} cannot be found."
+                ))
+            })?;
+            Ok(query_response(&action, IAM_NS, "", rid))
+        }
+        other => Err(SimError::new(
+            StatusCode::BAD_REQUEST,
+            "InvalidAction",
+            format!("ferry-sim does not implement IAM {other}"),
+        )),
+    }
+}

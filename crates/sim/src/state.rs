@@ -1,0 +1,233 @@
+//! Everything the sim knows: accounts, principals, credentials, buckets, keys, jobs.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use ferry_domain::iam::{PolicyDocument, Principal};
+use time::{Duration, OffsetDateTime};
+
+/// A policy as the user wrote it (returned verbatim by Get*Policy) and as parsed.
+#[derive(Debug, Clone)]
+pub(crate) struct StoredPolicy {
+    pub(crate) text: String,
+    pub(crate) doc: PolicyDocument,
+}
+
+impl StoredPolicy {
+    pub(crate) fn parse(text: &str) -> Result<Self, ferry_domain::iam::PolicyError> {
+        Ok(Self {
+            text: text.to_owned(),
+            doc: PolicyDocument::parse(text)?,
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct User {
+    pub(crate) policies: BTreeMap<String, StoredPolicy>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Role {
+    pub(crate) account: String,
+    pub(crate) name: String,
+    pub(crate) path: String,
+    pub(crate) role_id: String,
+    pub(crate) description: Option<String>,
+    pub(crate) trust: StoredPolicy,
+    pub(crate) policies: BTreeMap<String, StoredPolicy>,
+    pub(crate) max_session_secs: i64,
+    pub(crate) created: OffsetDateTime,
+}
+
+impl Role {
+    pub(crate) fn arn(&self) -> String {
+        format!(
+            "arn:aws:iam::{}:role{}{}",
+            self.account, self.path, self.name
+        )
+    }
+}
+
+/// A credential the sim accepts: a user's long-term key or a role session's temporary key.
+#[derive(Debug, Clone)]
+pub(crate) struct Credential {
+    pub(crate) secret: String,
+    pub(crate) session_token: Option<String>,
+    pub(crate) principal: Principal,
+    pub(crate) expires: Option<OffsetDateTime>,
+    /// `UserId` as GetCallerIdentity reports it.
+    pub(crate) user_id: String,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Object {
+    pub(crate) data: Vec<u8>,
+    pub(crate) etag: String,
+    pub(crate) last_modified: OffsetDateTime,
+    pub(crate) content_type: String,
+    /// Key ARN for SSE-KMS objects.
+    pub(crate) kms_key_arn: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Bucket {
+    pub(crate) account: String,
+    pub(crate) policy: Option<StoredPolicy>,
+    pub(crate) objects: BTreeMap<String, Object>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Key {
+    pub(crate) account: String,
+    pub(crate) id: String,
+    pub(crate) arn: String,
+    pub(crate) description: String,
+    pub(crate) policy: StoredPolicy,
+    pub(crate) created: OffsetDateTime,
+    pub(crate) enabled: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum JobStatus {
+    InProgress,
+    Completed,
+    Failed,
+}
+
+impl JobStatus {
+    pub(crate) fn as_str(&self) -> &'static str {
+        match self {
+            Self::InProgress => "InProgress",
+            Self::Completed => "Completed",
+            Self::Failed => "Failed",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Job {
+    pub(crate) arn: String,
+    pub(crate) account: String,
+    pub(crate) name: String,
+    pub(crate) model_name: String,
+    pub(crate) model_arn: Option<String>,
+    pub(crate) role_arn: String,
+    pub(crate) s3_uri: String,
+    pub(crate) status: JobStatus,
+    pub(crate) failure_message: Option<String>,
+    pub(crate) created: OffsetDateTime,
+    pub(crate) last_modified: OffsetDateTime,
+    pub(crate) end_time: Option<OffsetDateTime>,
+    pub(crate) kms_key_arn: Option<String>,
+    pub(crate) vpc_config: Option<serde_json::Value>,
+    /// Digest of the create request, for `clientRequestToken` replays.
+    pub(crate) request_digest: String,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct ImportedModel {
+    pub(crate) arn: String,
+    pub(crate) account: String,
+    pub(crate) name: String,
+    pub(crate) job_arn: String,
+    pub(crate) job_name: String,
+    pub(crate) s3_uri: String,
+    pub(crate) created: OffsetDateTime,
+    pub(crate) architecture: String,
+    pub(crate) kms_key_arn: Option<String>,
+    pub(crate) instruct_supported: bool,
+    pub(crate) custom_model_units: i32,
+}
+
+/// The whole world of the sim.
+#[derive(Debug, Default)]
+pub(crate) struct State {
+    pub(crate) region: String,
+    pub(crate) users: BTreeMap<(String, String), User>,
+    pub(crate) roles: BTreeMap<(String, String), Role>,
+    pub(crate) credentials: HashMap<String, Credential>,
+    pub(crate) buckets: BTreeMap<String, Bucket>,
+    pub(crate) keys: BTreeMap<String, Key>,
+    /// `(account, "alias/name")` → key id.
+    pub(crate) aliases: BTreeMap<(String, String), String>,
+    pub(crate) jobs: Vec<Job>,
+    pub(crate) models: Vec<ImportedModel>,
+    /// `(account, clientRequestToken)` → job ARN.
+    pub(crate) tokens: HashMap<(String, String), String>,
+}
+
+impl State {
+    /// The identity policies attached to `principal`.
+    pub(crate) fn identity_policies(&self, principal: &Principal) -> Vec<PolicyDocument> {
+        match principal {
+            Principal::User { account, name } => self
+                .users
+                .get(&(account.clone(), name.clone()))
+                .map(|u| u.policies.values().map(|p| p.doc.clone()).collect())
+                .unwrap_or_default(),
+            Principal::AssumedRole { account, role, .. } => self
+                .roles
+                .get(&(account.clone(), role.clone()))
+                .map(|r| r.policies.values().map(|p| p.doc.clone()).collect())
+                .unwrap_or_default(),
+            // The root user may do anything in its account (resource policies still apply
+            // across accounts).
+            Principal::Root { .. } => vec![
+                PolicyDocument::parse(
+                    r#"{"Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#,
+                )
+                .unwrap_or_else(|_| PolicyDocument::empty()),
+            ],
+            Principal::Service(_) => Vec::new(),
+        }
+    }
+
+    /// Finds a role by its ARN (`arn:aws:iam::<acct>:role[/path]/<name>`).
+    pub(crate) fn role_by_arn(&self, arn: &str) -> Option<&Role> {
+        let rest = arn.strip_prefix("arn:aws:iam::")?;
+        let (account, res) = rest.split_once(':')?;
+        let name = res.strip_prefix("role/")?.rsplit('/').next()?;
+        self.roles
+            .get(&(account.to_owned(), name.to_owned()))
+            .filter(|r| r.arn() == arn || r.path == "/")
+    }
+
+    /// Resolves a KMS key reference (key id, key ARN, alias name or alias ARN) as seen from
+    /// `caller_account`: ids and alias names only resolve in the caller's own account.
+    pub(crate) fn resolve_key(&self, caller_account: &str, reference: &str) -> Option<&Key> {
+        let (account, local) = match reference.strip_prefix("arn:aws:kms:") {
+            Some(rest) => {
+                let mut parts = rest.splitn(3, ':');
+                let _region = parts.next()?;
+                let account = parts.next()?;
+                (account.to_owned(), parts.next()?.to_owned())
+            }
+            None => (caller_account.to_owned(), reference.to_owned()),
+        };
+        let id = if let Some(alias) = local.strip_prefix("alias/") {
+            self.aliases
+                .get(&(account.clone(), format!("alias/{alias}")))?
+                .clone()
+        } else {
+            local.strip_prefix("key/").unwrap_or(&local).to_owned()
+        };
+        self.keys.get(&id).filter(|k| k.account == account)
+    }
+}
+
+/// The sim's clock: wall time plus an offset tests can move forward (to expire sessions).
+#[derive(Debug, Default)]
+pub(crate) struct Clock {
+    offset_secs: AtomicI64,
+}
+
+impl Clock {
+    pub(crate) fn now(&self) -> OffsetDateTime {
+        OffsetDateTime::now_utc() + Duration::seconds(self.offset_secs.load(Ordering::Relaxed))
+    }
+
+    pub(crate) fn advance(&self, secs: i64) {
+        self.offset_secs.fetch_add(secs, Ordering::Relaxed);
+    }
+}
