@@ -305,12 +305,14 @@ impl Scenario {
                     key_id: HOSTING_KEY_ID.into(),
                     alias: Some("alias/kms-cmk-777788889999".into()),
                     description: "kms-cmk-777788889999: encrypts imported models".into(),
-                    // Step 4.
-                    policy: Some(
-                        json!({"Version": "2012-10-17", "Statement": [root(HOSTING_ACCOUNT),
+                    // Step 4. The key names its administrator instead of delegating to the
+                    // account's IAM policies (no root statement): within one account a key
+                    // policy that delegates to IAM would make step 4 redundant with step 5, and
+                    // this way removing step 4 breaks the chain as the walkthrough intends.
+                    policy: Some(json!({"Version": "2012-10-17", "Statement": [
+                        {"Sid": "KeyAdministration", "Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{HOSTING_ACCOUNT}:user/hosting-admin")}, "Action": "kms:*", "Resource": "*"},
                         {"Sid": "AllowExecutionRoleUseOfKey", "Effect": "Allow", "Principal": {"AWS": role_arn},
-                         "Action": ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey", "kms:CreateGrant"], "Resource": "*"}]}),
-                    ),
+                         "Action": ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey", "kms:CreateGrant"], "Resource": "*"}]})),
                 },
             ],
             buckets: vec![BucketSpec {
