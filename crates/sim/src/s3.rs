@@ -563,6 +563,7 @@ fn put_object(ctx: &Ctx, req: &SimRequest, caller: &Caller, bucket: &str, key: &
         || req
             .header("x-amz-content-sha256")
             .is_some_and(|h| h.starts_with("STREAMING-"));
+    tracing::debug!(bucket, key, chunked, "PutObject");
     let (data, trailers) = if chunked {
         decode_aws_chunked(&req.body)
             .map_err(|e| SimError::new(StatusCode::BAD_REQUEST, "IncompleteBody", e))?
