@@ -19,8 +19,8 @@ use time::format_description::well_known::Rfc3339;
 use crate::server::{Caller, Ctx, authorize, ok_json};
 use crate::state::{ImportedModel, Job, JobStatus, State};
 use crate::wire::{
-    LOWER_ALNUM, Service, SimError, SimRequest, SimResult, iso8601, json_response, percent_decode,
-    random_id,
+    LOWER_ALNUM, Service, SimError, SimRequest, SimResult, iso8601_millis, json_response,
+    percent_decode, random_id,
 };
 
 const BEDROCK: &str = "bedrock.amazonaws.com";
@@ -496,8 +496,8 @@ fn job_json(j: &Job) -> Value {
         "roleArn": j.role_arn,
         "modelDataSource": {"s3DataSource": {"s3Uri": j.s3_uri}},
         "status": j.status.as_str(),
-        "creationTime": iso8601(j.created),
-        "lastModifiedTime": iso8601(j.last_modified),
+        "creationTime": iso8601_millis(j.created),
+        "lastModifiedTime": iso8601_millis(j.last_modified),
     });
     if let Some(a) = &j.model_arn {
         v["importedModelArn"] = json!(a);
@@ -506,7 +506,7 @@ fn job_json(j: &Job) -> Value {
         v["failureMessage"] = json!(m);
     }
     if let Some(t) = j.end_time {
-        v["endTime"] = json!(iso8601(t));
+        v["endTime"] = json!(iso8601_millis(t));
     }
     if let Some(k) = &j.kms_key_arn {
         v["importedModelKmsKeyArn"] = json!(k);
@@ -642,9 +642,9 @@ fn list_jobs(ctx: &Ctx, req: &SimRequest, caller: &Caller) -> SimResult {
         .iter()
         .filter(|j| j.account == caller.account() && p.keep(j.created, &j.name) && status.is_none_or(|s| s == j.status.as_str()))
         .map(|j| {
-            let mut v = json!({"jobArn": j.arn, "jobName": j.name, "status": j.status.as_str(), "creationTime": iso8601(j.created), "lastModifiedTime": iso8601(j.last_modified), "importedModelName": j.model_name});
+            let mut v = json!({"jobArn": j.arn, "jobName": j.name, "status": j.status.as_str(), "creationTime": iso8601_millis(j.created), "lastModifiedTime": iso8601_millis(j.last_modified), "importedModelName": j.model_name});
             if let Some(t) = j.end_time {
-                v["endTime"] = json!(iso8601(t));
+                v["endTime"] = json!(iso8601_millis(t));
             }
             if let Some(a) = &j.model_arn {
                 v["importedModelArn"] = json!(a);
@@ -688,7 +688,7 @@ fn get_model(ctx: &Ctx, caller: &Caller, id: &str) -> SimResult {
         "jobName": m.job_name,
         "jobArn": m.job_arn,
         "modelDataSource": {"s3DataSource": {"s3Uri": m.s3_uri}},
-        "creationTime": iso8601(m.created),
+        "creationTime": iso8601_millis(m.created),
         "modelArchitecture": m.architecture,
         "instructSupported": m.instruct_supported,
         "customModelUnits": {"customModelUnitsPerModelCopy": m.custom_model_units, "customModelUnitsVersion": "1.0"}
@@ -707,7 +707,7 @@ fn list_models(ctx: &Ctx, req: &SimRequest, caller: &Caller) -> SimResult {
         .models
         .iter()
         .filter(|m| m.account == caller.account() && p.keep(m.created, &m.name))
-        .map(|m| (m.created, json!({"modelArn": m.arn, "modelName": m.name, "creationTime": iso8601(m.created), "instructSupported": m.instruct_supported, "modelArchitecture": m.architecture})))
+        .map(|m| (m.created, json!({"modelArn": m.arn, "modelName": m.name, "creationTime": iso8601_millis(m.created), "instructSupported": m.instruct_supported, "modelArchitecture": m.architecture})))
         .collect();
     let (page, next) = p.page(items);
     let mut out = json!({"modelSummaries": page});

@@ -223,8 +223,13 @@ pub(crate) struct Clock {
 }
 
 impl Clock {
+    /// Now, at millisecond precision (what AWS APIs return), so a timestamp read back from a
+    /// response compares equal to the stored one.
     pub(crate) fn now(&self) -> OffsetDateTime {
-        OffsetDateTime::now_utc() + Duration::seconds(self.offset_secs.load(Ordering::Relaxed))
+        let t =
+            OffsetDateTime::now_utc() + Duration::seconds(self.offset_secs.load(Ordering::Relaxed));
+        t.replace_nanosecond(u32::from(t.millisecond()) * 1_000_000)
+            .unwrap_or(t)
     }
 
     pub(crate) fn advance(&self, secs: i64) {
