@@ -14,7 +14,7 @@ use crate::faults::FaultConfig;
 use crate::server::{Ctx, ok_json};
 use crate::wire::json_response;
 
-fn bad(msg: String) -> Response {
+fn bad(msg: &str) -> Response {
     json_response(
         StatusCode::BAD_REQUEST,
         "application/json",
@@ -35,7 +35,7 @@ pub(crate) fn handle(ctx: &Ctx, req: &crate::wire::SimRequest) -> Response {
                     ctx.faults.set(cfg);
                     ok_json(&serde_json::to_value(ctx.faults.get()).unwrap_or_default())
                 }
-                Err(e) => bad(format!("invalid fault configuration: {e}")),
+                Err(e) => bad(&format!("invalid fault configuration: {e}")),
             }
         }
         (&Method::POST, "/_sim/clock") => {
@@ -47,7 +47,7 @@ pub(crate) fn handle(ctx: &Ctx, req: &crate::wire::SimRequest) -> Response {
                     ctx.clock.advance(s);
                     ok_json(&json!({"now": crate::wire::iso8601(ctx.clock.now())}))
                 }
-                None => bad("expected {\"advance_secs\": N}".to_owned()),
+                None => bad("expected {\"advance_secs\": N}"),
             }
         }
         (&Method::GET, "/_sim/scenario") => {

@@ -357,7 +357,7 @@ async fn run_job(ctx: Arc<Ctx>, job_arn: String) {
                 s3_uri: job.s3_uri.clone(),
                 created: now,
                 architecture: facts.architecture,
-                kms_key_arn: job.kms_key_arn.clone(),
+                kms_key_arn: job.kms_key_arn,
                 instruct_supported: facts.instruct_supported,
                 custom_model_units: units,
             });
@@ -428,7 +428,7 @@ fn import(
     })?;
     let mut files = BTreeMap::new();
     let dir_prefix = if prefix.is_empty() || prefix.ends_with('/') {
-        prefix.clone()
+        prefix
     } else {
         format!("{prefix}/")
     };

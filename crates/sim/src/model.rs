@@ -45,7 +45,7 @@ pub fn safetensors(tensors: &[(&str, &[usize])]) -> Vec<u8> {
         offset += n * 4;
     }
     let mut h = Value::Object(header).to_string().into_bytes();
-    while h.len() % 8 != 0 {
+    while !h.len().is_multiple_of(8) {
         h.push(b' ');
     }
     let mut out = (h.len() as u64).to_le_bytes().to_vec();

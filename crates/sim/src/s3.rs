@@ -421,10 +421,10 @@ fn list_objects_v2(ctx: &Ctx, req: &SimRequest, caller: &Caller, bucket: &str) -
         if !k.starts_with(&prefix) {
             break;
         }
-        if let Some((is_prefix, after)) = &resume {
-            if k.as_str() <= after.as_str() || (*is_prefix && k.starts_with(after.as_str())) {
-                continue;
-            }
+        if let Some((is_prefix, after)) = &resume
+            && (k.as_str() <= after.as_str() || (*is_prefix && k.starts_with(after.as_str())))
+        {
+            continue;
         }
         let common = delimiter.as_ref().and_then(|d| {
             k[prefix.len()..]
@@ -500,8 +500,11 @@ fn list_objects_v2(ctx: &Ctx, req: &SimRequest, caller: &Caller, bucket: &str) -
     Ok(xml(StatusCode::OK, body))
 }
 
+/// Trailing headers of an `aws-chunked` body, lower-cased names.
+pub(crate) type Trailers = Vec<(String, String)>;
+
 /// Decodes an `aws-chunked` body; returns the payload and the trailing headers.
-pub(crate) fn decode_aws_chunked(body: &[u8]) -> Result<(Vec<u8>, Vec<(String, String)>), String> {
+pub(crate) fn decode_aws_chunked(body: &[u8]) -> Result<(Vec<u8>, Trailers), String> {
     let mut out = Vec::new();
     let mut pos = 0usize;
     let line = |pos: &mut usize| -> Result<String, String> {
