@@ -433,3 +433,69 @@ async fn iam_role_and_policy_round_trip() {
         Some("AccessDenied")
     );
 }
+
+#[tokio::test]
+async fn aws_config_assume_role_provider_works_against_the_sim() {
+    // The production path: aws_config's AssumeRoleProvider (cached, refreshing credentials)
+    // with an external id, feeding S3 and Bedrock clients.
+    let sim = start().await;
+    let trust = json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::777788889999:user/hosting-admin"}, "Action": "sts:AssumeRole",
+         "Condition": {"StringEquals": {"sts:ExternalId": "ferry-prod"}}}]});
+    iam(&config_for(&sim, HOSTING_ADMIN))
+        .update_assume_role_policy()
+        .role_name(ferry_sim::EXECUTION_ROLE_NAME)
+        .policy_document(trust.to_string())
+        .send()
+        .await
+        .expect("trust");
+    // What a service loads in production: aws_config defaults (time source, sleep, ...), here
+    // with the sim's endpoint and a static key instead of the environment.
+    let admin = sim.scenario().principal(HOSTING_ADMIN).unwrap();
+    let base = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(sim.endpoint())
+        .credentials_provider(Credentials::new(
+            &admin.access_key_id,
+            &admin.secret_access_key,
+            None,
+            None,
+            "static",
+        ))
+        .load()
+        .await;
+    let provider = aws_config::sts::AssumeRoleProvider::builder(env(&sim, "EXECUTION_ROLE_ARN"))
+        .session_name("ferry-worker")
+        .external_id("ferry-prod")
+        .session_length(Duration::from_secs(900))
+        .configure(&base)
+        .build()
+        .await;
+    let provider = aws_credential_types::provider::SharedCredentialsProvider::new(provider);
+    let s3c = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&base)
+            .credentials_provider(provider.clone())
+            .force_path_style(true)
+            .build(),
+    );
+    let listed = s3c
+        .list_objects_v2()
+        .bucket(ferry_sim::ARTIFACT_BUCKET)
+        .prefix(ferry_sim::SAMPLE_MODEL_PREFIX)
+        .send()
+        .await
+        .expect("list via provider");
+    assert_eq!(listed.key_count(), Some(6));
+    let stsc = aws_sdk_sts::Client::from_conf(
+        aws_sdk_sts::config::Builder::from(&base)
+            .credentials_provider(provider)
+            .build(),
+    );
+    let who = stsc.get_caller_identity().send().await.expect("whoami");
+    assert_eq!(
+        who.arn(),
+        Some(
+            "arn:aws:sts::777788889999:assumed-role/BedrockCMIExecutionRole-777788889999/ferry-worker"
+        )
+    );
+}
