@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod bedrock;
 pub mod catalog;
+pub mod condition;
 pub mod ids;
 pub mod import;
 pub mod names;
