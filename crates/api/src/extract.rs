@@ -60,6 +60,16 @@ fn quoted(msg: &str) -> Option<&str> {
     Some(&msg[start..start + len])
 }
 
+/// Appends the field a serde message names, unless the path already ends in it.
+fn append_field(pointer: &mut String, field: Option<&str>) {
+    if let Some(field) = field {
+        let token = format!("/{}", pointer_token(field));
+        if !pointer.ends_with(&token) {
+            pointer.push_str(&token);
+        }
+    }
+}
+
 pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     let value: Result<T, _> = serde_path_to_error::deserialize(&mut *de);
@@ -87,16 +97,10 @@ pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiErro
         }
         let msg = inner.to_string();
         let rule = if msg.starts_with("unknown field") {
-            if let Some(field) = quoted(&msg) {
-                pointer.push('/');
-                pointer.push_str(&pointer_token(field));
-            }
+            append_field(&mut pointer, quoted(&msg));
             "unknown_field"
         } else if msg.starts_with("missing field") {
-            if let Some(field) = quoted(&msg) {
-                pointer.push('/');
-                pointer.push_str(&pointer_token(field));
-            }
+            append_field(&mut pointer, quoted(&msg));
             "required"
         } else if msg.starts_with("invalid type") || msg.starts_with("invalid value") {
             "type"

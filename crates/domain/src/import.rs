@@ -100,6 +100,12 @@ impl NewImport {
         principal: &Principal,
         catalog: &Catalog,
     ) -> Result<Self, DraftRejected> {
+        if !principal.may_create() {
+            return Err(DraftRejected::Forbidden(format!(
+                "a {} may not create import requests",
+                principal.role
+            )));
+        }
         let mut errors = Vec::new();
 
         // The team: a researcher's own, or the one an admin names.
@@ -380,6 +386,22 @@ mod tests {
             invalid(NewImport::from_draft(&d, &admin, &c)),
             vec![("/team".to_owned(), "unknown_team")]
         );
+    }
+
+    #[test]
+    fn only_researchers_and_admins_create() {
+        let c = walkthrough();
+        for role in [Role::Viewer, Role::Hosting] {
+            let p = Principal {
+                role,
+                team: None,
+                ..researcher("research")
+            };
+            assert!(matches!(
+                NewImport::from_draft(&draft(), &p, &c),
+                Err(DraftRejected::Forbidden(_))
+            ));
+        }
     }
 
     #[test]
