@@ -31,6 +31,7 @@ pub fn example_catalog() -> Catalog {
     config.catalog().unwrap()
 }
 
+#[derive(Debug)]
 pub struct TestApp {
     pub addr: SocketAddr,
     pub pool: PgPool,
