@@ -194,7 +194,10 @@ impl Config {
             )
             .merge(
                 Env::prefixed("FERRY_")
-                    .filter(|k| SECTIONS.iter().any(|s| k.as_str().starts_with(s)))
+                    .filter(|k| {
+                        let k = k.as_str().to_ascii_lowercase();
+                        SECTIONS.iter().any(|s| k.starts_with(s))
+                    })
                     .split("__"),
             )
     }
@@ -342,6 +345,22 @@ mod tests {
 
         let err = load_str("[servr]\n").unwrap_err().to_string();
         assert!(err.contains("servr"), "{err}");
+    }
+
+    #[test]
+    fn ferry_environment_variables_override_the_file() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("ferry.toml", "[server]\nlisten = \"127.0.0.1:1\"\n")?;
+            jail.set_env("FERRY_SERVER__LISTEN", "127.0.0.1:2");
+            jail.set_env("FERRY_LOG__FORMAT", "json");
+            // CLI variables are not config keys and must not trip deny_unknown_fields.
+            jail.set_env("FERRY_URL", "http://localhost:8080");
+            jail.set_env("FERRY_TOKEN", "ferry_x");
+            let c = Config::load(&ConfigSource { path: "ferry.toml".into(), explicit: true }).unwrap();
+            assert_eq!(c.server.listen.port(), 2);
+            assert_eq!(c.log.format, LogFormat::Json);
+            Ok(())
+        });
     }
 
     #[test]
