@@ -1,1 +1,172 @@
-//! placeholder
+//! Test support: a real Ferry API on an ephemeral port, backed by the fresh
+//! database `#[sqlx::test]` hands each test.
+
+#![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use ferry::config::{Config, ConfigSource};
+use ferry_api::{ApiSettings, AppState};
+use ferry_domain::auth::Role;
+use ferry_domain::catalog::Catalog;
+use ferry_store::PgPool;
+use serde_json::{Value, json};
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The catalog of `ferry.example.toml`: environments dev, staging and prod
+/// (prod requires approval and admits only `research`), teams `research`
+/// (the whole walkthrough bucket) and `vision` (its `vision/` prefix).
+pub fn example_catalog() -> Catalog {
+    let config = Config::load(&ConfigSource {
+        path: repo_root().join("ferry.example.toml"),
+        explicit: true,
+    })
+    .unwrap();
+    config.catalog().unwrap()
+}
+
+#[derive(Debug)]
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub pool: PgPool,
+    pub client: reqwest::Client,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+/// A valid create body for team `research` in `dev`.
+pub fn valid_body(model_name: &str) -> Value {
+    json!({
+        "source": "s3://model-artifacts-111122223333/llama3-8b/v1/",
+        "environment": "dev",
+        "model_name": model_name,
+    })
+}
+
+impl TestApp {
+    pub async fn spawn(pool: PgPool) -> Self {
+        Self::spawn_with(pool, ApiSettings::default()).await
+    }
+
+    pub async fn spawn_with(pool: PgPool, settings: ApiSettings) -> Self {
+        let state = AppState {
+            pool: pool.clone(),
+            catalog: Arc::new(example_catalog()),
+            settings: Arc::new(settings),
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            axum::serve(listener, ferry_api::router(state))
+                .await
+                .unwrap();
+        });
+        Self {
+            addr,
+            pool,
+            client: reqwest::Client::new(),
+            server,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Creates a token directly in the store, as `ferry token create` does.
+    pub async fn token(&self, role: Role, team: Option<&str>, name: &str) -> String {
+        let new = ferry_api::auth::generate_token();
+        let mut conn = self.pool.acquire().await.unwrap();
+        ferry_store::tokens::insert(
+            &mut conn,
+            uuid::Uuid::now_v7(),
+            name,
+            role,
+            team,
+            &new.digest,
+            None,
+        )
+        .await
+        .unwrap();
+        new.secret
+    }
+
+    pub async fn researcher(&self, team: &str) -> String {
+        self.token(Role::Researcher, Some(team), &format!("{team}-researcher"))
+            .await
+    }
+
+    pub async fn post(&self, token: &str, path: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn get(&self, token: &str, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Creates a request and returns its JSON, asserting 201.
+    pub async fn create(&self, token: &str, body: &Value) -> Value {
+        let res = self.post(token, "/v1/imports", body).await;
+        let status = res.status();
+        let json: Value = res.json().await.unwrap();
+        assert_eq!(status, 201, "create failed: {json}");
+        json
+    }
+
+    pub async fn count_rows(&self, table: &str) -> i64 {
+        sqlx::query_scalar::<_, i64>(&format!("SELECT count(*) FROM {table}"))
+            .fetch_one(&self.pool)
+            .await
+            .unwrap()
+    }
+}
+
+/// Reads a problem+json response, asserting its status and content type.
+pub async fn problem(res: reqwest::Response, status: u16) -> Value {
+    assert_eq!(res.status().as_u16(), status, "unexpected status");
+    let ct = res
+        .headers()
+        .get("content-type")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(ct, "application/problem+json");
+    let request_id = res
+        .headers()
+        .get("x-request-id")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["status"], status);
+    assert_eq!(
+        body["request_id"],
+        request_id.as_str(),
+        "problem carries the request id"
+    );
+    body
+}

@@ -1,1 +1,151 @@
-//! placeholder
+//! Ferry's REST API.
+//!
+//! Each `routes/<resource>.rs` registers its handlers with
+//! `utoipa_axum::routes!`, so a route cannot exist without its OpenAPI entry.
+//! [`router`] serves them; [`openapi`] is the document `ferry openapi` prints.
+
+pub mod auth;
+pub mod error;
+pub mod extract;
+mod openapi;
+mod routes;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::response::Response;
+use ferry_domain::catalog::Catalog;
+use ferry_store::PgPool;
+use http::HeaderName;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+use tracing::Span;
+use utoipa_axum::router::OpenApiRouter;
+
+pub use error::{ApiError, FieldProblem, Problem};
+
+pub(crate) const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Largest request body accepted; larger ones get 413.
+pub const BODY_LIMIT_BYTES: usize = 64 * 1024;
+
+/// Settings the API needs, taken from the configuration by the binary.
+#[derive(Debug, Clone)]
+pub struct ApiSettings {
+    /// How long an `Idempotency-Key` is remembered.
+    pub idempotency_ttl: time::Duration,
+    /// A request that takes longer is answered 408 (body reading included).
+    pub request_timeout: Duration,
+}
+
+impl Default for ApiSettings {
+    fn default() -> Self {
+        Self {
+            idempotency_ttl: time::Duration::hours(24),
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// What every handler shares. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub pool: PgPool,
+    pub catalog: Arc<Catalog>,
+    pub settings: Arc<ApiSettings>,
+}
+
+fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::base())
+        .merge(routes::health::router())
+        .merge(routes::imports::router())
+        .merge(routes::environments::router())
+}
+
+/// The OpenAPI document of every route [`router`] serves.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let (_, mut doc) = routes().split_for_parts();
+    openapi::finish(&mut doc);
+    doc
+}
+
+fn make_span(req: &Request) -> Span {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str);
+    let request_id = req
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    tracing::info_span!(
+        "request",
+        method = %req.method(),
+        route,
+        request_id,
+        principal = tracing::field::Empty,
+        status = tracing::field::Empty,
+    )
+}
+
+fn on_response(res: &Response, latency: Duration, span: &Span) {
+    span.record("status", res.status().as_u16());
+    tracing::info!(latency_ms = latency.as_millis() as u64, "response");
+}
+
+/// The whole HTTP application: routes, auth, error rendering, request ids,
+/// tracing, timeouts and body limits.
+pub fn router(state: AppState) -> Router {
+    let (router, _) = routes().split_for_parts();
+    let timeout = state.settings.request_timeout;
+    let openapi_doc = Arc::new(openapi());
+    router
+        .route(
+            "/openapi.json",
+            axum::routing::get(move |caller: auth::Caller| {
+                let doc = Arc::clone(&openapi_doc);
+                async move {
+                    let _ = caller;
+                    axum::Json((*doc).clone())
+                }
+            }),
+        )
+        .fallback(|| async { ApiError::not_found("route") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                http::StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this route does not accept that method",
+            )
+        })
+        .with_state(state)
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+                .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+                .layer(
+                    TraceLayer::new_for_http()
+                        .make_span_with(make_span)
+                        .on_request(())
+                        .on_response(on_response)
+                        .on_failure(()),
+                )
+                .layer(axum::middleware::from_fn(error::render_problems))
+                .layer(CatchPanicLayer::custom(|_| {
+                    axum::response::IntoResponse::into_response(ApiError::internal(
+                        "handler panicked",
+                    ))
+                }))
+                .layer(TimeoutLayer::with_status_code(
+                    http::StatusCode::REQUEST_TIMEOUT,
+                    timeout,
+                ))
+                .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES)),
+        )
+}

@@ -91,6 +91,11 @@ impl Principal {
         }
     }
 
+    /// The role may create import requests at all.
+    pub fn may_create(&self) -> bool {
+        matches!(self.role, Role::Researcher | Role::Admin)
+    }
+
     pub fn can_create_for(&self, team: &TeamName) -> Result<(), Denied> {
         match self.role {
             Role::Researcher if self.team.as_ref() == Some(team) => Ok(()),

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use crate::auth::{Denied, Principal};
 use crate::bedrock::{ImportedModelName, JobName, MAX_TAGS, S3Uri, Tag};
 use crate::catalog::Catalog;
+use crate::condition::{Condition, ConditionStatus};
 use crate::ids::ImportId;
 use crate::names::{EnvironmentName, TeamName};
 use crate::status::Status;
@@ -99,6 +100,12 @@ impl NewImport {
         principal: &Principal,
         catalog: &Catalog,
     ) -> Result<Self, DraftRejected> {
+        if !principal.may_create() {
+            return Err(DraftRejected::Forbidden(format!(
+                "a {} may not create import requests",
+                principal.role
+            )));
+        }
         let mut errors = Vec::new();
 
         // The team: a researcher's own, or the one an admin names.
@@ -195,7 +202,7 @@ impl NewImport {
         };
 
         if let Some(d) = &draft.description
-            && let Err(e) = RuleError::check_len(d, "a description", 0, MAX_DESCRIPTION)
+            && let Err(e) = RuleError::check_text(d, "a description", MAX_DESCRIPTION)
         {
             errors.push(e.at("/description"));
         }
@@ -223,6 +230,28 @@ impl NewImport {
             }
             _ => Err(DraftRejected::Invalid(errors)),
         }
+    }
+
+    /// The conditions a new request starts with.
+    pub fn initial_conditions(&self) -> Vec<Condition> {
+        let mut conditions = vec![Condition::new(
+            "Accepted",
+            ConditionStatus::True,
+            "InputValid",
+            "every field passed Bedrock's rules and the team's source allowance",
+        )];
+        if self.status == Status::PendingApproval {
+            conditions.push(Condition::new(
+                "Approved",
+                ConditionStatus::False,
+                "AwaitingApproval",
+                format!(
+                    "environment {} requires approval by the hosting team",
+                    self.environment
+                ),
+            ));
+        }
+        conditions
     }
 
     /// The tags Ferry itself puts on the job and the imported model, so that
@@ -357,6 +386,22 @@ mod tests {
             invalid(NewImport::from_draft(&d, &admin, &c)),
             vec![("/team".to_owned(), "unknown_team")]
         );
+    }
+
+    #[test]
+    fn only_researchers_and_admins_create() {
+        let c = walkthrough();
+        for role in [Role::Viewer, Role::Hosting] {
+            let p = Principal {
+                role,
+                team: None,
+                ..researcher("research")
+            };
+            assert!(matches!(
+                NewImport::from_draft(&draft(), &p, &c),
+                Err(DraftRejected::Forbidden(_))
+            ));
+        }
     }
 
     #[test]

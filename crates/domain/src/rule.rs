@@ -22,7 +22,7 @@ impl RuleError {
 
     /// Checks a length in characters against an inclusive range, the way the
     /// Bedrock API documents its limits.
-    pub(crate) fn check_len(value: &str, what: &str, min: usize, max: usize) -> Result<(), Self> {
+    pub fn check_len(value: &str, what: &str, min: usize, max: usize) -> Result<(), Self> {
         let len = value.chars().count();
         if len < min || len > max {
             let bounds = if min == max {
@@ -33,6 +33,22 @@ impl RuleError {
             return Err(Self::new(
                 "length",
                 format!("{what} must be {bounds} characters long, got {len}"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Checks free text (descriptions, reasons): a length in characters and no
+    /// control characters but tab and newlines.
+    pub fn check_text(value: &str, what: &str, max: usize) -> Result<(), Self> {
+        Self::check_len(value, what, 0, max)?;
+        if let Some(bad) = value
+            .chars()
+            .find(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+        {
+            return Err(Self::new(
+                "control_character",
+                format!("{what} must not contain control characters, found {bad:?}"),
             ));
         }
         Ok(())

@@ -1,0 +1,113 @@
+//! Bearer-token authentication.
+//!
+//! Tokens are `ferry_` followed by 43 characters of base64url (256 random
+//! bits). Only their SHA-256 digest is stored; a token is shown once, when it
+//! is created, and never logged.
+
+use axum::extract::FromRequestParts;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ferry_domain::auth::Principal;
+use ferry_domain::names::TeamName;
+use http::request::Parts;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+use crate::AppState;
+use crate::error::ApiError;
+
+const TOKEN_PREFIX: &str = "ferry_";
+
+/// A freshly generated token. `Debug` does not print it.
+pub struct NewToken {
+    pub secret: String,
+    pub digest: Vec<u8>,
+}
+
+impl std::fmt::Debug for NewToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NewToken([REDACTED])")
+    }
+}
+
+pub fn generate_token() -> NewToken {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    let secret = format!("{TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes));
+    let digest = digest(&secret);
+    NewToken { secret, digest }
+}
+
+pub fn digest(token: &str) -> Vec<u8> {
+    Sha256::digest(token.as_bytes()).to_vec()
+}
+
+/// The authenticated caller of a request.
+#[derive(Debug, Clone)]
+pub struct Caller(pub Principal);
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        if let Some(c) = parts.extensions.get::<Caller>() {
+            return Ok(c.clone());
+        }
+        let header = parts
+            .headers
+            .get(http::header::AUTHORIZATION)
+            .ok_or_else(|| {
+                ApiError::unauthorized("send an Authorization: Bearer <token> header")
+            })?;
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(|h| {
+                let (scheme, rest) = h.split_once(' ')?;
+                scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
+            })
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| {
+                ApiError::unauthorized("the Authorization header must be \"Bearer <token>\"")
+            })?;
+        let mut conn = state.pool.acquire().await.map_err(ApiError::internal)?;
+        let record = ferry_store::tokens::find_live(&mut conn, &digest(token))
+            .await?
+            .ok_or_else(|| ApiError::unauthorized("the token is unknown, revoked or expired"))?;
+        let team = record
+            .team
+            .as_deref()
+            .map(TeamName::parse)
+            .transpose()
+            .map_err(ApiError::internal)?;
+        let caller = Caller(Principal {
+            id: format!("token:{}", record.id),
+            name: record.name,
+            role: record.role,
+            team,
+        });
+        tracing::Span::current().record("principal", caller.0.id.as_str());
+        parts.extensions.insert(caller.clone());
+        Ok(caller)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_random_prefixed_and_hashed() {
+        let a = generate_token();
+        let b = generate_token();
+        assert_ne!(a.secret, b.secret);
+        assert!(a.secret.starts_with("ferry_"));
+        assert_eq!(a.secret.len(), 6 + 43);
+        assert_eq!(a.digest, digest(&a.secret));
+        assert_eq!(a.digest.len(), 32);
+        assert!(!format!("{a:?}").contains(&a.secret));
+    }
+}

@@ -1,0 +1,243 @@
+//! Extractors whose rejections are [`ApiError`]s, so every malformed request
+//! gets the same problem+json shape.
+
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use bytes::Bytes;
+use ferry_domain::pointer_token;
+use http::StatusCode;
+use http::header::CONTENT_TYPE;
+use serde::de::DeserializeOwned;
+
+use crate::error::{ApiError, FieldProblem};
+
+/// Query string parameters; a malformed one is a 400 `invalid_query`.
+#[derive(Debug, FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct Query<T>(pub T);
+
+/// Path parameters; a malformed one is a 404, since no such resource exists.
+#[derive(Debug, FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub struct Path<T>(pub T);
+
+/// A JSON request body: `application/json` only, size-limited by the
+/// router's `DefaultBodyLimit`, unknown fields refused by the target type,
+/// and every deserialisation error located by a JSON pointer.
+#[derive(Debug)]
+pub struct JsonBody<T>(pub T);
+
+/// Like [`JsonBody`], but an empty body means `T::default()`.
+#[derive(Debug)]
+pub struct OptionalJsonBody<T>(pub T);
+
+fn is_json(req: &Request) -> bool {
+    req.headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|mime| {
+            let mime = mime.trim().to_ascii_lowercase();
+            mime == "application/json"
+                || (mime.starts_with("application/") && mime.ends_with("+json"))
+        })
+        .unwrap_or(false)
+}
+
+async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+    Bytes::from_request(req, state).await.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::payload_too_large(crate::BODY_LIMIT_BYTES)
+        } else {
+            ApiError::bad_request("unreadable_body", e.body_text())
+        }
+    })
+}
+
+/// The name between the first pair of backticks of a serde message.
+fn quoted(msg: &str) -> Option<&str> {
+    let start = msg.find('`')? + 1;
+    let len = msg[start..].find('`')?;
+    Some(&msg[start..start + len])
+}
+
+/// Appends the field a serde message names, unless the path already ends in it.
+fn append_field(pointer: &mut String, field: Option<&str>) {
+    if let Some(field) = field {
+        let token = format!("/{}", pointer_token(field));
+        if !pointer.ends_with(&token) {
+            pointer.push_str(&token);
+        }
+    }
+}
+
+pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    let value: Result<T, _> = serde_path_to_error::deserialize(&mut *de);
+    let value = value.map_err(|err| {
+        let mut pointer: String = err
+            .path()
+            .iter()
+            .filter_map(|seg| match seg {
+                serde_path_to_error::Segment::Seq { index } => Some(format!("/{index}")),
+                serde_path_to_error::Segment::Map { key } => {
+                    Some(format!("/{}", pointer_token(key)))
+                }
+                serde_path_to_error::Segment::Enum { variant } => {
+                    Some(format!("/{}", pointer_token(variant)))
+                }
+                serde_path_to_error::Segment::Unknown => None,
+            })
+            .collect();
+        let inner = err.into_inner();
+        if inner.is_syntax() || inner.is_eof() {
+            return ApiError::bad_request(
+                "malformed_json",
+                format!("the body is not valid JSON: {inner}"),
+            );
+        }
+        let msg = inner.to_string();
+        let rule = if msg.starts_with("unknown field") {
+            append_field(&mut pointer, quoted(&msg));
+            "unknown_field"
+        } else if msg.starts_with("missing field") {
+            append_field(&mut pointer, quoted(&msg));
+            "required"
+        } else if msg.starts_with("invalid type") || msg.starts_with("invalid value") {
+            "type"
+        } else {
+            "invalid"
+        };
+        // serde appends " at line L column C"; the pointer says where.
+        let detail = msg.split(" at line ").next().unwrap_or(&msg).to_owned();
+        let pointer = if pointer.is_empty() {
+            "/".to_owned()
+        } else {
+            pointer
+        };
+        ApiError::validation([FieldProblem {
+            pointer,
+            rule: rule.to_owned(),
+            detail,
+        }])
+    })?;
+    de.end().map_err(|e| {
+        ApiError::bad_request(
+            "malformed_json",
+            format!("trailing data after the JSON value: {e}"),
+        )
+    })?;
+    Ok(value)
+}
+
+fn require_json(req: &Request) -> Result<(), ApiError> {
+    if is_json(req) {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+        "send the body as application/json",
+    ))
+}
+
+impl<S, T> FromRequest<S> for JsonBody<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        require_json(&req)?;
+        let bytes = read_body(req, state).await?;
+        parse_json(&bytes).map(JsonBody)
+    }
+}
+
+impl<S, T> FromRequest<S> for OptionalJsonBody<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned + Default,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let has_type = req.headers().contains_key(CONTENT_TYPE);
+        if has_type {
+            require_json(&req)?;
+        }
+        let bytes = read_body(req, state).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(OptionalJsonBody(T::default()));
+        }
+        if !has_type {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send the body as application/json",
+            ));
+        }
+        parse_json(&bytes).map(OptionalJsonBody)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body {
+        name: String,
+        tags: std::collections::BTreeMap<String, u8>,
+    }
+
+    fn problem(json: &str) -> (u16, String, Vec<(String, String)>) {
+        let e = parse_json::<Body>(json.as_bytes()).unwrap_err();
+        (
+            e.status().as_u16(),
+            e.code().to_owned(),
+            e.errors_for_test(),
+        )
+    }
+
+    #[test]
+    fn errors_point_at_the_field() {
+        assert_eq!(
+            problem(r#"{"name":"a","tags":{},"extra":1}"#),
+            (
+                422,
+                "validation_failed".into(),
+                vec![("/extra".into(), "unknown_field".into())]
+            )
+        );
+        assert_eq!(
+            problem(r#"{"tags":{}}"#),
+            (
+                422,
+                "validation_failed".into(),
+                vec![("/name".into(), "required".into())]
+            )
+        );
+        assert_eq!(
+            problem(r#"{"name":1,"tags":{}}"#),
+            (
+                422,
+                "validation_failed".into(),
+                vec![("/name".into(), "type".into())]
+            )
+        );
+        assert_eq!(
+            problem(r#"{"name":"a","tags":{"a/b":"x"}}"#),
+            (
+                422,
+                "validation_failed".into(),
+                vec![("/tags/a~1b".into(), "type".into())]
+            )
+        );
+        assert_eq!(problem(r#"{"name":"#).1, "malformed_json");
+        assert_eq!(problem(r#"{"name":"a","tags":{}} {}"#).1, "malformed_json");
+    }
+}

@@ -1,0 +1,133 @@
+//! The parts of the OpenAPI document no single route owns: info, the bearer
+//! security scheme, and the error responses every route shares.
+
+use utoipa::OpenApi;
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+
+use crate::error::{FieldProblem, Problem};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Ferry",
+        description = "Moves trained models from a research team's AWS account into Amazon Bedrock \
+                       (Custom Model Import) in the hosting team's accounts: checks, gates, imports, \
+                       tracks and cleans up.\n\nEvery endpoint except the health checks requires \
+                       `Authorization: Bearer <token>`. Errors are `application/problem+json` with a \
+                       stable `code` and the `request_id`.",
+        license(name = "Apache-2.0", identifier = "Apache-2.0"),
+    ),
+    tags(
+        (name = "imports", description = "Import requests: submit, follow, cancel."),
+        (name = "environments", description = "Hosting environments a caller may target."),
+        (name = "health", description = "Liveness and readiness probes (no auth)."),
+    ),
+    components(schemas(Problem, FieldProblem)),
+)]
+struct ApiDoc;
+
+pub(crate) fn base() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
+const SHARED: &[(&str, &str, &str)] = &[
+    (
+        "400",
+        "BadRequest",
+        "The request is malformed (bad JSON, query or header).",
+    ),
+    ("401", "Unauthorized", "No valid bearer token."),
+    (
+        "413",
+        "PayloadTooLarge",
+        "The body is larger than the limit.",
+    ),
+    (
+        "415",
+        "UnsupportedMediaType",
+        "The body is not application/json.",
+    ),
+    (
+        "422",
+        "ValidationFailed",
+        "A field broke a rule; `errors` names each one.",
+    ),
+    ("408", "RequestTimeout", "The request took too long."),
+    ("500", "Internal", "Ferry failed; quote the request_id."),
+];
+
+fn problem_ref(name: &str) -> RefOr<utoipa::openapi::Response> {
+    RefOr::Ref(Ref::from_response_name(name))
+}
+
+fn add_shared(op: &mut Operation) {
+    let secured = op
+        .security
+        .as_ref()
+        .is_none_or(|s| !s.is_empty() && s.iter().any(|r| r != &SecurityRequirement::default()));
+    let has_body = op.request_body.is_some();
+    for (status, name, _) in SHARED {
+        let wanted = match *status {
+            "401" => secured,
+            "413" | "415" | "422" => has_body,
+            "400" => secured || has_body,
+            _ => true,
+        };
+        if wanted {
+            op.responses
+                .responses
+                .entry((*status).to_owned())
+                .or_insert_with(|| problem_ref(name));
+        }
+    }
+}
+
+/// Adds the security scheme and the shared error responses.
+pub(crate) fn finish(doc: &mut utoipa::openapi::OpenApi) {
+    let components = doc.components.get_or_insert_with(Default::default);
+    components.add_security_scheme(
+        "bearer",
+        SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .description(Some("A Ferry API token (`ferry token create`)."))
+                .build(),
+        ),
+    );
+    for (_, name, description) in SHARED {
+        components.responses.insert(
+            (*name).to_owned(),
+            RefOr::T(
+                ResponseBuilder::new()
+                    .description(*description)
+                    .content(
+                        "application/problem+json",
+                        ContentBuilder::new()
+                            .schema(Some(Ref::from_schema_name("Problem")))
+                            .build(),
+                    )
+                    .build(),
+            ),
+        );
+    }
+    doc.security = Some(vec![SecurityRequirement::new(
+        "bearer",
+        Vec::<String>::new(),
+    )]);
+    for item in doc.paths.paths.values_mut() {
+        for op in [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            add_shared(op);
+        }
+    }
+}

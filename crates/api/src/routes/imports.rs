@@ -1,0 +1,755 @@
+//! `/v1/imports`: submit, list, read, follow and cancel import requests.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ferry_domain::auth::Denied;
+use ferry_domain::bedrock::ImportedModelName;
+use ferry_domain::condition::{Condition, ConditionStatus};
+use ferry_domain::ids::ImportId;
+use ferry_domain::import::{DraftRejected, ImportDraft, MAX_DESCRIPTION, NewImport};
+use ferry_domain::names::{EnvironmentName, TeamName};
+use ferry_domain::status::{Cause, Status};
+use ferry_store::imports::{self, Actor, EventRecord, ImportRecord, ListFilter};
+use ferry_store::{PgConnection, idempotency};
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use crate::auth::Caller;
+use crate::error::{ApiError, FieldProblem};
+use crate::extract::{JsonBody, OptionalJsonBody, Path, Query};
+use crate::{AppState, Problem};
+
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_import, list_imports))
+        .routes(routes!(get_import))
+        .routes(routes!(list_events))
+        .routes(routes!(cancel_import))
+}
+
+// ---------------------------------------------------------------- schemas
+
+/// A request to import a model.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ImportCreate {
+    /// S3 URI of the model's folder (Hugging Face layout: `config.json`,
+    /// tokenizer files, `*.safetensors`), in a bucket allowed for the team.
+    /// Bedrock's rules: lower-case bucket; key characters `-!_*'().`, letters
+    /// and digits only.
+    #[schema(
+        example = "s3://model-artifacts-111122223333/llama3-8b/v1/",
+        min_length = 1,
+        max_length = 1024,
+        pattern = r"^s3://[a-z0-9][-.a-z0-9]{1,61}[a-z0-9](/[-!_*'().a-zA-Z0-9]+(/[-!_*'().a-zA-Z0-9]+)*)?/?$"
+    )]
+    source: String,
+    /// Target environment (see `GET /v1/environments`).
+    #[schema(
+        example = "dev",
+        min_length = 1,
+        max_length = 32,
+        pattern = "^[a-z][a-z0-9-]*$"
+    )]
+    environment: String,
+    /// The imported model's name in Bedrock: letters and digits, each
+    /// optionally followed by one `_` or `-`.
+    #[schema(
+        example = "llama3-8b-support",
+        min_length = 1,
+        max_length = 63,
+        pattern = "^([0-9a-zA-Z][_-]?)+$"
+    )]
+    model_name: String,
+    /// The owning team. Researchers may omit it (their own is used); admins must set it.
+    #[schema(
+        example = "research",
+        min_length = 1,
+        max_length = 32,
+        pattern = "^[a-z][a-z0-9-]*$"
+    )]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    team: Option<String>,
+    /// The Bedrock job name; `ferry-<request id>` when omitted.
+    #[schema(
+        min_length = 1,
+        max_length = 63,
+        pattern = r"^[a-zA-Z0-9](-*[a-zA-Z0-9+\-.])*$"
+    )]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    job_name: Option<String>,
+    /// Free text for reviewers.
+    #[schema(max_length = 1024)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    description: Option<String>,
+    /// Tags for the imported model (keys starting with `aws:` or `ferry:` are reserved).
+    #[serde(default)]
+    model_tags: BTreeMap<String, String>,
+    /// Tags for the import job.
+    #[serde(default)]
+    job_tags: BTreeMap<String, String>,
+}
+
+impl ImportCreate {
+    fn draft(&self) -> ImportDraft {
+        ImportDraft {
+            source: self.source.clone(),
+            environment: self.environment.clone(),
+            model_name: self.model_name.clone(),
+            team: self.team.clone(),
+            job_name: self.job_name.clone(),
+            description: self.description.clone(),
+            model_tags: self.model_tags.clone(),
+            job_tags: self.job_tags.clone(),
+        }
+    }
+}
+
+/// Where an import request is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum ImportStatus {
+    PendingApproval,
+    Queued,
+    Validating,
+    Submitting,
+    Importing,
+    Completed,
+    Failed,
+    Rejected,
+    Cancelled,
+    Deleting,
+    Deleted,
+}
+
+impl From<Status> for ImportStatus {
+    fn from(s: Status) -> Self {
+        match s {
+            Status::PendingApproval => Self::PendingApproval,
+            Status::Queued => Self::Queued,
+            Status::Validating => Self::Validating,
+            Status::Submitting => Self::Submitting,
+            Status::Importing => Self::Importing,
+            Status::Completed => Self::Completed,
+            Status::Failed => Self::Failed,
+            Status::Rejected => Self::Rejected,
+            Status::Cancelled => Self::Cancelled,
+            Status::Deleting => Self::Deleting,
+            Status::Deleted => Self::Deleted,
+        }
+    }
+}
+
+impl From<ImportStatus> for Status {
+    fn from(s: ImportStatus) -> Self {
+        match s {
+            ImportStatus::PendingApproval => Self::PendingApproval,
+            ImportStatus::Queued => Self::Queued,
+            ImportStatus::Validating => Self::Validating,
+            ImportStatus::Submitting => Self::Submitting,
+            ImportStatus::Importing => Self::Importing,
+            ImportStatus::Completed => Self::Completed,
+            ImportStatus::Failed => Self::Failed,
+            ImportStatus::Rejected => Self::Rejected,
+            ImportStatus::Cancelled => Self::Cancelled,
+            ImportStatus::Deleting => Self::Deleting,
+            ImportStatus::Deleted => Self::Deleted,
+        }
+    }
+}
+
+/// Why a request is where it is (Kubernetes-style).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub(crate) struct ConditionOut {
+    /// `Accepted`, `Approved`, `Cancelled`, ...
+    #[serde(rename = "type")]
+    kind: String,
+    /// `True`, `False` or `Unknown`.
+    status: String,
+    /// A CamelCase word programs may match on.
+    reason: String,
+    message: String,
+    #[serde(with = "time::serde::rfc3339")]
+    last_transition_time: OffsetDateTime,
+}
+
+impl From<&Condition> for ConditionOut {
+    fn from(c: &Condition) -> Self {
+        Self {
+            kind: c.kind.clone(),
+            status: format!("{:?}", c.status),
+            reason: c.reason.clone(),
+            message: c.message.clone(),
+            last_transition_time: c.last_transition_time,
+        }
+    }
+}
+
+/// An import request.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub(crate) struct ImportOut {
+    id: Uuid,
+    team: String,
+    environment: String,
+    source: String,
+    model_name: String,
+    job_name: String,
+    description: Option<String>,
+    model_tags: BTreeMap<String, String>,
+    job_tags: BTreeMap<String, String>,
+    /// Who submitted it.
+    requested_by: String,
+    status: ImportStatus,
+    conditions: Vec<ConditionOut>,
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    updated_at: OffsetDateTime,
+}
+
+impl From<ImportRecord> for ImportOut {
+    fn from(r: ImportRecord) -> Self {
+        Self {
+            id: r.id.as_uuid(),
+            team: r.team,
+            environment: r.environment,
+            source: r.source_uri,
+            model_name: r.model_name,
+            job_name: r.job_name,
+            description: r.description,
+            model_tags: r.model_tags,
+            job_tags: r.job_tags,
+            requested_by: r.requested_by,
+            status: r.status.into(),
+            conditions: r.conditions.iter().map(ConditionOut::from).collect(),
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+/// One page of import requests, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ImportPage {
+    items: Vec<ImportOut>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_cursor: Option<String>,
+}
+
+/// One entry of a request's audit trail.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct EventOut {
+    /// Increases with every event Ferry records.
+    id: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    at: OffsetDateTime,
+    /// Who caused it: a user's token name, or `ferry` for the worker.
+    actor: String,
+    /// `created`, `status_changed`, ...
+    kind: String,
+    from_status: Option<ImportStatus>,
+    to_status: Option<ImportStatus>,
+    /// Event-specific facts (reason, Bedrock job ARN, failure message, ...).
+    #[schema(value_type = Object)]
+    detail: serde_json::Value,
+}
+
+impl From<EventRecord> for EventOut {
+    fn from(e: EventRecord) -> Self {
+        Self {
+            id: e.id,
+            at: e.at,
+            actor: e.actor,
+            kind: e.kind,
+            from_status: e.from_status.map(Into::into),
+            to_status: e.to_status.map(Into::into),
+            detail: e.detail,
+        }
+    }
+}
+
+/// One page of events, oldest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct EventPage {
+    items: Vec<EventOut>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_cursor: Option<String>,
+}
+
+/// Why the request is being cancelled.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CancelRequest {
+    #[schema(max_length = 1024)]
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ListImportsQuery {
+    /// Only requests in this status.
+    status: Option<ImportStatus>,
+    /// Only requests for this environment.
+    environment: Option<String>,
+    /// Only this team's requests (researchers only ever see their own team's).
+    team: Option<String>,
+    /// Only requests for this imported model name.
+    model_name: Option<String>,
+    /// Page size, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
+    limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct PageQuery {
+    /// Page size, 1 to 500 (default 100).
+    #[param(minimum = 1, maximum = 500)]
+    limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
+}
+
+// ---------------------------------------------------------------- helpers
+
+const IDEMPOTENCY_KEY: &str = "idempotency-key";
+const MAX_IDEMPOTENCY_KEY: usize = 255;
+
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(v) = headers.get(IDEMPOTENCY_KEY) else {
+        return Ok(None);
+    };
+    let key = v
+        .to_str()
+        .ok()
+        .filter(|k| {
+            !k.is_empty()
+                && k.len() <= MAX_IDEMPOTENCY_KEY
+                && k.bytes().all(|b| b.is_ascii_graphic())
+        })
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_idempotency_key",
+                format!(
+                    "Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} visible ASCII characters"
+                ),
+            )
+        })?;
+    Ok(Some(key.to_owned()))
+}
+
+fn location(id: ImportId) -> HeaderValue {
+    HeaderValue::from_str(&format!("/v1/imports/{id}"))
+        .unwrap_or_else(|_| HeaderValue::from_static("/v1/imports"))
+}
+
+fn encode_cursor(prefix: &str, value: &str) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{prefix}:{value}"))
+}
+
+fn decode_cursor(prefix: &str, cursor: &str) -> Result<String, ApiError> {
+    URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|s| s.strip_prefix(&format!("{prefix}:")).map(str::to_owned))
+        .ok_or_else(|| {
+            ApiError::invalid_query(
+                "cursor",
+                "cursor",
+                "the cursor is not one this endpoint returned",
+            )
+        })
+}
+
+fn page_limit(limit: Option<u32>, default: u32, max: u32) -> Result<u32, ApiError> {
+    match limit {
+        None => Ok(default),
+        Some(l) if (1..=max).contains(&l) => Ok(l),
+        Some(_) => Err(ApiError::invalid_query(
+            "limit",
+            "range",
+            format!("limit must be 1 to {max}"),
+        )),
+    }
+}
+
+/// Loads a request the caller may see; another team's is "not found".
+async fn load_visible(
+    conn: &mut PgConnection,
+    caller: &Caller,
+    id: ImportId,
+) -> Result<ImportRecord, ApiError> {
+    let not_found = || ApiError::not_found("import request");
+    let record = match imports::get(conn, id).await {
+        Ok(r) => r,
+        Err(ferry_store::StoreError::NotFound) => return Err(not_found()),
+        Err(e) => return Err(e.into()),
+    };
+    let team = TeamName::parse(&record.team).map_err(ApiError::internal)?;
+    caller.0.can_read(&team).map_err(|_| not_found())?;
+    Ok(record)
+}
+
+fn parse_id(raw: &str) -> Result<ImportId, ApiError> {
+    raw.parse()
+        .map_err(|_| ApiError::not_found("import request"))
+}
+
+// ---------------------------------------------------------------- handlers
+
+/// Submits an import request.
+///
+/// Every field is checked against Bedrock's own rules and the team's allowed
+/// sources before anything is stored. The request starts `queued`, or
+/// `pending_approval` in environments that require approval.
+///
+/// Send an `Idempotency-Key` to retry safely: the same key with the same body
+/// returns the first response again (with `Idempotent-Replayed: true`); the
+/// same key with another body is refused. Keys are scoped to the caller and
+/// remembered for 24 hours.
+#[utoipa::path(
+    post, path = "/v1/imports", tag = "imports",
+    request_body = ImportCreate,
+    params(
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: 1 to 255 visible ASCII characters."),
+    ),
+    responses(
+        (status = 201, description = "Created (or replayed)", body = ImportOut,
+         headers(("Location" = String, description = "URL of the new request"))),
+        (status = 403, description = "The caller may not create requests for that team", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The model or job name is already in use in that environment", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+async fn create_import(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<ImportCreate>,
+) -> Result<Response, ApiError> {
+    let key = idempotency_key(&headers)?;
+    let request_hash = {
+        let canonical = serde_json::to_vec(&body).map_err(ApiError::internal)?;
+        Sha256::digest(&canonical).to_vec()
+    };
+    let mut tx = state.pool.begin().await.map_err(ApiError::internal)?;
+    if let Some(key) = &key {
+        idempotency::lock(&mut tx, &caller.0.id, key).await?;
+        if let Some(saved) = idempotency::find(&mut tx, &caller.0.id, key).await? {
+            if saved.request_hash != request_hash {
+                return Err(ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "idempotency_key_reused",
+                    "this Idempotency-Key was used with a different body; use a new key",
+                ));
+            }
+            let status = StatusCode::from_u16(saved.status).unwrap_or(StatusCode::CREATED);
+            let mut res = (status, Json(saved.body)).into_response();
+            if let Some(id) = saved.resource_id {
+                res.headers_mut()
+                    .insert(header::LOCATION, location(ImportId::from_uuid(id)));
+            }
+            res.headers_mut()
+                .insert("idempotent-replayed", HeaderValue::from_static("true"));
+            return Ok(res);
+        }
+    }
+
+    let new =
+        NewImport::from_draft(&body.draft(), &caller.0, &state.catalog).map_err(|r| match r {
+            DraftRejected::Forbidden(why) => ApiError::forbidden(why),
+            DraftRejected::Invalid(errors) => {
+                ApiError::validation(errors.into_iter().map(FieldProblem::from))
+            }
+        })?;
+    let record = imports::insert(&mut tx, &new, &caller.0.id).await?;
+    let out = ImportOut::from(record);
+    if let Some(key) = &key {
+        let saved = idempotency::SavedResponse {
+            request_hash,
+            status: StatusCode::CREATED.as_u16(),
+            body: serde_json::to_value(&out).map_err(ApiError::internal)?,
+            resource_id: Some(new.id.as_uuid()),
+            created_at: OffsetDateTime::now_utc(),
+        };
+        idempotency::save(
+            &mut tx,
+            &caller.0.id,
+            key,
+            &saved,
+            state.settings.idempotency_ttl,
+        )
+        .await?;
+    }
+    tx.commit().await.map_err(ApiError::internal)?;
+    tracing::info!(import_id = %new.id, team = %new.team, environment = %new.environment, status = %new.status, "import request created");
+    let mut res = (StatusCode::CREATED, Json(out)).into_response();
+    res.headers_mut().insert(header::LOCATION, location(new.id));
+    Ok(res)
+}
+
+/// Lists import requests, newest first, with keyset pagination.
+///
+/// Researchers only ever see their own team's requests.
+#[utoipa::path(
+    get, path = "/v1/imports", tag = "imports",
+    params(ListImportsQuery),
+    responses((status = 200, description = "A page of requests", body = ImportPage)),
+)]
+async fn list_imports(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<ListImportsQuery>,
+) -> Result<Json<ImportPage>, ApiError> {
+    let limit = page_limit(q.limit, 50, 200)?;
+    let before = q
+        .cursor
+        .as_deref()
+        .map(|c| {
+            decode_cursor("i", c)?
+                .parse::<Uuid>()
+                .map(ImportId::from_uuid)
+                .map_err(|_| {
+                    ApiError::invalid_query(
+                        "cursor",
+                        "cursor",
+                        "the cursor is not one this endpoint returned",
+                    )
+                })
+        })
+        .transpose()?;
+    let team = q
+        .team
+        .as_deref()
+        .map(|t| TeamName::parse(t).map_err(|e| ApiError::invalid_query("team", e.rule, e.message)))
+        .transpose()?;
+    let environment = q
+        .environment
+        .as_deref()
+        .map(|e| {
+            EnvironmentName::parse(e)
+                .map_err(|e| ApiError::invalid_query("environment", e.rule, e.message))
+        })
+        .transpose()?;
+    let model_name = q
+        .model_name
+        .as_deref()
+        .map(|m| {
+            ImportedModelName::parse(m)
+                .map_err(|e| ApiError::invalid_query("model_name", e.rule, e.message))
+        })
+        .transpose()?;
+    // A researcher asking for another team's requests gets an empty page: the
+    // scope is an extra condition, never a hint that the other team exists.
+    let team = match caller.0.team_scope() {
+        Some(own) if team.as_ref().is_some_and(|t| t != own) => {
+            return Ok(Json(ImportPage {
+                items: vec![],
+                next_cursor: None,
+            }));
+        }
+        Some(own) => Some(own.clone()),
+        None => team,
+    };
+    let filter = ListFilter {
+        team: team.map(String::from),
+        environment: environment.map(String::from),
+        status: q.status.map(Into::into),
+        model_name: model_name.map(String::from),
+    };
+    let mut conn = state.pool.acquire().await.map_err(ApiError::internal)?;
+    let mut rows = imports::list(&mut conn, &filter, before, limit + 1).await?;
+    let next_cursor = if rows.len() > limit as usize {
+        rows.truncate(limit as usize);
+        rows.last().map(|r| encode_cursor("i", &r.id.to_string()))
+    } else {
+        None
+    };
+    Ok(Json(ImportPage {
+        items: rows.into_iter().map(ImportOut::from).collect(),
+        next_cursor,
+    }))
+}
+
+/// Reads one import request.
+#[utoipa::path(
+    get, path = "/v1/imports/{id}", tag = "imports",
+    params(("id" = String, Path, description = "The request id")),
+    responses(
+        (status = 200, description = "The request", body = ImportOut),
+        (status = 404, description = "No such request, or not the caller's team's", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+async fn get_import(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<ImportOut>, ApiError> {
+    let id = parse_id(&id)?;
+    let mut conn = state.pool.acquire().await.map_err(ApiError::internal)?;
+    Ok(Json(load_visible(&mut conn, &caller, id).await?.into()))
+}
+
+/// Lists a request's audit trail, oldest first: every state change, who made
+/// it, when, and why.
+#[utoipa::path(
+    get, path = "/v1/imports/{id}/events", tag = "imports",
+    params(("id" = String, Path, description = "The request id"), PageQuery),
+    responses(
+        (status = 200, description = "A page of events", body = EventPage),
+        (status = 404, description = "No such request, or not the caller's team's", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+async fn list_events(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(q): Query<PageQuery>,
+) -> Result<Json<EventPage>, ApiError> {
+    let id = parse_id(&id)?;
+    let limit = page_limit(q.limit, 100, 500)?;
+    let after = q
+        .cursor
+        .as_deref()
+        .map(|c| {
+            decode_cursor("e", c)?.parse::<i64>().map_err(|_| {
+                ApiError::invalid_query(
+                    "cursor",
+                    "cursor",
+                    "the cursor is not one this endpoint returned",
+                )
+            })
+        })
+        .transpose()?;
+    let mut conn = state.pool.acquire().await.map_err(ApiError::internal)?;
+    load_visible(&mut conn, &caller, id).await?;
+    let mut rows = imports::events(&mut conn, id, after, limit + 1).await?;
+    let next_cursor = if rows.len() > limit as usize {
+        rows.truncate(limit as usize);
+        rows.last().map(|r| encode_cursor("e", &r.id.to_string()))
+    } else {
+        None
+    };
+    Ok(Json(EventPage {
+        items: rows.into_iter().map(EventOut::from).collect(),
+        next_cursor,
+    }))
+}
+
+/// Cancels a request that has not finished.
+///
+/// Bedrock import jobs cannot be stopped: cancelling an `importing` request
+/// records the cancellation and stops Ferry tracking the job, which may still
+/// complete in Bedrock (the `Cancelled` condition says so). Researchers may
+/// cancel their team's requests; the hosting team any.
+#[utoipa::path(
+    post, path = "/v1/imports/{id}/cancel", tag = "imports",
+    params(("id" = String, Path, description = "The request id")),
+    request_body(content = CancelRequest, description = "Optional reason", content_type = "application/json"),
+    responses(
+        (status = 200, description = "Cancelled", body = ImportOut),
+        (status = 403, description = "The caller may not cancel requests", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such request, or not the caller's team's", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The request has already finished", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+async fn cancel_import(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    OptionalJsonBody(body): OptionalJsonBody<CancelRequest>,
+) -> Result<Json<ImportOut>, ApiError> {
+    let id = parse_id(&id)?;
+    if let Some(reason) = &body.reason
+        && let Err(e) = ferry_domain::RuleError::check_text(reason, "a reason", MAX_DESCRIPTION)
+    {
+        return Err(ApiError::validation([FieldProblem::from(e.at("/reason"))]));
+    }
+    let mut tx = state.pool.begin().await.map_err(ApiError::internal)?;
+    let record = load_visible(&mut tx, &caller, id).await?;
+    let team = TeamName::parse(&record.team).map_err(ApiError::internal)?;
+    match caller.0.can_cancel(&team) {
+        Ok(()) => {}
+        Err(Denied::Hidden) => return Err(ApiError::not_found("import request")),
+        Err(Denied::Forbidden) => {
+            return Err(ApiError::forbidden(format!(
+                "a {} may not cancel import requests",
+                caller.0.role
+            )));
+        }
+    }
+    let message = match record.status {
+        Status::Submitting | Status::Importing => format!(
+            "cancelled by {}; Bedrock import jobs cannot be stopped, so job {} may still finish in Bedrock, \
+             but Ferry no longer tracks it",
+            caller.0.name, record.job_name
+        ),
+        _ => format!(
+            "cancelled by {} before any Bedrock job was started",
+            caller.0.name
+        ),
+    };
+    let condition = Condition::new(
+        "Cancelled",
+        ConditionStatus::True,
+        "CancelledByUser",
+        message,
+    );
+    let detail = serde_json::json!({ "reason": body.reason });
+    let updated = imports::transition(
+        &mut tx,
+        id,
+        Cause::Cancel,
+        Status::Cancelled,
+        Actor {
+            name: &caller.0.name,
+        },
+        Some(condition),
+        &detail,
+    )
+    .await?;
+    tx.commit().await.map_err(ApiError::internal)?;
+    tracing::info!(import_id = %id, "import request cancelled");
+    Ok(Json(updated.into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_mirror_is_exact() {
+        for s in Status::ALL {
+            let mirrored: ImportStatus = s.into();
+            assert_eq!(Status::from(mirrored), s);
+            assert_eq!(
+                serde_json::to_value(mirrored).ok(),
+                serde_json::to_value(s).ok()
+            );
+        }
+    }
+
+    #[test]
+    fn cursors_round_trip_and_reject_foreign_ones() {
+        let c = encode_cursor("i", "abc");
+        assert_eq!(decode_cursor("i", &c).ok().as_deref(), Some("abc"));
+        assert!(decode_cursor("e", &c).is_err());
+        assert!(decode_cursor("i", "not base64!").is_err());
+    }
+}

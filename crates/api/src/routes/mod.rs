@@ -1,0 +1,5 @@
+//! One module per resource; each exports its `router()`.
+
+pub(crate) mod environments;
+pub(crate) mod health;
+pub(crate) mod imports;

@@ -1,0 +1,385 @@
+//! Configuration: built-in defaults, then a TOML file, then `FERRY_`-prefixed
+//! environment variables (`FERRY_SERVER__LISTEN=0.0.0.0:8080`: `__` separates
+//! levels), with `DATABASE_URL` honoured for the database. Loaded once,
+//! validated at start; every error names the key at fault.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use ferry_domain::bedrock::{AccountId, KmsKeyRef, Region, RoleArn};
+use ferry_domain::catalog::{AllowedSource, Catalog, Environment, Team};
+use ferry_domain::names::{EnvironmentName, TeamName};
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+/// Top-level sections; other `FERRY_*` variables (`FERRY_CONFIG`,
+/// `FERRY_URL`, `FERRY_TOKEN`) belong to the CLI, not to this file.
+const SECTIONS: &[&str] = &["server", "database", "log", "api", "environments", "teams"];
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub server: ServerConfig,
+    #[serde(default)]
+    pub database: DatabaseConfig,
+    #[serde(default)]
+    pub log: LogConfig,
+    #[serde(default)]
+    pub api: ApiConfig,
+    #[serde(default)]
+    pub environments: BTreeMap<String, EnvironmentConfig>,
+    #[serde(default)]
+    pub teams: BTreeMap<String, TeamConfig>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address the API listens on.
+    pub listen: SocketAddr,
+    /// Requests taking longer are answered 408.
+    pub request_timeout_secs: u64,
+    /// On SIGTERM, how long in-flight requests may take to finish.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            request_timeout_secs: 30,
+            shutdown_grace_secs: 20,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// `postgres://...`; `DATABASE_URL` sets it too. Never printed.
+    pub url: Option<SecretString>,
+    pub max_connections: u32,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: None,
+            max_connections: 10,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    /// A `tracing` filter (`RUST_LOG` syntax); `RUST_LOG` overrides it.
+    pub filter: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Text,
+            filter: "info".to_owned(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiConfig {
+    /// How long an `Idempotency-Key` is remembered.
+    pub idempotency_ttl_hours: u32,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self {
+            idempotency_ttl_hours: 24,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvironmentConfig {
+    pub description: Option<String>,
+    /// The hosting account (12 digits).
+    pub account_id: AccountId,
+    pub region: Region,
+    /// The role Ferry assumes in the hosting account.
+    pub control_role_arn: RoleArn,
+    /// The role Bedrock assumes to read the artifacts.
+    pub execution_role_arn: RoleArn,
+    /// The hosting account's key for imported models.
+    pub imported_model_kms_key: Option<KmsKeyRef>,
+    #[serde(default)]
+    pub requires_approval: bool,
+    /// Teams allowed to target this environment; all when absent.
+    pub teams: Option<Vec<TeamName>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TeamConfig {
+    #[serde(default)]
+    pub sources: Vec<SourceConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceConfig {
+    pub bucket: String,
+    /// The research account that owns the bucket.
+    pub account_id: AccountId,
+    pub prefix: Option<String>,
+    /// The research account's key encrypting the artifacts.
+    pub kms_key: Option<KmsKeyRef>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("config file {0} does not exist")]
+    Missing(PathBuf),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl ConfigError {
+    fn key(key: impl std::fmt::Display, message: impl std::fmt::Display) -> Self {
+        ConfigError::Invalid(format!("{key}: {message}"))
+    }
+}
+
+/// Where the config file is: `--config`, else `FERRY_CONFIG`, else `ferry.toml`.
+#[derive(Debug, Clone)]
+pub struct ConfigSource {
+    pub path: PathBuf,
+    /// The user named the file; it must exist.
+    pub explicit: bool,
+}
+
+impl Config {
+    pub fn load(source: &ConfigSource) -> Result<Self, ConfigError> {
+        if source.explicit && !source.path.exists() {
+            return Err(ConfigError::Missing(source.path.clone()));
+        }
+        Self::figment(&source.path)
+            .extract::<Config>()
+            .map_err(|e| ConfigError::Invalid(describe(e)))
+    }
+
+    fn figment(path: &Path) -> Figment {
+        Figment::new()
+            .merge(Serialized::default("server", ServerConfig::default()))
+            .merge(Toml::file(path))
+            .merge(
+                Env::raw()
+                    .only(&["DATABASE_URL"])
+                    .map(|_| "database.url".into()),
+            )
+            .merge(
+                Env::prefixed("FERRY_")
+                    .filter(|k| {
+                        let k = k.as_str().to_ascii_lowercase();
+                        SECTIONS.iter().any(|s| k.starts_with(s))
+                    })
+                    .split("__"),
+            )
+    }
+
+    pub fn database_url(&self) -> Result<&str, ConfigError> {
+        self.database
+            .url
+            .as_ref()
+            .map(ExposeSecret::expose_secret)
+            .ok_or_else(|| {
+                ConfigError::key(
+                    "database.url",
+                    "not set: set DATABASE_URL or [database] url",
+                )
+            })
+    }
+
+    /// Checks the environments and teams against each other and builds the catalog.
+    pub fn catalog(&self) -> Result<Catalog, ConfigError> {
+        let mut teams = Vec::new();
+        for (name, team) in &self.teams {
+            let key = format!("teams.{name}");
+            let team_name = TeamName::parse(name).map_err(|e| ConfigError::key(&key, e))?;
+            let mut sources = Vec::new();
+            for (i, s) in team.sources.iter().enumerate() {
+                let source = AllowedSource::new(
+                    &s.bucket,
+                    s.account_id.clone(),
+                    s.prefix.as_deref(),
+                    s.kms_key.clone(),
+                )
+                .map_err(|e| ConfigError::key(format!("{key}.sources[{i}]"), e))?;
+                sources.push(source);
+            }
+            teams.push(Team {
+                name: team_name,
+                sources,
+            });
+        }
+        let mut envs = Vec::new();
+        for (name, e) in &self.environments {
+            let key = format!("environments.{name}");
+            let env_name =
+                EnvironmentName::parse(name).map_err(|err| ConfigError::key(&key, err))?;
+            if let Some(d) = &e.description {
+                ferry_domain::RuleError::check_text(d, "a description", 1024)
+                    .map_err(|err| ConfigError::key(format!("{key}.description"), err))?;
+            }
+            envs.push(Environment {
+                name: env_name,
+                description: e.description.clone(),
+                account: e.account_id.clone(),
+                region: e.region.clone(),
+                control_role: e.control_role_arn.clone(),
+                execution_role: e.execution_role_arn.clone(),
+                imported_model_kms_key: e.imported_model_kms_key.clone(),
+                requires_approval: e.requires_approval,
+                teams: e.teams.clone(),
+            });
+        }
+        Catalog::new(envs, teams).map_err(|e| ConfigError::key(e.key, e.message))
+    }
+
+    pub fn api_settings(&self) -> ferry_api::ApiSettings {
+        ferry_api::ApiSettings {
+            idempotency_ttl: time::Duration::hours(i64::from(self.api.idempotency_ttl_hours)),
+            request_timeout: std::time::Duration::from_secs(self.server.request_timeout_secs),
+        }
+    }
+}
+
+/// Figment's errors, one line each, naming the key (`environments.dev.region`).
+fn describe(err: figment::Error) -> String {
+    err.into_iter()
+        .map(|e| {
+            let key = e.path.join(".");
+            let origin = e
+                .metadata
+                .as_ref()
+                .and_then(|m| m.source.as_ref())
+                .map(|s| format!(" (from {s})"))
+                .unwrap_or_default();
+            if key.is_empty() {
+                format!("{}{origin}", e.kind)
+            } else {
+                format!("{key}: {}{origin}", e.kind)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn load_str(toml: &str) -> Result<Config, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ferry.toml");
+        std::fs::write(&path, toml).unwrap();
+        Config::load(&ConfigSource {
+            path,
+            explicit: true,
+        })
+    }
+
+    fn example() -> String {
+        std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../ferry.example.toml"
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn the_example_config_is_valid() {
+        let config = load_str(&example()).unwrap();
+        let catalog = config.catalog().unwrap();
+        assert_eq!(catalog.environments().count(), 3);
+        let prod = catalog.environment("prod").unwrap();
+        assert!(prod.requires_approval);
+        assert_eq!(prod.account.as_str(), "777788889999");
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        let bad = example().replacen("region = \"us-east-1\"", "region = \"mars\"", 1);
+        let err = load_str(&bad).unwrap_err().to_string();
+        assert!(err.contains("environments.dev.region"), "{err}");
+        assert!(err.contains("not an AWS Region"), "{err}");
+
+        let bad = example().replacen(
+            "bucket = \"model-artifacts-111122223333\"",
+            "bucket = \"Bad_Bucket\"",
+            1,
+        );
+        let err = load_str(&bad).unwrap().catalog().unwrap_err().to_string();
+        assert!(err.starts_with("teams.research.sources[0]"), "{err}");
+
+        let err = load_str("[server]\nlisten = \"nope\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("server.listen"), "{err}");
+
+        let err = load_str("[servr]\n").unwrap_err().to_string();
+        assert!(err.contains("servr"), "{err}");
+    }
+
+    #[test]
+    fn ferry_environment_variables_override_the_file() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("ferry.toml", "[server]\nlisten = \"127.0.0.1:1\"\n")?;
+            jail.set_env("FERRY_SERVER__LISTEN", "127.0.0.1:2");
+            jail.set_env("FERRY_LOG__FORMAT", "json");
+            // CLI variables are not config keys and must not trip deny_unknown_fields.
+            jail.set_env("FERRY_URL", "http://localhost:8080");
+            jail.set_env("FERRY_TOKEN", "ferry_x");
+            let c = Config::load(&ConfigSource { path: "ferry.toml".into(), explicit: true }).unwrap();
+            assert_eq!(c.server.listen.port(), 2);
+            assert_eq!(c.log.format, LogFormat::Json);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_missing_explicit_file_is_an_error() {
+        let err = Config::load(&ConfigSource {
+            path: "/nonexistent/ferry.toml".into(),
+            explicit: true,
+        })
+        .unwrap_err();
+        assert!(matches!(err, ConfigError::Missing(_)));
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let config = load_str("[database]\nurl = \"postgres://u:hunter2@db/ferry\"\n").unwrap();
+        assert!(!format!("{config:?}").contains("hunter2"));
+        // DATABASE_URL, when set, overrides the file.
+        let want = std::env::var("DATABASE_URL")
+            .unwrap_or_else(|_| "postgres://u:hunter2@db/ferry".into());
+        assert_eq!(config.database_url().unwrap(), want);
+    }
+}

@@ -1,0 +1,7 @@
+//! Ferry's composition root: configuration, logging, and the subcommands that
+//! wire the library crates together.
+
+pub mod cli;
+pub mod config;
+mod serve;
+mod telemetry;

@@ -1,0 +1,33 @@
+use ferry_domain::status::IllegalTransition;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    /// A unique constraint refused the write; `constraint` names it.
+    #[error("conflicts with an existing row ({constraint})")]
+    Conflict { constraint: String },
+    #[error(transparent)]
+    IllegalTransition(#[from] IllegalTransition),
+    /// A row holds a value the domain cannot parse: a bug or a manual edit.
+    #[error("stored value is invalid: {0}")]
+    Corrupt(String),
+    #[error("database error")]
+    Database(#[source] sqlx::Error),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        if let sqlx::Error::Database(db) = &e
+            && db.is_unique_violation()
+        {
+            return StoreError::Conflict {
+                constraint: db.constraint().unwrap_or("unknown").to_owned(),
+            };
+        }
+        if let sqlx::Error::RowNotFound = e {
+            return StoreError::NotFound;
+        }
+        StoreError::Database(e)
+    }
+}

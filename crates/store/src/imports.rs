@@ -1,0 +1,341 @@
+//! Import requests and their event log.
+
+use std::collections::BTreeMap;
+
+use ferry_domain::condition::{Condition, set_condition};
+use ferry_domain::ids::ImportId;
+use ferry_domain::import::NewImport;
+use ferry_domain::status::{Cause, IllegalTransition, Status, TRANSITIONS};
+use sqlx::PgConnection;
+use sqlx::types::Json;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::StoreError;
+
+/// An import request as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImportRecord {
+    pub id: ImportId,
+    pub team: String,
+    pub environment: String,
+    pub source_uri: String,
+    pub model_name: String,
+    pub job_name: String,
+    pub description: Option<String>,
+    pub model_tags: BTreeMap<String, String>,
+    pub job_tags: BTreeMap<String, String>,
+    pub requested_by: String,
+    pub requester_id: String,
+    pub status: Status,
+    pub conditions: Vec<Condition>,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+/// One entry of a request's audit trail.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventRecord {
+    pub id: i64,
+    pub import_id: ImportId,
+    pub at: OffsetDateTime,
+    pub actor: String,
+    pub kind: String,
+    pub from_status: Option<Status>,
+    pub to_status: Option<Status>,
+    pub detail: serde_json::Value,
+}
+
+struct ImportRow {
+    id: Uuid,
+    team: String,
+    environment: String,
+    source_uri: String,
+    model_name: String,
+    job_name: String,
+    description: Option<String>,
+    model_tags: Json<BTreeMap<String, String>>,
+    job_tags: Json<BTreeMap<String, String>>,
+    requested_by: String,
+    requester_id: String,
+    status: String,
+    conditions: Json<Vec<Condition>>,
+    created_at: OffsetDateTime,
+    updated_at: OffsetDateTime,
+}
+
+fn parse_status(s: &str) -> Result<Status, StoreError> {
+    s.parse().map_err(|e| StoreError::Corrupt(format!("{e}")))
+}
+
+impl TryFrom<ImportRow> for ImportRecord {
+    type Error = StoreError;
+    fn try_from(r: ImportRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: ImportId::from_uuid(r.id),
+            team: r.team,
+            environment: r.environment,
+            source_uri: r.source_uri,
+            model_name: r.model_name,
+            job_name: r.job_name,
+            description: r.description,
+            model_tags: r.model_tags.0,
+            job_tags: r.job_tags.0,
+            requested_by: r.requested_by,
+            requester_id: r.requester_id,
+            status: parse_status(&r.status)?,
+            conditions: r.conditions.0,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+fn tag_map(tags: &[ferry_domain::bedrock::Tag]) -> BTreeMap<String, String> {
+    tags.iter()
+        .map(|t| (t.key.clone(), t.value.clone()))
+        .collect()
+}
+
+/// Who did something, for the audit trail.
+#[derive(Debug, Clone, Copy)]
+pub struct Actor<'a> {
+    pub name: &'a str,
+}
+
+/// Stores a new request and its `created` event.
+#[tracing::instrument(skip_all, fields(import_id = %new.id), err)]
+pub async fn insert(
+    conn: &mut PgConnection,
+    new: &NewImport,
+    requester_id: &str,
+) -> Result<ImportRecord, StoreError> {
+    let row = sqlx::query_as!(
+        ImportRow,
+        r#"INSERT INTO import_requests
+               (id, team, environment, source_uri, model_name, job_name, description,
+                model_tags, job_tags, requested_by, requester_id, status, conditions)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+           RETURNING id, team, environment, source_uri, model_name, job_name, description,
+                     model_tags AS "model_tags: Json<BTreeMap<String, String>>",
+                     job_tags AS "job_tags: Json<BTreeMap<String, String>>",
+                     requested_by, requester_id, status,
+                     conditions AS "conditions: Json<Vec<Condition>>",
+                     created_at, updated_at"#,
+        new.id.as_uuid(),
+        new.team.as_str(),
+        new.environment.as_str(),
+        new.source.as_str(),
+        new.model_name.as_str(),
+        new.job_name.as_str(),
+        new.description.as_deref(),
+        Json(tag_map(&new.model_tags)) as _,
+        Json(tag_map(&new.job_tags)) as _,
+        new.requested_by,
+        requester_id,
+        new.status.as_str(),
+        Json(new.initial_conditions()) as _,
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    append_event(
+        conn,
+        new.id,
+        Actor {
+            name: &new.requested_by,
+        },
+        "created",
+        None,
+        Some(new.status),
+        &serde_json::json!({ "source": new.source.as_str(), "environment": new.environment.as_str() }),
+    )
+    .await?;
+    row.try_into()
+}
+
+#[tracing::instrument(skip_all, fields(import_id = %id), err)]
+pub async fn get(conn: &mut PgConnection, id: ImportId) -> Result<ImportRecord, StoreError> {
+    sqlx::query_as!(
+        ImportRow,
+        r#"SELECT id, team, environment, source_uri, model_name, job_name, description,
+                  model_tags AS "model_tags: Json<BTreeMap<String, String>>",
+                  job_tags AS "job_tags: Json<BTreeMap<String, String>>",
+                  requested_by, requester_id, status,
+                  conditions AS "conditions: Json<Vec<Condition>>",
+                  created_at, updated_at
+           FROM import_requests WHERE id = $1"#,
+        id.as_uuid()
+    )
+    .fetch_optional(conn)
+    .await?
+    .ok_or(StoreError::NotFound)?
+    .try_into()
+}
+
+/// Filters for [`list`]; `None` means any.
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    pub team: Option<String>,
+    pub environment: Option<String>,
+    pub status: Option<Status>,
+    pub model_name: Option<String>,
+}
+
+/// One page of requests, newest first, strictly older than `before`.
+#[tracing::instrument(skip_all, err)]
+pub async fn list(
+    conn: &mut PgConnection,
+    filter: &ListFilter,
+    before: Option<ImportId>,
+    limit: u32,
+) -> Result<Vec<ImportRecord>, StoreError> {
+    let rows = sqlx::query_as!(
+        ImportRow,
+        r#"SELECT id, team, environment, source_uri, model_name, job_name, description,
+                  model_tags AS "model_tags: Json<BTreeMap<String, String>>",
+                  job_tags AS "job_tags: Json<BTreeMap<String, String>>",
+                  requested_by, requester_id, status,
+                  conditions AS "conditions: Json<Vec<Condition>>",
+                  created_at, updated_at
+           FROM import_requests
+           WHERE ($1::text IS NULL OR team = $1)
+             AND ($2::text IS NULL OR environment = $2)
+             AND ($3::text IS NULL OR status = $3)
+             AND ($4::text IS NULL OR model_name = $4)
+             AND ($5::uuid IS NULL OR id < $5)
+           ORDER BY id DESC
+           LIMIT $6"#,
+        filter.team.as_deref(),
+        filter.environment.as_deref(),
+        filter.status.map(Status::as_str),
+        filter.model_name.as_deref(),
+        before.map(|b| b.as_uuid()),
+        i64::from(limit),
+    )
+    .fetch_all(conn)
+    .await?;
+    rows.into_iter().map(TryInto::try_into).collect()
+}
+
+/// Moves a request to `to` for `cause`, if its current status allows it,
+/// updates a condition, and appends the event, all in the caller's
+/// transaction. The row is locked first so two callers cannot both move it.
+#[tracing::instrument(skip_all, fields(import_id = %id, to = %to), err)]
+pub async fn transition(
+    conn: &mut PgConnection,
+    id: ImportId,
+    cause: Cause,
+    to: Status,
+    actor: Actor<'_>,
+    condition: Option<Condition>,
+    detail: &serde_json::Value,
+) -> Result<ImportRecord, StoreError> {
+    let current = sqlx::query!(
+        r#"SELECT status, conditions AS "conditions: Json<Vec<Condition>>"
+           FROM import_requests WHERE id = $1 FOR UPDATE"#,
+        id.as_uuid()
+    )
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(StoreError::NotFound)?;
+    let from = parse_status(&current.status)?;
+    let allowed = TRANSITIONS
+        .iter()
+        .any(|(f, t, c)| *f == from && *t == to && *c == cause);
+    if !allowed {
+        return Err(IllegalTransition { from, to }.into());
+    }
+    let mut conditions = current.conditions.0;
+    if let Some(c) = condition {
+        set_condition(&mut conditions, c);
+    }
+    let row = sqlx::query_as!(
+        ImportRow,
+        r#"UPDATE import_requests
+           SET status = $2, conditions = $3, updated_at = now()
+           WHERE id = $1
+           RETURNING id, team, environment, source_uri, model_name, job_name, description,
+                     model_tags AS "model_tags: Json<BTreeMap<String, String>>",
+                     job_tags AS "job_tags: Json<BTreeMap<String, String>>",
+                     requested_by, requester_id, status,
+                     conditions AS "conditions: Json<Vec<Condition>>",
+                     created_at, updated_at"#,
+        id.as_uuid(),
+        to.as_str(),
+        Json(conditions) as _,
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    append_event(
+        conn,
+        id,
+        actor,
+        "status_changed",
+        Some(from),
+        Some(to),
+        detail,
+    )
+    .await?;
+    row.try_into()
+}
+
+/// Appends one event to a request's audit trail.
+pub async fn append_event(
+    conn: &mut PgConnection,
+    id: ImportId,
+    actor: Actor<'_>,
+    kind: &str,
+    from: Option<Status>,
+    to: Option<Status>,
+    detail: &serde_json::Value,
+) -> Result<i64, StoreError> {
+    let rec = sqlx::query!(
+        r#"INSERT INTO import_events (import_id, actor, kind, from_status, to_status, detail)
+           VALUES ($1, $2, $3, $4, $5, $6) RETURNING id"#,
+        id.as_uuid(),
+        actor.name,
+        kind,
+        from.map(Status::as_str),
+        to.map(Status::as_str),
+        detail,
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok(rec.id)
+}
+
+/// A request's audit trail, oldest first, after event `after` when given.
+#[tracing::instrument(skip_all, fields(import_id = %id), err)]
+pub async fn events(
+    conn: &mut PgConnection,
+    id: ImportId,
+    after: Option<i64>,
+    limit: u32,
+) -> Result<Vec<EventRecord>, StoreError> {
+    let rows = sqlx::query!(
+        r#"SELECT id, import_id, at, actor, kind, from_status, to_status, detail
+           FROM import_events
+           WHERE import_id = $1 AND ($2::bigint IS NULL OR id > $2)
+           ORDER BY id
+           LIMIT $3"#,
+        id.as_uuid(),
+        after,
+        i64::from(limit),
+    )
+    .fetch_all(conn)
+    .await?;
+    rows.into_iter()
+        .map(|r| {
+            Ok(EventRecord {
+                id: r.id,
+                import_id: ImportId::from_uuid(r.import_id),
+                at: r.at,
+                actor: r.actor,
+                kind: r.kind,
+                from_status: r.from_status.as_deref().map(parse_status).transpose()?,
+                to_status: r.to_status.as_deref().map(parse_status).transpose()?,
+                detail: r.detail,
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Runs schemathesis against a live `ferry serve` (fresh database, the example
+# configuration, an admin token), bounded in examples and time. Fails on any
+# 5xx and on any response that contradicts openapi/ferry.json.
+#
+# Environment: SCHEMATHESIS_MAX_EXAMPLES (default 150), SCHEMATHESIS_SEED
+# (default fixed, for reproducible CI runs), FERRY_BIN (default
+# $CARGO_TARGET_DIR/debug/ferry, built by the test run).
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+ensure_postgres
+ensure_python_tools
+
+target="${CARGO_TARGET_DIR:-$ROOT/target}"
+bin="${FERRY_BIN:-$target/debug/ferry}"
+[ -x "$bin" ] || SQLX_OFFLINE=true cargo build --locked --bin ferry
+db="$(fresh_database ferry_contract)"
+port="$(free_port)"
+export DATABASE_URL="$db" FERRY_CONFIG="$ROOT/ferry.example.toml"
+token="$("$bin" token create --role admin --name schemathesis)"
+log_file="$(mktemp)"
+FERRY_SERVER__LISTEN="127.0.0.1:$port" "$bin" serve >"$log_file" 2>&1 &
+server=$!
+cleanup() {
+    kill "$server" 2>/dev/null || true
+    wait "$server" 2>/dev/null || true
+    rm -f "$log_file"
+}
+trap cleanup EXIT
+wait_http "http://127.0.0.1:$port/readyz"
+
+status=0
+timeout 600 schemathesis run openapi/ferry.json \
+    --url "http://127.0.0.1:$port" \
+    --header "Authorization: Bearer $token" \
+    --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance \
+    --phases examples,coverage,fuzzing \
+    --max-examples "${SCHEMATHESIS_MAX_EXAMPLES:-150}" \
+    --seed "${SCHEMATHESIS_SEED:-20261128}" \
+    --request-timeout 10 \
+    --workers 2 \
+    --no-color \
+    --output-sanitize true || status=$?
+if [ "$status" != 0 ]; then
+    echo "--- ferry serve log (last 50 lines) ---" >&2
+    tail -n 50 "$log_file" >&2
+fi
+exit "$status"

@@ -1,0 +1,99 @@
+# Shared by the scripts: caches, Postgres, the Python tools. Source it.
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CACHE="${FERRY_CACHE_DIR:-$HOME/.cache/ferry}"
+mkdir -p "$CACHE"
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+# Makes DATABASE_URL point at a Postgres server that answers, starting one if
+# needed: the given DATABASE_URL, else the machine's server on 127.0.0.1:5432
+# (started with pg_ctlcluster when it is down), else a private cluster built
+# from the machine's PostgreSQL binaries under $CACHE/pg.
+ensure_postgres() {
+    if [ -n "${DATABASE_URL:-}" ] && psql "$DATABASE_URL" -qtAc 'select 1' >/dev/null 2>&1; then
+        return
+    fi
+    local url="postgres://postgres@127.0.0.1:5432/postgres"
+    if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null && command -v pg_ctlcluster >/dev/null 2>&1; then
+        local version
+        version="$(ls /etc/postgresql 2>/dev/null | sort -V | tail -n 1)"
+        if [ -n "$version" ]; then
+            log "starting PostgreSQL $version"
+            pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
+            for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
+        fi
+    fi
+    if psql "$url" -qtAc 'select 1' >/dev/null 2>&1; then
+        export DATABASE_URL="$url"
+        return
+    fi
+    start_private_postgres
+}
+
+start_private_postgres() {
+    local bin port=54329 dir="$CACHE/pg"
+    bin="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)"
+    [ -n "$bin" ] || { echo "no PostgreSQL server binaries found; install postgresql" >&2; exit 1; }
+    local run_as=()
+    if [ "$(id -u)" = 0 ]; then run_as=(runuser -u postgres --); fi
+    mkdir -p "$dir"
+    [ "$(id -u)" = 0 ] && chown postgres "$dir"
+    if [ ! -f "$dir/data/PG_VERSION" ]; then
+        log "creating a private PostgreSQL cluster in $dir"
+        "${run_as[@]}" "$bin/initdb" -D "$dir/data" -U postgres --auth=trust >/dev/null
+    fi
+    if ! pg_isready -q -h 127.0.0.1 -p "$port"; then
+        log "starting the private PostgreSQL cluster on port $port"
+        "${run_as[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/log" -w \
+            -o "-p $port -k /tmp -c listen_addresses=127.0.0.1 -c max_connections=200" start >/dev/null
+    fi
+    export DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres"
+}
+
+# A virtualenv with tests/contract/requirements.txt, rebuilt when it changes.
+ensure_python_tools() {
+    local venv="$CACHE/venv" req="$ROOT/tests/contract/requirements.txt"
+    local stamp="$venv/.requirements"
+    if [ ! -x "$venv/bin/python" ] || ! cmp -s "$req" "$stamp"; then
+        log "installing Python test tools into $venv"
+        rm -rf "$venv"
+        python3 -m venv "$venv"
+        "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$req"
+        cp "$req" "$stamp"
+    fi
+    export PATH="$venv/bin:$PATH"
+}
+
+# sqlx-cli, for `cargo sqlx prepare --check`, installed once into $CACHE/tools.
+ensure_sqlx_cli() {
+    export PATH="$CACHE/tools/bin:$PATH"
+    if ! cargo sqlx --version 2>/dev/null | grep -q '0\.8\.6'; then
+        log "installing sqlx-cli 0.8.6 into $CACHE/tools"
+        cargo install sqlx-cli --version 0.8.6 --locked --no-default-features \
+            --features postgres,rustls --root "$CACHE/tools" --quiet
+    fi
+}
+
+# A fresh database on the server DATABASE_URL points at; prints its URL.
+fresh_database() {
+    local name="$1" base
+    base="${DATABASE_URL%/*}"
+    psql "$DATABASE_URL" -qtAc "DROP DATABASE IF EXISTS $name WITH (FORCE)" >/dev/null
+    psql "$DATABASE_URL" -qtAc "CREATE DATABASE $name" >/dev/null
+    echo "$base/$name"
+}
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+wait_http() {
+    local url="$1"
+    for _ in $(seq 1 100); do
+        curl -fsS -o /dev/null "$url" 2>/dev/null && return 0
+        sleep 0.2
+    done
+    echo "timed out waiting for $url" >&2
+    return 1
+}

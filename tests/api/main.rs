@@ -1,0 +1,12 @@
+//! The REST API against a real Postgres, over real HTTP.
+
+#![allow(clippy::unwrap_used)]
+
+mod auth;
+mod environments;
+mod errors;
+mod health;
+mod idempotency;
+mod imports;
+mod openapi;
+mod pagination;
