@@ -178,9 +178,14 @@ impl SimHandle {
         self.info.env_lines(&self.endpoint)
     }
 
-    /// Writes [`Self::env_lines`] to `path`.
+    /// Writes [`Self::env_lines`] to `path` atomically (temporary file, then rename), so a
+    /// script waiting for the file never reads half of it.
     pub fn write_env_file(&self, path: &Path) -> std::io::Result<()> {
-        std::fs::write(path, self.env_lines())
+        let mut tmp = path.as_os_str().to_owned();
+        tmp.push(".tmp");
+        let tmp = PathBuf::from(tmp);
+        std::fs::write(&tmp, self.env_lines())?;
+        std::fs::rename(&tmp, path)
     }
 
     /// Stops the server and waits for it.

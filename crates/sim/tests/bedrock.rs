@@ -561,6 +561,42 @@ async fn faults_can_be_changed_over_http_and_env_file_is_written() {
         .unwrap();
     assert_eq!(bad.status().as_u16(), 400);
 
+    let health: serde_json::Value = http
+        .get(format!("{}/_sim/health", sim.endpoint()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["status"], "ok");
+    let scenario: serde_json::Value = http
+        .get(format!("{}/_sim/scenario", sim.endpoint()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        scenario["env"]["EXECUTION_ROLE_ARN"],
+        "arn:aws:iam::777788889999:role/BedrockCMIExecutionRole-777788889999"
+    );
+    assert!(
+        scenario["principals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["access_key_id"] == "AKIASIMRESEARCHADMIN")
+    );
+    let clock = http
+        .post(format!("{}/_sim/clock", sim.endpoint()))
+        .body(r#"{"advance_secs": 7200}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(clock.status().as_u16(), 200);
+
     let path = std::env::temp_dir().join(format!("ferry-sim-env-{}", std::process::id()));
     sim.write_env_file(&path).expect("env file");
     let text = std::fs::read_to_string(&path).unwrap();
