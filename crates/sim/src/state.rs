@@ -190,7 +190,7 @@ impl State {
         let name = res.strip_prefix("role/")?.rsplit('/').next()?;
         self.roles
             .get(&(account.to_owned(), name.to_owned()))
-            .filter(|r| r.arn() == arn || r.path == "/")
+            .filter(|r| r.arn() == arn)
     }
 
     /// Resolves a KMS key reference (key id, key ARN, alias name or alias ARN) as seen from

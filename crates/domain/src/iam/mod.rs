@@ -394,9 +394,11 @@ fn evaluate_policy(
         if as_resource_policy {
             level = match (&st.principal, &st.not_principal) {
                 (Some(p), _) => ctx.principal.matched_by(p),
+                // Only a principal named exactly is excluded: an account in NotPrincipal
+                // excludes that account's root user, not its users and roles.
                 (None, Some(np)) => match ctx.principal.matched_by(np) {
-                    PrincipalMatch::None => PrincipalMatch::Specific,
-                    _ => PrincipalMatch::None,
+                    PrincipalMatch::Specific => PrincipalMatch::None,
+                    PrincipalMatch::None | PrincipalMatch::Account => PrincipalMatch::Specific,
                 },
                 (None, None) => PrincipalMatch::None,
             };

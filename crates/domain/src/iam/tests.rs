@@ -390,3 +390,82 @@ fn action_match_is_case_insensitive() {
         .is_allowed()
     );
 }
+
+#[test]
+fn not_principal_with_an_account_excludes_only_its_root() {
+    let deny_all_but_hosting_root = doc(
+        r#"{"Statement":[{"Effect":"Deny","NotPrincipal":{"AWS":"arn:aws:iam::777788889999:root"},"Action":"s3:*","Resource":"*"}]}"#,
+    );
+    let ctx = get_object(exec_session());
+    assert_eq!(
+        authorize(
+            &ctx,
+            &[exec_identity()],
+            Some(&deny_all_but_hosting_root),
+            ResourcePolicyMode::Optional
+        ),
+        Decision::Deny(DenyReason::ExplicitDenyInResourcePolicy)
+    );
+    let root = get_object(Principal::Root {
+        account: HOSTING.into(),
+    });
+    assert_ne!(
+        authorize(
+            &root,
+            &[],
+            Some(&deny_all_but_hosting_root),
+            ResourcePolicyMode::Optional
+        ),
+        Decision::Deny(DenyReason::ExplicitDenyInResourcePolicy)
+    );
+}
+
+#[test]
+fn empty_prefix_is_a_value_for_string_conditions() {
+    // AWS sets s3:prefix to "" when a listing has no prefix: ["", "home/"] allows the root.
+    let p = doc(
+        r#"{"Statement":[{"Effect":"Allow","Action":"s3:ListBucket","Resource":"*","Condition":{"StringEquals":{"s3:prefix":["","home/"]}}}]}"#,
+    );
+    let root = RequestContext::new(exec_session(), "s3:ListBucket", BUCKET, RESEARCH)
+        .with_key("s3:prefix", "");
+    let other = RequestContext::new(exec_session(), "s3:ListBucket", BUCKET, RESEARCH)
+        .with_key("s3:prefix", "x/");
+    let bp = bucket_policy();
+    assert!(
+        authorize(
+            &root,
+            std::slice::from_ref(&p),
+            Some(&bp),
+            ResourcePolicyMode::Optional
+        )
+        .is_allowed()
+    );
+    assert!(!authorize(&other, &[p], Some(&bp), ResourcePolicyMode::Optional).is_allowed());
+}
+
+#[test]
+fn service_principal_ignores_identity_policies_and_account_principals() {
+    let role = "arn:aws:iam::777788889999:role/R";
+    let ctx = RequestContext::new(
+        Principal::Service("bedrock.amazonaws.com".into()),
+        "sts:AssumeRole",
+        role,
+        HOSTING,
+    );
+    let by_account = doc(
+        r#"{"Statement":[{"Effect":"Allow","Principal":{"AWS":"777788889999"},"Action":"sts:AssumeRole"}]}"#,
+    );
+    let all = doc(r#"{"Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#);
+    assert!(
+        !authorize(
+            &ctx,
+            &[all],
+            Some(&by_account),
+            ResourcePolicyMode::Required
+        )
+        .is_allowed()
+    );
+    let star =
+        doc(r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRole"}]}"#);
+    assert!(authorize(&ctx, &[], Some(&star), ResourcePolicyMode::Required).is_allowed());
+}
