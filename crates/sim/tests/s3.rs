@@ -528,3 +528,48 @@ async fn aws_chunked_streaming_upload_is_decoded_and_its_trailer_checksum_verifi
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[tokio::test]
+async fn keys_with_spaces_unicode_and_reserved_characters_round_trip() {
+    let sim = start().await;
+    let client = s3(&config_for(&sim, RESEARCH_ADMIN));
+    let keys = [
+        "odd/with space.txt",
+        "odd/ünïcödé.json",
+        "odd/a+b=c&d.bin",
+        "odd/percent%20literal",
+    ];
+    for k in keys {
+        client
+            .put_object()
+            .bucket(ferry_sim::ARTIFACT_BUCKET)
+            .key(k)
+            .body(ByteStream::from(k.as_bytes().to_vec()))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("put {k}: {e:?}"));
+        let got = client
+            .get_object()
+            .bucket(ferry_sim::ARTIFACT_BUCKET)
+            .key(k)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("get {k}: {e:?}"));
+        assert_eq!(
+            got.body.collect().await.unwrap().into_bytes().as_ref(),
+            k.as_bytes()
+        );
+    }
+    let listed = client
+        .list_objects_v2()
+        .bucket(ferry_sim::ARTIFACT_BUCKET)
+        .prefix("odd/")
+        .send()
+        .await
+        .expect("list");
+    let mut got: Vec<&str> = listed.contents().iter().filter_map(|o| o.key()).collect();
+    got.sort_unstable();
+    let mut want = keys.to_vec();
+    want.sort_unstable();
+    assert_eq!(got, want);
+}

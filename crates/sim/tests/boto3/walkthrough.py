@@ -152,6 +152,17 @@ def main():
 
     check("s3 put-object/get-object round trip (botocore checksums)", put_and_get)
 
+    def odd_keys():
+        s3 = client(research, "s3")
+        keys = [f"scratch/{suffix}/with space.txt", f"scratch/{suffix}/ünï+c=d&e.json"]
+        for k in keys:
+            s3.put_object(Bucket=bucket, Key=k, Body=k.encode())
+            expect(s3.get_object(Bucket=bucket, Key=k)["Body"].read() == k.encode(), k)
+        listed = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix=f"scratch/{suffix}/")["Contents"])
+        expect(listed == sorted(keys), listed)
+
+    check("s3 keys with spaces, unicode and reserved characters (encoding-type=url listing)", odd_keys)
+
     bedrock = client(hosting, "bedrock")
     job_name, model_name, token = f"boto3-{suffix}", f"boto3-model-{suffix}", f"boto3-{suffix}"
 
