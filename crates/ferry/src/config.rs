@@ -348,6 +348,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment::Jail's own signature
     fn ferry_environment_variables_override_the_file() {
         figment::Jail::expect_with(|jail| {
             jail.create_file("ferry.toml", "[server]\nlisten = \"127.0.0.1:1\"\n")?;
