@@ -39,6 +39,8 @@ enum Command {
     /// Validate the configuration and print a summary (secrets redacted).
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Run a complete local Ferry: Postgres, generated config and tokens, the API.
+    Dev(crate::dev::DevArgs),
 }
 
 #[derive(Debug, Args)]
@@ -140,13 +142,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             return Ok(ExitCode::SUCCESS);
         }
+        Command::Dev(args) => {
+            runtime()?.block_on(crate::dev::run_dev(args))?;
+            return Ok(ExitCode::SUCCESS);
+        }
         Command::Serve | Command::Migrate | Command::Token(_) | Command::Config(_) => {}
     }
 
     let config = Config::load(&config_source(&cli))?;
     crate::telemetry::init(&config.log);
     match cli.command {
-        Command::Openapi(_) => unreachable!("handled above"),
+        Command::Openapi(_) | Command::Dev(_) => unreachable!("handled above"),
         Command::Config(ConfigCommand::Check) => {
             let catalog = config.catalog()?;
             writeln!(out, "configuration is valid")?;

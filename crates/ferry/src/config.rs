@@ -94,7 +94,7 @@ impl Default for LogConfig {
     fn default() -> Self {
         Self {
             format: LogFormat::Text,
-            filter: "info".to_owned(),
+            filter: "info,sqlx=warn".to_owned(),
         }
     }
 }
@@ -348,6 +348,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment::Jail's own signature
     fn ferry_environment_variables_override_the_file() {
         figment::Jail::expect_with(|jail| {
             jail.create_file("ferry.toml", "[server]\nlisten = \"127.0.0.1:1\"\n")?;
@@ -356,7 +357,11 @@ mod tests {
             // CLI variables are not config keys and must not trip deny_unknown_fields.
             jail.set_env("FERRY_URL", "http://localhost:8080");
             jail.set_env("FERRY_TOKEN", "ferry_x");
-            let c = Config::load(&ConfigSource { path: "ferry.toml".into(), explicit: true }).unwrap();
+            let c = Config::load(&ConfigSource {
+                path: "ferry.toml".into(),
+                explicit: true,
+            })
+            .unwrap();
             assert_eq!(c.server.listen.port(), 2);
             assert_eq!(c.log.format, LogFormat::Json);
             Ok(())

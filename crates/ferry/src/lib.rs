@@ -3,5 +3,6 @@
 
 pub mod cli;
 pub mod config;
+mod dev;
 mod serve;
 mod telemetry;

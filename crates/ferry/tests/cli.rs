@@ -15,7 +15,8 @@ fn repo() -> PathBuf {
 }
 
 fn master_url() -> String {
-    std::env::var("DATABASE_URL").expect("DATABASE_URL must point at a Postgres server for the tests")
+    std::env::var("DATABASE_URL")
+        .expect("DATABASE_URL must point at a Postgres server for the tests")
 }
 
 /// A database of its own for one test, dropped at the end.
@@ -28,7 +29,10 @@ impl TempDb {
     async fn new() -> Self {
         let name = format!("ferry_cli_{}", uuid::Uuid::new_v4().simple());
         let mut conn = PgConnection::connect(&master_url()).await.unwrap();
-        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.unwrap();
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .await
+            .unwrap();
         let mut url = master_url();
         let cut = url.rfind('/').unwrap();
         url.truncate(cut);
@@ -41,16 +45,21 @@ impl TempDb {
 
     async fn drop_db(self) {
         let mut conn = PgConnection::connect(&master_url()).await.unwrap();
-        sqlx::query(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name))
-            .execute(&mut conn)
-            .await
-            .unwrap();
+        sqlx::query(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        ))
+        .execute(&mut conn)
+        .await
+        .unwrap();
     }
 }
 
 fn ferry(args: &[&str], config: &Path, db: Option<&str>) -> Output {
     let mut cmd = Command::new(FERRY);
-    cmd.args(["--config", config.to_str().unwrap()]).args(args).env_remove("RUST_LOG");
+    cmd.args(["--config", config.to_str().unwrap()])
+        .args(args)
+        .env_remove("RUST_LOG");
     match db {
         Some(url) => cmd.env("DATABASE_URL", url),
         None => cmd.env_remove("DATABASE_URL"),
@@ -65,13 +74,31 @@ fn example() -> PathBuf {
 #[test]
 fn openapi_check_passes_on_the_committed_file_and_fails_on_drift() {
     let committed = repo().join("openapi/ferry.json");
-    let out = ferry(&["openapi", "--check", committed.to_str().unwrap()], &example(), None);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = ferry(
+        &["openapi", "--check", committed.to_str().unwrap()],
+        &example(),
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let drifted = dir.path().join("ferry.json");
-    std::fs::write(&drifted, std::fs::read_to_string(&committed).unwrap().replace("Ferry", "Dinghy")).unwrap();
-    let out = ferry(&["openapi", "--check", drifted.to_str().unwrap()], &example(), None);
+    std::fs::write(
+        &drifted,
+        std::fs::read_to_string(&committed)
+            .unwrap()
+            .replace("Ferry", "Dinghy"),
+    )
+    .unwrap();
+    let out = ferry(
+        &["openapi", "--check", drifted.to_str().unwrap()],
+        &example(),
+        None,
+    );
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("out of date"));
 }
@@ -79,21 +106,36 @@ fn openapi_check_passes_on_the_committed_file_and_fails_on_drift() {
 #[test]
 fn config_check_names_the_bad_key() {
     let out = ferry(&["config", "check"], &example(), None);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("environment prod: account 777788889999 in us-east-1, approval required"), "{stdout}");
+    assert!(
+        stdout.contains("environment prod: account 777788889999 in us-east-1, approval required"),
+        "{stdout}"
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("ferry.toml");
     let text = std::fs::read_to_string(example()).unwrap();
-    std::fs::write(&bad, text.replacen("account_id = \"777788889999\"", "account_id = \"7777\"", 1)).unwrap();
+    std::fs::write(
+        &bad,
+        text.replacen("account_id = \"777788889999\"", "account_id = \"7777\"", 1),
+    )
+    .unwrap();
     let out = ferry(&["config", "check"], &bad, None);
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("environments.dev.account_id"), "{stderr}");
     assert!(stderr.contains("12 digits"), "{stderr}");
 
-    let out = ferry(&["config", "check"], Path::new("/nonexistent/ferry.toml"), None);
+    let out = ferry(
+        &["config", "check"],
+        Path::new("/nonexistent/ferry.toml"),
+        None,
+    );
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("does not exist"));
 }
@@ -101,12 +143,33 @@ fn config_check_names_the_bad_key() {
 #[tokio::test]
 async fn token_create_refuses_researchers_without_a_team() {
     let db = TempDb::new().await;
-    let out = ferry(&["token", "create", "--role", "researcher", "--name", "x"], &example(), Some(&db.url));
+    let out = ferry(
+        &["token", "create", "--role", "researcher", "--name", "x"],
+        &example(),
+        Some(&db.url),
+    );
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--team is required"));
-    let out = ferry(&["token", "create", "--role", "root", "--name", "x"], &example(), Some(&db.url));
+    let out = ferry(
+        &["token", "create", "--role", "root", "--name", "x"],
+        &example(),
+        Some(&db.url),
+    );
     assert!(!out.status.success());
-    let out = ferry(&["token", "create", "--role", "researcher", "--team", "ghosts", "--name", "x"], &example(), Some(&db.url));
+    let out = ferry(
+        &[
+            "token",
+            "create",
+            "--role",
+            "researcher",
+            "--team",
+            "ghosts",
+            "--name",
+            "x",
+        ],
+        &example(),
+        Some(&db.url),
+    );
     assert!(!out.status.success());
     db.drop_db().await;
 }
@@ -124,18 +187,35 @@ impl Drop for KillOnDrop {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 #[tokio::test]
 async fn serve_answers_with_a_created_token_and_stops_cleanly_on_sigterm() {
     let db = TempDb::new().await;
     let out = ferry(
-        &["token", "create", "--role", "researcher", "--team", "research", "--name", "alice"],
+        &[
+            "token",
+            "create",
+            "--role",
+            "researcher",
+            "--team",
+            "research",
+            "--name",
+            "alice",
+        ],
         &example(),
         Some(&db.url),
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
     assert!(token.starts_with("ferry_"));
 
@@ -178,7 +258,10 @@ async fn serve_answers_with_a_created_token_and_stops_cleanly_on_sigterm() {
         .unwrap();
     assert_eq!(res.status(), 201);
 
-    let kill = Command::new("kill").args(["-TERM", &pid.to_string()]).status().unwrap();
+    let kill = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
     let mut child = guard.0.take().unwrap();
     assert!(kill.success());
     let out = tokio::task::spawn_blocking(move || {
@@ -191,9 +274,21 @@ async fn serve_answers_with_a_created_token_and_stops_cleanly_on_sigterm() {
     .unwrap();
     assert!(out.0.success(), "exit {:?}; log:\n{}", out.0, out.1);
     // JSON logs, one object per line, with the request's route template and no token.
-    let lines: Vec<serde_json::Value> = out.1.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
-    assert!(lines.iter().any(|l| l["message"] == "ferry stopped"), "{}", out.1);
-    assert!(lines.iter().any(|l| l["span"]["route"] == "/v1/imports"), "{}", out.1);
+    let lines: Vec<serde_json::Value> = out
+        .1
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    assert!(
+        lines.iter().any(|l| l["message"] == "ferry stopped"),
+        "{}",
+        out.1
+    );
+    assert!(
+        lines.iter().any(|l| l["span"]["route"] == "/v1/imports"),
+        "{}",
+        out.1
+    );
     assert!(!out.1.contains(&token), "the token reached the logs");
     db.drop_db().await;
 }

@@ -4,6 +4,7 @@
 //! offline data in `.sqlx/`). Repository functions take a `&mut PgConnection`
 //! so the caller owns the transaction and decides what commits together.
 
+pub mod admin;
 pub mod idempotency;
 pub mod imports;
 pub mod tokens;
