@@ -20,6 +20,7 @@
 
 mod admin;
 mod bedrock;
+mod chain;
 mod faults;
 mod iam_api;
 mod kms;
@@ -37,6 +38,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+pub use chain::{ChainError, ChainStep};
 pub use faults::{FaultConfig, FaultRule, Faults};
 pub use scenario::{
     ARTIFACT_BUCKET, BucketSpec, EXECUTION_POLICY_NAME, EXECUTION_ROLE_NAME, HOSTING_ACCOUNT,
@@ -163,6 +165,12 @@ impl SimHandle {
     #[must_use]
     pub fn faults(&self) -> &Faults {
         &self.ctx.faults
+    }
+
+    /// Breaks one step of the default scenario's chain in place (no HTTP), for tests of code
+    /// that must say which step is broken.
+    pub fn remove_step(&self, step: ChainStep) -> Result<(), ChainError> {
+        chain::remove(&mut self.ctx.state(), step)
     }
 
     /// Moves the sim's clock forward (sessions expire; signatures still use real time).

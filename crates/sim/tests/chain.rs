@@ -526,3 +526,53 @@ async fn research_account_cannot_read_hosting_resources_or_assume_the_role() {
         Some("AccessDenied")
     );
 }
+
+#[tokio::test]
+async fn remove_step_breaks_the_same_links_in_process() {
+    use ferry_sim::ChainStep::*;
+    let table = [
+        (BucketPolicy, BUCKET_ARN),
+        (
+            IdentityS3Statement,
+            "because no identity-based policy allows the s3:ListBucket action",
+        ),
+        (TrustPolicy, "sts:AssumeRole"),
+        (TrustSourceAccount, "sts:AssumeRole"),
+        (TrustSourceArn, "sts:AssumeRole"),
+        (
+            ResearchKeyPolicyStatement,
+            "arn:aws:kms:us-east-1:111122223333:key/",
+        ),
+        (
+            HostingKeyPolicyStatement,
+            "arn:aws:kms:us-east-1:777788889999:key/",
+        ),
+        (IdentityResearchKeyStatement, "kms:Decrypt"),
+    ];
+    for (i, (step, needle)) in table.into_iter().enumerate() {
+        let sim = start().await;
+        sim.remove_step(step).expect("breaks");
+        let client = bedrock(&config_for(&sim, HOSTING_IMPORTER));
+        let job = create_import(
+            &client,
+            &sim,
+            &format!("step-{i}"),
+            &format!("step-{i}"),
+            true,
+        )
+        .await
+        .expect("create");
+        let done = wait_job(&client, &job).await;
+        assert_eq!(
+            done.status(),
+            Some(&ModelImportJobStatus::Failed),
+            "{step:?}"
+        );
+        assert!(
+            done.failure_message().unwrap().contains(needle),
+            "{step:?}: {:?}",
+            done.failure_message()
+        );
+        sim.shutdown().await;
+    }
+}
