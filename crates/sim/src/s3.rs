@@ -107,6 +107,10 @@ fn operation(req: &SimRequest, key: Option<&String>) -> &'static str {
         (&Method::GET, None) if req.query_param("list-type") == Some("2") => "ListObjectsV2",
         (&Method::GET, None) if req.has_query("location") => "GetBucketLocation",
         (&Method::HEAD, None) => "HeadBucket",
+        (&Method::POST, Some(_)) if req.has_query("uploads") => "CreateMultipartUpload",
+        (&Method::PUT, Some(_)) if req.has_query("uploadId") => "UploadPart",
+        (&Method::POST, Some(_)) if req.has_query("uploadId") => "CompleteMultipartUpload",
+        (&Method::DELETE, Some(_)) if req.has_query("uploadId") => "AbortMultipartUpload",
         (&Method::PUT, Some(_)) => "PutObject",
         (&Method::GET, Some(_)) => "GetObject",
         (&Method::HEAD, Some(_)) => "HeadObject",
@@ -136,6 +140,10 @@ pub(crate) async fn handle(ctx: &Ctx, req: &SimRequest, caller: &Caller) -> SimR
         "DeleteBucketPolicy" => delete_bucket_policy(ctx, caller, &bucket),
         "ListObjectsV2" => list_objects_v2(ctx, req, caller, &bucket),
         "PutObject" => put_object(ctx, req, caller, &bucket, &key),
+        "CreateMultipartUpload" => create_multipart_upload(ctx, req, caller, &bucket, &key),
+        "UploadPart" => upload_part(ctx, req, caller, &bucket, &key),
+        "CompleteMultipartUpload" => complete_multipart_upload(ctx, req, caller, &bucket, &key),
+        "AbortMultipartUpload" => abort_multipart_upload(ctx, req, caller, &bucket, &key),
         "GetObject" => get_object(ctx, req, caller, &bucket, &key, false),
         "HeadObject" => get_object(ctx, req, caller, &bucket, &key, true),
         "DeleteObject" => delete_object(ctx, caller, &bucket, &key),
@@ -559,14 +567,16 @@ fn checksum(algorithm: &str, data: &[u8]) -> Option<String> {
     })
 }
 
-fn put_object(ctx: &Ctx, req: &SimRequest, caller: &Caller, bucket: &str, key: &str) -> SimResult {
+/// The payload of a PutObject/UploadPart: `aws-chunked` decoded, flexible checksums (header
+/// or trailer) verified.
+fn decoded_body(req: &SimRequest) -> SimResult<Vec<u8>> {
     let chunked = req
         .header("content-encoding")
         .is_some_and(|e| e.split(',').any(|p| p.trim() == "aws-chunked"))
         || req
             .header("x-amz-content-sha256")
             .is_some_and(|h| h.starts_with("STREAMING-"));
-    tracing::debug!(bucket, key, chunked, "PutObject");
+    tracing::debug!(path = %req.path, chunked, "object upload");
     let (data, trailers) = if chunked {
         decode_aws_chunked(&req.body)
             .map_err(|e| SimError::new(StatusCode::BAD_REQUEST, "IncompleteBody", e))?
@@ -584,7 +594,6 @@ fn put_object(ctx: &Ctx, req: &SimRequest, caller: &Caller, bucket: &str, key: &
             "The request body terminated unexpectedly",
         ));
     }
-    // Flexible checksums: in a header or an aws-chunked trailer.
     for algorithm in ["crc32", "crc32c", "sha256", "sha1", "crc64nvme"] {
         let name = format!("x-amz-checksum-{algorithm}");
         let claimed = req.header(&name).map(str::to_owned).or_else(|| {
@@ -607,6 +616,67 @@ fn put_object(ctx: &Ctx, req: &SimRequest, caller: &Caller, bucket: &str, key: &
             ));
         }
     }
+    Ok(data)
+}
+
+/// The SSE-KMS key of an upload, after checking the caller may `kms:GenerateDataKey` with it.
+fn sse_kms_key(
+    ctx: &Ctx,
+    state: &State,
+    req: &SimRequest,
+    caller: &Caller,
+    bucket_account: &str,
+) -> SimResult<Option<String>> {
+    match req.header("x-amz-server-side-encryption") {
+        None | Some("AES256") => Ok(None),
+        Some("aws:kms") => {
+            let reference = req.header("x-amz-server-side-encryption-aws-kms-key-id").ok_or_else(|| {
+                SimError::new(StatusCode::BAD_REQUEST, "InvalidArgument", "ferry-sim needs x-amz-server-side-encryption-aws-kms-key-id with aws:kms (no AWS managed aws/s3 key)")
+            })?;
+            let key_arn = state
+                .resolve_key(bucket_account, reference)
+                .or_else(|| state.resolve_key(caller.account(), reference))
+                .map(|k| k.arn.clone())
+                .ok_or_else(|| {
+                    SimError::new(
+                        StatusCode::BAD_REQUEST,
+                        "KMS.NotFoundException",
+                        format!("Invalid keyId {reference}"),
+                    )
+                })?;
+            authorize_kms_via_s3(
+                state,
+                &caller.principal,
+                "kms:GenerateDataKey",
+                &key_arn,
+                &ctx.region,
+            )?;
+            Ok(Some(key_arn))
+        }
+        Some(other) => Err(SimError::new(
+            StatusCode::BAD_REQUEST,
+            "InvalidArgument",
+            format!("Unsupported server side encryption {other}"),
+        )),
+    }
+}
+
+fn stored_response(etag: &str, kms_key_arn: Option<&str>) -> Response {
+    let mut builder = Response::builder()
+        .status(StatusCode::OK)
+        .header("etag", format!("\"{etag}\""));
+    if let Some(k) = kms_key_arn {
+        builder = builder
+            .header("x-amz-server-side-encryption", "aws:kms")
+            .header("x-amz-server-side-encryption-aws-kms-key-id", k);
+    }
+    builder
+        .body(Body::empty())
+        .unwrap_or_else(|_| empty(StatusCode::INTERNAL_SERVER_ERROR))
+}
+
+fn put_object(ctx: &Ctx, req: &SimRequest, caller: &Caller, bucket: &str, key: &str) -> SimResult {
+    let data = decoded_body(req)?;
     let mut state = ctx.state();
     let b = with_bucket(&state, bucket)?;
     authorize_s3(
@@ -619,40 +689,7 @@ fn put_object(ctx: &Ctx, req: &SimRequest, caller: &Caller, bucket: &str, key: &
             &b.account,
         ),
     )?;
-    let kms_key_arn = match req.header("x-amz-server-side-encryption") {
-        None | Some("AES256") => None,
-        Some("aws:kms") => {
-            let reference = req.header("x-amz-server-side-encryption-aws-kms-key-id").ok_or_else(|| {
-                SimError::new(StatusCode::BAD_REQUEST, "InvalidArgument", "ferry-sim needs x-amz-server-side-encryption-aws-kms-key-id with aws:kms (no AWS managed aws/s3 key)")
-            })?;
-            let key_arn = state
-                .resolve_key(&b.account, reference)
-                .or_else(|| state.resolve_key(caller.account(), reference))
-                .map(|k| k.arn.clone())
-                .ok_or_else(|| {
-                    SimError::new(
-                        StatusCode::BAD_REQUEST,
-                        "KMS.NotFoundException",
-                        format!("Invalid keyId {reference}"),
-                    )
-                })?;
-            authorize_kms_via_s3(
-                &state,
-                &caller.principal,
-                "kms:GenerateDataKey",
-                &key_arn,
-                &ctx.region,
-            )?;
-            Some(key_arn)
-        }
-        Some(other) => {
-            return Err(SimError::new(
-                StatusCode::BAD_REQUEST,
-                "InvalidArgument",
-                format!("Unsupported server side encryption {other}"),
-            ));
-        }
-    };
+    let kms_key_arn = sse_kms_key(ctx, &state, req, caller, &b.account.clone())?;
     let etag = hex::encode(&Sha256::digest(&data)[..16]);
     let obj = Object {
         etag: etag.clone(),
@@ -667,17 +704,212 @@ fn put_object(ctx: &Ctx, req: &SimRequest, caller: &Caller, bucket: &str, key: &
     if let Some(b) = state.buckets.get_mut(bucket) {
         b.objects.insert(key.to_owned(), obj);
     }
-    let mut builder = Response::builder()
-        .status(StatusCode::OK)
-        .header("etag", format!("\"{etag}\""));
-    if let Some(k) = kms_key_arn {
-        builder = builder
-            .header("x-amz-server-side-encryption", "aws:kms")
-            .header("x-amz-server-side-encryption-aws-kms-key-id", k);
+    Ok(stored_response(&etag, kms_key_arn.as_deref()))
+}
+
+fn no_such_upload(id: &str) -> SimError {
+    SimError::new(StatusCode::NOT_FOUND, "NoSuchUpload", "The specified multipart upload does not exist. The upload ID might be invalid, or the multipart upload might have been aborted or completed.").with_resource(id)
+}
+
+fn create_multipart_upload(
+    ctx: &Ctx,
+    req: &SimRequest,
+    caller: &Caller,
+    bucket: &str,
+    key: &str,
+) -> SimResult {
+    let mut state = ctx.state();
+    let b = with_bucket(&state, bucket)?;
+    authorize_s3(
+        &state,
+        b,
+        &s3_context(
+            caller.principal.clone(),
+            "s3:PutObject",
+            object_arn(bucket, key),
+            &b.account,
+        ),
+    )?;
+    let kms_key_arn = sse_kms_key(ctx, &state, req, caller, &b.account.clone())?;
+    let id = crate::wire::random_id(
+        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
+        64,
+    );
+    state.uploads.insert(
+        id.clone(),
+        crate::state::Upload {
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            content_type: req
+                .header("content-type")
+                .unwrap_or("binary/octet-stream")
+                .to_owned(),
+            kms_key_arn: kms_key_arn.clone(),
+            parts: Default::default(),
+        },
+    );
+    let mut resp = xml(
+        StatusCode::OK,
+        format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<InitiateMultipartUploadResult xmlns=\"{NS}\"><Bucket>{}</Bucket><Key>{}</Key><UploadId>{id}</UploadId></InitiateMultipartUploadResult>",
+            xml_escape(bucket),
+            xml_escape(key)
+        ),
+    );
+    if let Some(k) = kms_key_arn
+        && let (Ok(a), Ok(b)) = ("aws:kms".parse(), k.parse())
+    {
+        resp.headers_mut().insert("x-amz-server-side-encryption", a);
+        resp.headers_mut()
+            .insert("x-amz-server-side-encryption-aws-kms-key-id", b);
     }
-    Ok(builder
-        .body(Body::empty())
-        .unwrap_or_else(|_| empty(StatusCode::INTERNAL_SERVER_ERROR)))
+    Ok(resp)
+}
+
+fn upload_part(ctx: &Ctx, req: &SimRequest, caller: &Caller, bucket: &str, key: &str) -> SimResult {
+    let id = req.query_param("uploadId").unwrap_or_default().to_owned();
+    let number: u32 = req
+        .query_param("partNumber")
+        .and_then(|n| n.parse().ok())
+        .filter(|n| (1..=10_000).contains(n))
+        .ok_or_else(|| {
+            SimError::new(
+                StatusCode::BAD_REQUEST,
+                "InvalidArgument",
+                "Part number must be an integer between 1 and 10000, inclusive",
+            )
+        })?;
+    let data = decoded_body(req)?;
+    let mut state = ctx.state();
+    let b = with_bucket(&state, bucket)?;
+    authorize_s3(
+        &state,
+        b,
+        &s3_context(
+            caller.principal.clone(),
+            "s3:PutObject",
+            object_arn(bucket, key),
+            &b.account,
+        ),
+    )?;
+    let upload = state
+        .uploads
+        .get_mut(&id)
+        .filter(|u| u.bucket == bucket && u.key == key)
+        .ok_or_else(|| no_such_upload(&id))?;
+    let etag = hex::encode(&Sha256::digest(&data)[..16]);
+    upload.parts.insert(number, (etag.clone(), data));
+    let kms = upload.kms_key_arn.clone();
+    Ok(stored_response(&etag, kms.as_deref()))
+}
+
+fn complete_multipart_upload(
+    ctx: &Ctx,
+    req: &SimRequest,
+    caller: &Caller,
+    bucket: &str,
+    key: &str,
+) -> SimResult {
+    let id = req.query_param("uploadId").unwrap_or_default().to_owned();
+    let body = String::from_utf8_lossy(&req.body).into_owned();
+    let numbers: Vec<u32> = body
+        .split("<PartNumber>")
+        .skip(1)
+        .filter_map(|s| {
+            s.split("</PartNumber>")
+                .next()
+                .and_then(|n| n.trim().parse().ok())
+        })
+        .collect();
+    let mut state = ctx.state();
+    let b = with_bucket(&state, bucket)?;
+    authorize_s3(
+        &state,
+        b,
+        &s3_context(
+            caller.principal.clone(),
+            "s3:PutObject",
+            object_arn(bucket, key),
+            &b.account,
+        ),
+    )?;
+    let upload = state
+        .uploads
+        .get(&id)
+        .filter(|u| u.bucket == bucket && u.key == key)
+        .ok_or_else(|| no_such_upload(&id))?;
+    if numbers.is_empty() || numbers.windows(2).any(|w| w[0] >= w[1]) {
+        return Err(SimError::new(
+            StatusCode::BAD_REQUEST,
+            "InvalidPartOrder",
+            "The list of parts was not in ascending order. The parts list must be specified in order by part number.",
+        ));
+    }
+    let mut data = Vec::new();
+    let mut digests = Vec::new();
+    for n in &numbers {
+        let (etag, part) = upload.parts.get(n).ok_or_else(|| {
+            SimError::new(
+                StatusCode::BAD_REQUEST,
+                "InvalidPart",
+                format!("Part {n} was not uploaded"),
+            )
+        })?;
+        data.extend_from_slice(part);
+        digests.extend_from_slice(etag.as_bytes());
+    }
+    let etag = format!(
+        "{}-{}",
+        hex::encode(&Sha256::digest(&digests)[..16]),
+        numbers.len()
+    );
+    let obj = Object {
+        etag: etag.clone(),
+        last_modified: ctx.clock.now(),
+        content_type: upload.content_type.clone(),
+        kms_key_arn: upload.kms_key_arn.clone(),
+        data,
+    };
+    state.uploads.remove(&id);
+    if let Some(b) = state.buckets.get_mut(bucket) {
+        b.objects.insert(key.to_owned(), obj);
+    }
+    Ok(xml(
+        StatusCode::OK,
+        format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<CompleteMultipartUploadResult xmlns=\"{NS}\"><Location>/{0}/{1}</Location><Bucket>{0}</Bucket><Key>{1}</Key><ETag>&quot;{etag}&quot;</ETag></CompleteMultipartUploadResult>",
+            xml_escape(bucket),
+            xml_escape(key)
+        ),
+    ))
+}
+
+fn abort_multipart_upload(
+    ctx: &Ctx,
+    req: &SimRequest,
+    caller: &Caller,
+    bucket: &str,
+    key: &str,
+) -> SimResult {
+    let id = req.query_param("uploadId").unwrap_or_default().to_owned();
+    let mut state = ctx.state();
+    let b = with_bucket(&state, bucket)?;
+    authorize_s3(
+        &state,
+        b,
+        &s3_context(
+            caller.principal.clone(),
+            "s3:AbortMultipartUpload",
+            object_arn(bucket, key),
+            &b.account,
+        ),
+    )?;
+    state
+        .uploads
+        .remove(&id)
+        .filter(|u| u.bucket == bucket && u.key == key)
+        .ok_or_else(|| no_such_upload(&id))?;
+    Ok(empty(StatusCode::NO_CONTENT))
 }
 
 /// Parses a single `Range: bytes=...` against `len`; `Ok(None)` means the whole object.

@@ -70,6 +70,17 @@ pub(crate) struct Object {
     pub(crate) kms_key_arn: Option<String>,
 }
 
+/// An S3 multipart upload in progress.
+#[derive(Debug, Clone)]
+pub(crate) struct Upload {
+    pub(crate) bucket: String,
+    pub(crate) key: String,
+    pub(crate) content_type: String,
+    pub(crate) kms_key_arn: Option<String>,
+    /// Part number → (etag, bytes).
+    pub(crate) parts: BTreeMap<u32, (String, Vec<u8>)>,
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct Bucket {
     pub(crate) account: String,
@@ -148,6 +159,7 @@ pub(crate) struct State {
     pub(crate) roles: BTreeMap<(String, String), Role>,
     pub(crate) credentials: HashMap<String, Credential>,
     pub(crate) buckets: BTreeMap<String, Bucket>,
+    pub(crate) uploads: HashMap<String, Upload>,
     pub(crate) keys: BTreeMap<String, Key>,
     /// `(account, "alias/name")` → key id.
     pub(crate) aliases: BTreeMap<(String, String), String>,

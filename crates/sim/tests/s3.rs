@@ -573,3 +573,101 @@ async fn keys_with_spaces_unicode_and_reserved_characters_round_trip() {
     want.sort_unstable();
     assert_eq!(got, want);
 }
+
+#[tokio::test]
+async fn multipart_upload_assembles_parts_in_order() {
+    use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+    let sim = start().await;
+    let client = s3(&config_for(&sim, RESEARCH_ADMIN));
+    let bucket = ferry_sim::ARTIFACT_BUCKET;
+    let created = client
+        .create_multipart_upload()
+        .bucket(bucket)
+        .key("models/mp/model-00001-of-00001.safetensors")
+        .server_side_encryption(ServerSideEncryption::AwsKms)
+        .ssekms_key_id("alias/kms-cmk-111122223333")
+        .send()
+        .await
+        .expect("create upload");
+    let id = created.upload_id().unwrap().to_owned();
+    let mut parts = Vec::new();
+    for (n, chunk) in [(1, vec![1u8; 1000]), (2, vec![2u8; 500])] {
+        let out = client
+            .upload_part()
+            .bucket(bucket)
+            .key("models/mp/model-00001-of-00001.safetensors")
+            .upload_id(&id)
+            .part_number(n)
+            .body(ByteStream::from(chunk))
+            .send()
+            .await
+            .expect("part");
+        parts.push(
+            CompletedPart::builder()
+                .part_number(n)
+                .e_tag(out.e_tag().unwrap())
+                .build(),
+        );
+    }
+    let done = client
+        .complete_multipart_upload()
+        .bucket(bucket)
+        .key("models/mp/model-00001-of-00001.safetensors")
+        .upload_id(&id)
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(parts))
+                .build(),
+        )
+        .send()
+        .await
+        .expect("complete");
+    assert!(
+        done.e_tag().unwrap().ends_with("-2\""),
+        "{:?}",
+        done.e_tag()
+    );
+    let got = client
+        .get_object()
+        .bucket(bucket)
+        .key("models/mp/model-00001-of-00001.safetensors")
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(
+        got.server_side_encryption(),
+        Some(&ServerSideEncryption::AwsKms)
+    );
+    let bytes = got.body.collect().await.unwrap().into_bytes();
+    assert_eq!(bytes.len(), 1500);
+    assert!(bytes[..1000].iter().all(|b| *b == 1) && bytes[1000..].iter().all(|b| *b == 2));
+    let e = client
+        .upload_part()
+        .bucket(bucket)
+        .key("models/mp/model-00001-of-00001.safetensors")
+        .upload_id(&id)
+        .part_number(3)
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .expect_err("completed upload is gone");
+    assert_eq!(
+        aws_sdk_s3::error::ProvideErrorMetadata::code(&e.into_service_error()),
+        Some("NoSuchUpload")
+    );
+    let other = client
+        .create_multipart_upload()
+        .bucket(bucket)
+        .key("tmp")
+        .send()
+        .await
+        .unwrap();
+    client
+        .abort_multipart_upload()
+        .bucket(bucket)
+        .key("tmp")
+        .upload_id(other.upload_id().unwrap())
+        .send()
+        .await
+        .expect("abort");
+}

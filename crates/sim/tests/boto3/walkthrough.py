@@ -163,6 +163,23 @@ def main():
 
     check("s3 keys with spaces, unicode and reserved characters (encoding-type=url listing)", odd_keys)
 
+    def multipart():
+        import boto3.s3.transfer
+        import os
+        import tempfile
+        s3 = client(research, "s3")
+        data = os.urandom(6 * 1024 * 1024)
+        with tempfile.NamedTemporaryFile() as f:
+            f.write(data)
+            f.flush()
+            cfg5 = boto3.s3.transfer.TransferConfig(multipart_threshold=5 * 1024 * 1024, multipart_chunksize=5 * 1024 * 1024)
+            s3.upload_file(f.name, bucket, f"scratch/{suffix}/multipart.bin", Config=cfg5)
+        got = s3.get_object(Bucket=bucket, Key=f"scratch/{suffix}/multipart.bin")
+        expect(got["Body"].read() == data, "content differs")
+        return got["ETag"]
+
+    check("s3 multipart upload (upload_file)", multipart)
+
     bedrock = client(hosting, "bedrock")
     job_name, model_name, token = f"boto3-{suffix}", f"boto3-model-{suffix}", f"boto3-{suffix}"
 
