@@ -21,6 +21,14 @@ failed=0
 record() { # record NAME STATUS
     if [ "$2" = 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); log "FAILED: $1"; fi
 }
+add_counts() { # add_counts NAME STATUS "…N passed… M failed…" (a runner's summary line)
+    local p f
+    p="$(sed -nE 's/.* ([0-9]+) passed.*/\1/p' <<<" $3")"
+    f="$(sed -nE 's/.* ([0-9]+) failed.*/\1/p' <<<" $3")"
+    passed=$((passed + ${p:-0}))
+    failed=$((failed + ${f:-0}))
+    if [ "$2" != 0 ] && [ "${f:-0}" = 0 ]; then failed=$((failed + 1)); log "FAILED: $1"; fi
+}
 
 ensure_postgres
 log "PostgreSQL: ${DATABASE_URL%%@*}@${DATABASE_URL#*@}"
@@ -46,12 +54,7 @@ set +e
 cargo nextest run --workspace --locked --profile ci 2>&1 | tee "$nextest_log"
 rust_status=${PIPESTATUS[0]}
 set -e
-summary="$(grep -E 'Summary \[' "$nextest_log" | tail -n 1)"
-rust_passed="$(sed -nE 's/.* ([0-9]+) passed.*/\1/p' <<<"$summary")"
-rust_failed="$(sed -nE 's/.* ([0-9]+) failed.*/\1/p' <<<"$summary")"
-passed=$((passed + ${rust_passed:-0}))
-failed=$((failed + ${rust_failed:-0}))
-if [ "$rust_status" != 0 ] && [ "${rust_failed:-0}" = 0 ]; then failed=$((failed + 1)); fi
+add_counts rust-tests "$rust_status" "$(grep -E 'Summary \[' "$nextest_log" | tail -n 1)"
 rm -f "$nextest_log"
 
 if ! $quick; then
@@ -63,6 +66,12 @@ if ! $quick; then
     log "schemathesis against a live server"
     scripts/contract.sh
     record schemathesis $?
+    log "boto3, an independent client, walks the cross-account chain against ferry sim"
+    boto_log="$(mktemp)"
+    scripts/sim-boto3.sh 2>&1 | tee "$boto_log"
+    boto_status=${PIPESTATUS[0]}
+    add_counts boto3-walkthrough "$boto_status" "$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$boto_log" | tail -n 1)"
+    rm -f "$boto_log"
     set -e
 fi
 

@@ -41,6 +41,8 @@ enum Command {
     Config(ConfigCommand),
     /// Run a complete local Ferry: Postgres, generated config and tokens, the API.
     Dev(crate::dev::DevArgs),
+    /// Run the local AWS endpoint (S3, STS, IAM, KMS, Bedrock import) alone.
+    Sim(ferry_sim::SimArgs),
 }
 
 #[derive(Debug, Args)]
@@ -146,13 +148,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             runtime()?.block_on(crate::dev::run_dev(args))?;
             return Ok(ExitCode::SUCCESS);
         }
+        Command::Sim(args) => {
+            crate::telemetry::init(&crate::config::LogConfig::default());
+            runtime()?.block_on(ferry_sim::run(args.clone()))?;
+            return Ok(ExitCode::SUCCESS);
+        }
         Command::Serve | Command::Migrate | Command::Token(_) | Command::Config(_) => {}
     }
 
     let config = Config::load(&config_source(&cli))?;
     crate::telemetry::init(&config.log);
     match cli.command {
-        Command::Openapi(_) | Command::Dev(_) => unreachable!("handled above"),
+        Command::Openapi(_) | Command::Dev(_) | Command::Sim(_) => unreachable!("handled above"),
         Command::Config(ConfigCommand::Check) => {
             let catalog = config.catalog()?;
             writeln!(out, "configuration is valid")?;
