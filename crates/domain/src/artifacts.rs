@@ -686,7 +686,7 @@ mod tests {
         // Truncated file: offsets past the end.
         assert!(parse_safetensors_header("m", &f[..f.len() - 2], len - 2).is_err());
         // Huge header length.
-        let mut huge = f.clone();
+        let mut huge = f;
         huge[..8].copy_from_slice(&(MAX_SAFETENSORS_HEADER_BYTES + 1).to_le_bytes());
         let e = parse_safetensors_header("m", &huge, len).unwrap_err();
         assert!(e.to_string().contains("outside"), "{e}");

@@ -317,7 +317,7 @@ impl Scenario {
                     "Principal": {"Service": "bedrock.amazonaws.com"}, "Action": "sts:AssumeRole",
                     "Condition": {"StringEquals": {"aws:SourceAccount": HOSTING_ACCOUNT},
                                   "ArnEquals": {"aws:SourceArn": format!("arn:aws:bedrock:{region}:{HOSTING_ACCOUNT}:model-import-job/*")}}},
-                    {"Sid": "AllowFerryPreflight", "Effect": "Allow", "Principal": {"AWS": control_role_arn.clone()}, "Action": "sts:AssumeRole"}]}),
+                    {"Sid": "AllowFerryPreflight", "Effect": "Allow", "Principal": {"AWS": control_role_arn}, "Action": "sts:AssumeRole"}]}),
                     // Steps 2 and 5.
                     policies: BTreeMap::from([(
                         EXECUTION_POLICY_NAME.to_owned(),
