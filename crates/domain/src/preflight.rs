@@ -167,7 +167,7 @@ pub enum AccountSide {
 }
 
 /// One link of the cross-account chain (the walkthrough's steps plus Ferry's own rights).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ChainStep {
     /// Step 1: the artifact bucket's policy grants the execution role.
