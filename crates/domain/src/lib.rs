@@ -5,6 +5,7 @@
 //! the newtypes of [`bedrock`] and [`names`] at the edge, so the rest of Ferry
 //! cannot hold an invalid one.
 
+pub mod artifacts;
 pub mod auth;
 pub mod bedrock;
 pub mod catalog;
@@ -13,6 +14,7 @@ pub mod iam;
 pub mod ids;
 pub mod import;
 pub mod names;
+pub mod preflight;
 pub mod status;
 
 mod rule;

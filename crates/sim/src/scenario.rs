@@ -18,6 +18,11 @@ pub const HOSTING_ACCOUNT: &str = "777788889999";
 pub const ARTIFACT_BUCKET: &str = "model-artifacts-111122223333";
 /// The execution role's name, in the hosting account.
 pub const EXECUTION_ROLE_NAME: &str = "BedrockCMIExecutionRole-777788889999";
+/// Ferry's own role in the hosting account: it calls Bedrock and assumes the execution role
+/// for preflight.
+pub(crate) const CONTROL_ROLE_NAME: &str = "FerryControlRole-777788889999";
+/// The control role's inline policy name.
+pub(crate) const CONTROL_POLICY_NAME: &str = "FerryControlPolicy";
 /// The execution role's identity policy name.
 pub const EXECUTION_POLICY_NAME: &str = "BedrockCMIExecutionPolicy-777788889999";
 /// Id of the research account's key `kms-cmk-111122223333`.
@@ -214,8 +219,11 @@ impl Scenario {
         let hosting_key = key_arn(region, HOSTING_ACCOUNT, HOSTING_KEY_ID);
         let bucket_arn = format!("arn:aws:s3:::{ARTIFACT_BUCKET}");
         let root = |acct: &str| json!({"Sid": "Enable IAM User Permissions", "Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{acct}:root")}, "Action": "kms:*", "Resource": "*"});
+        let control_role_arn = format!("arn:aws:iam::{HOSTING_ACCOUNT}:role/{CONTROL_ROLE_NAME}");
+        let ferry_user_arn = format!("arn:aws:iam::{HOSTING_ACCOUNT}:user/ferry-service");
         let env = BTreeMap::from([
             ("EXECUTION_ROLE_ARN".to_owned(), role_arn.clone()),
+            ("CONTROL_ROLE_ARN".to_owned(), control_role_arn.clone()),
             (
                 "SAMPLE_MODEL_URI".to_owned(),
                 format!("s3://{ARTIFACT_BUCKET}/{SAMPLE_MODEL_PREFIX}"),
@@ -265,28 +273,65 @@ impl Scenario {
                         ),
                     ]),
                 },
+                // Ferry's service identity: it may only assume the control role.
+                UserSpec {
+                    account: HOSTING_ACCOUNT.into(),
+                    name: "ferry-service".into(),
+                    access_key_id: "AKIASIMFERRYSERVICE0".into(),
+                    secret_access_key: "ferrySimFerryServiceSecretNotAReal00000".into(),
+                    policies: BTreeMap::from([(
+                        "AssumeFerryControlRole".to_owned(),
+                        json!({"Version": "2012-10-17", "Statement": [{"Sid": "AssumeControlRole", "Effect": "Allow",
+                            "Action": "sts:AssumeRole", "Resource": control_role_arn}]}),
+                    )]),
+                },
             ],
-            roles: vec![RoleSpec {
-                account: HOSTING_ACCOUNT.into(),
-                name: EXECUTION_ROLE_NAME.into(),
-                // Step 2: only Bedrock, only for this account's import jobs in us-east-1.
-                trust_policy: json!({"Version": "2012-10-17", "Statement": [{"Sid": "BedrockCMITrust", "Effect": "Allow",
+            roles: vec![
+                RoleSpec {
+                    account: HOSTING_ACCOUNT.into(),
+                    name: CONTROL_ROLE_NAME.into(),
+                    trust_policy: json!({"Version": "2012-10-17", "Statement": [{"Sid": "FerryService", "Effect": "Allow",
+                    "Principal": {"AWS": ferry_user_arn}, "Action": "sts:AssumeRole"}]}),
+                    // Step 6's caller rights, plus assuming the execution role for preflight.
+                    policies: BTreeMap::from([(
+                        CONTROL_POLICY_NAME.to_owned(),
+                        json!({"Version": "2012-10-17", "Statement": [
+                            {"Sid": "ModelImport", "Effect": "Allow", "Action": [
+                                "bedrock:CreateModelImportJob", "bedrock:GetModelImportJob", "bedrock:ListModelImportJobs",
+                                "bedrock:GetImportedModel", "bedrock:ListImportedModels", "bedrock:DeleteImportedModel"], "Resource": "*"},
+                            {"Sid": "PassExecutionRole", "Effect": "Allow", "Action": "iam:PassRole", "Resource": role_arn,
+                             "Condition": {"StringEquals": {"iam:PassedToService": "bedrock.amazonaws.com"}}},
+                            {"Sid": "AssumeExecutionRoleForPreflight", "Effect": "Allow", "Action": "sts:AssumeRole", "Resource": role_arn}
+                        ]}),
+                    )]),
+                    max_session_duration: Some(3600),
+                },
+                RoleSpec {
+                    account: HOSTING_ACCOUNT.into(),
+                    name: EXECUTION_ROLE_NAME.into(),
+                    // Step 2: only Bedrock, only for this account's import jobs in us-east-1; plus
+                    // the walkthrough's troubleshooting step ("append the trust policy ... to allow
+                    // the current user or IAM role to assume this role") for Ferry's control role,
+                    // so Ferry's preflight reads the artifacts with exactly the rights Bedrock gets.
+                    trust_policy: json!({"Version": "2012-10-17", "Statement": [{"Sid": "BedrockCMITrust", "Effect": "Allow",
                     "Principal": {"Service": "bedrock.amazonaws.com"}, "Action": "sts:AssumeRole",
                     "Condition": {"StringEquals": {"aws:SourceAccount": HOSTING_ACCOUNT},
-                                  "ArnEquals": {"aws:SourceArn": format!("arn:aws:bedrock:{region}:{HOSTING_ACCOUNT}:model-import-job/*")}}}]}),
-                // Steps 2 and 5.
-                policies: BTreeMap::from([(
-                    EXECUTION_POLICY_NAME.to_owned(),
-                    json!({"Version": "2012-10-17", "Statement": [
-                        {"Sid": "ReadModelArtifacts", "Effect": "Allow", "Action": ["s3:GetObject", "s3:ListBucket"],
-                         "Resource": [bucket_arn, format!("{bucket_arn}/*")],
-                         "Condition": {"StringEquals": {"aws:ResourceAccount": RESEARCH_ACCOUNT}}},
-                        {"Sid": "DecryptModelArtifacts", "Effect": "Allow", "Action": ["kms:Decrypt", "kms:DescribeKey"], "Resource": research_key},
-                        {"Sid": "EncryptImportedModel", "Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey", "kms:CreateGrant"], "Resource": hosting_key}
-                    ]}),
-                )]),
-                max_session_duration: Some(3600),
-            }],
+                                  "ArnEquals": {"aws:SourceArn": format!("arn:aws:bedrock:{region}:{HOSTING_ACCOUNT}:model-import-job/*")}}},
+                    {"Sid": "AllowFerryPreflight", "Effect": "Allow", "Principal": {"AWS": control_role_arn}, "Action": "sts:AssumeRole"}]}),
+                    // Steps 2 and 5.
+                    policies: BTreeMap::from([(
+                        EXECUTION_POLICY_NAME.to_owned(),
+                        json!({"Version": "2012-10-17", "Statement": [
+                            {"Sid": "ReadModelArtifacts", "Effect": "Allow", "Action": ["s3:GetObject", "s3:ListBucket"],
+                             "Resource": [bucket_arn, format!("{bucket_arn}/*")],
+                             "Condition": {"StringEquals": {"aws:ResourceAccount": RESEARCH_ACCOUNT}}},
+                            {"Sid": "DecryptModelArtifacts", "Effect": "Allow", "Action": ["kms:Decrypt", "kms:DescribeKey"], "Resource": research_key},
+                            {"Sid": "EncryptImportedModel", "Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey", "kms:CreateGrant"], "Resource": hosting_key}
+                        ]}),
+                    )]),
+                    max_session_duration: Some(3600),
+                },
+            ],
             keys: vec![
                 KeySpec {
                     account: RESEARCH_ACCOUNT.into(),

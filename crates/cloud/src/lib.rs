@@ -1,0 +1,245 @@
+//! Ferry's AWS adapters: role assumption, S3 preflight of model artifacts with cross-account
+//! diagnosis, and the Bedrock Custom Model Import calls.
+//!
+//! One [`Cloud`] holds, per hosting environment, clients built once and reused:
+//!
+//! - base credentials: static keys (the sim, tests) or the default chain;
+//! - the environment's **control role**, assumed through `aws_config::sts::AssumeRoleProvider`
+//!   (session name, optional external id), for Bedrock and as the fallback for preflight;
+//! - the **execution role**, assumed from the control role's session, for preflight: Ferry reads
+//!   the artifacts with exactly the rights Bedrock will use (the walkthrough's troubleshooting
+//!   step, automated).
+//!
+//! Sessions are cached and refreshed before expiry; a call that comes back `ExpiredToken`
+//! drops the environment's sessions and is sent once more. The SDK's standard retry mode with
+//! [`CloudOptions::retry_max_attempts`] handles throttling and 5xx within a call; the worker
+//! retries across activations ([`CallError::is_retryable`]).
+
+mod bedrock;
+mod credentials;
+mod error;
+mod preflight;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+
+use aws_config::retry::RetryConfig;
+use aws_config::sts::AssumeRoleProvider;
+use aws_config::{BehaviorVersion, SdkConfig};
+use aws_credential_types::Credentials;
+use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_sdk_bedrock::error::{ProvideErrorMetadata, SdkError};
+use ferry_domain::bedrock::{AccountId, KmsKeyRef, Region, RoleArn};
+use ferry_domain::names::EnvironmentName;
+use secrecy::ExposeSecret as _;
+
+pub use bedrock::{
+    CreateJob, CustomModelUnits, ImportedModelDetails, JobState, JobStatus, VpcConfig,
+};
+pub use error::{CallError, CloudError};
+pub use ferry_domain::preflight::{ChainStep, Check, ModelFacts, Outcome, PreflightReport};
+
+use credentials::RoleCredentials;
+
+/// How to reach AWS.
+#[derive(Debug, Clone)]
+pub struct CloudOptions {
+    /// Endpoint for every service (the sim); `None` = AWS's own endpoints (the standard
+    /// `AWS_ENDPOINT_URL*` variables still apply through aws-config).
+    pub endpoint_url: Option<String>,
+    /// Base credentials: `None` = aws-config's default chain; `Some` = static keys.
+    pub static_credentials: Option<(String, secrecy::SecretString)>,
+    /// Role session name prefix, e.g. `"ferry"`.
+    pub session_name: String,
+    /// Attempts per call, including the first (SDK standard retry mode). Default 3.
+    pub retry_max_attempts: u32,
+}
+
+impl Default for CloudOptions {
+    fn default() -> Self {
+        Self {
+            endpoint_url: None,
+            static_credentials: None,
+            session_name: "ferry".to_owned(),
+            retry_max_attempts: 3,
+        }
+    }
+}
+
+/// One hosting environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvTarget {
+    /// Ferry's name for it.
+    pub name: EnvironmentName,
+    /// The hosting account.
+    pub account: AccountId,
+    /// The Region of its Bedrock.
+    pub region: Region,
+    /// Ferry's role in the account (Bedrock calls, `iam:PassRole`, assuming the execution role).
+    pub control_role: RoleArn,
+    /// External id the control role's trust policy requires, if any.
+    pub external_id: Option<String>,
+    /// The role Bedrock assumes to read the artifacts.
+    pub execution_role: RoleArn,
+    /// The hosting account's key for imported models (checked by preflight, default for jobs).
+    pub imported_model_kms_key: Option<KmsKeyRef>,
+}
+
+/// Clients of one environment.
+#[derive(Debug)]
+struct EnvClients {
+    target: EnvTarget,
+    control_creds: RoleCredentials,
+    exec_creds: RoleCredentials,
+    bedrock: aws_sdk_bedrock::Client,
+    control_s3: aws_sdk_s3::Client,
+    control_kms: aws_sdk_kms::Client,
+    exec_s3: aws_sdk_s3::Client,
+    exec_kms: aws_sdk_kms::Client,
+}
+
+impl EnvClients {
+    async fn invalidate(&self) {
+        self.control_creds.invalidate().await;
+        self.exec_creds.invalidate().await;
+    }
+
+    /// Runs `f`; when AWS says the session expired, drops the sessions and runs it once more.
+    async fn call<T, E, R, F, Fut>(&self, f: F) -> Result<T, SdkError<E, R>>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<T, SdkError<E, R>>>,
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug,
+    {
+        match f().await {
+            Err(e) if error::sdk_error_is_expired(&e) => {
+                tracing::info!(env = %self.target.name, "session expired; assuming the roles again");
+                self.invalidate().await;
+                f().await
+            }
+            r => r,
+        }
+    }
+}
+
+/// Ferry's AWS adapters for a set of hosting environments.
+#[derive(Debug, Clone)]
+pub struct Cloud {
+    envs: Arc<HashMap<EnvironmentName, EnvClients>>,
+}
+
+impl Cloud {
+    /// Builds the clients and role providers of every environment. No AWS call is made: roles
+    /// are assumed on first use.
+    pub async fn new(options: CloudOptions, envs: Vec<EnvTarget>) -> Result<Self, CloudError> {
+        if options.retry_max_attempts == 0 {
+            return Err(CloudError::InvalidOptions(
+                "retry_max_attempts must be at least 1".into(),
+            ));
+        }
+        if options.session_name.is_empty() || options.session_name.len() > 50 {
+            return Err(CloudError::InvalidOptions(
+                "session_name must be 1 to 50 characters".into(),
+            ));
+        }
+        let mut map = HashMap::new();
+        for target in envs {
+            if map.contains_key(&target.name) {
+                return Err(CloudError::DuplicateEnvironment(target.name.to_string()));
+            }
+            let clients = build_env(&options, target.clone()).await;
+            map.insert(target.name, clients);
+        }
+        Ok(Self {
+            envs: Arc::new(map),
+        })
+    }
+
+    /// The configured environments.
+    #[must_use]
+    pub fn environments(&self) -> Vec<&EnvTarget> {
+        self.envs.values().map(|e| &e.target).collect()
+    }
+
+    fn env(&self, name: &EnvironmentName) -> Result<&EnvClients, CallError> {
+        self.envs
+            .get(name)
+            .ok_or_else(|| CallError::UnknownEnvironment(name.to_string()))
+    }
+}
+
+async fn build_env(options: &CloudOptions, target: EnvTarget) -> EnvClients {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .region(aws_config::Region::new(target.region.as_str().to_owned()))
+        .retry_config(RetryConfig::standard().with_max_attempts(options.retry_max_attempts));
+    if let Some(url) = &options.endpoint_url {
+        loader = loader.endpoint_url(url);
+    }
+    if let Some((id, secret)) = &options.static_credentials {
+        loader = loader.credentials_provider(Credentials::new(
+            id.clone(),
+            secret.expose_secret().to_owned(),
+            None,
+            None,
+            "ferry-static",
+        ));
+    }
+    let base = loader.load().await;
+
+    let mut control = AssumeRoleProvider::builder(target.control_role.as_str())
+        .session_name(format!("{}-{}", options.session_name, target.name));
+    if let Some(id) = &target.external_id {
+        control = control.external_id(id.clone());
+    }
+    let control_creds = RoleCredentials::new(
+        target.control_role.as_str(),
+        control.configure(&base).build().await,
+    );
+    let control_cfg = with_credentials(&base, control_creds.clone());
+
+    let exec = AssumeRoleProvider::builder(target.execution_role.as_str())
+        .session_name(format!(
+            "{}-preflight-{}",
+            options.session_name, target.name
+        ))
+        .configure(&control_cfg)
+        .build()
+        .await;
+    let exec_creds = RoleCredentials::new(target.execution_role.as_str(), exec);
+    let exec_cfg = with_credentials(&base, exec_creds.clone());
+
+    let path_style = options.endpoint_url.is_some();
+    let s3 = |cfg: &SdkConfig| {
+        aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(cfg)
+                .force_path_style(path_style)
+                .build(),
+        )
+    };
+    EnvClients {
+        bedrock: aws_sdk_bedrock::Client::new(&control_cfg),
+        control_s3: s3(&control_cfg),
+        control_kms: aws_sdk_kms::Client::new(&control_cfg),
+        exec_s3: s3(&exec_cfg),
+        exec_kms: aws_sdk_kms::Client::new(&exec_cfg),
+        control_creds,
+        exec_creds,
+        target,
+    }
+}
+
+/// `base` with `creds` as its credentials and no SDK identity cache ([`RoleCredentials`]
+/// caches, and can be invalidated).
+fn with_credentials(base: &SdkConfig, creds: RoleCredentials) -> SdkConfig {
+    base.clone()
+        .into_builder()
+        .credentials_provider(SharedCredentialsProvider::new(creds))
+        .identity_cache(aws_config::identity::IdentityCache::no_cache())
+        .build()
+}
+
+fn to_offset(t: &aws_smithy_types::DateTime) -> Option<time::OffsetDateTime> {
+    time::OffsetDateTime::from_unix_timestamp_nanos(t.as_nanos()).ok()
+}

@@ -1,0 +1,108 @@
+//! Shared helpers: a sim started in-process, a `Cloud` signed in as `ferry-service`, and a
+//! research-admin S3 client to upload model variants through the real SDK.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use aws_credential_types::Credentials;
+use ferry_cloud::{Cloud, CloudOptions, EnvTarget};
+use ferry_domain::bedrock::{AccountId, KmsKeyRef, Region, RoleArn, S3Uri};
+use ferry_domain::names::EnvironmentName;
+use ferry_sim::{Sim, SimHandle, SimOptions};
+
+pub fn dev() -> EnvironmentName {
+    EnvironmentName::parse("dev").unwrap()
+}
+
+pub fn env(sim: &SimHandle, key: &str) -> String {
+    sim.scenario().env(key).expect("scenario env").to_owned()
+}
+
+pub async fn start_sim() -> SimHandle {
+    let sim = Sim::start(SimOptions::default()).await.expect("sim starts");
+    sim.faults().set_job_duration(Duration::from_millis(200));
+    sim
+}
+
+pub fn target(sim: &SimHandle) -> EnvTarget {
+    EnvTarget {
+        name: dev(),
+        account: AccountId::parse("777788889999").unwrap(),
+        region: Region::parse("us-east-1").unwrap(),
+        control_role: RoleArn::parse(&env(sim, "CONTROL_ROLE_ARN")).unwrap(),
+        external_id: None,
+        execution_role: RoleArn::parse(&env(sim, "EXECUTION_ROLE_ARN")).unwrap(),
+        imported_model_kms_key: Some(KmsKeyRef::parse(&env(sim, "HOSTING_KMS_KEY_ARN")).unwrap()),
+    }
+}
+
+pub fn options(sim: &SimHandle, retries: u32) -> CloudOptions {
+    let p = sim
+        .scenario()
+        .principal("ferry-service")
+        .expect("ferry-service");
+    CloudOptions {
+        endpoint_url: Some(sim.endpoint()),
+        static_credentials: Some((
+            p.access_key_id.clone(),
+            secrecy::SecretString::from(p.secret_access_key.clone()),
+        )),
+        session_name: "ferry".into(),
+        retry_max_attempts: retries,
+    }
+}
+
+pub async fn cloud(sim: &SimHandle, retries: u32) -> Cloud {
+    Cloud::new(options(sim, retries), vec![target(sim)])
+        .await
+        .expect("cloud")
+}
+
+pub async fn setup() -> (SimHandle, Cloud) {
+    let sim = start_sim().await;
+    let c = cloud(&sim, 2).await;
+    (sim, c)
+}
+
+pub fn sample_uri(sim: &SimHandle) -> S3Uri {
+    S3Uri::parse(&env(sim, "SAMPLE_MODEL_URI")).unwrap()
+}
+
+/// An SDK config signed as a scenario user.
+pub async fn config_for(sim: &SimHandle, user: &str) -> aws_config::SdkConfig {
+    let p = sim.scenario().principal(user).expect("principal");
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(sim.endpoint())
+        .credentials_provider(Credentials::new(
+            p.access_key_id.clone(),
+            p.secret_access_key.clone(),
+            None,
+            None,
+            "test",
+        ))
+        .load()
+        .await
+}
+
+/// Uploads `files` under `prefix` of the artifact bucket as research-admin; returns the URI.
+pub async fn upload(sim: &SimHandle, prefix: &str, files: &BTreeMap<String, Vec<u8>>) -> S3Uri {
+    let cfg = config_for(sim, "research-admin").await;
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&cfg)
+            .force_path_style(true)
+            .build(),
+    );
+    let bucket = env(sim, "ARTIFACT_BUCKET");
+    for (name, data) in files {
+        s3.put_object()
+            .bucket(&bucket)
+            .key(format!("{prefix}{name}"))
+            .body(data.clone().into())
+            .send()
+            .await
+            .expect("upload");
+    }
+    S3Uri::parse(&format!("s3://{bucket}/{prefix}")).unwrap()
+}
