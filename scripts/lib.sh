@@ -4,6 +4,10 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE="${FERRY_CACHE_DIR:-$HOME/.cache/ferry}"
 mkdir -p "$CACHE"
 
+# Tests talk to the local sim only: never let an SDK fall back to the EC2
+# instance metadata endpoint for credentials.
+export AWS_EC2_METADATA_DISABLED=true
+
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
 # Makes DATABASE_URL point at a Postgres server that answers, starting one if

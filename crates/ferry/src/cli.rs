@@ -27,8 +27,10 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the API (applies pending migrations first).
+    /// Run the API and, unless `worker.enabled = false`, the worker (applies migrations first).
     Serve,
+    /// Run the worker alone: preflight, submission and tracking.
+    Worker,
     /// Apply pending database migrations and exit.
     Migrate,
     /// Print the OpenAPI document, or check the committed one.
@@ -153,7 +155,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             runtime()?.block_on(ferry_sim::run(args.clone()))?;
             return Ok(ExitCode::SUCCESS);
         }
-        Command::Serve | Command::Migrate | Command::Token(_) | Command::Config(_) => {}
+        Command::Serve
+        | Command::Worker
+        | Command::Migrate
+        | Command::Token(_)
+        | Command::Config(_) => {}
     }
 
     let config = Config::load(&config_source(&cli))?;
@@ -191,7 +197,20 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             )?;
         }
-        Command::Serve => runtime()?.block_on(crate::serve::run(&config))?,
+        Command::Serve => {
+            let roles = crate::serve::Roles {
+                api: true,
+                worker: config.worker.enabled,
+            };
+            runtime()?.block_on(crate::serve::run(&config, roles))?;
+        }
+        Command::Worker => {
+            let roles = crate::serve::Roles {
+                api: false,
+                worker: true,
+            };
+            runtime()?.block_on(crate::serve::run(&config, roles))?;
+        }
         Command::Migrate => runtime()?.block_on(async {
             let pool = ferry_store::connect(config.database_url()?, 2)
                 .await

@@ -4,5 +4,6 @@
 pub mod cli;
 pub mod config;
 mod dev;
+mod pipeline;
 mod serve;
 mod telemetry;

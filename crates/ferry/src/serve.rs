@@ -1,45 +1,89 @@
-//! `ferry serve`: the API on one listener, shut down gracefully on SIGTERM.
+//! `ferry serve` (API and worker) and `ferry worker` (worker alone), shut
+//! down gracefully on SIGTERM: the API drains in-flight requests, the worker
+//! finishes its steps and releases its leases.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 
-pub(crate) async fn run(config: &Config) -> anyhow::Result<()> {
-    let catalog = config.catalog()?;
+/// What this process runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Roles {
+    pub api: bool,
+    pub worker: bool,
+}
+
+pub(crate) async fn run(config: &Config, roles: Roles) -> anyhow::Result<()> {
+    let catalog = Arc::new(config.catalog()?);
     let pool = ferry_store::connect(config.database_url()?, config.database.max_connections)
         .await
         .context("connecting to the database")?;
     ferry_store::migrate(&pool)
         .await
         .context("applying migrations")?;
-    let state = ferry_api::AppState {
-        pool: pool.clone(),
-        catalog: Arc::new(catalog),
-        settings: Arc::new(config.api_settings()),
-    };
-    let listener = TcpListener::bind(config.server.listen)
-        .await
-        .with_context(|| format!("binding {}", config.server.listen))?;
-    tracing::info!(addr = %listener.local_addr()?, "ferry API listening");
+    let shutdown = CancellationToken::new();
     let grace = Duration::from_secs(config.server.shutdown_grace_secs);
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(());
-    let server =
-        axum::serve(listener, ferry_api::router(state)).with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            tracing::info!("shutdown requested; finishing in-flight requests");
-            let _ = stop_tx.send(());
-        });
-    let mut stop_rx = stop_rx;
-    tokio::select! {
-        res = server => res.context("serving HTTP")?,
-        () = async {
-            let _ = stop_rx.changed().await;
-            tokio::time::sleep(grace).await;
-        } => tracing::warn!(?grace, "in-flight requests did not finish in time"),
+
+    let worker = if roles.worker {
+        Some(
+            crate::pipeline::start_worker(
+                config,
+                pool.clone(),
+                Arc::clone(&catalog),
+                shutdown.clone(),
+            )
+            .await?,
+        )
+    } else {
+        None
+    };
+
+    let stop = shutdown.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutdown requested; finishing in-flight work");
+        stop.cancel();
+    });
+
+    if roles.api {
+        let state = ferry_api::AppState {
+            pool: pool.clone(),
+            catalog: Arc::clone(&catalog),
+            settings: Arc::new(config.api_settings()),
+        };
+        let listener = TcpListener::bind(config.server.listen)
+            .await
+            .with_context(|| format!("binding {}", config.server.listen))?;
+        tracing::info!(addr = %listener.local_addr()?, "ferry API listening");
+        let stop = shutdown.clone();
+        let server =
+            axum::serve(listener, ferry_api::router(state)).with_graceful_shutdown(async move {
+                stop.cancelled().await;
+            });
+        tokio::select! {
+            res = server => res.context("serving HTTP")?,
+            () = async {
+                shutdown.cancelled().await;
+                tokio::time::sleep(grace).await;
+            } => tracing::warn!(?grace, "in-flight requests did not finish in time"),
+        }
+    } else {
+        shutdown.cancelled().await;
+    }
+
+    if let Some(worker) = worker {
+        shutdown.cancel();
+        if tokio::time::timeout(grace, worker).await.is_err() {
+            tracing::warn!(
+                ?grace,
+                "the worker did not stop in time; its leases will expire"
+            );
+        }
     }
     pool.close().await;
     tracing::info!("ferry stopped");

@@ -225,6 +225,10 @@ async fn serve_answers_with_a_created_token_and_stops_cleanly_on_sigterm() {
         .env("DATABASE_URL", &db.url)
         .env("FERRY_SERVER__LISTEN", format!("127.0.0.1:{port}"))
         .env("FERRY_LOG__FORMAT", "json")
+        // This test is about the API process; the pipeline has its own suite
+        // against the sim, and no AWS credentials exist here.
+        .env("FERRY_WORKER__ENABLED", "false")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()

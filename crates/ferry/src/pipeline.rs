@@ -1,0 +1,110 @@
+//! Wiring the import pipeline from the configuration: AWS clients and the worker.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use ferry_cloud::{Cloud, CloudOptions, EnvTarget};
+use ferry_domain::catalog::Catalog;
+use ferry_store::PgPool;
+use ferry_store::work::Quota;
+use ferry_worker::{Backoff, Placement, Settings};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{Config, OnModelLimit};
+
+pub(crate) fn cloud_options(config: &Config) -> CloudOptions {
+    let aws = &config.aws;
+    CloudOptions {
+        endpoint_url: aws.endpoint_url.clone(),
+        static_credentials: match (&aws.access_key_id, &aws.secret_access_key) {
+            (Some(id), Some(secret)) => Some((id.clone(), secret.clone())),
+            _ => None,
+        },
+        session_name: aws.session_name.clone(),
+        retry_max_attempts: aws.retry_max_attempts,
+    }
+}
+
+pub(crate) fn env_targets(config: &Config, catalog: &Catalog) -> Vec<EnvTarget> {
+    catalog
+        .environments()
+        .map(|e| EnvTarget {
+            name: e.name.clone(),
+            account: e.account.clone(),
+            region: e.region.clone(),
+            control_role: e.control_role.clone(),
+            external_id: config
+                .environments
+                .get(e.name.as_str())
+                .and_then(|c| c.external_id.clone()),
+            execution_role: e.execution_role.clone(),
+            imported_model_kms_key: e.imported_model_kms_key.clone(),
+        })
+        .collect()
+}
+
+pub(crate) fn worker_settings(config: &Config, owner: String) -> Settings {
+    let w = &config.worker;
+    let mut placements: BTreeMap<(String, String), Placement> = BTreeMap::new();
+    for e in config.environments.values() {
+        let key = (e.account_id.to_string(), e.region.to_string());
+        placements.entry(key.clone()).or_insert(Placement {
+            account: key.0,
+            region: key.1,
+            quota: Quota {
+                concurrent_jobs: i64::from(e.max_concurrent_imports),
+                imported_models: i64::from(e.max_imported_models),
+            },
+            refuse_over_model_limit: e.on_model_limit == OnModelLimit::Refuse,
+        });
+    }
+    Settings {
+        owner,
+        lease: Duration::from_secs(w.lease_secs.max(1)),
+        batch: i64::from(w.batch.max(1)),
+        tick: Duration::from_millis(w.tick_millis.max(10)),
+        poll: Backoff::new(
+            Duration::from_secs(w.poll_initial_secs),
+            Duration::from_secs(w.poll_max_secs),
+        ),
+        retry: Backoff::new(
+            Duration::from_secs(w.retry_initial_secs),
+            Duration::from_secs(w.retry_max_secs),
+        ),
+        list_threshold: w.list_threshold as usize,
+        budget_per_second: w.budget_per_second,
+        budget_burst: w.budget_burst,
+        placements: placements.into_values().collect(),
+    }
+}
+
+/// A unique lease owner for this process: host, pid and a random suffix.
+pub(crate) fn owner_name() -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "ferry".to_owned());
+    format!(
+        "{host}-{}-{}",
+        std::process::id(),
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    )
+}
+
+/// Builds the AWS clients and starts the worker loop until `shutdown`.
+pub(crate) async fn start_worker(
+    config: &Config,
+    pool: PgPool,
+    catalog: Arc<Catalog>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let cloud = Cloud::new(cloud_options(config), env_targets(config, &catalog))
+        .await
+        .context("building the AWS clients")?;
+    let ctx = Arc::new(ferry_worker::Ctx {
+        pool,
+        cloud: Arc::new(cloud),
+        catalog,
+        settings: worker_settings(config, owner_name()),
+    });
+    Ok(tokio::spawn(ferry_worker::run(ctx, shutdown)))
+}

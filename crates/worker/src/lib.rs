@@ -1,0 +1,244 @@
+//! Ferry's worker: a lease-based reconciler over Postgres.
+//!
+//! Each activation claims due requests into a lease, runs one [`step`] for
+//! each, and writes only while it holds the lease. There are no retry loops
+//! inside a step: a throttled call, a 5xx or a lost race simply reschedules
+//! the request, and the next activation (on any replica) retries it.
+//!
+//! ```text
+//! queued ──preflight──► validating ──(waits for a slot: store::work::admit)──► submitting
+//!   ──CreateModelImportJob (clientRequestToken from the request id)──► importing ──poll──► completed | failed
+//! ```
+//!
+//! A crash after `CreateModelImportJob` but before the database write leaves
+//! the request in `submitting`; whoever claims it next calls again with the
+//! same client request token and Bedrock answers with the same job.
+
+mod backoff;
+mod step;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ferry_cloud::Cloud;
+use ferry_domain::catalog::Catalog;
+use ferry_store::PgPool;
+use ferry_store::work::Quota;
+use tokio_util::sync::CancellationToken;
+
+pub use backoff::Backoff;
+pub use step::{StepError, client_request_token, create_job_request, step};
+
+/// A hosting account and Region with its quotas, as the config declares them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placement {
+    pub account: String,
+    pub region: String,
+    pub quota: Quota,
+    /// Fail requests that would exceed the imported-model limit (else warn and go on).
+    pub refuse_over_model_limit: bool,
+}
+
+/// How the worker behaves; built by the binary from the configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Names this worker's leases: unique per process.
+    pub owner: String,
+    /// How long a claim lasts; a worker that dies loses its rows after this.
+    pub lease: Duration,
+    /// Most requests claimed per activation.
+    pub batch: i64,
+    /// Wake at least this often, even without a notification.
+    pub tick: Duration,
+    /// Delay between polls of one import job.
+    pub poll: Backoff,
+    /// Delay after a throttled, quota-limited or failed call.
+    pub retry: Backoff,
+    /// With at least this many due jobs in one environment, one
+    /// `ListModelImportJobs` page replaces their `GetModelImportJob` calls.
+    pub list_threshold: usize,
+    /// Call budget per hosting account and Region, shared by all replicas.
+    pub budget_per_second: f64,
+    pub budget_burst: f64,
+    pub placements: Vec<Placement>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            owner: format!("worker-{}", std::process::id()),
+            lease: Duration::from_secs(60),
+            batch: 32,
+            tick: Duration::from_secs(1),
+            poll: Backoff::new(Duration::from_secs(5), Duration::from_secs(60)),
+            retry: Backoff::new(Duration::from_secs(2), Duration::from_secs(120)),
+            list_threshold: 3,
+            budget_per_second: 5.0,
+            budget_burst: 20.0,
+            placements: Vec::new(),
+        }
+    }
+}
+
+/// What a step needs. Cheap to share.
+#[derive(Debug)]
+pub struct Ctx {
+    pub pool: PgPool,
+    pub cloud: Arc<Cloud>,
+    pub catalog: Arc<Catalog>,
+    pub settings: Settings,
+}
+
+impl Ctx {
+    fn lease(&self) -> time::Duration {
+        time::Duration::try_from(self.settings.lease).unwrap_or(time::Duration::minutes(1))
+    }
+}
+
+/// Admits waiting requests into free job slots, for every placement.
+pub async fn schedule(ctx: &Ctx) -> Result<(), ferry_store::StoreError> {
+    for p in &ctx.settings.placements {
+        let mut tx = ctx.pool.begin().await?;
+        let admitted = ferry_store::work::admit(
+            &mut tx,
+            &p.account,
+            &p.region,
+            p.quota,
+            p.refuse_over_model_limit,
+        )
+        .await?;
+        tx.commit().await?;
+        for a in admitted {
+            tracing::info!(account = %p.account, region = %p.region, admission = ?a, "scheduled");
+        }
+    }
+    Ok(())
+}
+
+/// One activation: schedule, claim, step. Returns how many requests it claimed.
+pub async fn activate(ctx: &Ctx) -> Result<usize, ferry_store::StoreError> {
+    schedule(ctx).await?;
+    let claimed = {
+        let mut conn = ctx.pool.acquire().await?;
+        ferry_store::work::claim_due(
+            &mut conn,
+            &ctx.settings.owner,
+            ctx.lease(),
+            ctx.settings.batch,
+        )
+        .await?
+    };
+    let n = claimed.len();
+    if n == 0 {
+        return Ok(0);
+    }
+    let known = step::batch_job_states(ctx, &claimed).await;
+    let steps = claimed.into_iter().map(|record| {
+        let state = record.bedrock_job_arn.as_ref().and_then(|arn| known.get(arn).cloned());
+        async move {
+            let id = record.id;
+            if let Err(e) = step(ctx, record, state).await {
+                match e {
+                    StepError::LeaseLost => tracing::warn!(import_id = %id, "lease lost; another worker has the request"),
+                    e => tracing::error!(import_id = %id, error = %e, "step failed; will retry"),
+                }
+            }
+        }
+    });
+    futures::future::join_all(steps).await;
+    // Anything that finished may have freed a slot.
+    schedule(ctx).await?;
+    Ok(n)
+}
+
+/// Fills in the hosting account and Region of requests stored before they were recorded.
+pub async fn backfill(ctx: &Ctx) -> Result<(), ferry_store::StoreError> {
+    let mut conn = ctx.pool.acquire().await?;
+    for env in ctx.catalog.environments() {
+        ferry_store::work::backfill_placement(
+            &mut conn,
+            env.name.as_str(),
+            env.account.as_str(),
+            env.region.as_str(),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Runs until `shutdown`: wakes on `NOTIFY ferry_work` from any replica and on
+/// a timer, then [`activate`]s. On shutdown it finishes the steps in flight
+/// and releases its leases so another replica can continue at once.
+pub async fn run(ctx: Arc<Ctx>, shutdown: CancellationToken) {
+    if let Err(e) = backfill(&ctx).await {
+        tracing::error!(error = %e, "could not backfill placements");
+    }
+    let mut wake = match ferry_store::notify::WorkListener::connect(&ctx.pool).await {
+        Ok(l) => Some(l),
+        Err(e) => {
+            tracing::warn!(error = %e, "LISTEN failed; polling on the timer only");
+            None
+        }
+    };
+    tracing::info!(owner = %ctx.settings.owner, "worker started");
+    let mut failures = 0u32;
+    loop {
+        let busy = match activate(&ctx).await {
+            Ok(n) => {
+                failures = 0;
+                n as i64 >= ctx.settings.batch
+            }
+            Err(e) => {
+                failures = failures.saturating_add(1);
+                tracing::error!(error = %e, "worker activation failed");
+                false
+            }
+        };
+        if shutdown.is_cancelled() {
+            break;
+        }
+        if busy {
+            continue;
+        }
+        let pause = if failures > 0 {
+            ctx.settings.retry.delay(failures, rand::random())
+        } else {
+            ctx.settings.tick
+        };
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            () = async {
+                match wake.as_mut() {
+                    Some(l) => l.next().await,
+                    None => std::future::pending().await,
+                }
+            } => {}
+            () = tokio::time::sleep(pause) => {}
+        }
+    }
+    match ctx.pool.acquire().await {
+        Ok(mut conn) => {
+            match ferry_store::work::release_all(&mut conn, &ctx.settings.owner).await {
+                Ok(n) => tracing::info!(released = n, "worker stopped; leases released"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "worker stopped; leases will expire on their own")
+                }
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "worker stopped; leases will expire on their own"),
+    }
+}
+
+/// Maps each environment's name to its placement (account, region).
+pub fn placements_by_env(catalog: &Catalog) -> BTreeMap<String, (String, String)> {
+    catalog
+        .environments()
+        .map(|e| {
+            (
+                e.name.to_string(),
+                (e.account.to_string(), e.region.to_string()),
+            )
+        })
+        .collect()
+}

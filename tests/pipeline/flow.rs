@@ -1,0 +1,116 @@
+use ferry_domain::status::Status;
+use ferry_sim::ChainStep;
+
+use crate::support::{ONE, Pipeline, quick_jobs};
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_valid_request_goes_all_the_way_to_completed(pool: ferry_store::PgPool) {
+    let p = Pipeline::start(pool, quick_jobs()).await;
+    let ctx = p.ctx("w1", ONE).await;
+    let id = p
+        .submit("research", "dev", &p.sample.clone(), "sample-llama")
+        .await;
+    let done = p.drive(&ctx, &[id]).await.remove(0);
+    assert_eq!(done.status, Status::Completed, "{:?}", done.failure_message);
+    let model = done.imported_model_arn.clone().unwrap();
+    assert!(
+        model.starts_with("arn:aws:bedrock:us-east-1:777788889999:imported-model/"),
+        "{model}"
+    );
+    assert!(done.bedrock_job_arn.unwrap().contains(":model-import-job/"));
+    assert_eq!(done.preflight_passed, Some(true));
+    let report = done.preflight.unwrap();
+    assert!(
+        report["checked_as"]
+            .as_str()
+            .unwrap()
+            .contains("BedrockCMIExecutionRole"),
+        "{report}"
+    );
+    let details = done.imported_model.unwrap();
+    assert_eq!(details["model_arn"], model.as_str());
+
+    let statuses: Vec<Status> = p
+        .events(id)
+        .await
+        .into_iter()
+        .filter_map(|(_, to)| to)
+        .collect();
+    assert_eq!(
+        statuses,
+        vec![
+            Status::Queued,
+            Status::Validating,
+            Status::Submitting,
+            Status::Importing,
+            Status::Completed
+        ]
+    );
+    let kinds: Vec<String> = p.events(id).await.into_iter().map(|(k, _)| k).collect();
+    assert!(kinds.contains(&"preflight_passed".to_owned()), "{kinds:?}");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn artifact_problems_fail_at_preflight_without_a_bedrock_job(pool: ferry_store::PgPool) {
+    let p = Pipeline::start(pool, quick_jobs()).await;
+    let ctx = p.ctx("w1", ONE).await;
+    // Variants of the sample model uploaded by the research account.
+    let s3 = crate::support::research_s3(&p).await;
+    let bucket = "model-artifacts-111122223333";
+    let sample_key = p
+        .sample
+        .trim_start_matches(&format!("s3://{bucket}/"))
+        .to_owned();
+    let variants = crate::support::variants(&s3, bucket, &sample_key).await;
+    let mut ids = vec![];
+    for (name, prefix, expect) in &variants {
+        let id = p
+            .submit("research", "dev", &format!("s3://{bucket}/{prefix}"), name)
+            .await;
+        ids.push((id, *expect));
+    }
+    let all: Vec<_> = ids.iter().map(|(id, _)| *id).collect();
+    let done = p.drive(&ctx, &all).await;
+    for (record, (_, expect)) in done.iter().zip(&ids) {
+        assert_eq!(record.status, Status::Failed, "{}", record.model_name);
+        let message = record.failure_message.clone().unwrap();
+        assert!(message.contains(expect), "{}: {message}", record.model_name);
+        assert!(record.bedrock_job_arn.is_none());
+    }
+    let jobs = ctx
+        .cloud
+        .list_import_jobs(&"dev".parse().unwrap(), time::OffsetDateTime::UNIX_EPOCH)
+        .await
+        .unwrap();
+    assert!(jobs.is_empty(), "no Bedrock job was started: {jobs:?}");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn each_broken_step_of_the_chain_is_named_by_the_preflight(pool: ferry_store::PgPool) {
+    let cases = [
+        (ChainStep::BucketPolicy, "bucket_policy"),
+        (
+            ChainStep::IdentityS3Statement,
+            "execution_role_identity_policy",
+        ),
+        (ChainStep::ResearchKeyPolicyStatement, "source_key_policy"),
+    ];
+    for (step, expect) in cases {
+        let p = Pipeline::start(pool.clone(), quick_jobs()).await;
+        p.sim.remove_step(step).unwrap();
+        let ctx = p.ctx("w1", ONE).await;
+        let id = p
+            .submit("research", "dev", &p.sample.clone(), "sample-llama")
+            .await;
+        let done = p.drive(&ctx, &[id]).await.remove(0);
+        assert_eq!(done.status, Status::Failed, "{step:?}");
+        let report = done.preflight.unwrap();
+        let steps: Vec<&str> = report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|c| c["chain_step"].as_str())
+            .collect();
+        assert!(steps.contains(&expect), "{step:?}: {report}");
+    }
+}
