@@ -296,3 +296,87 @@ async fn serve_answers_with_a_created_token_and_stops_cleanly_on_sigterm() {
     assert!(!out.1.contains(&token), "the token reached the logs");
     db.drop_db().await;
 }
+
+/// What a newcomer does: `ferry dev`, paste the printed request, watch it land.
+#[tokio::test]
+async fn ferry_dev_imports_the_sample_model_end_to_end() {
+    let db = TempDb::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join(".ferry");
+    let port = free_port();
+    let child = Command::new(FERRY)
+        .args(["dev", "--port", &port.to_string(), "--sim-port", "0", "--job-duration", "1", "--dir"])
+        .arg(&state)
+        .current_dir(dir.path())
+        .env("DATABASE_URL", &db.url)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env_remove("FERRY_CONFIG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut guard = KillOnDrop(Some(child));
+    let env_file = state.join("dev.env");
+    let client = reqwest::Client::new();
+    let mut vars = std::collections::BTreeMap::new();
+    for _ in 0..300 {
+        if let Ok(text) = std::fs::read_to_string(&env_file)
+            && let Ok(r) = client.get(format!("http://127.0.0.1:{port}/readyz")).send().await
+            && r.status() == 200
+        {
+            for line in text.lines() {
+                if let Some((k, v)) = line.split_once('=') {
+                    vars.insert(k.to_owned(), v.to_owned());
+                }
+            }
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for key in [
+        "FERRY_URL",
+        "FERRY_TOKEN_RESEARCHER",
+        "FERRY_TOKEN_HOSTING",
+        "FERRY_SAMPLE_SOURCE",
+        "FERRY_CONFIG",
+        "DATABASE_URL",
+        "AWS_ENDPOINT_URL",
+    ] {
+        assert!(vars.contains_key(key), "dev.env lacks {key}: {vars:?}");
+    }
+    let url = &vars["FERRY_URL"];
+    let token = &vars["FERRY_TOKEN_RESEARCHER"];
+    let created: serde_json::Value = client
+        .post(format!("{url}/v1/imports"))
+        .bearer_auth(token)
+        .header("Idempotency-Key", "first-try")
+        .json(&serde_json::json!({
+            "source": vars["FERRY_SAMPLE_SOURCE"],
+            "environment": "dev",
+            "model_name": "llama3-8b-dev",
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().unwrap().to_owned();
+    let mut last = serde_json::Value::Null;
+    for _ in 0..300 {
+        last = client.get(format!("{url}/v1/imports/{id}")).bearer_auth(token).send().await.unwrap().json().await.unwrap();
+        if last["status"] == "completed" || last["status"] == "failed" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(last["status"], "completed", "{last}");
+    assert!(last["imported_model_arn"].as_str().unwrap().contains(":imported-model/"));
+
+    let pid = guard.0.as_ref().unwrap().id();
+    Command::new("kill").args(["-TERM", &pid.to_string()]).status().unwrap();
+    let mut child = guard.0.take().unwrap();
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap()).await.unwrap();
+    assert!(status.success(), "{status:?}");
+    db.drop_db().await;
+}
