@@ -506,7 +506,11 @@ async fn track(
     match &state.status {
         JobStatus::Completed => {
             let model_arn = state.imported_model_arn.clone().unwrap_or_default();
-            let details = if model_arn.is_empty() || !budget(ctx, env).await? {
+            if !model_arn.is_empty() && !budget(ctx, env).await? {
+                // Record the details with the completion: wait for budget.
+                return release(ctx, record, Some(later(std::time::Duration::from_millis(500)))).await;
+            }
+            let details = if model_arn.is_empty() {
                 None
             } else {
                 match ctx.cloud.get_imported_model(&env.name, &model_arn).await {

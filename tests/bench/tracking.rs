@@ -1,0 +1,263 @@
+//! Tracking benchmark: N import jobs in flight at once, tracked by three
+//! worker replicas against `ferry sim`, run twice in the same process:
+//!
+//! * baseline: every due job polled with its own `GetModelImportJob`;
+//! * ferry: with several jobs due in an environment, one
+//!   `ListModelImportJobs` page replaces their `GetModelImportJob` calls.
+//!
+//! Prints Bedrock calls per job per minute of tracking (as the sim counted
+//! them), the lag between a job ending in the sim and Ferry showing it
+//! (p50/p99), the ratios ferry/baseline, and checks that every request
+//! was submitted exactly once.
+//!
+//! `scripts/bench-tracking.sh [N] [JOB_SECONDS]`; needs DATABASE_URL.
+
+#![allow(clippy::unwrap_used, clippy::print_stdout, clippy::print_stderr)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ferry_cloud::{Cloud, CloudOptions, EnvTarget};
+use ferry_domain::auth::{Principal, Role};
+use ferry_domain::import::{ImportDraft, NewImport};
+use ferry_domain::names::TeamName;
+use ferry_e2e::example_catalog;
+use ferry_sim::{FaultConfig, Sim, SimOptions};
+use ferry_store::work::Quota;
+use ferry_worker::{Backoff, Ctx, Placement, Settings};
+use tokio_util::sync::CancellationToken;
+
+struct Outcome {
+    calls_per_job_minute: f64,
+    lag_p50: f64,
+    lag_p99: f64,
+    tracking_secs: f64,
+    bedrock_calls: BTreeMap<String, u64>,
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+async fn fresh_db(master: &str, name: &str) -> ferry_store::PgPool {
+    let url = ferry_store::admin::recreate_database(master, name).await.unwrap();
+    let pool = ferry_store::connect(&url, 20).await.unwrap();
+    ferry_store::migrate(&pool).await.unwrap();
+    pool
+}
+
+async fn run(master: &str, label: &str, n: usize, job_secs: u64, list_threshold: usize) -> Outcome {
+    let pool = fresh_db(master, &format!("ferry_bench_{label}")).await;
+    let sim = Sim::start(SimOptions {
+        faults: FaultConfig {
+            job_duration_ms: job_secs * 1000,
+            max_concurrent_import_jobs: n + 10,
+            max_imported_models: n + 10,
+            ..FaultConfig::default()
+        },
+        ..SimOptions::default()
+    })
+    .await
+    .unwrap();
+    let catalog = Arc::new(example_catalog());
+    let sample = sim.scenario().env("SAMPLE_MODEL_URI").unwrap().to_owned();
+    let principal = Principal {
+        id: "token:bench".into(),
+        name: "bench".into(),
+        role: Role::Researcher,
+        team: Some(TeamName::parse("research").unwrap()),
+    };
+    let mut ids = Vec::new();
+    {
+        let mut conn = pool.acquire().await.unwrap();
+        for i in 0..n {
+            let draft = ImportDraft {
+                source: sample.clone(),
+                environment: "dev".into(),
+                model_name: format!("bench-{i}"),
+                ..ImportDraft::default()
+            };
+            let new = NewImport::from_draft(&draft, &principal, &catalog).unwrap();
+            ferry_store::imports::insert(&mut conn, &new, "token:bench").await.unwrap();
+            ids.push(new.id);
+        }
+    }
+    let ferry = sim.scenario().principal("ferry-service").unwrap().clone();
+    let quota = Quota {
+        concurrent_jobs: n as i64 + 10,
+        imported_models: n as i64 + 10,
+    };
+    let mut workers = Vec::new();
+    for r in 0..3 {
+        let options = CloudOptions {
+            endpoint_url: Some(sim.endpoint()),
+            static_credentials: Some((ferry.access_key_id.clone(), ferry.secret_access_key.clone().into())),
+            session_name: "ferry-bench".into(),
+            retry_max_attempts: 3,
+        };
+        let targets = catalog
+            .environments()
+            .map(|e| EnvTarget {
+                name: e.name.clone(),
+                account: e.account.clone(),
+                region: e.region.clone(),
+                control_role: e.control_role.clone(),
+                external_id: None,
+                execution_role: e.execution_role.clone(),
+                imported_model_kms_key: e.imported_model_kms_key.clone(),
+            })
+            .collect();
+        let ctx = Ctx {
+            pool: pool.clone(),
+            cloud: Arc::new(Cloud::new(options, targets).await.unwrap()),
+            catalog: Arc::clone(&catalog),
+            settings: Settings {
+                owner: format!("{label}-replica-{r}"),
+                batch: 200,
+                tick: Duration::from_millis(200),
+                poll: Backoff::new(Duration::from_secs(2), Duration::from_secs(10)),
+                retry: Backoff::new(Duration::from_millis(500), Duration::from_secs(10)),
+                list_threshold,
+                budget_per_second: 20.0,
+                budget_burst: 40.0,
+                placements: vec![Placement {
+                    account: "777788889999".into(),
+                    region: "us-east-1".into(),
+                    quota,
+                    refuse_over_model_limit: true,
+                }],
+                ..Settings::default()
+            },
+        };
+        let stop = CancellationToken::new();
+        workers.push((stop.clone(), tokio::spawn(ferry_worker::run(Arc::new(ctx), stop))));
+    }
+
+    // Wait until every job is in Bedrock, then measure the tracking phase.
+    let started = Instant::now();
+    let count = |status: &'static str| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>("SELECT count(*) FROM import_requests WHERE status = $1")
+                .bind(status)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    while (count("importing").await + count("completed").await + count("failed").await) < n as i64 {
+        assert!(started.elapsed() < Duration::from_secs(1800), "submission did not finish");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let calls_before = sim.faults().call_counts();
+    let tracking_start = Instant::now();
+    while (count("completed").await + count("failed").await) < n as i64 {
+        assert!(started.elapsed() < Duration::from_secs(3600), "tracking did not finish");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let tracking_secs = tracking_start.elapsed().as_secs_f64();
+    let calls_after = sim.faults().call_counts();
+    for (stop, handle) in workers {
+        stop.cancel();
+        handle.await.unwrap();
+    }
+    let tracking_ops = ["bedrock:GetModelImportJob", "bedrock:ListModelImportJobs"];
+    let mut bedrock_calls = BTreeMap::new();
+    let mut tracking_calls = 0u64;
+    for (op, after) in &calls_after {
+        if op.starts_with("bedrock:") {
+            bedrock_calls.insert(op.clone(), *after);
+        }
+        if tracking_ops.contains(&op.as_str()) {
+            tracking_calls += after - calls_before.get(op).copied().unwrap_or(0);
+        }
+    }
+
+    // Exactly once: one job per request in Ferry and in the sim.
+    let rows: Vec<(Option<String>, Option<time::OffsetDateTime>, String)> =
+        sqlx::query_as("SELECT bedrock_job_arn, finished_at, status FROM import_requests")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    let arns: BTreeSet<_> = rows.iter().filter_map(|r| r.0.clone()).collect();
+    let completed = rows.iter().filter(|r| r.2 == "completed").count();
+    let auditor = Cloud::new(
+        CloudOptions {
+            endpoint_url: Some(sim.endpoint()),
+            static_credentials: Some((ferry.access_key_id.clone(), ferry.secret_access_key.clone().into())),
+            ..CloudOptions::default()
+        },
+        catalog
+            .environments()
+            .filter(|e| e.name.as_str() == "dev")
+            .map(|e| EnvTarget {
+                name: e.name.clone(),
+                account: e.account.clone(),
+                region: e.region.clone(),
+                control_role: e.control_role.clone(),
+                external_id: None,
+                execution_role: e.execution_role.clone(),
+                imported_model_kms_key: None,
+            })
+            .collect(),
+    )
+    .await
+    .unwrap();
+    let jobs = auditor
+        .list_import_jobs(&"dev".parse().unwrap(), time::OffsetDateTime::UNIX_EPOCH)
+        .await
+        .unwrap();
+    let creates = calls_after.get("bedrock:CreateModelImportJob").copied().unwrap_or(0);
+    println!(
+        "{label}: {completed}/{n} completed; {} distinct jobs in Ferry, {} in the sim; {creates} CreateModelImportJob calls",
+        arns.len(),
+        jobs.len()
+    );
+    assert_eq!(arns.len(), n, "{label}: one job per request");
+    assert_eq!(jobs.len(), n, "{label}: the sim saw exactly one job per request");
+
+    let ended: BTreeMap<String, time::OffsetDateTime> =
+        jobs.iter().filter_map(|j| Some((j.job_arn.clone(), j.end_time?))).collect();
+    let mut lags: Vec<f64> = rows
+        .iter()
+        .filter_map(|(arn, finished, _)| {
+            let end = ended.get(arn.as_ref()?)?;
+            Some((finished.as_ref().copied()? - *end).as_seconds_f64().max(0.0))
+        })
+        .collect();
+    lags.sort_by(f64::total_cmp);
+    sim.shutdown().await;
+    pool.close().await;
+    Outcome {
+        calls_per_job_minute: tracking_calls as f64 / n as f64 / (tracking_secs / 60.0),
+        lag_p50: percentile(&lags, 0.5),
+        lag_p99: percentile(&lags, 0.99),
+        tracking_secs,
+        bedrock_calls,
+    }
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() {
+    let mut args = std::env::args().skip(1);
+    let n: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(1000);
+    let job_secs: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(30);
+    let master = std::env::var("DATABASE_URL").expect("set DATABASE_URL to a Postgres server");
+    println!("tracking {n} import jobs of {job_secs}s each with 3 replicas against ferry sim");
+    let baseline = run(&master, "baseline", n, job_secs, usize::MAX).await;
+    let ferry = run(&master, "ferry", n, job_secs, ferry_worker::Settings::default().list_threshold).await;
+    println!();
+    println!("{:<34} {:>12} {:>12} {:>10}", "", "baseline", "ferry", "ratio");
+    let row = |name: &str, b: f64, f: f64| println!("{name:<34} {b:>12.3} {f:>12.3} {:>10.3}", f / b);
+    row("Bedrock calls per job per minute", baseline.calls_per_job_minute, ferry.calls_per_job_minute);
+    row("completion lag p50 (s)", baseline.lag_p50, ferry.lag_p50);
+    row("completion lag p99 (s)", baseline.lag_p99, ferry.lag_p99);
+    row("tracking phase (s)", baseline.tracking_secs, ferry.tracking_secs);
+    println!("\nBedrock calls by operation: baseline {:?}\n                            ferry    {:?}", baseline.bedrock_calls, ferry.bedrock_calls);
+    println!("every request was submitted exactly once in both runs");
+}
