@@ -45,7 +45,9 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 async fn fresh_db(master: &str, name: &str) -> ferry_store::PgPool {
-    let url = ferry_store::admin::recreate_database(master, name).await.unwrap();
+    let url = ferry_store::admin::recreate_database(master, name)
+        .await
+        .unwrap();
     let pool = ferry_store::connect(&url, 20).await.unwrap();
     ferry_store::migrate(&pool).await.unwrap();
     pool
@@ -83,7 +85,9 @@ async fn run(master: &str, label: &str, n: usize, job_secs: u64, list_threshold:
                 ..ImportDraft::default()
             };
             let new = NewImport::from_draft(&draft, &principal, &catalog).unwrap();
-            ferry_store::imports::insert(&mut conn, &new, "token:bench").await.unwrap();
+            ferry_store::imports::insert(&mut conn, &new, "token:bench")
+                .await
+                .unwrap();
             ids.push(new.id);
         }
     }
@@ -96,7 +100,10 @@ async fn run(master: &str, label: &str, n: usize, job_secs: u64, list_threshold:
     for r in 0..3 {
         let options = CloudOptions {
             endpoint_url: Some(sim.endpoint()),
-            static_credentials: Some((ferry.access_key_id.clone(), ferry.secret_access_key.clone().into())),
+            static_credentials: Some((
+                ferry.access_key_id.clone(),
+                ferry.secret_access_key.clone().into(),
+            )),
             session_name: "ferry-bench".into(),
             retry_max_attempts: 3,
         };
@@ -135,7 +142,10 @@ async fn run(master: &str, label: &str, n: usize, job_secs: u64, list_threshold:
             },
         };
         let stop = CancellationToken::new();
-        workers.push((stop.clone(), tokio::spawn(ferry_worker::run(Arc::new(ctx), stop))));
+        workers.push((
+            stop.clone(),
+            tokio::spawn(ferry_worker::run(Arc::new(ctx), stop)),
+        ));
     }
 
     // Wait until every job is in Bedrock, then measure the tracking phase.
@@ -151,13 +161,19 @@ async fn run(master: &str, label: &str, n: usize, job_secs: u64, list_threshold:
         }
     };
     while (count("importing").await + count("completed").await + count("failed").await) < n as i64 {
-        assert!(started.elapsed() < Duration::from_secs(1800), "submission did not finish");
+        assert!(
+            started.elapsed() < Duration::from_secs(1800),
+            "submission did not finish"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let calls_before = sim.faults().call_counts();
     let tracking_start = Instant::now();
     while (count("completed").await + count("failed").await) < n as i64 {
-        assert!(started.elapsed() < Duration::from_secs(3600), "tracking did not finish");
+        assert!(
+            started.elapsed() < Duration::from_secs(3600),
+            "tracking did not finish"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let tracking_secs = tracking_start.elapsed().as_secs_f64();
@@ -189,7 +205,10 @@ async fn run(master: &str, label: &str, n: usize, job_secs: u64, list_threshold:
     let auditor = Cloud::new(
         CloudOptions {
             endpoint_url: Some(sim.endpoint()),
-            static_credentials: Some((ferry.access_key_id.clone(), ferry.secret_access_key.clone().into())),
+            static_credentials: Some((
+                ferry.access_key_id.clone(),
+                ferry.secret_access_key.clone().into(),
+            )),
             ..CloudOptions::default()
         },
         catalog
@@ -212,22 +231,35 @@ async fn run(master: &str, label: &str, n: usize, job_secs: u64, list_threshold:
         .list_import_jobs(&"dev".parse().unwrap(), time::OffsetDateTime::UNIX_EPOCH)
         .await
         .unwrap();
-    let creates = calls_after.get("bedrock:CreateModelImportJob").copied().unwrap_or(0);
+    let creates = calls_after
+        .get("bedrock:CreateModelImportJob")
+        .copied()
+        .unwrap_or(0);
     println!(
         "{label}: {completed}/{n} completed; {} distinct jobs in Ferry, {} in the sim; {creates} CreateModelImportJob calls",
         arns.len(),
         jobs.len()
     );
     assert_eq!(arns.len(), n, "{label}: one job per request");
-    assert_eq!(jobs.len(), n, "{label}: the sim saw exactly one job per request");
+    assert_eq!(
+        jobs.len(),
+        n,
+        "{label}: the sim saw exactly one job per request"
+    );
 
-    let ended: BTreeMap<String, time::OffsetDateTime> =
-        jobs.iter().filter_map(|j| Some((j.job_arn.clone(), j.end_time?))).collect();
+    let ended: BTreeMap<String, time::OffsetDateTime> = jobs
+        .iter()
+        .filter_map(|j| Some((j.job_arn.clone(), j.end_time?)))
+        .collect();
     let mut lags: Vec<f64> = rows
         .iter()
         .filter_map(|(arn, finished, _)| {
             let end = ended.get(arn.as_ref()?)?;
-            Some((finished.as_ref().copied()? - *end).as_seconds_f64().max(0.0))
+            Some(
+                (finished.as_ref().copied()? - *end)
+                    .as_seconds_f64()
+                    .max(0.0),
+            )
         })
         .collect();
     lags.sort_by(f64::total_cmp);
@@ -250,14 +282,36 @@ async fn main() {
     let master = std::env::var("DATABASE_URL").expect("set DATABASE_URL to a Postgres server");
     println!("tracking {n} import jobs of {job_secs}s each with 3 replicas against ferry sim");
     let baseline = run(&master, "baseline", n, job_secs, usize::MAX).await;
-    let ferry = run(&master, "ferry", n, job_secs, ferry_worker::Settings::default().list_threshold).await;
+    let ferry = run(
+        &master,
+        "ferry",
+        n,
+        job_secs,
+        ferry_worker::Settings::default().list_threshold,
+    )
+    .await;
     println!();
-    println!("{:<34} {:>12} {:>12} {:>10}", "", "baseline", "ferry", "ratio");
-    let row = |name: &str, b: f64, f: f64| println!("{name:<34} {b:>12.3} {f:>12.3} {:>10.3}", f / b);
-    row("Bedrock calls per job per minute", baseline.calls_per_job_minute, ferry.calls_per_job_minute);
+    println!(
+        "{:<34} {:>12} {:>12} {:>10}",
+        "", "baseline", "ferry", "ratio"
+    );
+    let row =
+        |name: &str, b: f64, f: f64| println!("{name:<34} {b:>12.3} {f:>12.3} {:>10.3}", f / b);
+    row(
+        "Bedrock calls per job per minute",
+        baseline.calls_per_job_minute,
+        ferry.calls_per_job_minute,
+    );
     row("completion lag p50 (s)", baseline.lag_p50, ferry.lag_p50);
     row("completion lag p99 (s)", baseline.lag_p99, ferry.lag_p99);
-    row("tracking phase (s)", baseline.tracking_secs, ferry.tracking_secs);
-    println!("\nBedrock calls by operation: baseline {:?}\n                            ferry    {:?}", baseline.bedrock_calls, ferry.bedrock_calls);
+    row(
+        "tracking phase (s)",
+        baseline.tracking_secs,
+        ferry.tracking_secs,
+    );
+    println!(
+        "\nBedrock calls by operation: baseline {:?}\n                            ferry    {:?}",
+        baseline.bedrock_calls, ferry.bedrock_calls
+    );
     println!("every request was submitted exactly once in both runs");
 }

@@ -114,3 +114,39 @@ async fn each_broken_step_of_the_chain_is_named_by_the_preflight(pool: ferry_sto
         assert!(steps.contains(&expect), "{step:?}: {report}");
     }
 }
+
+/// Bedrock can still fail a job after a clean preflight (here: the
+/// artifacts vanish while it runs); Ferry records Bedrock's failureMessage.
+#[sqlx::test(migrations = "../migrations")]
+async fn a_job_bedrock_fails_records_its_failure_message(pool: ferry_store::PgPool) {
+    let p = Pipeline::start(pool, crate::support::quick_jobs()).await;
+    let ctx = p.ctx("w1", ONE).await;
+    let s3 = crate::support::research_s3(&p).await;
+    let bucket = "model-artifacts-111122223333";
+    let copy = crate::support::vision_copy(&p).await;
+    let prefix = copy
+        .trim_start_matches(&format!("s3://{bucket}/"))
+        .to_owned();
+    let id = p.submit("vision", "dev", &copy, "vanishing").await;
+    for _ in 0..200 {
+        ferry_worker::activate(&ctx).await.unwrap();
+        if p.get(id).await.status == Status::Importing {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(p.get(id).await.status, Status::Importing);
+    s3.delete_object()
+        .bucket(bucket)
+        .key(format!("{prefix}config.json"))
+        .send()
+        .await
+        .unwrap();
+    let done = p.drive(&ctx, &[id]).await.remove(0);
+    assert_eq!(done.status, Status::Failed);
+    let message = done.failure_message.unwrap();
+    assert!(message.contains("config.json"), "{message}");
+    assert!(done.bedrock_job_arn.is_some());
+    let kinds: Vec<String> = p.events(id).await.into_iter().map(|(k, _)| k).collect();
+    assert!(kinds.contains(&"job_failed".to_owned()), "{kinds:?}");
+}

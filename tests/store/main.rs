@@ -106,6 +106,7 @@ async fn an_expired_lease_is_claimed_again_and_the_old_owner_cannot_write(pool: 
         Actor { name: "ferry" },
         vec![],
         &Changes::default(),
+        "",
         &serde_json::json!({}),
     )
     .await;
@@ -121,6 +122,7 @@ async fn an_expired_lease_is_claimed_again_and_the_old_owner_cannot_write(pool: 
             release: true,
             ..Changes::default()
         },
+        "",
         &serde_json::json!({}),
     )
     .await

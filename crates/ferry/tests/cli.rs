@@ -305,7 +305,16 @@ async fn ferry_dev_imports_the_sample_model_end_to_end() {
     let state = dir.path().join(".ferry");
     let port = free_port();
     let child = Command::new(FERRY)
-        .args(["dev", "--port", &port.to_string(), "--sim-port", "0", "--job-duration", "1", "--dir"])
+        .args([
+            "dev",
+            "--port",
+            &port.to_string(),
+            "--sim-port",
+            "0",
+            "--job-duration",
+            "1",
+            "--dir",
+        ])
         .arg(&state)
         .current_dir(dir.path())
         .env("DATABASE_URL", &db.url)
@@ -321,7 +330,10 @@ async fn ferry_dev_imports_the_sample_model_end_to_end() {
     let mut vars = std::collections::BTreeMap::new();
     for _ in 0..300 {
         if let Ok(text) = std::fs::read_to_string(&env_file)
-            && let Ok(r) = client.get(format!("http://127.0.0.1:{port}/readyz")).send().await
+            && let Ok(r) = client
+                .get(format!("http://127.0.0.1:{port}/readyz"))
+                .send()
+                .await
             && r.status() == 200
         {
             for line in text.lines() {
@@ -364,19 +376,37 @@ async fn ferry_dev_imports_the_sample_model_end_to_end() {
     let id = created["id"].as_str().unwrap().to_owned();
     let mut last = serde_json::Value::Null;
     for _ in 0..300 {
-        last = client.get(format!("{url}/v1/imports/{id}")).bearer_auth(token).send().await.unwrap().json().await.unwrap();
+        last = client
+            .get(format!("{url}/v1/imports/{id}"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         if last["status"] == "completed" || last["status"] == "failed" {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(last["status"], "completed", "{last}");
-    assert!(last["imported_model_arn"].as_str().unwrap().contains(":imported-model/"));
+    assert!(
+        last["imported_model_arn"]
+            .as_str()
+            .unwrap()
+            .contains(":imported-model/")
+    );
 
     let pid = guard.0.as_ref().unwrap().id();
-    Command::new("kill").args(["-TERM", &pid.to_string()]).status().unwrap();
+    Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
     let mut child = guard.0.take().unwrap();
-    let status = tokio::task::spawn_blocking(move || child.wait().unwrap()).await.unwrap();
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
     assert!(status.success(), "{status:?}");
     db.drop_db().await;
 }

@@ -289,6 +289,7 @@ pub async fn transition(
         actor,
         condition.into_iter().collect(),
         &crate::work::Changes::default(),
+        "status_changed",
         detail,
     )
     .await

@@ -83,8 +83,8 @@ pub struct Changes {
 
 /// The one write path for a request: checks the lease (when `owner` is
 /// given) and the transition (when `to` is given), applies `changes` and
-/// `conditions`, appends the event, all under a row lock in the caller's
-/// transaction.
+/// `conditions`, appends the event (of `kind`, for a transition), all under
+/// a row lock in the caller's transaction.
 #[allow(clippy::too_many_arguments)]
 #[tracing::instrument(skip_all, fields(import_id = %id), err)]
 pub async fn apply(
@@ -95,6 +95,7 @@ pub async fn apply(
     actor: Actor<'_>,
     conditions: Vec<Condition>,
     changes: &Changes,
+    kind: &str,
     detail: &serde_json::Value,
 ) -> Result<ImportRecord, StoreError> {
     let current = sqlx::query!(
@@ -170,16 +171,7 @@ pub async fn apply(
     .fetch_one(&mut *conn)
     .await?;
     if let Some((_, to)) = to {
-        append_event(
-            conn,
-            id,
-            actor,
-            "status_changed",
-            Some(from),
-            Some(to),
-            detail,
-        )
-        .await?;
+        append_event(conn, id, actor, kind, Some(from), Some(to), detail).await?;
     }
     row.try_into()
 }
@@ -356,6 +348,7 @@ pub async fn admit(
                         mark_finished: true,
                         ..Changes::default()
                     },
+                    "refused",
                     &serde_json::json!({ "reason": "imported_model_limit" }),
                 )
                 .await?;
@@ -383,7 +376,8 @@ pub async fn admit(
                 retries: Some(0),
                 ..Changes::default()
             },
-            &serde_json::json!({}),
+            "admitted",
+            &serde_json::json!({ "account": account, "region": region }),
         )
         .await?;
         in_flight += 1;

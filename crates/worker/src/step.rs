@@ -66,10 +66,10 @@ async fn write(
     event: Option<(&str, serde_json::Value)>,
 ) -> Result<(), StepError> {
     let mut tx = ctx.pool.begin().await.map_err(StoreError::from)?;
-    let detail = event
-        .as_ref()
-        .map(|(_, d)| d.clone())
-        .unwrap_or_else(|| serde_json::json!({}));
+    let (kind, detail) = match &event {
+        Some((k, d)) => (*k, d.clone()),
+        None => ("status_changed", serde_json::json!({})),
+    };
     let result = apply(
         &mut tx,
         record.id,
@@ -78,6 +78,7 @@ async fn write(
         ACTOR,
         conditions,
         &changes,
+        kind,
         &detail,
     )
     .await;
@@ -121,6 +122,7 @@ async fn release(
         ACTOR,
         vec![],
         &changes,
+        "",
         &serde_json::json!({}),
     )
     .await
@@ -508,7 +510,12 @@ async fn track(
             let model_arn = state.imported_model_arn.clone().unwrap_or_default();
             if !model_arn.is_empty() && !budget(ctx, env).await? {
                 // Record the details with the completion: wait for budget.
-                return release(ctx, record, Some(later(std::time::Duration::from_millis(500)))).await;
+                return release(
+                    ctx,
+                    record,
+                    Some(later(std::time::Duration::from_millis(500))),
+                )
+                .await;
             }
             let details = if model_arn.is_empty() {
                 None
