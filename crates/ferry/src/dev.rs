@@ -178,7 +178,7 @@ fn free_port() -> anyhow::Result<u16> {
 
 pub(crate) async fn run_dev(args: &DevArgs) -> anyhow::Result<()> {
     let mut out = std::io::stdout();
-    let (_cluster, database_url) = match std::env::var("DATABASE_URL") {
+    let (cluster, database_url) = match std::env::var("DATABASE_URL") {
         Ok(url) => (None, url),
         Err(_) if ferry_store::admin::answers(LOCAL_SERVER).await => (
             None,
@@ -276,19 +276,23 @@ pub(crate) async fn run_dev(args: &DevArgs) -> anyhow::Result<()> {
     writeln!(
         out,
         "\nFerry is starting at {url}\n\
+         local AWS:  {} (the walkthrough's accounts; principals in {})\n\
          config:     {}\n\
-         variables:  {} (tokens for a researcher, a hosting user and an admin)\n\n\
-         Try it:\n\
-         \n  source {}\n\
+         variables:  {} (tokens for researchers, a hosting user and an admin)\n\n\
+         Import the sample model and watch it land (about {} seconds):\n\
+         \n  set -a; . {}; set +a\n\
          \n  curl -s -X POST $FERRY_URL/v1/imports -H \"Authorization: Bearer $FERRY_TOKEN_RESEARCHER\" \\\n\
          \x20   -H 'Content-Type: application/json' -H 'Idempotency-Key: first-try' \\\n\
          \x20   -d '{{\"source\": \"'$FERRY_SAMPLE_SOURCE'\", \"environment\": \"dev\", \"model_name\": \"llama3-8b-dev\"}}'\n\
          \n  curl -s $FERRY_URL/v1/imports -H \"Authorization: Bearer $FERRY_TOKEN_RESEARCHER\"\n\
-         \nCtrl-C stops it{}.\n",
+         \nCtrl-C stops everything{}.\n",
+        sim.endpoint(),
+        args.dir.join("sim.env").display(),
         config_abs.display(),
         env_path.display(),
+        args.job_duration + 3,
         env_path.display(),
-        if _cluster.is_some() {
+        if cluster.is_some() {
             " and removes the private Postgres cluster"
         } else {
             ""
