@@ -332,7 +332,10 @@ impl Run<'_> {
                 ));
             }
             Err(err) => {
-                let text = format!("{}", DisplayErrorContext(&err));
+                let text = match crate::error::assume_role_failure(&err) {
+                    Some((code, message)) => code_message(code.as_deref(), Some(&message)),
+                    None => format!("{}", DisplayErrorContext(&err)),
+                };
                 let control = self.e.target.control_role.to_string();
                 let hosting = self.e.target.account.to_string();
                 let control_failed = text.contains(&format!("resource: {control}"));

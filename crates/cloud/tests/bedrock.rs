@@ -59,7 +59,10 @@ async fn import_completes_and_the_model_can_be_read_and_deleted() {
     assert_eq!(m.model_arn, model_arn);
     assert_eq!(m.architecture.as_deref(), Some("llama"));
     // The environment's hosting key was sent as importedModelKmsKeyId.
-    assert_eq!(m.kms_key_arn.as_deref(), Some(env(&sim, "HOSTING_KMS_KEY_ARN").as_str()));
+    assert_eq!(
+        m.kms_key_arn.as_deref(),
+        Some(env(&sim, "HOSTING_KMS_KEY_ARN").as_str())
+    );
     assert!(m.custom_model_units.is_some());
 
     // A second job once the first is done; listing returns both.
@@ -70,10 +73,16 @@ async fn import_completes_and_the_model_can_be_read_and_deleted() {
     wait(&cloud, &second).await;
     let jobs = cloud.list_import_jobs(&dev(), started).await.expect("list");
     let arns: Vec<&str> = jobs.iter().map(|j| j.job_arn.as_str()).collect();
-    assert!(arns.contains(&arn.as_str()) && arns.contains(&second.as_str()), "{jobs:?}");
+    assert!(
+        arns.contains(&arn.as_str()) && arns.contains(&second.as_str()),
+        "{jobs:?}"
+    );
     assert!(jobs.iter().all(|j| j.status == JobStatus::Completed));
     let later = cloud
-        .list_import_jobs(&dev(), time::OffsetDateTime::now_utc() + time::Duration::hours(1))
+        .list_import_jobs(
+            &dev(),
+            time::OffsetDateTime::now_utc() + time::Duration::hours(1),
+        )
         .await
         .expect("list");
     assert!(later.is_empty());
@@ -235,9 +244,7 @@ async fn sessions_are_assumed_again_after_they_expire() {
         .list_import_jobs(&dev(), time::OffsetDateTime::UNIX_EPOCH)
         .await
         .expect("first call");
-    let before = cloud
-        .preflight(&dev(), &sample_uri(&sim), None)
-        .await;
+    let before = cloud.preflight(&dev(), &sample_uri(&sim), None).await;
     assert!(before.passed());
     // Past the 1 h sessions of both roles.
     sim.advance_clock(Duration::from_secs(2 * 3600));
@@ -245,9 +252,7 @@ async fn sessions_are_assumed_again_after_they_expire() {
         .list_import_jobs(&dev(), time::OffsetDateTime::UNIX_EPOCH)
         .await
         .expect("after expiry: the control role is assumed again");
-    let after = cloud
-        .preflight(&dev(), &sample_uri(&sim), None)
-        .await;
+    let after = cloud.preflight(&dev(), &sample_uri(&sim), None).await;
     assert!(after.passed(), "{after:#?}");
     assert!(after.assumed_execution_role);
     // And once more, to show the refreshed sessions are reused.
@@ -294,7 +299,9 @@ async fn a_control_role_that_cannot_be_assumed_is_named() {
         .await
         .unwrap_err();
     match e {
-        CallError::AccessDenied { step, .. } => assert_eq!(step, Some(ChainStep::ControlRolePolicy)),
+        CallError::AccessDenied { step, .. } => {
+            assert_eq!(step, Some(ChainStep::ControlRolePolicy))
+        }
         other => panic!("{other:?}"),
     }
     let r = cloud.preflight(&dev(), &sample_uri(&sim), None).await;

@@ -97,7 +97,10 @@ async fn drop_ferry_trust(sim: &ferry_sim::SimHandle) {
         .await
         .expect("get role");
     let doc = got.role().unwrap().assume_role_policy_document().unwrap();
-    let text = percent_decode(doc);
+    let text = percent_encoding::percent_decode_str(doc)
+        .decode_utf8()
+        .unwrap()
+        .into_owned();
     let mut v: serde_json::Value = serde_json::from_str(&text).expect("trust json");
     let stmts = v["Statement"].as_array_mut().unwrap();
     let before = stmts.len();
@@ -114,24 +117,6 @@ async fn drop_ferry_trust(sim: &ferry_sim::SimHandle) {
         .send()
         .await
         .expect("update trust");
-}
-
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(v);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(if b[i] == b'+' { b' ' } else { b[i] });
-        i += 1;
-    }
-    String::from_utf8(out).unwrap()
 }
 
 #[tokio::test]

@@ -320,8 +320,15 @@ fn denier(message: &str) -> Denier {
 /// policy within one account, and the other is named in [`Diagnosis::alternative`] and the fix.
 #[must_use]
 pub fn diagnose_access_denied(call: &DeniedCall<'_>) -> Diagnosis {
-    let research = call.research_account.unwrap_or("the research account");
-    let hosting = call.hosting_account.unwrap_or("the hosting account");
+    let research_in = call.research_account.map_or_else(
+        || "In the research account (the one that owns the bucket and the source key)".to_owned(),
+        |a| format!("In account {a}"),
+    );
+    let hosting_in = call.hosting_account.map_or_else(
+        || "In the hosting account".to_owned(),
+        |a| format!("In account {a}"),
+    );
+    let research = call.research_account.unwrap_or("<research account id>");
     let role = call.role_arn;
     let action = call.action;
     let resource = call.resource;
@@ -329,7 +336,7 @@ pub fn diagnose_access_denied(call: &DeniedCall<'_>) -> Diagnosis {
     let explicit = matches!(d, Denier::ExplicitResource | Denier::ExplicitIdentity);
     let identity_fix = |what: &str| {
         format!(
-            "In account {hosting}, add to the identity policy of {role} a statement allowing {what}{}.",
+            "{hosting_in}, add to the identity policy of {role} a statement allowing {what}{}.",
             if call.access == Access::SourceObjects {
                 format!(" (pin it with the condition aws:ResourceAccount = {research})")
             } else {
@@ -342,7 +349,7 @@ pub fn diagnose_access_denied(call: &DeniedCall<'_>) -> Diagnosis {
         Access::SourceObjects => (
             ChainStep::BucketPolicy,
             format!(
-                "In account {research}, add to the bucket policy of the artifact bucket a statement with Principal {{\"AWS\": \"{role}\"}} allowing s3:ListBucket on the bucket ARN and s3:GetObject on the bucket ARN + \"/*\" (denied: {action} on {resource})."
+                "{research_in}, add to the bucket policy of the artifact bucket a statement with Principal {{\"AWS\": \"{role}\"}} allowing s3:ListBucket on the bucket ARN and s3:GetObject on the bucket ARN + \"/*\" (denied: {action} on {resource})."
             ),
             format!(
                 "s3:ListBucket and s3:GetObject on the artifact bucket and its objects (denied: {action} on {resource})"
@@ -351,14 +358,14 @@ pub fn diagnose_access_denied(call: &DeniedCall<'_>) -> Diagnosis {
         Access::SourceKey => (
             ChainStep::SourceKeyPolicy,
             format!(
-                "In account {research}, add to the key policy of {resource} a statement with Principal {{\"AWS\": \"{role}\"}} allowing kms:Decrypt and kms:DescribeKey."
+                "{research_in}, add to the key policy of {resource} a statement with Principal {{\"AWS\": \"{role}\"}} allowing kms:Decrypt and kms:DescribeKey."
             ),
             format!("kms:Decrypt and kms:DescribeKey on {resource}"),
         ),
         Access::HostingKey => (
             ChainStep::HostingKeyPolicy,
             format!(
-                "In account {hosting}, add to the key policy of {resource} a statement with Principal {{\"AWS\": \"{role}\"}} allowing kms:Decrypt, kms:GenerateDataKey, kms:DescribeKey and kms:CreateGrant."
+                "{hosting_in}, add to the key policy of {resource} a statement with Principal {{\"AWS\": \"{role}\"}} allowing kms:Decrypt, kms:GenerateDataKey, kms:DescribeKey and kms:CreateGrant."
             ),
             format!(
                 "kms:Decrypt, kms:GenerateDataKey, kms:DescribeKey and kms:CreateGrant on {resource}"
@@ -369,7 +376,7 @@ pub fn diagnose_access_denied(call: &DeniedCall<'_>) -> Diagnosis {
                 step: ChainStep::TrustPolicy,
                 alternative: Some(ChainStep::ControlRolePolicy),
                 fix: format!(
-                    "In account {hosting}, append to the trust policy of {resource} a statement (e.g. Sid AllowFerryPreflight) with Principal {{\"AWS\": \"{role}\"}} and Action sts:AssumeRole, keeping the bedrock.amazonaws.com statement; the control role's identity policy must also allow sts:AssumeRole on {resource}{}.",
+                    "{hosting_in}, append to the trust policy of {resource} a statement (e.g. Sid AllowFerryPreflight) with Principal {{\"AWS\": \"{role}\"}} and Action sts:AssumeRole, keeping the bedrock.amazonaws.com statement; the control role's identity policy must also allow sts:AssumeRole on {resource}{}.",
                     if explicit {
                         " (an explicit deny currently blocks it)"
                     } else {
@@ -383,7 +390,7 @@ pub fn diagnose_access_denied(call: &DeniedCall<'_>) -> Diagnosis {
                 step: ChainStep::ControlRolePolicy,
                 alternative: None,
                 fix: format!(
-                    "In account {hosting}, let Ferry's identity assume {resource}: its trust policy must name Ferry's principal with sts:AssumeRole (and the external id, if configured), and Ferry's identity policy must allow sts:AssumeRole on it."
+                    "{hosting_in}, let Ferry's identity assume {resource}: its trust policy must name Ferry's principal with sts:AssumeRole (and the external id, if configured), and Ferry's identity policy must allow sts:AssumeRole on it."
                 ),
             };
         }
@@ -392,7 +399,7 @@ pub fn diagnose_access_denied(call: &DeniedCall<'_>) -> Diagnosis {
                 step: ChainStep::ControlRolePolicy,
                 alternative: None,
                 fix: format!(
-                    "In account {hosting}, add to the identity policy of {role} a statement allowing {action} (bedrock:CreateModelImportJob, GetModelImportJob, ListModelImportJobs, GetImportedModel, ListImportedModels, DeleteImportedModel)."
+                    "{hosting_in}, add to the identity policy of {role} a statement allowing {action} (bedrock:CreateModelImportJob, GetModelImportJob, ListModelImportJobs, GetImportedModel, ListImportedModels, DeleteImportedModel)."
                 ),
             };
         }
@@ -401,7 +408,7 @@ pub fn diagnose_access_denied(call: &DeniedCall<'_>) -> Diagnosis {
                 step: ChainStep::PassRole,
                 alternative: None,
                 fix: format!(
-                    "In account {hosting}, add to the identity policy of {role} a statement allowing iam:PassRole on {resource} with the condition iam:PassedToService = bedrock.amazonaws.com."
+                    "{hosting_in}, add to the identity policy of {role} a statement allowing iam:PassRole on {resource} with the condition iam:PassedToService = bedrock.amazonaws.com."
                 ),
             };
         }
