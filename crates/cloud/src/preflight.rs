@@ -211,6 +211,7 @@ impl Run<'_> {
 
     async fn run(&mut self) {
         self.assume().await;
+        self.bedrock_trust().await;
         let listing = self.list().await;
         let Some(listing) = listing else {
             for name in [
@@ -369,6 +370,70 @@ impl Run<'_> {
                 );
             }
         }
+    }
+
+    /// Reads the execution role's trust policy (as the control role, `iam:GetRole`) and checks
+    /// that Bedrock may assume the role for this account's import jobs. Ferry's own statement
+    /// cannot prove that: Bedrock comes in through its own statement and conditions.
+    async fn bedrock_trust(&mut self) {
+        let t = &self.e.target;
+        let role_arn = t.execution_role.to_string();
+        let (account, region) = (t.account.to_string(), t.region.to_string());
+        let iam = self.e.control_iam.clone();
+        let name = t.execution_role.role_name().to_owned();
+        let got = self.e.call(|| iam.get_role().role_name(&name).send()).await;
+        let doc = match got {
+            Ok(out) => out
+                .role()
+                .and_then(|r| r.assume_role_policy_document())
+                .map(|d| {
+                    percent_encoding::percent_decode_str(d)
+                        .decode_utf8_lossy()
+                        .into_owned()
+                }),
+            Err(err) => {
+                let f = AwsFailure::from_sdk(&err);
+                self.push(
+                    Check::warning(
+                        n::BEDROCK_TRUST,
+                        format!("could not read the trust policy of {role_arn} as {}: Bedrock's statement is not verified", t.control_role),
+                    )
+                    .with_evidence(f.evidence)
+                    .with_fix(format!("Allow the control role iam:GetRole on {role_arn} so preflight can verify the trust policy.")),
+                );
+                return;
+            }
+        };
+        let Some(doc) = doc else {
+            self.push(Check::warning(
+                n::BEDROCK_TRUST,
+                "IAM returned no trust policy",
+            ));
+            return;
+        };
+        let c = match ferry_domain::preflight::check_bedrock_trust(
+            &doc, &role_arn, &account, &region,
+        ) {
+            Ok(()) => Check::passed(
+                n::BEDROCK_TRUST,
+                format!(
+                    "the trust policy of {role_arn} lets bedrock.amazonaws.com assume it for import jobs in {account} ({region})"
+                ),
+            ),
+            Err(why) => {
+                let mut c = Check::failed(
+                    n::BEDROCK_TRUST,
+                    format!("Bedrock will not be able to assume {role_arn} for an import job in {account} ({region})"),
+                )
+                .with_evidence(why);
+                c.chain_step = Some(ferry_domain::preflight::ChainStep::TrustPolicy);
+                c.fix = Some(ferry_domain::preflight::bedrock_trust_fix(
+                    &role_arn, &account, &region,
+                ));
+                c
+            }
+        };
+        self.push(c);
     }
 
     /// Lists the prefix: `(name relative to the prefix, size)`, or `None` after a failed check.

@@ -218,26 +218,6 @@ async fn throttling_and_server_errors_are_retryable() {
 }
 
 #[tokio::test]
-async fn sdk_retries_absorb_a_transient_throttle() {
-    // Three attempts ride out a short throttle window (the SDK backs off between attempts).
-    let sim = start_sim().await;
-    let cloud = cloud(&sim, 3).await;
-    sim.faults().set_rule(
-        "bedrock:ListModelImportJobs",
-        Some(FaultRule {
-            throttle_tps: Some(1),
-            ..FaultRule::default()
-        }),
-    );
-    for _ in 0..3 {
-        cloud
-            .list_import_jobs(&dev(), time::OffsetDateTime::UNIX_EPOCH)
-            .await
-            .expect("list within retries");
-    }
-}
-
-#[tokio::test]
 async fn sessions_are_assumed_again_after_they_expire() {
     let (sim, cloud) = setup().await;
     cloud

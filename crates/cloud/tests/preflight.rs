@@ -35,6 +35,7 @@ async fn the_sample_model_passes_as_the_execution_role() {
     assert_eq!(r.checked_as, env(&sim, "EXECUTION_ROLE_ARN"));
     for name in [
         "assume_execution_role",
+        "bedrock_trust",
         "list_prefix",
         "read_config",
         "source_key",
@@ -154,6 +155,24 @@ async fn each_broken_chain_step_is_named() {
             "hosting_key",
         ),
         (
+            "trust policy: Bedrock's statement names another service",
+            Some(Sim::TrustPolicy),
+            ChainStep::TrustPolicy,
+            "bedrock_trust",
+        ),
+        (
+            "trust policy: aws:SourceAccount is another account",
+            Some(Sim::TrustSourceAccount),
+            ChainStep::TrustPolicy,
+            "bedrock_trust",
+        ),
+        (
+            "trust policy: aws:SourceArn in another region",
+            Some(Sim::TrustSourceArn),
+            ChainStep::TrustPolicy,
+            "bedrock_trust",
+        ),
+        (
             "trust policy: Ferry's statement",
             None,
             ChainStep::TrustPolicy,
@@ -183,7 +202,7 @@ async fn each_broken_chain_step_is_named() {
                 .is_some_and(|e| e.contains("not authorized")),
             "{name}: {c:#?}"
         );
-        if expected == ChainStep::TrustPolicy {
+        if check == "assume_execution_role" {
             assert!(!r.assumed_execution_role);
             assert_eq!(r.checked_as, env(&sim, "CONTROL_ROLE_ARN"));
         } else {
@@ -323,6 +342,33 @@ async fn complete_sharded_model_passes_with_summed_parameters() {
     assert_eq!(m.parameter_count, Some(16 + 4 + 6));
     // Uploaded without SSE-KMS.
     assert_eq!(m.source_kms_key, None);
+}
+
+#[tokio::test]
+async fn without_iam_get_role_bedrock_trust_is_only_a_warning() {
+    let (sim, cloud) = setup().await;
+    let iam = aws_sdk_iam::Client::new(&config_for(&sim, "hosting-admin").await);
+    let control = env(&sim, "CONTROL_ROLE_ARN");
+    let exec = env(&sim, "EXECUTION_ROLE_ARN");
+    let policy = json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["bedrock:*"], "Resource": "*"},
+        {"Effect": "Allow", "Action": "iam:PassRole", "Resource": exec},
+        {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": exec}]});
+    iam.put_role_policy()
+        .role_name(control.rsplit('/').next().unwrap())
+        .policy_name("FerryControlPolicy")
+        .policy_document(policy.to_string())
+        .send()
+        .await
+        .expect("put policy");
+    let r = cloud.preflight(&dev(), &sample_uri(&sim), None).await;
+    assert!(r.passed(), "{r:#?}");
+    let c = r.check("bedrock_trust").unwrap();
+    assert_eq!(c.outcome, Outcome::Warning, "{c:#?}");
+    assert!(
+        c.evidence.as_deref().unwrap().contains("iam:GetRole"),
+        "{c:#?}"
+    );
 }
 
 #[tokio::test]
