@@ -213,7 +213,9 @@ impl From<StoreError> for ApiError {
                 ApiError::conflict(code, detail).with_cause(e)
             }
             StoreError::IllegalTransition(t) => t.into(),
-            StoreError::Corrupt(_) | StoreError::Database(_) => ApiError::internal(e),
+            StoreError::LeaseLost | StoreError::Corrupt(_) | StoreError::Database(_) => {
+                ApiError::internal(e)
+            }
         }
     }
 }

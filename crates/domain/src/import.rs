@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use crate::auth::{Denied, Principal};
-use crate::bedrock::{ImportedModelName, JobName, MAX_TAGS, S3Uri, Tag};
+use crate::bedrock::{AccountId, ImportedModelName, JobName, MAX_TAGS, Region, S3Uri, Tag};
 use crate::catalog::Catalog;
 use crate::condition::{Condition, ConditionStatus};
 use crate::ids::ImportId;
@@ -37,6 +37,9 @@ pub struct NewImport {
     pub id: ImportId,
     pub team: TeamName,
     pub environment: EnvironmentName,
+    /// The environment's hosting account and Region, where the job will run.
+    pub hosting_account: AccountId,
+    pub region: Region,
     pub source: S3Uri,
     pub model_name: ImportedModelName,
     pub job_name: JobName,
@@ -218,6 +221,8 @@ impl NewImport {
                     id,
                     team,
                     environment: env.name.clone(),
+                    hosting_account: env.account.clone(),
+                    region: env.region.clone(),
                     source,
                     model_name,
                     job_name,
@@ -254,19 +259,29 @@ impl NewImport {
         conditions
     }
 
-    /// The tags Ferry itself puts on the job and the imported model, so that
-    /// anything found in the hosting account leads back to its request.
+    /// The tags Ferry itself puts on the job and the imported model.
     pub fn ferry_tags(&self) -> Vec<Tag> {
-        [
-            ("ferry:request-id", self.id.to_string()),
-            ("ferry:team", self.team.to_string()),
-            ("ferry:requester", self.requested_by.clone()),
-            ("ferry:source", self.source.to_string()),
-        ]
-        .into_iter()
-        .filter_map(|(k, v)| Tag::sanitized(k, &v).ok())
-        .collect()
+        ferry_tags(
+            self.id,
+            self.team.as_str(),
+            &self.requested_by,
+            self.source.as_str(),
+        )
     }
+}
+
+/// The tags Ferry puts on every job and imported model, so that anything
+/// found in a hosting account leads back to its request.
+pub fn ferry_tags(id: ImportId, team: &str, requester: &str, source: &str) -> Vec<Tag> {
+    [
+        ("ferry:request-id", id.to_string()),
+        ("ferry:team", team.to_owned()),
+        ("ferry:requester", requester.to_owned()),
+        ("ferry:source", source.to_owned()),
+    ]
+    .into_iter()
+    .filter_map(|(k, v)| Tag::sanitized(k, &v).ok())
+    .collect()
 }
 
 #[cfg(test)]

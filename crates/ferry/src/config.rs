@@ -17,7 +17,16 @@ use serde::{Deserialize, Serialize};
 
 /// Top-level sections; other `FERRY_*` variables (`FERRY_CONFIG`,
 /// `FERRY_URL`, `FERRY_TOKEN`) belong to the CLI, not to this file.
-const SECTIONS: &[&str] = &["server", "database", "log", "api", "environments", "teams"];
+const SECTIONS: &[&str] = &[
+    "server",
+    "database",
+    "log",
+    "api",
+    "aws",
+    "worker",
+    "environments",
+    "teams",
+];
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -30,6 +39,10 @@ pub struct Config {
     pub log: LogConfig,
     #[serde(default)]
     pub api: ApiConfig,
+    #[serde(default)]
+    pub aws: AwsConfig,
+    #[serde(default)]
+    pub worker: WorkerConfig,
     #[serde(default)]
     pub environments: BTreeMap<String, EnvironmentConfig>,
     #[serde(default)]
@@ -114,6 +127,97 @@ impl Default for ApiConfig {
     }
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AwsConfig {
+    /// Send every AWS call here instead of AWS (`ferry sim`, a VPC endpoint
+    /// proxy). The standard `AWS_ENDPOINT_URL*` variables work too.
+    pub endpoint_url: Option<String>,
+    /// Static base credentials (local setups). Without them Ferry uses the
+    /// default chain: environment, web identity (IRSA), ECS/EC2 roles, profiles.
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<SecretString>,
+    /// Session name of the roles Ferry assumes (shows in CloudTrail).
+    pub session_name: String,
+    /// Attempts per AWS call, with the SDK's exponential backoff.
+    pub retry_max_attempts: u32,
+}
+
+impl Default for AwsConfig {
+    fn default() -> Self {
+        Self {
+            endpoint_url: None,
+            access_key_id: None,
+            secret_access_key: None,
+            session_name: "ferry".to_owned(),
+            retry_max_attempts: 3,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WorkerConfig {
+    /// `ferry serve` runs the worker beside the API (`ferry worker` runs it alone).
+    pub enabled: bool,
+    /// How long a worker's claim on a request lasts; a dead worker's requests
+    /// are taken over after this.
+    pub lease_secs: u64,
+    /// Most requests one activation claims.
+    pub batch: u32,
+    /// Wake at least this often without a notification.
+    pub tick_millis: u64,
+    /// First and longest delay between polls of one import job.
+    pub poll_initial_secs: u64,
+    pub poll_max_secs: u64,
+    /// First and longest delay after throttling, a quota or a 5xx.
+    pub retry_initial_secs: u64,
+    pub retry_max_secs: u64,
+    /// With this many jobs due in one environment, one ListModelImportJobs
+    /// call replaces their GetModelImportJob calls.
+    pub list_threshold: u32,
+    /// Bedrock calls per second per hosting account and Region, all replicas together.
+    pub budget_per_second: f64,
+    pub budget_burst: f64,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            lease_secs: 60,
+            batch: 32,
+            tick_millis: 1000,
+            poll_initial_secs: 5,
+            poll_max_secs: 60,
+            retry_initial_secs: 2,
+            retry_max_secs: 120,
+            list_threshold: 3,
+            budget_per_second: 5.0,
+            budget_burst: 20.0,
+        }
+    }
+}
+
+/// What to do with a request that would exceed the account's imported-model limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnModelLimit {
+    /// Fail it with a message saying which limit and what to delete.
+    #[default]
+    Refuse,
+    /// Submit anyway with a warning condition (the quota may have been raised).
+    Warn,
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn three() -> u32 {
+    3
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EnvironmentConfig {
@@ -131,6 +235,17 @@ pub struct EnvironmentConfig {
     pub requires_approval: bool,
     /// Teams allowed to target this environment; all when absent.
     pub teams: Option<Vec<TeamName>>,
+    /// `sts:ExternalId` for assuming the control role, if its trust policy asks.
+    pub external_id: Option<String>,
+    /// Import jobs Ferry runs at once in this account and Region (Bedrock's
+    /// quota "Concurrent model import jobs": 1).
+    #[serde(default = "one")]
+    pub max_concurrent_imports: u32,
+    /// Imported models the account may hold (Bedrock's default quota: 3).
+    #[serde(default = "three")]
+    pub max_imported_models: u32,
+    #[serde(default)]
+    pub on_model_limit: OnModelLimit,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -258,7 +373,46 @@ impl Config {
                 teams: e.teams.clone(),
             });
         }
+        self.check_placements()?;
         Catalog::new(envs, teams).map_err(|e| ConfigError::key(e.key, e.message))
+    }
+
+    /// Environments in one hosting account and Region share Bedrock's quotas,
+    /// so they must declare the same limits.
+    fn check_placements(&self) -> Result<(), ConfigError> {
+        let mut seen: BTreeMap<(String, String), (&str, u32, u32, OnModelLimit)> = BTreeMap::new();
+        for (name, e) in &self.environments {
+            let key = (e.account_id.to_string(), e.region.to_string());
+            let mine = (
+                name.as_str(),
+                e.max_concurrent_imports,
+                e.max_imported_models,
+                e.on_model_limit,
+            );
+            if e.max_concurrent_imports == 0 {
+                return Err(ConfigError::key(
+                    format!("environments.{name}.max_concurrent_imports"),
+                    "must be at least 1",
+                ));
+            }
+            match seen.get(&key) {
+                Some(other) if (other.1, other.2, other.3) != (mine.1, mine.2, mine.3) => {
+                    return Err(ConfigError::key(
+                        format!("environments.{name}"),
+                        format!(
+                            "shares account {} in {} with environment {}, so max_concurrent_imports, \
+                             max_imported_models and on_model_limit must match",
+                            key.0, key.1, other.0
+                        ),
+                    ));
+                }
+                Some(_) => {}
+                None => {
+                    seen.insert(key, mine);
+                }
+            }
+        }
+        Ok(())
     }
 
     pub fn api_settings(&self) -> ferry_api::ApiSettings {
@@ -366,6 +520,18 @@ mod tests {
             assert_eq!(c.log.format, LogFormat::Json);
             Ok(())
         });
+    }
+
+    #[test]
+    fn environments_sharing_an_account_must_share_quotas() {
+        let bad = example().replacen(
+            "max_concurrent_imports = 1",
+            "max_concurrent_imports = 2",
+            1,
+        );
+        assert_ne!(bad, example());
+        let err = load_str(&bad).unwrap().catalog().unwrap_err().to_string();
+        assert!(err.contains("shares account 777788889999"), "{err}");
     }
 
     #[test]

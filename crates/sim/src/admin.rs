@@ -1,6 +1,7 @@
 //! `/_sim/` admin endpoints (unauthenticated, local only): health, faults, clock, scenario.
 //!
 //! * `GET /_sim/health` → `ok`
+//! * `GET /_sim/calls` → requests received per `service:Operation`
 //! * `GET /_sim/faults` → the [`crate::FaultConfig`] as JSON
 //! * `PUT` or `POST /_sim/faults` with a [`crate::FaultConfig`] JSON body → replaces it
 //! * `POST /_sim/clock` with `{"advance_secs": N}` → moves the sim's clock (expires sessions)
@@ -25,6 +26,7 @@ fn bad(msg: &str) -> Response {
 pub(crate) fn handle(ctx: &Ctx, req: &crate::wire::SimRequest) -> Response {
     match (&req.method, req.path.as_str()) {
         (&Method::GET, "/_sim/health") => ok_json(&json!({"status": "ok"})),
+        (&Method::GET, "/_sim/calls") => ok_json(&json!(ctx.faults.call_counts())),
         (&Method::GET, "/_sim/faults") => {
             ok_json(&serde_json::to_value(ctx.faults.get()).unwrap_or_default())
         }

@@ -69,6 +69,7 @@ pub(crate) enum Injected {
 pub struct Faults {
     config: Mutex<FaultConfig>,
     windows: Mutex<HashMap<String, (Instant, u32)>>,
+    calls: Mutex<BTreeMap<String, u64>>,
 }
 
 impl Faults {
@@ -76,7 +77,17 @@ impl Faults {
         Self {
             config: Mutex::new(config),
             windows: Mutex::new(HashMap::new()),
+            calls: Mutex::new(BTreeMap::new()),
         }
+    }
+
+    /// Requests received per `service:Operation` since the start (throttled
+    /// and failed ones included): what a benchmark reports as API calls.
+    pub fn call_counts(&self) -> BTreeMap<String, u64> {
+        self.calls
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// The current configuration.
@@ -127,6 +138,12 @@ impl Faults {
 
     /// Sleeps for the configured latency, then decides whether to throttle or fail.
     pub(crate) async fn before(&self, service: &str, op: &str) -> Injected {
+        *self
+            .calls
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(format!("{service}:{op}"))
+            .or_insert(0) += 1;
         let Some(rule) = self.get().rule_for(service, op).cloned() else {
             return Injected::None;
         };

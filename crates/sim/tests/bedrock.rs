@@ -624,3 +624,27 @@ async fn faults_can_be_changed_over_http_and_env_file_is_written() {
         text.contains("SAMPLE_MODEL_URI=s3://model-artifacts-111122223333/models/sample-llama/")
     );
 }
+
+#[tokio::test]
+async fn calls_are_counted_per_operation_for_benchmarks() {
+    let sim = start().await;
+    let client = bedrock(&config_for(&sim, HOSTING_IMPORTER));
+    for _ in 0..3 {
+        client.list_model_import_jobs().send().await.unwrap();
+    }
+    let _ = client
+        .get_model_import_job()
+        .job_identifier("nope")
+        .send()
+        .await;
+    let counts = sim.faults().call_counts();
+    assert_eq!(counts.get("bedrock:ListModelImportJobs"), Some(&3));
+    assert_eq!(counts.get("bedrock:GetModelImportJob"), Some(&1));
+    let over_http: serde_json::Value = reqwest::get(format!("{}/_sim/calls", sim.endpoint()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(over_http["bedrock:ListModelImportJobs"], 3);
+}

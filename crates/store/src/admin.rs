@@ -9,6 +9,32 @@ pub async fn answers(url: &str) -> bool {
     PgConnection::connect(url).await.is_ok()
 }
 
+/// Drops database `name` (disconnecting its sessions) and creates it afresh;
+/// returns a URL for it. For throwaway local setups only.
+pub async fn recreate_database(server_url: &str, name: &str) -> Result<String, StoreError> {
+    check_name(name)?;
+    let mut conn = PgConnection::connect(server_url).await?;
+    // Identifiers cannot be bound; `name` was checked above.
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(&mut conn)
+        .await?;
+    drop(conn);
+    ensure_database(server_url, name).await
+}
+
+fn check_name(name: &str) -> Result<(), StoreError> {
+    if name.is_empty()
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    {
+        return Err(StoreError::Corrupt(format!(
+            "{name:?} is not a plain database name"
+        )));
+    }
+    Ok(())
+}
+
 /// Creates database `name` on the server `server_url` points at, unless it
 /// exists, and returns a URL for it. `name` must be a plain identifier.
 pub async fn ensure_database(server_url: &str, name: &str) -> Result<String, StoreError> {

@@ -9,6 +9,9 @@ pub enum StoreError {
     Conflict { constraint: String },
     #[error(transparent)]
     IllegalTransition(#[from] IllegalTransition),
+    /// The worker's lease on the row expired or was taken over: stop.
+    #[error("the lease on this request is no longer held")]
+    LeaseLost,
     /// A row holds a value the domain cannot parse: a bug or a manual edit.
     #[error("stored value is invalid: {0}")]
     Corrupt(String),

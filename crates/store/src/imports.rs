@@ -2,10 +2,10 @@
 
 use std::collections::BTreeMap;
 
-use ferry_domain::condition::{Condition, set_condition};
+use ferry_domain::condition::Condition;
 use ferry_domain::ids::ImportId;
 use ferry_domain::import::NewImport;
-use ferry_domain::status::{Cause, IllegalTransition, Status, TRANSITIONS};
+use ferry_domain::status::{Cause, Status};
 use sqlx::PgConnection;
 use sqlx::types::Json;
 use time::OffsetDateTime;
@@ -31,6 +31,20 @@ pub struct ImportRecord {
     pub conditions: Vec<Condition>,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
+    pub hosting_account: Option<String>,
+    pub region: Option<String>,
+    pub attempt: i32,
+    pub preflight: Option<serde_json::Value>,
+    pub preflight_passed: Option<bool>,
+    pub bedrock_job_arn: Option<String>,
+    pub imported_model_arn: Option<String>,
+    pub imported_model: Option<serde_json::Value>,
+    pub failure_message: Option<String>,
+    pub submitted_at: Option<OffsetDateTime>,
+    pub finished_at: Option<OffsetDateTime>,
+    pub retries: i32,
+    pub polls: i32,
+    pub next_attempt_at: OffsetDateTime,
 }
 
 /// One entry of a request's audit trail.
@@ -46,25 +60,39 @@ pub struct EventRecord {
     pub detail: serde_json::Value,
 }
 
-struct ImportRow {
-    id: Uuid,
-    team: String,
-    environment: String,
-    source_uri: String,
-    model_name: String,
-    job_name: String,
-    description: Option<String>,
-    model_tags: Json<BTreeMap<String, String>>,
-    job_tags: Json<BTreeMap<String, String>>,
-    requested_by: String,
-    requester_id: String,
-    status: String,
-    conditions: Json<Vec<Condition>>,
-    created_at: OffsetDateTime,
-    updated_at: OffsetDateTime,
+pub(crate) struct ImportRow {
+    pub(crate) id: Uuid,
+    pub(crate) team: String,
+    pub(crate) environment: String,
+    pub(crate) source_uri: String,
+    pub(crate) model_name: String,
+    pub(crate) job_name: String,
+    pub(crate) description: Option<String>,
+    pub(crate) model_tags: Json<BTreeMap<String, String>>,
+    pub(crate) job_tags: Json<BTreeMap<String, String>>,
+    pub(crate) requested_by: String,
+    pub(crate) requester_id: String,
+    pub(crate) status: String,
+    pub(crate) conditions: Json<Vec<Condition>>,
+    pub(crate) created_at: OffsetDateTime,
+    pub(crate) updated_at: OffsetDateTime,
+    pub(crate) hosting_account: Option<String>,
+    pub(crate) region: Option<String>,
+    pub(crate) attempt: i32,
+    pub(crate) preflight: Option<serde_json::Value>,
+    pub(crate) preflight_passed: Option<bool>,
+    pub(crate) bedrock_job_arn: Option<String>,
+    pub(crate) imported_model_arn: Option<String>,
+    pub(crate) imported_model: Option<serde_json::Value>,
+    pub(crate) failure_message: Option<String>,
+    pub(crate) submitted_at: Option<OffsetDateTime>,
+    pub(crate) finished_at: Option<OffsetDateTime>,
+    pub(crate) retries: i32,
+    pub(crate) polls: i32,
+    pub(crate) next_attempt_at: OffsetDateTime,
 }
 
-fn parse_status(s: &str) -> Result<Status, StoreError> {
+pub(crate) fn parse_status(s: &str) -> Result<Status, StoreError> {
     s.parse().map_err(|e| StoreError::Corrupt(format!("{e}")))
 }
 
@@ -87,6 +115,20 @@ impl TryFrom<ImportRow> for ImportRecord {
             conditions: r.conditions.0,
             created_at: r.created_at,
             updated_at: r.updated_at,
+            hosting_account: r.hosting_account,
+            region: r.region,
+            attempt: r.attempt,
+            preflight: r.preflight,
+            preflight_passed: r.preflight_passed,
+            bedrock_job_arn: r.bedrock_job_arn,
+            imported_model_arn: r.imported_model_arn,
+            imported_model: r.imported_model,
+            failure_message: r.failure_message,
+            submitted_at: r.submitted_at,
+            finished_at: r.finished_at,
+            retries: r.retries,
+            polls: r.polls,
+            next_attempt_at: r.next_attempt_at,
         })
     }
 }
@@ -114,14 +156,17 @@ pub async fn insert(
         ImportRow,
         r#"INSERT INTO import_requests
                (id, team, environment, source_uri, model_name, job_name, description,
-                model_tags, job_tags, requested_by, requester_id, status, conditions)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                model_tags, job_tags, requested_by, requester_id, status, conditions,
+                hosting_account, region)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
            RETURNING id, team, environment, source_uri, model_name, job_name, description,
                      model_tags AS "model_tags: Json<BTreeMap<String, String>>",
                      job_tags AS "job_tags: Json<BTreeMap<String, String>>",
                      requested_by, requester_id, status,
                      conditions AS "conditions: Json<Vec<Condition>>",
-                     created_at, updated_at"#,
+                     created_at, updated_at, hosting_account, region, attempt, preflight,
+                     preflight_passed, bedrock_job_arn, imported_model_arn, imported_model,
+                     failure_message, submitted_at, finished_at, retries, polls, next_attempt_at"#,
         new.id.as_uuid(),
         new.team.as_str(),
         new.environment.as_str(),
@@ -135,6 +180,8 @@ pub async fn insert(
         requester_id,
         new.status.as_str(),
         Json(new.initial_conditions()) as _,
+        new.hosting_account.as_str(),
+        new.region.as_str(),
     )
     .fetch_one(&mut *conn)
     .await?;
@@ -162,7 +209,9 @@ pub async fn get(conn: &mut PgConnection, id: ImportId) -> Result<ImportRecord, 
                   job_tags AS "job_tags: Json<BTreeMap<String, String>>",
                   requested_by, requester_id, status,
                   conditions AS "conditions: Json<Vec<Condition>>",
-                  created_at, updated_at
+                  created_at, updated_at, hosting_account, region, attempt, preflight,
+                  preflight_passed, bedrock_job_arn, imported_model_arn, imported_model,
+                  failure_message, submitted_at, finished_at, retries, polls, next_attempt_at
            FROM import_requests WHERE id = $1"#,
         id.as_uuid()
     )
@@ -196,7 +245,9 @@ pub async fn list(
                   job_tags AS "job_tags: Json<BTreeMap<String, String>>",
                   requested_by, requester_id, status,
                   conditions AS "conditions: Json<Vec<Condition>>",
-                  created_at, updated_at
+                  created_at, updated_at, hosting_account, region, attempt, preflight,
+                  preflight_passed, bedrock_job_arn, imported_model_arn, imported_model,
+                  failure_message, submitted_at, finished_at, retries, polls, next_attempt_at
            FROM import_requests
            WHERE ($1::text IS NULL OR team = $1)
              AND ($2::text IS NULL OR environment = $2)
@@ -230,53 +281,17 @@ pub async fn transition(
     condition: Option<Condition>,
     detail: &serde_json::Value,
 ) -> Result<ImportRecord, StoreError> {
-    let current = sqlx::query!(
-        r#"SELECT status, conditions AS "conditions: Json<Vec<Condition>>"
-           FROM import_requests WHERE id = $1 FOR UPDATE"#,
-        id.as_uuid()
-    )
-    .fetch_optional(&mut *conn)
-    .await?
-    .ok_or(StoreError::NotFound)?;
-    let from = parse_status(&current.status)?;
-    let allowed = TRANSITIONS
-        .iter()
-        .any(|(f, t, c)| *f == from && *t == to && *c == cause);
-    if !allowed {
-        return Err(IllegalTransition { from, to }.into());
-    }
-    let mut conditions = current.conditions.0;
-    if let Some(c) = condition {
-        set_condition(&mut conditions, c);
-    }
-    let row = sqlx::query_as!(
-        ImportRow,
-        r#"UPDATE import_requests
-           SET status = $2, conditions = $3, updated_at = now()
-           WHERE id = $1
-           RETURNING id, team, environment, source_uri, model_name, job_name, description,
-                     model_tags AS "model_tags: Json<BTreeMap<String, String>>",
-                     job_tags AS "job_tags: Json<BTreeMap<String, String>>",
-                     requested_by, requester_id, status,
-                     conditions AS "conditions: Json<Vec<Condition>>",
-                     created_at, updated_at"#,
-        id.as_uuid(),
-        to.as_str(),
-        Json(conditions) as _,
-    )
-    .fetch_one(&mut *conn)
-    .await?;
-    append_event(
+    crate::work::apply(
         conn,
         id,
+        None,
+        Some((cause, to)),
         actor,
-        "status_changed",
-        Some(from),
-        Some(to),
+        condition.into_iter().collect(),
+        &crate::work::Changes::default(),
         detail,
     )
-    .await?;
-    row.try_into()
+    .await
 }
 
 /// Appends one event to a request's audit trail.

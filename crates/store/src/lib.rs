@@ -7,7 +7,9 @@
 pub mod admin;
 pub mod idempotency;
 pub mod imports;
+pub mod notify;
 pub mod tokens;
+pub mod work;
 
 mod error;
 

@@ -216,6 +216,29 @@ pub(crate) struct ImportOut {
     created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     updated_at: OffsetDateTime,
+    /// 1 for the first try; each retry is a new attempt (new job).
+    attempt: i32,
+    /// The preflight report: every check of the artifacts and the access
+    /// chain, with evidence, the broken step and the fix for a failure.
+    #[schema(value_type = Option<Object>)]
+    preflight: Option<serde_json::Value>,
+    /// While the request waits for a free import slot: its place in line (1 = next).
+    /// Only on `GET /v1/imports/{id}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    queue_position: Option<u32>,
+    /// The Bedrock import job, once created.
+    bedrock_job_arn: Option<String>,
+    /// The imported model, once the job completed.
+    imported_model_arn: Option<String>,
+    /// `GetImportedModel` details: architecture, custom model units, key.
+    #[schema(value_type = Option<Object>)]
+    imported_model: Option<serde_json::Value>,
+    /// Why the request failed (preflight, Bedrock's validation or the job's `failureMessage`).
+    failure_message: Option<String>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    submitted_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    finished_at: Option<OffsetDateTime>,
 }
 
 impl From<ImportRecord> for ImportOut {
@@ -235,6 +258,15 @@ impl From<ImportRecord> for ImportOut {
             conditions: r.conditions.iter().map(ConditionOut::from).collect(),
             created_at: r.created_at,
             updated_at: r.updated_at,
+            attempt: r.attempt,
+            preflight: r.preflight,
+            queue_position: None,
+            bedrock_job_arn: r.bedrock_job_arn,
+            imported_model_arn: r.imported_model_arn,
+            imported_model: r.imported_model,
+            failure_message: r.failure_message,
+            submitted_at: r.submitted_at,
+            finished_at: r.finished_at,
         }
     }
 }
@@ -603,7 +635,11 @@ async fn get_import(
 ) -> Result<Json<ImportOut>, ApiError> {
     let id = parse_id(&id)?;
     let mut conn = state.pool.acquire().await.map_err(ApiError::internal)?;
-    Ok(Json(load_visible(&mut conn, &caller, id).await?.into()))
+    let record = load_visible(&mut conn, &caller, id).await?;
+    let position = ferry_store::work::queue_position(&mut conn, &record).await?;
+    let mut out = ImportOut::from(record);
+    out.queue_position = position.and_then(|p| u32::try_from(p).ok());
+    Ok(Json(out))
 }
 
 /// Lists a request's audit trail, oldest first: every state change, who made

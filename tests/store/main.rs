@@ -1,0 +1,334 @@
+//! The worker's store primitives against a real Postgres: leases, the
+//! scheduler's slots and fairness, the shared call budget.
+
+#![allow(clippy::unwrap_used)]
+
+use ferry_domain::auth::{Principal, Role};
+use ferry_domain::import::{ImportDraft, NewImport};
+use ferry_domain::names::TeamName;
+use ferry_domain::status::Status;
+use ferry_e2e::example_catalog;
+use ferry_store::imports::{self, Actor};
+use ferry_store::work::{self, Admission, Changes, Quota};
+use ferry_store::{PgPool, StoreError};
+
+fn researcher(team: &str) -> Principal {
+    Principal {
+        id: format!("token:{team}"),
+        name: format!("{team}-researcher"),
+        role: Role::Researcher,
+        team: Some(TeamName::parse(team).unwrap()),
+    }
+}
+
+async fn create(pool: &PgPool, team: &str, model: &str) -> NewImport {
+    let source = match team {
+        "vision" => "s3://model-artifacts-111122223333/vision/m/",
+        _ => "s3://model-artifacts-111122223333/m/",
+    };
+    let draft = ImportDraft {
+        source: source.into(),
+        environment: "dev".into(),
+        model_name: model.into(),
+        ..ImportDraft::default()
+    };
+    let new = NewImport::from_draft(&draft, &researcher(team), &example_catalog()).unwrap();
+    let mut conn = pool.acquire().await.unwrap();
+    imports::insert(&mut conn, &new, "token:x").await.unwrap();
+    new
+}
+
+/// Puts a request where the scheduler looks: validating, preflight passed.
+async fn mark_waiting(pool: &PgPool, new: &NewImport) {
+    sqlx::query(
+        "UPDATE import_requests SET status = 'validating', preflight_passed = true WHERE id = $1",
+    )
+    .bind(new.id.as_uuid())
+    .execute(pool)
+    .await
+    .unwrap();
+}
+
+const LEASE: time::Duration = time::Duration::seconds(60);
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_due_request_is_claimed_by_exactly_one_worker(pool: PgPool) {
+    for i in 0..10 {
+        create(&pool, "research", &format!("m{i}")).await;
+    }
+    let claims = futures::future::join_all((0..5).map(|w| {
+        let pool = pool.clone();
+        async move {
+            let mut conn = pool.acquire().await.unwrap();
+            work::claim_due(&mut conn, &format!("w{w}"), LEASE, 4)
+                .await
+                .unwrap()
+        }
+    }))
+    .await;
+    let mut ids: Vec<_> = claims.iter().flatten().map(|r| r.id).collect();
+    let total = ids.len();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(total, 10, "every request claimed");
+    assert_eq!(ids.len(), 10, "none claimed twice");
+    let mut conn = pool.acquire().await.unwrap();
+    assert!(
+        work::claim_due(&mut conn, "late", LEASE, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn an_expired_lease_is_claimed_again_and_the_old_owner_cannot_write(pool: PgPool) {
+    let new = create(&pool, "research", "m").await;
+    let mut conn = pool.acquire().await.unwrap();
+    let claimed = work::claim_due(&mut conn, "dead", time::Duration::milliseconds(50), 1)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert!(
+        work::claim_due(&mut conn, "other", LEASE, 1)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(120)).await;
+    let again = work::claim_due(&mut conn, "other", LEASE, 1).await.unwrap();
+    assert_eq!(again[0].id, new.id);
+    let stale = work::apply(
+        &mut conn,
+        new.id,
+        Some("dead"),
+        None,
+        Actor { name: "ferry" },
+        vec![],
+        &Changes::default(),
+        &serde_json::json!({}),
+    )
+    .await;
+    assert!(matches!(stale, Err(StoreError::LeaseLost)));
+    work::apply(
+        &mut conn,
+        new.id,
+        Some("other"),
+        None,
+        Actor { name: "ferry" },
+        vec![],
+        &Changes {
+            release: true,
+            ..Changes::default()
+        },
+        &serde_json::json!({}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        work::claim_due(&mut conn, "third", LEASE, 1)
+            .await
+            .unwrap()
+            .len(),
+        1,
+        "released rows are claimable"
+    );
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn release_all_hands_rows_back_at_once(pool: PgPool) {
+    create(&pool, "research", "a").await;
+    create(&pool, "research", "b").await;
+    let mut conn = pool.acquire().await.unwrap();
+    assert_eq!(
+        work::claim_due(&mut conn, "stopping", LEASE, 5)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(work::release_all(&mut conn, "stopping").await.unwrap(), 2);
+    assert_eq!(
+        work::claim_due(&mut conn, "next", LEASE, 5)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn waiting_requests_are_not_claimed_but_admitted_within_the_quota_in_fair_order(
+    pool: PgPool,
+) {
+    // Team research queues three, then vision one: vision's must not wait for all of research's.
+    let r1 = create(&pool, "research", "r1").await;
+    let r2 = create(&pool, "research", "r2").await;
+    let r3 = create(&pool, "research", "r3").await;
+    let v1 = create(&pool, "vision", "v1").await;
+    for n in [&r1, &r2, &r3, &v1] {
+        mark_waiting(&pool, n).await;
+    }
+    let mut conn = pool.acquire().await.unwrap();
+    assert!(
+        work::claim_due(&mut conn, "w", LEASE, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "waiting rows belong to the scheduler"
+    );
+    let line = work::waiting_line(&mut conn, "777788889999", "us-east-1")
+        .await
+        .unwrap();
+    assert_eq!(line, vec![r1.id, v1.id, r2.id, r3.id]);
+    let rec = imports::get(&mut conn, r3.id).await.unwrap();
+    assert_eq!(
+        work::queue_position(&mut conn, &rec).await.unwrap(),
+        Some(4)
+    );
+
+    let quota = Quota {
+        concurrent_jobs: 1,
+        imported_models: 10,
+    };
+    let admitted = work::admit(&mut conn, "777788889999", "us-east-1", quota, true)
+        .await
+        .unwrap();
+    assert_eq!(admitted, vec![Admission::Admitted(r1.id)]);
+    assert!(
+        work::admit(&mut conn, "777788889999", "us-east-1", quota, true)
+            .await
+            .unwrap()
+            .is_empty(),
+        "the slot is taken"
+    );
+    assert_eq!(
+        imports::get(&mut conn, r1.id).await.unwrap().status,
+        Status::Submitting
+    );
+    // The job finishes: the next in fair order is vision's.
+    sqlx::query(
+        "UPDATE import_requests SET status = 'completed', submitted_at = now() WHERE id = $1",
+    )
+    .bind(r1.id.as_uuid())
+    .execute(&pool)
+    .await
+    .unwrap();
+    let line = work::waiting_line(&mut conn, "777788889999", "us-east-1")
+        .await
+        .unwrap();
+    assert_eq!(
+        line,
+        vec![v1.id, r2.id, r3.id],
+        "the team served least recently goes first"
+    );
+    let admitted = work::admit(&mut conn, "777788889999", "us-east-1", quota, true)
+        .await
+        .unwrap();
+    assert_eq!(admitted, vec![Admission::Admitted(v1.id)]);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn concurrent_schedulers_never_exceed_the_quota(pool: PgPool) {
+    for i in 0..6 {
+        let n = create(&pool, "research", &format!("m{i}")).await;
+        mark_waiting(&pool, &n).await;
+    }
+    let quota = Quota {
+        concurrent_jobs: 2,
+        imported_models: 100,
+    };
+    let rounds = futures::future::join_all((0..6).map(|_| {
+        let pool = pool.clone();
+        async move {
+            let mut tx = pool.begin().await.unwrap();
+            let a = work::admit(&mut tx, "777788889999", "us-east-1", quota, true)
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+            a.len()
+        }
+    }))
+    .await;
+    assert_eq!(rounds.iter().sum::<usize>(), 2);
+    let submitting: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM import_requests WHERE status = 'submitting'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(submitting, 2);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_imported_model_limit_refuses_or_warns(pool: PgPool) {
+    let done = create(&pool, "research", "done").await;
+    sqlx::query("UPDATE import_requests SET status = 'completed' WHERE id = $1")
+        .bind(done.id.as_uuid())
+        .execute(&pool)
+        .await
+        .unwrap();
+    let a = create(&pool, "research", "a").await;
+    mark_waiting(&pool, &a).await;
+    let quota = Quota {
+        concurrent_jobs: 1,
+        imported_models: 1,
+    };
+    let mut conn = pool.acquire().await.unwrap();
+    let out = work::admit(&mut conn, "777788889999", "us-east-1", quota, true)
+        .await
+        .unwrap();
+    assert_eq!(out, vec![Admission::RefusedOverModelLimit(a.id)]);
+    let rec = imports::get(&mut conn, a.id).await.unwrap();
+    assert_eq!(rec.status, Status::Failed);
+    assert!(
+        rec.failure_message
+            .unwrap()
+            .contains("limit of 1 imported models")
+    );
+
+    let b = create(&pool, "research", "b").await;
+    mark_waiting(&pool, &b).await;
+    let out = work::admit(&mut conn, "777788889999", "us-east-1", quota, false)
+        .await
+        .unwrap();
+    assert_eq!(out, vec![Admission::AdmittedOverModelLimit(b.id)]);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_call_budget_is_a_shared_token_bucket(pool: PgPool) {
+    let mut conn = pool.acquire().await.unwrap();
+    // Refill so slow that it cannot matter during the test.
+    let mut taken = 0;
+    for _ in 0..8 {
+        if work::take_budget(&mut conn, "777788889999", "us-east-1", 0.001, 5.0)
+            .await
+            .unwrap()
+        {
+            taken += 1;
+        }
+    }
+    assert_eq!(taken, 5, "a burst of 5, then empty");
+    assert!(
+        work::take_budget(&mut conn, "111122223333", "us-east-1", 0.001, 5.0)
+            .await
+            .unwrap(),
+        "budgets are per account"
+    );
+    // A fast refill lets calls through again.
+    assert!(
+        work::take_budget(&mut conn, "777788889999", "us-east-1", 1000.0, 5.0)
+            .await
+            .unwrap()
+    );
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn new_requests_notify_workers(pool: PgPool) {
+    let mut listener = ferry_store::notify::WorkListener::connect(&pool)
+        .await
+        .unwrap();
+    create(&pool, "research", "m").await;
+    tokio::time::timeout(std::time::Duration::from_secs(5), listener.next())
+        .await
+        .unwrap();
+}
