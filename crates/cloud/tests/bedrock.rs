@@ -218,6 +218,26 @@ async fn throttling_and_server_errors_are_retryable() {
 }
 
 #[tokio::test]
+async fn the_sdk_retries_server_errors_up_to_retry_max_attempts() {
+    let sim = start_sim().await;
+    let cloud = cloud(&sim, 3).await;
+    sim.faults().set_rule(
+        "bedrock:GetModelImportJob",
+        Some(FaultRule {
+            error_rate: 1.0,
+            ..FaultRule::default()
+        }),
+    );
+    let e = cloud.get_import_job(&dev(), "some-job").await.unwrap_err();
+    assert!(matches!(e, CallError::Transient(_)), "{e:?}");
+    assert_eq!(
+        sim.faults().call_counts().get("bedrock:GetModelImportJob"),
+        Some(&3),
+        "three attempts, as configured"
+    );
+}
+
+#[tokio::test]
 async fn sessions_are_assumed_again_after_they_expire() {
     let (sim, cloud) = setup().await;
     cloud
