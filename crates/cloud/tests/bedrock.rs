@@ -266,6 +266,42 @@ async fn sessions_are_assumed_again_after_they_expire() {
 }
 
 #[tokio::test]
+async fn the_external_id_is_sent_when_the_control_role_requires_one() {
+    let sim = start_sim().await;
+    let iam = aws_sdk_iam::Client::new(&config_for(&sim, "hosting-admin").await);
+    let trust = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::777788889999:user/ferry-service"}, "Action": "sts:AssumeRole",
+        "Condition": {"StringEquals": {"sts:ExternalId": "ferry-dev-3f9a"}}}]});
+    iam.update_assume_role_policy()
+        .role_name("FerryControlRole-777788889999")
+        .policy_document(trust.to_string())
+        .send()
+        .await
+        .expect("trust");
+    let without = cloud(&sim, 1).await;
+    let e = without
+        .list_import_jobs(&dev(), time::OffsetDateTime::UNIX_EPOCH)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            CallError::AccessDenied {
+                step: Some(ChainStep::ControlRolePolicy),
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    let mut t = target(&sim);
+    t.external_id = Some("ferry-dev-3f9a".into());
+    let with = Cloud::new(options(&sim, 1), vec![t]).await.unwrap();
+    with.list_import_jobs(&dev(), time::OffsetDateTime::UNIX_EPOCH)
+        .await
+        .expect("with the external id");
+}
+
+#[tokio::test]
 async fn unknown_environments_and_options_are_refused() {
     let (sim, cloud) = setup().await;
     let prod = ferry_domain::names::EnvironmentName::parse("prod").unwrap();

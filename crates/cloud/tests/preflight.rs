@@ -377,6 +377,23 @@ async fn without_iam_get_role_bedrock_trust_is_only_a_warning() {
 }
 
 #[tokio::test]
+async fn listing_follows_continuation_tokens_past_1000_objects() {
+    let (sim, cloud) = setup().await;
+    let mut f = sample();
+    for i in 0..1000 {
+        f.insert(format!("extra/{i:04}.txt"), vec![b'x']);
+    }
+    let n = f.len();
+    let uri = upload(&sim, "variants/many/", &f).await;
+    let r = cloud.preflight(&dev(), &uri, None).await;
+    assert!(r.passed(), "{r:#?}");
+    let c = r.check("list_prefix").unwrap();
+    assert_eq!(c.detail, format!("{n} objects under {uri}"));
+    assert_eq!(r.model.unwrap().files.len(), n);
+    assert_eq!(sim.faults().call_counts().get("s3:ListObjectsV2"), Some(&2));
+}
+
+#[tokio::test]
 async fn empty_prefix_and_unknown_environment() {
     let (sim, cloud) = setup().await;
     let uri = ferry_domain::bedrock::S3Uri::parse(&format!(
