@@ -60,6 +60,22 @@ impl AwsFailure {
         }
     }
 
+    /// Throttling, 5xx, or no response at all (timeout, connection): worth another try.
+    fn is_transient(&self) -> bool {
+        matches!(
+            self.code.as_deref(),
+            Some(
+                "SlowDown"
+                    | "Throttling"
+                    | "ThrottlingException"
+                    | "RequestLimitExceeded"
+                    | "InternalError"
+                    | "ServiceUnavailable"
+                    | "KMSInternalException"
+            )
+        ) || self.status.is_none_or(|s| s == 429 || s >= 500)
+    }
+
     fn is_denied(&self) -> bool {
         matches!(
             self.code.as_deref(),
@@ -187,6 +203,9 @@ impl Run<'_> {
         resource: &str,
     ) -> Check {
         let c = Check::failed(name, detail).with_evidence(f.evidence.clone());
+        if f.is_transient() {
+            return c.transient();
+        }
         if !f.is_denied() {
             return c;
         }
@@ -333,10 +352,32 @@ impl Run<'_> {
                 ));
             }
             Err(err) => {
-                let text = match crate::error::assume_role_failure(&err) {
+                let failure = crate::error::assume_role_failure(&err);
+                let transient = match failure.as_ref().map(|(c, _)| c.as_deref()) {
+                    Some(Some(code)) => matches!(
+                        code,
+                        "Throttling"
+                            | "ThrottlingException"
+                            | "InternalFailure"
+                            | "ServiceUnavailable"
+                    ),
+                    _ => true,
+                };
+                let text = match failure {
                     Some((code, message)) => code_message(code.as_deref(), Some(&message)),
                     None => format!("{}", DisplayErrorContext(&err)),
                 };
+                if transient && !text.contains("not authorized") {
+                    self.push(
+                        Check::failed(
+                            n::ASSUME_EXECUTION_ROLE,
+                            format!("STS did not answer the assumption of {exec}; try again later"),
+                        )
+                        .with_evidence(text)
+                        .transient(),
+                    );
+                    return;
+                }
                 let control = self.e.target.control_role.to_string();
                 let hosting = self.e.target.account.to_string();
                 let control_failed = text.contains(&format!("resource: {control}"));

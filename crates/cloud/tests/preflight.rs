@@ -394,6 +394,29 @@ async fn listing_follows_continuation_tokens_past_1000_objects() {
 }
 
 #[tokio::test]
+async fn s3_outages_fail_the_report_transiently() {
+    let sim = start_sim().await;
+    let cloud = cloud(&sim, 1).await;
+    sim.faults().set_rule(
+        "s3:ListObjectsV2",
+        Some(ferry_sim::FaultRule {
+            error_rate: 1.0,
+            ..ferry_sim::FaultRule::default()
+        }),
+    );
+    let r = cloud.preflight(&dev(), &sample_uri(&sim), None).await;
+    assert!(!r.passed());
+    assert!(r.failed_transiently(), "{r:#?}");
+    let c = r.check("list_prefix").unwrap();
+    assert!(c.transient && c.chain_step.is_none(), "{c:#?}");
+    // Access problems are not transient.
+    sim.faults().set_rule("s3:ListObjectsV2", None);
+    sim.remove_step(ferry_sim::ChainStep::BucketPolicy).unwrap();
+    let r = cloud.preflight(&dev(), &sample_uri(&sim), None).await;
+    assert!(!r.passed() && !r.failed_transiently(), "{r:#?}");
+}
+
+#[tokio::test]
 async fn empty_prefix_and_unknown_environment() {
     let (sim, cloud) = setup().await;
     let uri = ferry_domain::bedrock::S3Uri::parse(&format!(

@@ -29,6 +29,18 @@ impl PreflightReport {
         !self.checks.iter().any(|c| c.outcome == Outcome::Failed)
     }
 
+    /// Failed only transiently: every failed check is [`Check::transient`] (throttling, 5xx,
+    /// timeouts). The caller should run preflight again later instead of failing the import.
+    #[must_use]
+    pub fn failed_transiently(&self) -> bool {
+        let mut failed = self
+            .checks
+            .iter()
+            .filter(|c| c.outcome == Outcome::Failed)
+            .peekable();
+        failed.peek().is_some() && failed.all(|c| c.transient)
+    }
+
     /// The first failed check, if any.
     #[must_use]
     pub fn first_failure(&self) -> Option<&Check> {
@@ -84,6 +96,10 @@ pub struct Check {
     pub chain_step: Option<ChainStep>,
     /// What to change, and where.
     pub fix: Option<String>,
+    /// The failure was transient (throttling, 5xx, timeout): run preflight again later rather
+    /// than failing the import. Absent in JSON when false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub transient: bool,
 }
 
 impl Check {
@@ -119,7 +135,15 @@ impl Check {
             evidence: None,
             chain_step: None,
             fix: None,
+            transient: false,
         }
+    }
+
+    /// Marks the failure as transient.
+    #[must_use]
+    pub fn transient(mut self) -> Self {
+        self.transient = true;
+        self
     }
 
     /// Adds the AWS error behind the outcome.
@@ -694,9 +718,11 @@ mod tests {
         assert_eq!(v["checked_at"], "2026-11-28T18:00:00Z");
         assert_eq!(v["checks"][1]["outcome"], "failed");
         assert_eq!(v["checks"][1]["chain_step"], "source_key_policy");
-        let back: PreflightReport = serde_json::from_value(v).unwrap();
+        let back: PreflightReport = serde_json::from_value(v.clone()).unwrap();
         assert_eq!(back, report);
         assert!(!report.passed());
+        assert!(!report.failed_transiently());
+        assert!(v["checks"][1].get("transient").is_none());
         assert_eq!(report.first_failure().unwrap().name, "source_key");
         let ok = PreflightReport {
             checks: vec![
@@ -706,6 +732,14 @@ mod tests {
             ..report
         };
         assert!(ok.passed());
+        assert!(!ok.failed_transiently());
+        let flaky = PreflightReport {
+            checks: vec![Check::failed("list_prefix", "SlowDown").transient()],
+            ..ok
+        };
+        assert!(flaky.failed_transiently());
+        let v = serde_json::to_value(&flaky).unwrap();
+        assert_eq!(v["checks"][0]["transient"], true);
         for s in ChainStep::ALL {
             assert!(!s.human_name().is_empty());
         }
