@@ -847,14 +847,36 @@ impl Run<'_> {
                         .send()
                 })
                 .await
-                .map(|_| ())
                 .map_err(|e| ("kms:GenerateDataKey", AwsFailure::from_sdk(&e))),
+            Err(e) => Err(e),
+        };
+        // Bedrock decrypts what it encrypted: round-trip the data key.
+        let result = match result {
+            Ok(out) => match out.ciphertext_blob() {
+                Some(blob) => {
+                    let blob = blob.clone();
+                    self.e
+                        .call(|| {
+                            kms.decrypt()
+                                .key_id(key.as_str())
+                                .ciphertext_blob(blob.clone())
+                                .send()
+                        })
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| ("kms:Decrypt", AwsFailure::from_sdk(&e)))
+                }
+                None => Ok(()),
+            },
             Err(e) => Err(e),
         };
         let c = match result {
             Ok(()) => Check::passed(
                 n::HOSTING_KEY,
-                format!("{} may describe {key} and generate data keys with it", self.role),
+                format!(
+                    "{} may describe {key}, generate a data key with it and decrypt that key",
+                    self.role
+                ),
             ),
             Err((action, f)) if f.is_not_found() || f.code.as_deref() == Some("NotFoundException") => {
                 Check::failed(n::HOSTING_KEY, format!("{key} does not exist ({action})"))
