@@ -150,3 +150,34 @@ async fn a_job_bedrock_fails_records_its_failure_message(pool: ferry_store::PgPo
     let kinds: Vec<String> = p.events(id).await.into_iter().map(|(k, _)| k).collect();
     assert!(kinds.contains(&"job_failed".to_owned()), "{kinds:?}");
 }
+
+/// An S3 outage during preflight says nothing about the request: it is
+/// checked again once S3 answers, not failed.
+#[sqlx::test(migrations = "../migrations")]
+async fn a_transient_outage_during_preflight_retries_instead_of_failing(pool: ferry_store::PgPool) {
+    let p = Pipeline::start(pool, crate::support::quick_jobs()).await;
+    let outage = ferry_sim::FaultRule {
+        error_rate: 1.0,
+        ..ferry_sim::FaultRule::default()
+    };
+    p.sim.faults().set_rule("s3:*", Some(outage));
+    let ctx = p.ctx("w1", ONE).await;
+    let id = p
+        .submit("research", "dev", &p.sample.clone(), "sample-llama")
+        .await;
+    for _ in 0..5 {
+        ferry_worker::activate(&ctx).await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let waiting = p.get(id).await;
+    assert_eq!(
+        waiting.status,
+        Status::Validating,
+        "{:?}",
+        waiting.failure_message
+    );
+    assert!(waiting.retries > 0);
+    p.sim.faults().set_rule("s3:*", None);
+    let done = p.drive(&ctx, &[id]).await.remove(0);
+    assert_eq!(done.status, Status::Completed, "{:?}", done.failure_message);
+}

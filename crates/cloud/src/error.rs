@@ -86,6 +86,31 @@ where
     }
 }
 
+/// The STS error behind a credentials failure (`AssumeRole` denied, expired base session),
+/// found by walking the error's sources: `(code, message)`.
+pub(crate) fn assume_role_failure(
+    err: &(dyn std::error::Error + 'static),
+) -> Option<(Option<String>, String)> {
+    use aws_sdk_sts::operation::assume_role::AssumeRoleError;
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = cur {
+        if let Some(sdk) = e.downcast_ref::<SdkError<
+            AssumeRoleError,
+            aws_smithy_runtime_api::client::orchestrator::HttpResponse,
+        >>() {
+            return Some(match sdk.as_service_error() {
+                Some(s) => (
+                    s.code().map(str::to_owned),
+                    s.message().unwrap_or_default().to_owned(),
+                ),
+                None => (None, format!("{}", DisplayErrorContext(sdk))),
+            });
+        }
+        cur = e.source();
+    }
+    None
+}
+
 /// `code: message` of a service error.
 pub(crate) fn code_message(code: Option<&str>, message: Option<&str>) -> String {
     match (code, message) {
@@ -145,7 +170,13 @@ where
             DisplayErrorContext(&err)
         )),
         other => {
-            let text = format!("{}", DisplayErrorContext(&other));
+            let text = match assume_role_failure(&other) {
+                Some((code, message)) => format!(
+                    "assuming {caller}: {}",
+                    code_message(code.as_deref(), Some(&message))
+                ),
+                None => format!("{}", DisplayErrorContext(&other)),
+            };
             if text.contains("not authorized to perform: sts:AssumeRole") {
                 // Ferry could not assume its control role.
                 let d = ferry_domain::preflight::diagnose_access_denied(

@@ -93,6 +93,7 @@ struct EnvClients {
     control_creds: RoleCredentials,
     exec_creds: RoleCredentials,
     bedrock: aws_sdk_bedrock::Client,
+    control_iam: aws_sdk_iam::Client,
     control_s3: aws_sdk_s3::Client,
     control_kms: aws_sdk_kms::Client,
     exec_s3: aws_sdk_s3::Client,
@@ -220,6 +221,7 @@ async fn build_env(options: &CloudOptions, target: EnvTarget) -> EnvClients {
     };
     EnvClients {
         bedrock: aws_sdk_bedrock::Client::new(&control_cfg),
+        control_iam: aws_sdk_iam::Client::new(&control_cfg),
         control_s3: s3(&control_cfg),
         control_kms: aws_sdk_kms::Client::new(&control_cfg),
         exec_s3: s3(&exec_cfg),

@@ -60,6 +60,22 @@ impl AwsFailure {
         }
     }
 
+    /// Throttling, 5xx, or no response at all (timeout, connection): worth another try.
+    fn is_transient(&self) -> bool {
+        matches!(
+            self.code.as_deref(),
+            Some(
+                "SlowDown"
+                    | "Throttling"
+                    | "ThrottlingException"
+                    | "RequestLimitExceeded"
+                    | "InternalError"
+                    | "ServiceUnavailable"
+                    | "KMSInternalException"
+            )
+        ) || self.status.is_none_or(|s| s == 429 || s >= 500)
+    }
+
     fn is_denied(&self) -> bool {
         matches!(
             self.code.as_deref(),
@@ -187,6 +203,9 @@ impl Run<'_> {
         resource: &str,
     ) -> Check {
         let c = Check::failed(name, detail).with_evidence(f.evidence.clone());
+        if f.is_transient() {
+            return c.transient();
+        }
         if !f.is_denied() {
             return c;
         }
@@ -211,6 +230,7 @@ impl Run<'_> {
 
     async fn run(&mut self) {
         self.assume().await;
+        self.bedrock_trust().await;
         let listing = self.list().await;
         let Some(listing) = listing else {
             for name in [
@@ -332,7 +352,32 @@ impl Run<'_> {
                 ));
             }
             Err(err) => {
-                let text = format!("{}", DisplayErrorContext(&err));
+                let failure = crate::error::assume_role_failure(&err);
+                let transient = match failure.as_ref().map(|(c, _)| c.as_deref()) {
+                    Some(Some(code)) => matches!(
+                        code,
+                        "Throttling"
+                            | "ThrottlingException"
+                            | "InternalFailure"
+                            | "ServiceUnavailable"
+                    ),
+                    _ => true,
+                };
+                let text = match failure {
+                    Some((code, message)) => code_message(code.as_deref(), Some(&message)),
+                    None => format!("{}", DisplayErrorContext(&err)),
+                };
+                if transient && !text.contains("not authorized") {
+                    self.push(
+                        Check::failed(
+                            n::ASSUME_EXECUTION_ROLE,
+                            format!("STS did not answer the assumption of {exec}; try again later"),
+                        )
+                        .with_evidence(text)
+                        .transient(),
+                    );
+                    return;
+                }
                 let control = self.e.target.control_role.to_string();
                 let hosting = self.e.target.account.to_string();
                 let control_failed = text.contains(&format!("resource: {control}"));
@@ -366,6 +411,70 @@ impl Run<'_> {
                 );
             }
         }
+    }
+
+    /// Reads the execution role's trust policy (as the control role, `iam:GetRole`) and checks
+    /// that Bedrock may assume the role for this account's import jobs. Ferry's own statement
+    /// cannot prove that: Bedrock comes in through its own statement and conditions.
+    async fn bedrock_trust(&mut self) {
+        let t = &self.e.target;
+        let role_arn = t.execution_role.to_string();
+        let (account, region) = (t.account.to_string(), t.region.to_string());
+        let iam = self.e.control_iam.clone();
+        let name = t.execution_role.role_name().to_owned();
+        let got = self.e.call(|| iam.get_role().role_name(&name).send()).await;
+        let doc = match got {
+            Ok(out) => out
+                .role()
+                .and_then(|r| r.assume_role_policy_document())
+                .map(|d| {
+                    percent_encoding::percent_decode_str(d)
+                        .decode_utf8_lossy()
+                        .into_owned()
+                }),
+            Err(err) => {
+                let f = AwsFailure::from_sdk(&err);
+                self.push(
+                    Check::warning(
+                        n::BEDROCK_TRUST,
+                        format!("could not read the trust policy of {role_arn} as {}: Bedrock's statement is not verified", t.control_role),
+                    )
+                    .with_evidence(f.evidence)
+                    .with_fix(format!("Allow the control role iam:GetRole on {role_arn} so preflight can verify the trust policy.")),
+                );
+                return;
+            }
+        };
+        let Some(doc) = doc else {
+            self.push(Check::warning(
+                n::BEDROCK_TRUST,
+                "IAM returned no trust policy",
+            ));
+            return;
+        };
+        let c = match ferry_domain::preflight::check_bedrock_trust(
+            &doc, &role_arn, &account, &region,
+        ) {
+            Ok(()) => Check::passed(
+                n::BEDROCK_TRUST,
+                format!(
+                    "the trust policy of {role_arn} lets bedrock.amazonaws.com assume it for import jobs in {account} ({region})"
+                ),
+            ),
+            Err(why) => {
+                let mut c = Check::failed(
+                    n::BEDROCK_TRUST,
+                    format!("Bedrock will not be able to assume {role_arn} for an import job in {account} ({region})"),
+                )
+                .with_evidence(why);
+                c.chain_step = Some(ferry_domain::preflight::ChainStep::TrustPolicy);
+                c.fix = Some(ferry_domain::preflight::bedrock_trust_fix(
+                    &role_arn, &account, &region,
+                ));
+                c
+            }
+        };
+        self.push(c);
     }
 
     /// Lists the prefix: `(name relative to the prefix, size)`, or `None` after a failed check.
@@ -738,14 +847,36 @@ impl Run<'_> {
                         .send()
                 })
                 .await
-                .map(|_| ())
                 .map_err(|e| ("kms:GenerateDataKey", AwsFailure::from_sdk(&e))),
+            Err(e) => Err(e),
+        };
+        // Bedrock decrypts what it encrypted: round-trip the data key.
+        let result = match result {
+            Ok(out) => match out.ciphertext_blob() {
+                Some(blob) => {
+                    let blob = blob.clone();
+                    self.e
+                        .call(|| {
+                            kms.decrypt()
+                                .key_id(key.as_str())
+                                .ciphertext_blob(blob.clone())
+                                .send()
+                        })
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| ("kms:Decrypt", AwsFailure::from_sdk(&e)))
+                }
+                None => Ok(()),
+            },
             Err(e) => Err(e),
         };
         let c = match result {
             Ok(()) => Check::passed(
                 n::HOSTING_KEY,
-                format!("{} may describe {key} and generate data keys with it", self.role),
+                format!(
+                    "{} may describe {key}, generate a data key with it and decrypt that key",
+                    self.role
+                ),
             ),
             Err((action, f)) if f.is_not_found() || f.code.as_deref() == Some("NotFoundException") => {
                 Check::failed(n::HOSTING_KEY, format!("{key} does not exist ({action})"))

@@ -35,6 +35,7 @@ async fn the_sample_model_passes_as_the_execution_role() {
     assert_eq!(r.checked_as, env(&sim, "EXECUTION_ROLE_ARN"));
     for name in [
         "assume_execution_role",
+        "bedrock_trust",
         "list_prefix",
         "read_config",
         "source_key",
@@ -80,6 +81,11 @@ async fn the_sample_model_passes_as_the_execution_role() {
         m.source_kms_key.as_deref(),
         Some(env(&sim, "RESEARCH_KMS_KEY_ARN").as_str())
     );
+    // Weights are never downloaded: one GET for config.json, two ranged GETs per safetensors
+    // file (length, then header).
+    let calls = sim.faults().call_counts();
+    assert_eq!(calls.get("s3:GetObject"), Some(&3), "{calls:?}");
+    assert_eq!(calls.get("s3:ListObjectsV2"), Some(&1), "{calls:?}");
     // The report is what the worker stores.
     let back: PreflightReport = serde_json::from_value(serde_json::to_value(&r).unwrap()).unwrap();
     assert_eq!(back, r);
@@ -97,7 +103,10 @@ async fn drop_ferry_trust(sim: &ferry_sim::SimHandle) {
         .await
         .expect("get role");
     let doc = got.role().unwrap().assume_role_policy_document().unwrap();
-    let text = percent_decode(doc);
+    let text = percent_encoding::percent_decode_str(doc)
+        .decode_utf8()
+        .unwrap()
+        .into_owned();
     let mut v: serde_json::Value = serde_json::from_str(&text).expect("trust json");
     let stmts = v["Statement"].as_array_mut().unwrap();
     let before = stmts.len();
@@ -114,25 +123,6 @@ async fn drop_ferry_trust(sim: &ferry_sim::SimHandle) {
         .send()
         .await
         .expect("update trust");
-}
-
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%'
-            && i + 2 < b.len()
-            && let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16)
-        {
-            out.push(v);
-            i += 3;
-            continue;
-        }
-        out.push(if b[i] == b'+' { b' ' } else { b[i] });
-        i += 1;
-    }
-    String::from_utf8(out).unwrap()
 }
 
 #[tokio::test]
@@ -170,6 +160,24 @@ async fn each_broken_chain_step_is_named() {
             "hosting_key",
         ),
         (
+            "trust policy: Bedrock's statement names another service",
+            Some(Sim::TrustPolicy),
+            ChainStep::TrustPolicy,
+            "bedrock_trust",
+        ),
+        (
+            "trust policy: aws:SourceAccount is another account",
+            Some(Sim::TrustSourceAccount),
+            ChainStep::TrustPolicy,
+            "bedrock_trust",
+        ),
+        (
+            "trust policy: aws:SourceArn in another region",
+            Some(Sim::TrustSourceArn),
+            ChainStep::TrustPolicy,
+            "bedrock_trust",
+        ),
+        (
             "trust policy: Ferry's statement",
             None,
             ChainStep::TrustPolicy,
@@ -199,7 +207,7 @@ async fn each_broken_chain_step_is_named() {
                 .is_some_and(|e| e.contains("not authorized")),
             "{name}: {c:#?}"
         );
-        if expected == ChainStep::TrustPolicy {
+        if check == "assume_execution_role" {
             assert!(!r.assumed_execution_role);
             assert_eq!(r.checked_as, env(&sim, "CONTROL_ROLE_ARN"));
         } else {
@@ -339,6 +347,73 @@ async fn complete_sharded_model_passes_with_summed_parameters() {
     assert_eq!(m.parameter_count, Some(16 + 4 + 6));
     // Uploaded without SSE-KMS.
     assert_eq!(m.source_kms_key, None);
+}
+
+#[tokio::test]
+async fn without_iam_get_role_bedrock_trust_is_only_a_warning() {
+    let (sim, cloud) = setup().await;
+    let iam = aws_sdk_iam::Client::new(&config_for(&sim, "hosting-admin").await);
+    let control = env(&sim, "CONTROL_ROLE_ARN");
+    let exec = env(&sim, "EXECUTION_ROLE_ARN");
+    let policy = json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["bedrock:*"], "Resource": "*"},
+        {"Effect": "Allow", "Action": "iam:PassRole", "Resource": exec},
+        {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": exec}]});
+    iam.put_role_policy()
+        .role_name(control.rsplit('/').next().unwrap())
+        .policy_name("FerryControlPolicy")
+        .policy_document(policy.to_string())
+        .send()
+        .await
+        .expect("put policy");
+    let r = cloud.preflight(&dev(), &sample_uri(&sim), None).await;
+    assert!(r.passed(), "{r:#?}");
+    let c = r.check("bedrock_trust").unwrap();
+    assert_eq!(c.outcome, Outcome::Warning, "{c:#?}");
+    assert!(
+        c.evidence.as_deref().unwrap().contains("iam:GetRole"),
+        "{c:#?}"
+    );
+}
+
+#[tokio::test]
+async fn listing_follows_continuation_tokens_past_1000_objects() {
+    let (sim, cloud) = setup().await;
+    let mut f = sample();
+    for i in 0..1000 {
+        f.insert(format!("extra/{i:04}.txt"), vec![b'x']);
+    }
+    let n = f.len();
+    let uri = upload(&sim, "variants/many/", &f).await;
+    let r = cloud.preflight(&dev(), &uri, None).await;
+    assert!(r.passed(), "{r:#?}");
+    let c = r.check("list_prefix").unwrap();
+    assert_eq!(c.detail, format!("{n} objects under {uri}"));
+    assert_eq!(r.model.unwrap().files.len(), n);
+    assert_eq!(sim.faults().call_counts().get("s3:ListObjectsV2"), Some(&2));
+}
+
+#[tokio::test]
+async fn s3_outages_fail_the_report_transiently() {
+    let sim = start_sim().await;
+    let cloud = cloud(&sim, 1).await;
+    sim.faults().set_rule(
+        "s3:ListObjectsV2",
+        Some(ferry_sim::FaultRule {
+            error_rate: 1.0,
+            ..ferry_sim::FaultRule::default()
+        }),
+    );
+    let r = cloud.preflight(&dev(), &sample_uri(&sim), None).await;
+    assert!(!r.passed());
+    assert!(r.failed_transiently(), "{r:#?}");
+    let c = r.check("list_prefix").unwrap();
+    assert!(c.transient && c.chain_step.is_none(), "{c:#?}");
+    // Access problems are not transient.
+    sim.faults().set_rule("s3:ListObjectsV2", None);
+    sim.remove_step(ferry_sim::ChainStep::BucketPolicy).unwrap();
+    let r = cloud.preflight(&dev(), &sample_uri(&sim), None).await;
+    assert!(!r.passed() && !r.failed_transiently(), "{r:#?}");
 }
 
 #[tokio::test]

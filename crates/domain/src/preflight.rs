@@ -29,6 +29,18 @@ impl PreflightReport {
         !self.checks.iter().any(|c| c.outcome == Outcome::Failed)
     }
 
+    /// Failed only transiently: every failed check is [`Check::transient`] (throttling, 5xx,
+    /// timeouts). The caller should run preflight again later instead of failing the import.
+    #[must_use]
+    pub fn failed_transiently(&self) -> bool {
+        let mut failed = self
+            .checks
+            .iter()
+            .filter(|c| c.outcome == Outcome::Failed)
+            .peekable();
+        failed.peek().is_some() && failed.all(|c| c.transient)
+    }
+
     /// The first failed check, if any.
     #[must_use]
     pub fn first_failure(&self) -> Option<&Check> {
@@ -46,6 +58,9 @@ impl PreflightReport {
 pub mod check_names {
     /// Assuming the execution role from the control role.
     pub const ASSUME_EXECUTION_ROLE: &str = "assume_execution_role";
+    /// The execution role's trust policy lets `bedrock.amazonaws.com` in (read with
+    /// `iam:GetRole` and evaluated locally; a warning when it cannot be read).
+    pub const BEDROCK_TRUST: &str = "bedrock_trust";
     /// Listing the model prefix.
     pub const LIST_PREFIX: &str = "list_prefix";
     /// Reading `config.json`.
@@ -81,6 +96,10 @@ pub struct Check {
     pub chain_step: Option<ChainStep>,
     /// What to change, and where.
     pub fix: Option<String>,
+    /// The failure was transient (throttling, 5xx, timeout): run preflight again later rather
+    /// than failing the import. Absent in JSON when false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub transient: bool,
 }
 
 impl Check {
@@ -116,7 +135,15 @@ impl Check {
             evidence: None,
             chain_step: None,
             fix: None,
+            transient: false,
         }
+    }
+
+    /// Marks the failure as transient.
+    #[must_use]
+    pub fn transient(mut self) -> Self {
+        self.transient = true;
+        self
     }
 
     /// Adds the AWS error behind the outcome.
@@ -320,8 +347,15 @@ fn denier(message: &str) -> Denier {
 /// policy within one account, and the other is named in [`Diagnosis::alternative`] and the fix.
 #[must_use]
 pub fn diagnose_access_denied(call: &DeniedCall<'_>) -> Diagnosis {
-    let research = call.research_account.unwrap_or("the research account");
-    let hosting = call.hosting_account.unwrap_or("the hosting account");
+    let research_in = call.research_account.map_or_else(
+        || "In the research account (the one that owns the bucket and the source key)".to_owned(),
+        |a| format!("In account {a}"),
+    );
+    let hosting_in = call.hosting_account.map_or_else(
+        || "In the hosting account".to_owned(),
+        |a| format!("In account {a}"),
+    );
+    let research = call.research_account.unwrap_or("<research account id>");
     let role = call.role_arn;
     let action = call.action;
     let resource = call.resource;
@@ -329,7 +363,7 @@ pub fn diagnose_access_denied(call: &DeniedCall<'_>) -> Diagnosis {
     let explicit = matches!(d, Denier::ExplicitResource | Denier::ExplicitIdentity);
     let identity_fix = |what: &str| {
         format!(
-            "In account {hosting}, add to the identity policy of {role} a statement allowing {what}{}.",
+            "{hosting_in}, add to the identity policy of {role} a statement allowing {what}{}.",
             if call.access == Access::SourceObjects {
                 format!(" (pin it with the condition aws:ResourceAccount = {research})")
             } else {
@@ -342,7 +376,7 @@ pub fn diagnose_access_denied(call: &DeniedCall<'_>) -> Diagnosis {
         Access::SourceObjects => (
             ChainStep::BucketPolicy,
             format!(
-                "In account {research}, add to the bucket policy of the artifact bucket a statement with Principal {{\"AWS\": \"{role}\"}} allowing s3:ListBucket on the bucket ARN and s3:GetObject on the bucket ARN + \"/*\" (denied: {action} on {resource})."
+                "{research_in}, add to the bucket policy of the artifact bucket a statement with Principal {{\"AWS\": \"{role}\"}} allowing s3:ListBucket on the bucket ARN and s3:GetObject on the bucket ARN + \"/*\" (denied: {action} on {resource})."
             ),
             format!(
                 "s3:ListBucket and s3:GetObject on the artifact bucket and its objects (denied: {action} on {resource})"
@@ -351,14 +385,14 @@ pub fn diagnose_access_denied(call: &DeniedCall<'_>) -> Diagnosis {
         Access::SourceKey => (
             ChainStep::SourceKeyPolicy,
             format!(
-                "In account {research}, add to the key policy of {resource} a statement with Principal {{\"AWS\": \"{role}\"}} allowing kms:Decrypt and kms:DescribeKey."
+                "{research_in}, add to the key policy of {resource} a statement with Principal {{\"AWS\": \"{role}\"}} allowing kms:Decrypt and kms:DescribeKey."
             ),
             format!("kms:Decrypt and kms:DescribeKey on {resource}"),
         ),
         Access::HostingKey => (
             ChainStep::HostingKeyPolicy,
             format!(
-                "In account {hosting}, add to the key policy of {resource} a statement with Principal {{\"AWS\": \"{role}\"}} allowing kms:Decrypt, kms:GenerateDataKey, kms:DescribeKey and kms:CreateGrant."
+                "{hosting_in}, add to the key policy of {resource} a statement with Principal {{\"AWS\": \"{role}\"}} allowing kms:Decrypt, kms:GenerateDataKey, kms:DescribeKey and kms:CreateGrant."
             ),
             format!(
                 "kms:Decrypt, kms:GenerateDataKey, kms:DescribeKey and kms:CreateGrant on {resource}"
@@ -369,7 +403,7 @@ pub fn diagnose_access_denied(call: &DeniedCall<'_>) -> Diagnosis {
                 step: ChainStep::TrustPolicy,
                 alternative: Some(ChainStep::ControlRolePolicy),
                 fix: format!(
-                    "In account {hosting}, append to the trust policy of {resource} a statement (e.g. Sid AllowFerryPreflight) with Principal {{\"AWS\": \"{role}\"}} and Action sts:AssumeRole, keeping the bedrock.amazonaws.com statement; the control role's identity policy must also allow sts:AssumeRole on {resource}{}.",
+                    "{hosting_in}, append to the trust policy of {resource} a statement (e.g. Sid AllowFerryPreflight) with Principal {{\"AWS\": \"{role}\"}} and Action sts:AssumeRole, keeping the bedrock.amazonaws.com statement; the control role's identity policy must also allow sts:AssumeRole on {resource}{}.",
                     if explicit {
                         " (an explicit deny currently blocks it)"
                     } else {
@@ -383,7 +417,7 @@ pub fn diagnose_access_denied(call: &DeniedCall<'_>) -> Diagnosis {
                 step: ChainStep::ControlRolePolicy,
                 alternative: None,
                 fix: format!(
-                    "In account {hosting}, let Ferry's identity assume {resource}: its trust policy must name Ferry's principal with sts:AssumeRole (and the external id, if configured), and Ferry's identity policy must allow sts:AssumeRole on it."
+                    "{hosting_in}, let Ferry's identity assume {resource}: its trust policy must name Ferry's principal with sts:AssumeRole (and the external id, if configured), and Ferry's identity policy must allow sts:AssumeRole on it."
                 ),
             };
         }
@@ -392,7 +426,7 @@ pub fn diagnose_access_denied(call: &DeniedCall<'_>) -> Diagnosis {
                 step: ChainStep::ControlRolePolicy,
                 alternative: None,
                 fix: format!(
-                    "In account {hosting}, add to the identity policy of {role} a statement allowing {action} (bedrock:CreateModelImportJob, GetModelImportJob, ListModelImportJobs, GetImportedModel, ListImportedModels, DeleteImportedModel)."
+                    "{hosting_in}, add to the identity policy of {role} a statement allowing {action} (bedrock:CreateModelImportJob, GetModelImportJob, ListModelImportJobs, GetImportedModel, ListImportedModels, DeleteImportedModel)."
                 ),
             };
         }
@@ -401,7 +435,7 @@ pub fn diagnose_access_denied(call: &DeniedCall<'_>) -> Diagnosis {
                 step: ChainStep::PassRole,
                 alternative: None,
                 fix: format!(
-                    "In account {hosting}, add to the identity policy of {role} a statement allowing iam:PassRole on {resource} with the condition iam:PassedToService = bedrock.amazonaws.com."
+                    "{hosting_in}, add to the identity policy of {role} a statement allowing iam:PassRole on {resource} with the condition iam:PassedToService = bedrock.amazonaws.com."
                 ),
             };
         }
@@ -435,6 +469,45 @@ pub fn diagnose_access_denied(call: &DeniedCall<'_>) -> Diagnosis {
         alternative,
         fix,
     }
+}
+
+/// Whether a role's trust policy lets Bedrock assume it for an import job in `account` and
+/// `region`, as Bedrock asks: principal `bedrock.amazonaws.com`, `aws:SourceAccount` = the
+/// account, `aws:SourceArn` = a model-import-job ARN there (evaluated by [`crate::iam`], the same
+/// rules the sim enforces). `Err` carries AWS's wording of the denial.
+pub fn check_bedrock_trust(
+    trust_policy: &str,
+    role_arn: &str,
+    account: &str,
+    region: &str,
+) -> Result<(), String> {
+    use crate::iam::{PolicyDocument, Principal, RequestContext, ResourcePolicyMode, authorize};
+    let doc = PolicyDocument::parse(trust_policy)
+        .map_err(|e| format!("the trust policy does not parse: {}", e.0))?;
+    let ctx = RequestContext::new(
+        Principal::Service("bedrock.amazonaws.com".to_owned()),
+        "sts:AssumeRole",
+        role_arn,
+        account,
+    )
+    .with_key("aws:SourceAccount", account)
+    .with_key(
+        "aws:SourceArn",
+        format!("arn:aws:bedrock:{region}:{account}:model-import-job/ferrypreflt0"),
+    );
+    let decision = authorize(&ctx, &[], Some(&doc), ResourcePolicyMode::Required);
+    match decision.message(&ctx) {
+        None => Ok(()),
+        Some(m) => Err(m),
+    }
+}
+
+/// The fix for a trust policy that does not let Bedrock in.
+#[must_use]
+pub fn bedrock_trust_fix(role_arn: &str, account: &str, region: &str) -> String {
+    format!(
+        "In account {account}, the trust policy of {role_arn} needs the walkthrough's step-2 statement: Effect Allow, Principal {{\"Service\": \"bedrock.amazonaws.com\"}}, Action sts:AssumeRole, Condition StringEquals aws:SourceAccount = {account} and ArnEquals aws:SourceArn = arn:aws:bedrock:{region}:{account}:model-import-job/*."
+    )
 }
 
 /// What the artifacts say, for the report.
@@ -604,6 +677,26 @@ mod tests {
     }
 
     #[test]
+    fn bedrock_trust_is_evaluated_like_sts() {
+        let good = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+            "Principal": {"Service": "bedrock.amazonaws.com"}, "Action": "sts:AssumeRole",
+            "Condition": {"StringEquals": {"aws:SourceAccount": "777788889999"},
+                          "ArnEquals": {"aws:SourceArn": "arn:aws:bedrock:us-east-1:777788889999:model-import-job/*"}}}]});
+        check_bedrock_trust(&good.to_string(), ROLE, "777788889999", "us-east-1").unwrap();
+        // Another region in aws:SourceArn, another account, another service: denied.
+        let e =
+            check_bedrock_trust(&good.to_string(), ROLE, "777788889999", "us-west-2").unwrap_err();
+        assert!(e.contains("sts:AssumeRole"), "{e}");
+        assert!(check_bedrock_trust(&good.to_string(), ROLE, "111122223333", "us-east-1").is_err());
+        let other = good
+            .to_string()
+            .replace("bedrock.amazonaws.com", "sagemaker.amazonaws.com");
+        assert!(check_bedrock_trust(&other, ROLE, "777788889999", "us-east-1").is_err());
+        assert!(check_bedrock_trust("{", ROLE, "777788889999", "us-east-1").is_err());
+        assert!(bedrock_trust_fix(ROLE, "777788889999", "us-east-1").contains("aws:SourceArn"));
+    }
+
+    #[test]
     fn reports_round_trip_as_json() {
         let report = PreflightReport {
             checked_at: time::macros::datetime!(2026-11-28 18:00 UTC),
@@ -625,9 +718,11 @@ mod tests {
         assert_eq!(v["checked_at"], "2026-11-28T18:00:00Z");
         assert_eq!(v["checks"][1]["outcome"], "failed");
         assert_eq!(v["checks"][1]["chain_step"], "source_key_policy");
-        let back: PreflightReport = serde_json::from_value(v).unwrap();
+        let back: PreflightReport = serde_json::from_value(v.clone()).unwrap();
         assert_eq!(back, report);
         assert!(!report.passed());
+        assert!(!report.failed_transiently());
+        assert!(v["checks"][1].get("transient").is_none());
         assert_eq!(report.first_failure().unwrap().name, "source_key");
         let ok = PreflightReport {
             checks: vec![
@@ -637,6 +732,14 @@ mod tests {
             ..report
         };
         assert!(ok.passed());
+        assert!(!ok.failed_transiently());
+        let flaky = PreflightReport {
+            checks: vec![Check::failed("list_prefix", "SlowDown").transient()],
+            ..ok
+        };
+        assert!(flaky.failed_transiently());
+        let v = serde_json::to_value(&flaky).unwrap();
+        assert_eq!(v["checks"][0]["transient"], true);
         for s in ChainStep::ALL {
             assert!(!s.human_name().is_empty());
         }

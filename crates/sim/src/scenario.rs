@@ -301,7 +301,8 @@ impl Scenario {
                                 "bedrock:GetImportedModel", "bedrock:ListImportedModels", "bedrock:DeleteImportedModel"], "Resource": "*"},
                             {"Sid": "PassExecutionRole", "Effect": "Allow", "Action": "iam:PassRole", "Resource": role_arn,
                              "Condition": {"StringEquals": {"iam:PassedToService": "bedrock.amazonaws.com"}}},
-                            {"Sid": "AssumeExecutionRoleForPreflight", "Effect": "Allow", "Action": "sts:AssumeRole", "Resource": role_arn}
+                            {"Sid": "AssumeExecutionRoleForPreflight", "Effect": "Allow", "Action": "sts:AssumeRole", "Resource": role_arn},
+                        {"Sid": "ReadExecutionRoleTrust", "Effect": "Allow", "Action": "iam:GetRole", "Resource": role_arn}
                         ]}),
                     )]),
                     max_session_duration: Some(3600),

@@ -255,6 +255,39 @@ async fn preflight(ctx: &Ctx, record: &ImportRecord, env: &Environment) -> Resul
         .preflight(&env.name, &source, source_key.as_ref())
         .await;
     let json = serde_json::to_value(&report).unwrap_or_default();
+    if report.failed_transiently() {
+        // Throttling, 5xx or a timeout says nothing about the request: run
+        // the preflight again later instead of failing it.
+        let retries = record.retries.saturating_add(1);
+        let detail = report
+            .first_failure()
+            .map(|c| c.detail.clone())
+            .unwrap_or_default();
+        return write(
+            ctx,
+            record,
+            None,
+            vec![condition(
+                "PreflightPassed",
+                ConditionStatus::Unknown,
+                "TransientError",
+                format!("will check again: {detail}"),
+            )],
+            Changes {
+                preflight: Some(json),
+                retries: Some(retries),
+                next_attempt_at: Some(later(
+                    ctx.settings
+                        .retry
+                        .delay(retries.unsigned_abs(), rand::random()),
+                )),
+                release: true,
+                ..Changes::default()
+            },
+            None,
+        )
+        .await;
+    }
     if report.passed() {
         let message = format!(
             "{} checks passed as {}",

@@ -10,6 +10,7 @@ use ferry_cloud::{Cloud, CloudOptions, EnvTarget};
 use ferry_domain::bedrock::{AccountId, KmsKeyRef, Region, RoleArn, S3Uri};
 use ferry_domain::names::EnvironmentName;
 use ferry_sim::{Sim, SimHandle, SimOptions};
+use futures::StreamExt as _;
 
 pub fn dev() -> EnvironmentName {
     EnvironmentName::parse("dev").unwrap()
@@ -95,14 +96,19 @@ pub async fn upload(sim: &SimHandle, prefix: &str, files: &BTreeMap<String, Vec<
             .build(),
     );
     let bucket = env(sim, "ARTIFACT_BUCKET");
-    for (name, data) in files {
+    let puts = files.iter().map(|(name, data)| {
         s3.put_object()
             .bucket(&bucket)
             .key(format!("{prefix}{name}"))
             .body(data.clone().into())
             .send()
-            .await
-            .expect("upload");
+    });
+    let results: Vec<_> = futures::stream::iter(puts)
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    for r in results {
+        r.expect("upload");
     }
     S3Uri::parse(&format!("s3://{bucket}/{prefix}")).unwrap()
 }
