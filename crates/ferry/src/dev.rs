@@ -39,7 +39,7 @@ const DEV_DB: &str = "ferry_dev";
 
 /// The local configuration: the walkthrough's accounts as the sim seeds
 /// them, three environments (prod requires approval), two teams.
-fn dev_config(port: u16, sim: &ferry_sim::SimHandle) -> anyhow::Result<String> {
+pub fn dev_config(port: u16, sim: &ferry_sim::SimHandle) -> anyhow::Result<String> {
     let info = sim.scenario();
     let ferry = info
         .principal("ferry-service")

@@ -3,7 +3,7 @@
 
 pub mod cli;
 pub mod config;
-mod dev;
+pub mod dev;
 mod pipeline;
 mod serve;
 mod telemetry;

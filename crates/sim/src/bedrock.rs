@@ -77,14 +77,16 @@ pub(crate) async fn handle(ctx: &Arc<Ctx>, req: &SimRequest, caller: &Caller) ->
         }
     };
     ctx.gate(Service::Bedrock, op).await?;
-    match op {
+    let result = match op {
         "CreateModelImportJob" => create_job(ctx, req, caller),
         "GetModelImportJob" => get_job(ctx, caller, seg[1]),
         "ListModelImportJobs" => list_jobs(ctx, req, caller),
         "GetImportedModel" => get_model(ctx, caller, seg[1]),
         "ListImportedModels" => list_models(ctx, req, caller),
         _ => delete_model(ctx, caller, seg[1]),
-    }
+    };
+    ctx.faults.after(Service::Bedrock.name(), op).await;
+    result
 }
 
 fn job_arn_pattern(region: &str, account: &str) -> String {

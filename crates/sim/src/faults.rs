@@ -19,6 +19,11 @@ pub struct FaultRule {
     pub error_rate: f64,
     /// Latency added before the request is handled, in milliseconds.
     pub latency_ms: u64,
+    /// Bedrock only: delay after the request was handled and before the
+    /// answer is sent, in milliseconds. A client killed in this window has
+    /// had its call take effect without seeing the result, the crash that
+    /// `clientRequestToken` exists for.
+    pub response_delay_ms: u64,
 }
 
 /// The fault configuration. Rule keys are `service:Operation` (`bedrock:CreateModelImportJob`,
@@ -134,6 +139,17 @@ impl Faults {
 
     pub(crate) fn job_duration(&self) -> Duration {
         Duration::from_millis(self.get().job_duration_ms)
+    }
+
+    /// Sleeps for the configured response delay, after the request took effect.
+    pub(crate) async fn after(&self, service: &str, op: &str) {
+        let delay = self
+            .get()
+            .rule_for(service, op)
+            .map_or(0, |r| r.response_delay_ms);
+        if delay > 0 {
+            tokio::time::sleep(Duration::from_millis(delay)).await;
+        }
     }
 
     /// Sleeps for the configured latency, then decides whether to throttle or fail.
