@@ -563,6 +563,48 @@ impl ClientRequestToken {
     }
 }
 
+/// `vpcConfig` of an import job: 1 to 16 subnet ids and 1 to 5 security
+/// group ids, each at most 32 characters of `[-0-9a-zA-Z]`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct VpcSettings {
+    pub subnet_ids: Vec<String>,
+    pub security_group_ids: Vec<String>,
+}
+
+impl VpcSettings {
+    pub fn new(
+        subnet_ids: Vec<String>,
+        security_group_ids: Vec<String>,
+    ) -> Result<Self, RuleError> {
+        let check = |what: &str, ids: &[String], max: usize| -> Result<(), RuleError> {
+            if ids.is_empty() || ids.len() > max {
+                return Err(RuleError::new(
+                    "vpc.count",
+                    format!("{what} must list 1 to {max} ids, got {}", ids.len()),
+                ));
+            }
+            for id in ids {
+                RuleError::check_len(id, "an id", 1, 32)?;
+                if !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+                    return Err(RuleError::new(
+                        "vpc.id",
+                        format!(
+                            "{id:?} is not a subnet or security group id (letters, digits, '-')"
+                        ),
+                    ));
+                }
+            }
+            Ok(())
+        };
+        check("subnet_ids", &subnet_ids, 16)?;
+        check("security_group_ids", &security_group_ids, 5)?;
+        Ok(Self {
+            subnet_ids,
+            security_group_ids,
+        })
+    }
+}
+
 /// Characters Bedrock accepts in tag keys and values: `[a-zA-Z0-9\s._:/=+@-]`.
 fn is_tag_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || c.is_whitespace() || "._:/=+@-".contains(c)
@@ -814,6 +856,44 @@ mod tests {
         assert_eq!(Tag::new("aws:x", "v").unwrap_err().rule, "tag.reserved");
         let t = Tag::sanitized("ferry:source", "s3://b/(x)!").unwrap();
         assert_eq!(t.value, "s3://b/_x__");
+    }
+
+    #[test]
+    fn vpc_settings_follow_the_limits() {
+        let ids = |n: usize| {
+            (0..n)
+                .map(|i| format!("subnet-{i:08x}"))
+                .collect::<Vec<_>>()
+        };
+        VpcSettings::new(ids(16), vec!["sg-1".into()]).unwrap();
+        assert_eq!(
+            VpcSettings::new(ids(17), vec!["sg-1".into()])
+                .unwrap_err()
+                .rule,
+            "vpc.count"
+        );
+        assert_eq!(
+            VpcSettings::new(vec![], vec!["sg-1".into()])
+                .unwrap_err()
+                .rule,
+            "vpc.count"
+        );
+        assert_eq!(
+            VpcSettings::new(ids(1), ids(6)).unwrap_err().rule,
+            "vpc.count"
+        );
+        assert_eq!(
+            VpcSettings::new(vec!["subnet_1".into()], vec!["sg-1".into()])
+                .unwrap_err()
+                .rule,
+            "vpc.id"
+        );
+        assert_eq!(
+            VpcSettings::new(vec!["s".repeat(33)], vec!["sg-1".into()])
+                .unwrap_err()
+                .rule,
+            "length"
+        );
     }
 
     #[test]

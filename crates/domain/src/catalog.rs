@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::RuleError;
-use crate::bedrock::{AccountId, KmsKeyRef, Region, RoleArn, S3Uri, check_bucket};
+use crate::bedrock::{AccountId, KmsKeyRef, Region, RoleArn, S3Uri, VpcSettings, check_bucket};
 use crate::names::{EnvironmentName, TeamName};
 
 /// A hosting environment: one Bedrock account and Region.
@@ -25,6 +25,8 @@ pub struct Environment {
     pub requires_approval: bool,
     /// Teams that may target this environment; `None` means every team.
     pub teams: Option<Vec<TeamName>>,
+    /// Run import jobs in this VPC (`vpcConfig`).
+    pub vpc: Option<VpcSettings>,
 }
 
 impl Environment {
@@ -217,6 +219,7 @@ pub(crate) mod tests {
             imported_model_kms_key: None,
             requires_approval: approval,
             teams: None,
+            vpc: None,
         };
         Catalog::new(
             [env("dev", false), env("prod", true)],

@@ -246,6 +246,11 @@ pub struct EnvironmentConfig {
     pub max_imported_models: u32,
     #[serde(default)]
     pub on_model_limit: OnModelLimit,
+    /// Run import jobs in a VPC: both lists or neither.
+    #[serde(default)]
+    pub vpc_subnet_ids: Vec<String>,
+    #[serde(default)]
+    pub vpc_security_group_ids: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -361,6 +366,22 @@ impl Config {
                 ferry_domain::RuleError::check_text(d, "a description", 1024)
                     .map_err(|err| ConfigError::key(format!("{key}.description"), err))?;
             }
+            let vpc = if e.vpc_subnet_ids.is_empty() && e.vpc_security_group_ids.is_empty() {
+                None
+            } else {
+                Some(
+                    ferry_domain::bedrock::VpcSettings::new(
+                        e.vpc_subnet_ids.clone(),
+                        e.vpc_security_group_ids.clone(),
+                    )
+                    .map_err(|err| {
+                        ConfigError::key(
+                            format!("{key}.vpc_subnet_ids / vpc_security_group_ids"),
+                            err,
+                        )
+                    })?,
+                )
+            };
             envs.push(Environment {
                 name: env_name,
                 description: e.description.clone(),
@@ -371,6 +392,7 @@ impl Config {
                 imported_model_kms_key: e.imported_model_kms_key.clone(),
                 requires_approval: e.requires_approval,
                 teams: e.teams.clone(),
+                vpc,
             });
         }
         self.check_placements()?;
@@ -532,6 +554,30 @@ mod tests {
         assert_ne!(bad, example());
         let err = load_str(&bad).unwrap().catalog().unwrap_err().to_string();
         assert!(err.contains("shares account 777788889999"), "{err}");
+    }
+
+    #[test]
+    fn vpc_settings_are_checked_with_bedrock_limits() {
+        let with = |subnets: &str, groups: &str| {
+            example().replacen(
+                "on_model_limit = \"refuse\"",
+                &format!("on_model_limit = \"refuse\"\nvpc_subnet_ids = {subnets}\nvpc_security_group_ids = {groups}"),
+                1,
+            )
+        };
+        let ok = load_str(&with("[\"subnet-0abc\"]", "[\"sg-0abc\"]"))
+            .unwrap()
+            .catalog()
+            .unwrap();
+        let vpc = ok.environment("dev").unwrap().vpc.clone().unwrap();
+        assert_eq!(vpc.subnet_ids, vec!["subnet-0abc"]);
+        let err = load_str(&with("[\"subnet-0abc\"]", "[]"))
+            .unwrap()
+            .catalog()
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("environments.dev.vpc"), "{err}");
+        assert!(err.contains("security_group_ids must list 1 to 5"), "{err}");
     }
 
     #[test]

@@ -399,7 +399,10 @@ pub fn create_job_request(record: &ImportRecord, env: &Environment) -> Option<Cr
         imported_model_kms_key: env.imported_model_kms_key.clone(),
         job_tags,
         model_tags,
-        vpc: None,
+        vpc: env.vpc.as_ref().map(|v| ferry_cloud::VpcConfig {
+            subnet_ids: v.subnet_ids.clone(),
+            security_group_ids: v.security_group_ids.clone(),
+        }),
     })
 }
 
@@ -733,4 +736,87 @@ pub(crate) async fn batch_job_states(
         }
     }
     out
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use ferry_domain::bedrock::{AccountId, Region, RoleArn, VpcSettings};
+    use ferry_domain::ids::ImportId;
+    use ferry_domain::names::EnvironmentName;
+
+    use super::*;
+
+    fn record(attempt: i32) -> ImportRecord {
+        let now = OffsetDateTime::now_utc();
+        ImportRecord {
+            id: ImportId::new(),
+            team: "research".into(),
+            environment: "dev".into(),
+            source_uri: "s3://model-artifacts-111122223333/m/".into(),
+            model_name: "m1".into(),
+            job_name: "ferry-job".into(),
+            description: None,
+            model_tags: BTreeMap::from([("owner".into(), "alice".into())]),
+            job_tags: BTreeMap::new(),
+            requested_by: "alice".into(),
+            requester_id: "token:x".into(),
+            status: Status::Submitting,
+            conditions: vec![],
+            created_at: now,
+            updated_at: now,
+            hosting_account: Some("777788889999".into()),
+            region: Some("us-east-1".into()),
+            attempt,
+            preflight: None,
+            preflight_passed: Some(true),
+            bedrock_job_arn: None,
+            imported_model_arn: None,
+            imported_model: None,
+            failure_message: None,
+            submitted_at: None,
+            finished_at: None,
+            retries: 0,
+            polls: 0,
+            next_attempt_at: now,
+        }
+    }
+
+    fn env() -> Environment {
+        Environment {
+            name: EnvironmentName::parse("dev").unwrap(),
+            description: None,
+            account: AccountId::parse("777788889999").unwrap(),
+            region: Region::parse("us-east-1").unwrap(),
+            control_role: RoleArn::parse("arn:aws:iam::777788889999:role/Control").unwrap(),
+            execution_role: RoleArn::parse("arn:aws:iam::777788889999:role/Exec").unwrap(),
+            imported_model_kms_key: None,
+            requires_approval: false,
+            teams: None,
+            vpc: Some(VpcSettings::new(vec!["subnet-1".into()], vec!["sg-1".into()]).unwrap()),
+        }
+    }
+
+    #[test]
+    fn the_create_request_is_the_same_on_every_replica() {
+        let r = record(1);
+        let a = create_job_request(&r, &env()).unwrap();
+        let b = create_job_request(&r.clone(), &env()).unwrap();
+        assert_eq!(a, b, "rebuilt identically");
+        assert_eq!(
+            a.client_request_token.as_str(),
+            format!("ferry-{}-1", r.id.simple())
+        );
+        assert_eq!(a.vpc.unwrap().subnet_ids, vec!["subnet-1"]);
+        let keys: Vec<&str> = a.model_tags.iter().map(|t| t.key.as_str()).collect();
+        assert!(
+            keys.contains(&"owner") && keys.contains(&"ferry:request-id"),
+            "{keys:?}"
+        );
+        // A retry is a new attempt: a new token, so Bedrock starts a new job.
+        let retry = create_job_request(&record(2), &env()).unwrap();
+        assert!(retry.client_request_token.as_str().ends_with("-2"));
+    }
 }
