@@ -115,6 +115,7 @@ async fn run(master: &str, label: &str, n: usize, job_secs: u64, list_threshold:
                 region: e.region.clone(),
                 control_role: e.control_role.clone(),
                 external_id: None,
+                session_tags: Vec::new(),
                 execution_role: e.execution_role.clone(),
                 imported_model_kms_key: e.imported_model_kms_key.clone(),
             })
@@ -220,6 +221,7 @@ async fn run(master: &str, label: &str, n: usize, job_secs: u64, list_threshold:
                 region: e.region.clone(),
                 control_role: e.control_role.clone(),
                 external_id: None,
+                session_tags: Vec::new(),
                 execution_role: e.execution_role.clone(),
                 imported_model_kms_key: None,
             })

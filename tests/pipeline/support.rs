@@ -80,6 +80,7 @@ impl Pipeline {
                 region: e.region.clone(),
                 control_role: e.control_role.clone(),
                 external_id: None,
+                session_tags: Vec::new(),
                 execution_role: e.execution_role.clone(),
                 imported_model_kms_key: e.imported_model_kms_key.clone(),
             })

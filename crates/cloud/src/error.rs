@@ -177,12 +177,15 @@ where
                 ),
                 None => format!("{}", DisplayErrorContext(&other)),
             };
-            if text.contains("not authorized to perform: sts:AssumeRole") {
-                // Ferry could not assume its control role.
+            let refused = ["sts:AssumeRole", "sts:TagSession"]
+                .into_iter()
+                .find(|a| text.contains(&format!("not authorized to perform: {a}")));
+            if let Some(action) = refused {
+                // Ferry could not assume its control role (or tag the session).
                 let d = ferry_domain::preflight::diagnose_access_denied(
                     &ferry_domain::preflight::DeniedCall {
                         access: ferry_domain::preflight::Access::AssumeControlRole,
-                        action: "sts:AssumeRole",
+                        action,
                         resource: caller,
                         aws_message: &text,
                         is_cross_account: false,

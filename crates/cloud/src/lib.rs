@@ -80,6 +80,9 @@ pub struct EnvTarget {
     pub control_role: RoleArn,
     /// External id the control role's trust policy requires, if any.
     pub external_id: Option<String>,
+    /// Session tags for the control role's sessions (its trust policy must
+    /// allow `sts:TagSession`): they show in CloudTrail and can drive ABAC.
+    pub session_tags: Vec<(String, String)>,
     /// The role Bedrock assumes to read the artifacts.
     pub execution_role: RoleArn,
     /// The hosting account's key for imported models (checked by preflight, default for jobs).
@@ -193,6 +196,14 @@ async fn build_env(options: &CloudOptions, target: EnvTarget) -> EnvClients {
         .session_name(format!("{}-{}", options.session_name, target.name));
     if let Some(id) = &target.external_id {
         control = control.external_id(id.clone());
+    }
+    if !target.session_tags.is_empty() {
+        control = control.tags(
+            target
+                .session_tags
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str())),
+        );
     }
     let control_creds = RoleCredentials::new(
         target.control_role.as_str(),

@@ -345,3 +345,40 @@ async fn a_control_role_that_cannot_be_assumed_is_named() {
     assert_eq!(c.chain_step, Some(ChainStep::ControlRolePolicy), "{r:#?}");
     assert!(!r.passed());
 }
+
+#[tokio::test]
+async fn session_tags_need_sts_tag_session_in_the_control_role_trust() {
+    let sim = start_sim().await;
+    let mut t = target(&sim);
+    t.session_tags = vec![("service".into(), "ferry".into())];
+    let tagged = Cloud::new(options(&sim, 1), vec![t.clone()]).await.unwrap();
+    let e = tagged
+        .list_import_jobs(&dev(), time::OffsetDateTime::UNIX_EPOCH)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            CallError::AccessDenied {
+                step: Some(ChainStep::ControlRolePolicy),
+                ..
+            }
+        ),
+        "AWS refuses session tags the trust policy does not allow: {e:?}"
+    );
+    let iam = aws_sdk_iam::Client::new(&config_for(&sim, "hosting-admin").await);
+    let trust = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::777788889999:user/ferry-service"},
+        "Action": ["sts:AssumeRole", "sts:TagSession"]}]});
+    iam.update_assume_role_policy()
+        .role_name("FerryControlRole-777788889999")
+        .policy_document(trust.to_string())
+        .send()
+        .await
+        .expect("trust");
+    let tagged = Cloud::new(options(&sim, 1), vec![t]).await.unwrap();
+    tagged
+        .list_import_jobs(&dev(), time::OffsetDateTime::UNIX_EPOCH)
+        .await
+        .expect("tagged sessions work once the trust policy allows sts:TagSession");
+}

@@ -417,7 +417,7 @@ pub fn diagnose_access_denied(call: &DeniedCall<'_>) -> Diagnosis {
                 step: ChainStep::ControlRolePolicy,
                 alternative: None,
                 fix: format!(
-                    "{hosting_in}, let Ferry's identity assume {resource}: its trust policy must name Ferry's principal with sts:AssumeRole (and the external id, if configured), and Ferry's identity policy must allow sts:AssumeRole on it."
+                    "{hosting_in}, let Ferry's identity assume {resource}: its trust policy must name Ferry's principal with sts:AssumeRole (and the external id, if configured; and sts:TagSession, if session tags are configured), and Ferry's identity policy must allow sts:AssumeRole on it."
                 ),
             };
         }

@@ -237,6 +237,10 @@ pub struct EnvironmentConfig {
     pub teams: Option<Vec<TeamName>>,
     /// `sts:ExternalId` for assuming the control role, if its trust policy asks.
     pub external_id: Option<String>,
+    /// Session tags on the control role's sessions (the trust policy must
+    /// allow `sts:TagSession`).
+    #[serde(default)]
+    pub session_tags: BTreeMap<String, String>,
     /// Import jobs Ferry runs at once in this account and Region (Bedrock's
     /// quota "Concurrent model import jobs": 1).
     #[serde(default = "one")]

@@ -39,6 +39,11 @@ pub(crate) fn env_targets(config: &Config, catalog: &Catalog) -> Vec<EnvTarget> 
                 .environments
                 .get(e.name.as_str())
                 .and_then(|c| c.external_id.clone()),
+            session_tags: config
+                .environments
+                .get(e.name.as_str())
+                .map(|c| c.session_tags.clone().into_iter().collect())
+                .unwrap_or_default(),
             execution_role: e.execution_role.clone(),
             imported_model_kms_key: e.imported_model_kms_key.clone(),
         })

@@ -170,6 +170,7 @@ async fn a_worker_killed_after_create_leaves_exactly_one_job() {
                 region: e.region.clone(),
                 control_role: e.control_role.clone(),
                 external_id: None,
+                session_tags: Vec::new(),
                 execution_role: e.execution_role.clone(),
                 imported_model_kms_key: None,
             })

@@ -181,7 +181,46 @@ fn assume_role(
             "ferry-sim does not implement session policies",
         ));
     }
+    // Session tags: AWS also requires the trust policy to allow sts:TagSession.
+    let mut tags = Vec::new();
+    for i in 1.. {
+        let Some(key) = param(form, &format!("Tags.member.{i}.Key")) else {
+            break;
+        };
+        let value = param(form, &format!("Tags.member.{i}.Value")).unwrap_or_default();
+        if key.is_empty() || key.len() > 128 || value.len() > 256 {
+            return Err(validation(
+                "a session tag key must be 1 to 128 characters and a value at most 256",
+            ));
+        }
+        tags.push((key.to_owned(), value.to_owned()));
+    }
+    if tags.len() > 50 {
+        return Err(validation("at most 50 session tags"));
+    }
     let now = ctx.clock.now();
+    if !tags.is_empty() {
+        let state = ctx.state();
+        let role = state.role_by_arn(role_arn).cloned();
+        if let Some(role) = role {
+            let mut rctx = RequestContext::new(
+                caller.principal.clone(),
+                "sts:TagSession",
+                role.arn(),
+                role.account.clone(),
+            );
+            for (k, v) in &tags {
+                rctx = rctx.with_key(&format!("aws:RequestTag/{k}"), v.clone());
+            }
+            authorize(
+                &state,
+                Service::Sts,
+                &rctx,
+                Some(&role.trust.doc),
+                ResourcePolicyMode::Required,
+            )?;
+        }
+    }
     let session = {
         let mut state = ctx.state();
         assume(

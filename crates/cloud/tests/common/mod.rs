@@ -33,6 +33,7 @@ pub fn target(sim: &SimHandle) -> EnvTarget {
         region: Region::parse("us-east-1").unwrap(),
         control_role: RoleArn::parse(&env(sim, "CONTROL_ROLE_ARN")).unwrap(),
         external_id: None,
+        session_tags: Vec::new(),
         execution_role: RoleArn::parse(&env(sim, "EXECUTION_ROLE_ARN")).unwrap(),
         imported_model_kms_key: Some(KmsKeyRef::parse(&env(sim, "HOSTING_KMS_KEY_ARN")).unwrap()),
     }
