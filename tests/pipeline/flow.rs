@@ -181,3 +181,44 @@ async fn a_transient_outage_during_preflight_retries_instead_of_failing(pool: fe
     let done = p.drive(&ctx, &[id]).await.remove(0);
     assert_eq!(done.status, Status::Completed, "{:?}", done.failure_message);
 }
+
+/// Without `iam:PassRole` on the execution role, Bedrock refuses the job:
+/// the request fails with AWS's message and the statement to add, at once.
+#[sqlx::test(migrations = "../migrations")]
+async fn a_missing_pass_role_fails_the_request_with_the_fix(pool: ferry_store::PgPool) {
+    let p = Pipeline::start(pool, crate::support::quick_jobs()).await;
+    let iam = crate::support::hosting_iam(&p).await;
+    let role = "FerryControlRole-777788889999";
+    let current = iam
+        .get_role_policy()
+        .role_name(role)
+        .policy_name("FerryControlPolicy")
+        .send()
+        .await
+        .unwrap();
+    let doc = percent_encoding::percent_decode_str(current.policy_document())
+        .decode_utf8()
+        .unwrap();
+    let mut policy: serde_json::Value = serde_json::from_str(&doc).unwrap();
+    policy["Statement"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|s| s["Sid"] != "PassExecutionRole");
+    iam.put_role_policy()
+        .role_name(role)
+        .policy_name("FerryControlPolicy")
+        .policy_document(policy.to_string())
+        .send()
+        .await
+        .unwrap();
+    let ctx = p.ctx("w1", ONE).await;
+    let id = p
+        .submit("research", "dev", &p.sample.clone(), "sample-llama")
+        .await;
+    let done = p.drive(&ctx, &[id]).await.remove(0);
+    assert_eq!(done.status, Status::Failed);
+    let message = done.failure_message.unwrap();
+    assert!(message.contains("iam:PassRole"), "{message}");
+    assert!(message.contains("Fix:"), "{message}");
+    assert!(done.bedrock_job_arn.is_none());
+}
