@@ -109,16 +109,7 @@ async fn run(master: &str, label: &str, n: usize, job_secs: u64, list_threshold:
         };
         let targets = catalog
             .environments()
-            .map(|e| EnvTarget {
-                name: e.name.clone(),
-                account: e.account.clone(),
-                region: e.region.clone(),
-                control_role: e.control_role.clone(),
-                external_id: None,
-                session_tags: Vec::new(),
-                execution_role: e.execution_role.clone(),
-                imported_model_kms_key: e.imported_model_kms_key.clone(),
-            })
+            .map(EnvTarget::from_environment)
             .collect();
         let ctx = Ctx {
             pool: pool.clone(),
@@ -215,16 +206,7 @@ async fn run(master: &str, label: &str, n: usize, job_secs: u64, list_threshold:
         catalog
             .environments()
             .filter(|e| e.name.as_str() == "dev")
-            .map(|e| EnvTarget {
-                name: e.name.clone(),
-                account: e.account.clone(),
-                region: e.region.clone(),
-                control_role: e.control_role.clone(),
-                external_id: None,
-                session_tags: Vec::new(),
-                execution_role: e.execution_role.clone(),
-                imported_model_kms_key: None,
-            })
+            .map(EnvTarget::from_environment)
             .collect(),
     )
     .await

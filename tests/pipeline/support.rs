@@ -74,16 +74,7 @@ impl Pipeline {
         let targets = self
             .catalog
             .environments()
-            .map(|e| EnvTarget {
-                name: e.name.clone(),
-                account: e.account.clone(),
-                region: e.region.clone(),
-                control_role: e.control_role.clone(),
-                external_id: None,
-                session_tags: Vec::new(),
-                execution_role: e.execution_role.clone(),
-                imported_model_kms_key: e.imported_model_kms_key.clone(),
-            })
+            .map(EnvTarget::from_environment)
             .collect();
         Arc::new(Cloud::new(options, targets).await.unwrap())
     }
@@ -130,20 +121,26 @@ impl Pipeline {
         imports::get(&mut conn, id).await.unwrap()
     }
 
+    /// All of `ids` once every one has finished, else `None`.
+    async fn finished(&self, ids: &[ImportId]) -> Option<Vec<ImportRecord>> {
+        let mut all = Vec::new();
+        for id in ids {
+            all.push(self.get(*id).await);
+        }
+        let done = |r: &ImportRecord| {
+            matches!(
+                r.status,
+                Status::Completed | Status::Failed | Status::Cancelled
+            )
+        };
+        all.iter().all(done).then_some(all)
+    }
+
     /// Activates the worker until every request in `ids` is finished.
     pub(crate) async fn drive(&self, ctx: &Ctx, ids: &[ImportId]) -> Vec<ImportRecord> {
         for _ in 0..600 {
             ferry_worker::activate(ctx).await.unwrap();
-            let mut all = Vec::new();
-            for id in ids {
-                all.push(self.get(*id).await);
-            }
-            if all.iter().all(|r| {
-                matches!(
-                    r.status,
-                    Status::Completed | Status::Failed | Status::Cancelled
-                )
-            }) {
+            if let Some(all) = self.finished(ids).await {
                 return all;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -155,16 +152,7 @@ impl Pipeline {
     /// workers running their own loops.
     pub(crate) async fn wait_finished(&self, ids: &[ImportId], rounds: usize) -> Vec<ImportRecord> {
         for _ in 0..rounds {
-            let mut all = Vec::new();
-            for id in ids {
-                all.push(self.get(*id).await);
-            }
-            if all.iter().all(|r| {
-                matches!(
-                    r.status,
-                    Status::Completed | Status::Failed | Status::Cancelled
-                )
-            }) {
+            if let Some(all) = self.finished(ids).await {
                 return all;
             }
             tokio::time::sleep(Duration::from_millis(200)).await;

@@ -89,6 +89,23 @@ pub struct EnvTarget {
     pub imported_model_kms_key: Option<KmsKeyRef>,
 }
 
+impl EnvTarget {
+    /// The target for a configured environment, with no external id and no
+    /// session tags (set those fields when the configuration has them).
+    pub fn from_environment(env: &ferry_domain::catalog::Environment) -> Self {
+        Self {
+            name: env.name.clone(),
+            account: env.account.clone(),
+            region: env.region.clone(),
+            control_role: env.control_role.clone(),
+            external_id: None,
+            session_tags: Vec::new(),
+            execution_role: env.execution_role.clone(),
+            imported_model_kms_key: env.imported_model_kms_key.clone(),
+        }
+    }
+}
+
 /// Clients of one environment.
 #[derive(Debug)]
 struct EnvClients {

@@ -30,22 +30,13 @@ pub(crate) fn cloud_options(config: &Config) -> CloudOptions {
 pub(crate) fn env_targets(config: &Config, catalog: &Catalog) -> Vec<EnvTarget> {
     catalog
         .environments()
-        .map(|e| EnvTarget {
-            name: e.name.clone(),
-            account: e.account.clone(),
-            region: e.region.clone(),
-            control_role: e.control_role.clone(),
-            external_id: config
-                .environments
-                .get(e.name.as_str())
-                .and_then(|c| c.external_id.clone()),
-            session_tags: config
-                .environments
-                .get(e.name.as_str())
-                .map(|c| c.session_tags.clone().into_iter().collect())
-                .unwrap_or_default(),
-            execution_role: e.execution_role.clone(),
-            imported_model_kms_key: e.imported_model_kms_key.clone(),
+        .map(|e| {
+            let mut target = EnvTarget::from_environment(e);
+            if let Some(c) = config.environments.get(e.name.as_str()) {
+                target.external_id.clone_from(&c.external_id);
+                target.session_tags = c.session_tags.clone().into_iter().collect();
+            }
+            target
         })
         .collect()
 }

@@ -164,16 +164,7 @@ async fn a_worker_killed_after_create_leaves_exactly_one_job() {
         catalog
             .environments()
             .filter(|e| e.name.as_str() == "dev")
-            .map(|e| ferry_cloud::EnvTarget {
-                name: e.name.clone(),
-                account: e.account.clone(),
-                region: e.region.clone(),
-                control_role: e.control_role.clone(),
-                external_id: None,
-                session_tags: Vec::new(),
-                execution_role: e.execution_role.clone(),
-                imported_model_kms_key: None,
-            })
+            .map(ferry_cloud::EnvTarget::from_environment)
             .collect(),
     )
     .await

@@ -258,35 +258,17 @@ async fn preflight(ctx: &Ctx, record: &ImportRecord, env: &Environment) -> Resul
     if report.failed_transiently() {
         // Throttling, 5xx or a timeout says nothing about the request: run
         // the preflight again later instead of failing it.
-        let retries = record.retries.saturating_add(1);
         let detail = report
             .first_failure()
             .map(|c| c.detail.clone())
             .unwrap_or_default();
-        return write(
-            ctx,
-            record,
-            None,
-            vec![condition(
-                "PreflightPassed",
-                ConditionStatus::Unknown,
-                "TransientError",
-                format!("will check again: {detail}"),
-            )],
-            Changes {
-                preflight: Some(json),
-                retries: Some(retries),
-                next_attempt_at: Some(later(
-                    ctx.settings
-                        .retry
-                        .delay(retries.unsigned_abs(), rand::random()),
-                )),
-                release: true,
-                ..Changes::default()
-            },
-            None,
-        )
-        .await;
+        let checking = condition(
+            "PreflightPassed",
+            ConditionStatus::Unknown,
+            "TransientError",
+            format!("will check again: {detail}"),
+        );
+        return retry_later(ctx, record, vec![checking], Some(json)).await;
     }
     if report.passed() {
         let message = format!(
@@ -446,35 +428,18 @@ async fn submit(ctx: &Ctx, record: &ImportRecord, env: &Environment) -> Result<(
             .await
         }
         Err(e) if e.is_retryable() => {
-            let retries = record.retries.saturating_add(1);
             let reason = match &e {
                 CallError::QuotaExceeded(_) => "WaitingForQuota",
                 CallError::Throttled(_) => "Throttled",
                 _ => "TransientError",
             };
-            write(
-                ctx,
-                record,
-                None,
-                vec![condition(
-                    "JobSubmitted",
-                    ConditionStatus::False,
-                    reason,
-                    format!("will retry: {e}"),
-                )],
-                Changes {
-                    retries: Some(retries),
-                    next_attempt_at: Some(later(
-                        ctx.settings
-                            .retry
-                            .delay(retries.unsigned_abs(), rand::random()),
-                    )),
-                    release: true,
-                    ..Changes::default()
-                },
-                None,
-            )
-            .await
+            let waiting = condition(
+                "JobSubmitted",
+                ConditionStatus::False,
+                reason,
+                format!("will retry: {e}"),
+            );
+            retry_later(ctx, record, vec![waiting], None).await
         }
         Err(e) => {
             let message = match &e {
@@ -669,25 +634,30 @@ async fn reschedule_poll(
 
 async fn poll_error(ctx: &Ctx, record: &ImportRecord, e: &CallError) -> Result<(), StepError> {
     tracing::warn!(error = %e, "polling the import job failed; will retry");
+    retry_later(ctx, record, vec![], None).await
+}
+
+/// Reschedules after a retryable failure (throttling, a quota, a 5xx, a
+/// timeout), backing off further with each consecutive one.
+async fn retry_later(
+    ctx: &Ctx,
+    record: &ImportRecord,
+    conditions: Vec<Condition>,
+    preflight: Option<serde_json::Value>,
+) -> Result<(), StepError> {
     let retries = record.retries.saturating_add(1);
-    write(
-        ctx,
-        record,
-        None,
-        vec![],
-        Changes {
-            retries: Some(retries),
-            next_attempt_at: Some(later(
-                ctx.settings
-                    .retry
-                    .delay(retries.unsigned_abs(), rand::random()),
-            )),
-            release: true,
-            ..Changes::default()
-        },
-        None,
-    )
-    .await
+    let delay = ctx
+        .settings
+        .retry
+        .delay(retries.unsigned_abs(), rand::random());
+    let changes = Changes {
+        preflight,
+        retries: Some(retries),
+        next_attempt_at: Some(later(delay)),
+        release: true,
+        ..Changes::default()
+    };
+    write(ctx, record, None, conditions, changes, None).await
 }
 
 /// Job states for the claimed `importing` requests of environments with at
