@@ -10,3 +10,4 @@ mod idempotency;
 mod imports;
 mod openapi;
 mod pagination;
+mod review;

@@ -222,3 +222,45 @@ async fn a_missing_pass_role_fails_the_request_with_the_fix(pool: ferry_store::P
     assert!(message.contains("Fix:"), "{message}");
     assert!(done.bedrock_job_arn.is_none());
 }
+
+/// A prod request waits for approval (the worker leaves it alone), then runs
+/// once approved, with the hosting account's key for the imported model.
+#[sqlx::test(migrations = "../migrations")]
+async fn a_prod_request_waits_for_approval_then_runs(pool: ferry_store::PgPool) {
+    let p = Pipeline::start(pool, crate::support::quick_jobs()).await;
+    let ctx = p.ctx("w1", ONE).await;
+    let id = p
+        .submit("research", "prod", &p.sample.clone(), "sample-llama")
+        .await;
+    for _ in 0..5 {
+        ferry_worker::activate(&ctx).await.unwrap();
+    }
+    assert_eq!(p.get(id).await.status, Status::PendingApproval);
+    let mut conn = p.pool.acquire().await.unwrap();
+    ferry_store::work::apply(
+        &mut conn,
+        id,
+        None,
+        Some((ferry_domain::status::Cause::Approve, Status::Queued)),
+        ferry_store::imports::Actor {
+            name: "hosting-lead",
+        },
+        vec![],
+        &ferry_store::work::Changes::default(),
+        "approved",
+        &serde_json::json!({}),
+    )
+    .await
+    .unwrap();
+    drop(conn);
+    let done = p.drive(&ctx, &[id]).await.remove(0);
+    assert_eq!(done.status, Status::Completed, "{:?}", done.failure_message);
+    let details = done.imported_model.unwrap();
+    assert!(
+        details["kms_key_arn"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("777788889999"),
+        "{details}"
+    );
+}

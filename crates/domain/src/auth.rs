@@ -112,6 +112,20 @@ impl Principal {
         }
     }
 
+    /// Approving or rejecting requests is the hosting team's (and admins') call.
+    pub fn can_review(&self, team: &TeamName) -> Result<(), Denied> {
+        self.can_read(team)?;
+        match self.role {
+            Role::Hosting | Role::Admin => Ok(()),
+            Role::Researcher | Role::Viewer => Err(Denied::Forbidden),
+        }
+    }
+
+    /// Retrying a failed request: whoever may cancel it.
+    pub fn can_retry(&self, team: &TeamName) -> Result<(), Denied> {
+        self.can_cancel(team)
+    }
+
     pub fn is_admin(&self) -> bool {
         self.role == Role::Admin
     }
@@ -157,6 +171,24 @@ mod tests {
         let admin = p(Role::Admin, None);
         assert_eq!(admin.can_create_for(&a), Ok(()));
         assert_eq!(admin.team_scope(), None);
+    }
+
+    #[test]
+    fn reviews_are_for_the_hosting_team() {
+        let a = TeamName::parse("team-a").unwrap();
+        assert_eq!(p(Role::Hosting, None).can_review(&a), Ok(()));
+        assert_eq!(p(Role::Admin, None).can_review(&a), Ok(()));
+        assert_eq!(p(Role::Viewer, None).can_review(&a), Err(Denied::Forbidden));
+        assert_eq!(
+            p(Role::Researcher, Some("team-a")).can_review(&a),
+            Err(Denied::Forbidden)
+        );
+        assert_eq!(
+            p(Role::Researcher, Some("team-b")).can_review(&a),
+            Err(Denied::Hidden)
+        );
+        assert_eq!(p(Role::Researcher, Some("team-a")).can_retry(&a), Ok(()));
+        assert_eq!(p(Role::Viewer, None).can_retry(&a), Err(Denied::Forbidden));
     }
 
     #[test]

@@ -276,6 +276,32 @@ impl JobName {
     }
 }
 
+impl JobName {
+    /// The job name of `attempt` (1-based) of a request whose first job was
+    /// `first`: the first attempt keeps it, later ones append `-a<N>`
+    /// (shortening the base to stay within 63 characters), because Bedrock
+    /// refuses a second job with a name already used.
+    pub fn for_attempt(first: &JobName, attempt: u32) -> JobName {
+        if attempt <= 1 {
+            return first.clone();
+        }
+        let suffix = format!("-a{attempt}");
+        let keep = 63usize.saturating_sub(suffix.len());
+        let base: String = first.0.chars().take(keep).collect();
+        JobName(format!("{base}{suffix}"))
+    }
+
+    /// The first attempt's name, given the name of attempt `attempt`.
+    pub fn first_of(name: &JobName, attempt: u32) -> Option<JobName> {
+        if attempt <= 1 {
+            return Some(name.clone());
+        }
+        name.0
+            .strip_suffix(&format!("-a{attempt}"))
+            .and_then(|b| JobName::parse(b).ok())
+    }
+}
+
 string_newtype!(
     /// A 12-digit AWS account id.
     AccountId
@@ -754,6 +780,19 @@ mod tests {
             assert_eq!(JobName::parse(bad).unwrap_err().rule, rule, "{bad:?}");
         }
         assert_eq!(JobName::parse(&"a".repeat(64)).unwrap_err().rule, "length");
+    }
+
+    #[test]
+    fn retries_get_their_own_job_names() {
+        let first = JobName::parse("ferry-0123").unwrap();
+        assert_eq!(JobName::for_attempt(&first, 1), first);
+        let second = JobName::for_attempt(&first, 2);
+        assert_eq!(second.as_str(), "ferry-0123-a2");
+        assert_eq!(JobName::first_of(&second, 2), Some(first.clone()));
+        let long = JobName::parse(&"j".repeat(63)).unwrap();
+        let tenth = JobName::for_attempt(&long, 10);
+        assert_eq!(tenth.as_str().len(), 63);
+        assert!(JobName::parse(tenth.as_str()).is_ok());
     }
 
     #[test]

@@ -355,3 +355,70 @@ pub async fn events(
         })
         .collect()
 }
+
+/// Starts a new attempt of a failed request: back to `queued` with a new job
+/// name, the previous attempt's results cleared from the row and kept in the
+/// event log (the `retried` event carries the failure being retried).
+#[tracing::instrument(skip_all, fields(import_id = %id), err)]
+pub async fn retry(
+    conn: &mut PgConnection,
+    id: ImportId,
+    actor: Actor<'_>,
+    new_job_name: &str,
+    condition: Condition,
+) -> Result<ImportRecord, StoreError> {
+    let current = get(&mut *conn, id).await?;
+    if current.status.check_transition(Status::Queued) != Ok(Cause::Retry) {
+        return Err(ferry_domain::status::IllegalTransition {
+            from: current.status,
+            to: Status::Queued,
+        }
+        .into());
+    }
+    let mut conditions = current.conditions.clone();
+    ferry_domain::condition::set_condition(&mut conditions, condition);
+    // Conditions of the failed attempt no longer describe the new one.
+    conditions.retain(|c| matches!(c.kind.as_str(), "Accepted" | "Approved" | "Retried"));
+    let row = sqlx::query_as!(
+        ImportRow,
+        r#"UPDATE import_requests SET
+               status = 'queued', attempt = attempt + 1, job_name = $2, conditions = $3,
+               preflight = NULL, preflight_passed = NULL, bedrock_job_arn = NULL,
+               imported_model_arn = NULL, imported_model = NULL, failure_message = NULL,
+               submitted_at = NULL, finished_at = NULL, polls = 0, retries = 0,
+               next_attempt_at = now(), lease_owner = NULL, lease_expires_at = NULL,
+               updated_at = now()
+           WHERE id = $1 AND status = 'failed'
+           RETURNING id, team, environment, source_uri, model_name, job_name, description,
+                     model_tags AS "model_tags: Json<BTreeMap<String, String>>",
+                     job_tags AS "job_tags: Json<BTreeMap<String, String>>",
+                     requested_by, requester_id, status,
+                     conditions AS "conditions: Json<Vec<Condition>>",
+                     created_at, updated_at, hosting_account, region, attempt, preflight,
+                     preflight_passed, bedrock_job_arn, imported_model_arn, imported_model,
+                     failure_message, submitted_at, finished_at, retries, polls, next_attempt_at"#,
+        id.as_uuid(),
+        new_job_name,
+        Json(conditions) as _,
+    )
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(StoreError::NotFound)?;
+    let detail = serde_json::json!({
+        "attempt": current.attempt + 1,
+        "previous_job_arn": current.bedrock_job_arn,
+        "previous_failure": current.failure_message,
+        "job_name": new_job_name,
+    });
+    append_event(
+        conn,
+        id,
+        actor,
+        "retried",
+        Some(Status::Failed),
+        Some(Status::Queued),
+        &detail,
+    )
+    .await?;
+    row.try_into()
+}

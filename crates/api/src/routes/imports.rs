@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ferry_domain::auth::Denied;
-use ferry_domain::bedrock::ImportedModelName;
+use ferry_domain::bedrock::{ImportedModelName, JobName};
 use ferry_domain::condition::{Condition, ConditionStatus};
 use ferry_domain::ids::ImportId;
 use ferry_domain::import::{DraftRejected, ImportDraft, MAX_DESCRIPTION, NewImport};
@@ -36,6 +36,9 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_import))
         .routes(routes!(list_events))
         .routes(routes!(cancel_import))
+        .routes(routes!(approve_import))
+        .routes(routes!(reject_import))
+        .routes(routes!(retry_import))
 }
 
 // ---------------------------------------------------------------- schemas
@@ -328,6 +331,23 @@ pub(crate) struct CancelRequest {
     #[schema(max_length = 1024)]
     #[serde(default)]
     reason: Option<String>,
+}
+
+/// An approval, with an optional comment for the audit trail.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ApproveRequest {
+    #[schema(max_length = 1024)]
+    #[serde(default)]
+    comment: Option<String>,
+}
+
+/// A rejection; the reason is shown to the requester.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RejectRequest {
+    #[schema(min_length = 1, max_length = 1024)]
+    reason: String,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -762,6 +782,197 @@ async fn cancel_import(
     .await?;
     tx.commit().await.map_err(ApiError::internal)?;
     tracing::info!(import_id = %id, "import request cancelled");
+    Ok(Json(updated.into()))
+}
+
+fn check_note(note: Option<&str>, pointer: &str, required: bool) -> Result<(), ApiError> {
+    let text = note.unwrap_or_default();
+    let result = if required && text.trim().is_empty() {
+        Err(ferry_domain::RuleError::new(
+            "required",
+            "a reason is required",
+        ))
+    } else {
+        ferry_domain::RuleError::check_text(text, "the text", MAX_DESCRIPTION)
+    };
+    result.map_err(|e| ApiError::validation([FieldProblem::from(e.at(pointer))]))
+}
+
+fn denied(d: Denied, what: &str, caller: &Caller) -> ApiError {
+    match d {
+        Denied::Hidden => ApiError::not_found("import request"),
+        Denied::Forbidden => ApiError::forbidden(format!(
+            "a {} may not {what} import requests",
+            caller.0.role
+        )),
+    }
+}
+
+/// Approves a request waiting in `pending_approval`; it moves to `queued`.
+///
+/// The hosting team's call (roles `hosting` and `admin`), and never the
+/// requester's own: a request cannot be approved with the token that
+/// submitted it (separation of duties).
+#[utoipa::path(
+    post, path = "/v1/imports/{id}/approve", tag = "imports",
+    params(("id" = String, Path, description = "The request id")),
+    request_body(content = ApproveRequest, description = "Optional comment", content_type = "application/json"),
+    responses(
+        (status = 200, description = "Approved", body = ImportOut),
+        (status = 403, description = "The caller may not approve, or is the requester", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such request, or not the caller's team's", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The request is not waiting for approval", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+async fn approve_import(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    OptionalJsonBody(body): OptionalJsonBody<ApproveRequest>,
+) -> Result<Json<ImportOut>, ApiError> {
+    let id = parse_id(&id)?;
+    check_note(body.comment.as_deref(), "/comment", false)?;
+    let mut tx = state.pool.begin().await.map_err(ApiError::internal)?;
+    let record = load_visible(&mut tx, &caller, id).await?;
+    let team = TeamName::parse(&record.team).map_err(ApiError::internal)?;
+    caller
+        .0
+        .can_review(&team)
+        .map_err(|d| denied(d, "approve", &caller))?;
+    if record.requester_id == caller.0.id {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "separation_of_duties",
+            "a request cannot be approved by the credential that submitted it",
+        ));
+    }
+    let condition = Condition::new(
+        "Approved",
+        ConditionStatus::True,
+        "Approved",
+        format!("approved by {}", caller.0.name),
+    );
+    let detail = serde_json::json!({ "comment": body.comment });
+    let updated = ferry_store::work::apply(
+        &mut tx,
+        id,
+        None,
+        Some((Cause::Approve, Status::Queued)),
+        Actor {
+            name: &caller.0.name,
+        },
+        vec![condition],
+        &ferry_store::work::Changes::default(),
+        "approved",
+        &detail,
+    )
+    .await?;
+    tx.commit().await.map_err(ApiError::internal)?;
+    tracing::info!(import_id = %id, "import request approved");
+    Ok(Json(updated.into()))
+}
+
+/// Rejects a request waiting in `pending_approval`, with a reason.
+#[utoipa::path(
+    post, path = "/v1/imports/{id}/reject", tag = "imports",
+    params(("id" = String, Path, description = "The request id")),
+    request_body(content = RejectRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Rejected", body = ImportOut),
+        (status = 403, description = "The caller may not reject requests", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such request, or not the caller's team's", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The request is not waiting for approval", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+async fn reject_import(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<RejectRequest>,
+) -> Result<Json<ImportOut>, ApiError> {
+    let id = parse_id(&id)?;
+    check_note(Some(&body.reason), "/reason", true)?;
+    let mut tx = state.pool.begin().await.map_err(ApiError::internal)?;
+    let record = load_visible(&mut tx, &caller, id).await?;
+    let team = TeamName::parse(&record.team).map_err(ApiError::internal)?;
+    caller
+        .0
+        .can_review(&team)
+        .map_err(|d| denied(d, "reject", &caller))?;
+    let condition = Condition::new(
+        "Approved",
+        ConditionStatus::False,
+        "Rejected",
+        format!("rejected by {}: {}", caller.0.name, body.reason),
+    );
+    let detail = serde_json::json!({ "reason": body.reason });
+    let updated = ferry_store::work::apply(
+        &mut tx,
+        id,
+        None,
+        Some((Cause::Reject, Status::Rejected)),
+        Actor {
+            name: &caller.0.name,
+        },
+        vec![condition],
+        &ferry_store::work::Changes::default(),
+        "rejected",
+        &detail,
+    )
+    .await?;
+    tx.commit().await.map_err(ApiError::internal)?;
+    tracing::info!(import_id = %id, "import request rejected");
+    Ok(Json(updated.into()))
+}
+
+/// Retries a failed request as a new attempt: back to `queued` with a new
+/// Bedrock job name and client request token; the previous attempt stays in
+/// the event log.
+#[utoipa::path(
+    post, path = "/v1/imports/{id}/retry", tag = "imports",
+    params(("id" = String, Path, description = "The request id")),
+    responses(
+        (status = 200, description = "Queued again", body = ImportOut),
+        (status = 403, description = "The caller may not retry requests", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such request, or not the caller's team's", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The request has not failed, or its model name is now taken", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+async fn retry_import(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<ImportOut>, ApiError> {
+    let id = parse_id(&id)?;
+    let mut tx = state.pool.begin().await.map_err(ApiError::internal)?;
+    let record = load_visible(&mut tx, &caller, id).await?;
+    let team = TeamName::parse(&record.team).map_err(ApiError::internal)?;
+    caller
+        .0
+        .can_retry(&team)
+        .map_err(|d| denied(d, "retry", &caller))?;
+    let attempt = u32::try_from(record.attempt).unwrap_or(1);
+    let current = JobName::parse(&record.job_name).map_err(ApiError::internal)?;
+    let first = JobName::first_of(&current, attempt).unwrap_or(current);
+    let next = JobName::for_attempt(&first, attempt + 1);
+    let condition = Condition::new(
+        "Retried",
+        ConditionStatus::True,
+        "RetriedByUser",
+        format!("attempt {} started by {}", attempt + 1, caller.0.name),
+    );
+    let updated = imports::retry(
+        &mut tx,
+        id,
+        Actor {
+            name: &caller.0.name,
+        },
+        next.as_str(),
+        condition,
+    )
+    .await?;
+    tx.commit().await.map_err(ApiError::internal)?;
+    tracing::info!(import_id = %id, attempt = attempt + 1, "import request retried");
     Ok(Json(updated.into()))
 }
 

@@ -1,0 +1,167 @@
+use ferry_domain::auth::Role;
+use ferry_e2e::{TestApp, problem, valid_body};
+use ferry_store::PgPool;
+use serde_json::{Value, json};
+
+fn prod_body(model: &str) -> Value {
+    let mut b = valid_body(model);
+    b["environment"] = json!("prod");
+    b
+}
+
+async fn event_kinds(app: &TestApp, token: &str, id: &str) -> Vec<String> {
+    let events: Value = app
+        .get(token, &format!("/v1/imports/{id}/events"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    events["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_hosting_team_approves_and_nobody_approves_their_own(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let researcher = app.researcher("research").await;
+    let hosting = app.token(Role::Hosting, None, "hosting-lead").await;
+    let viewer = app.token(Role::Viewer, None, "viewer").await;
+    let admin = app.token(Role::Admin, None, "admin").await;
+    let other_team = app.researcher("vision").await;
+
+    let created = app.create(&researcher, &prod_body("m1")).await;
+    assert_eq!(created["status"], "pending_approval");
+    let path = format!("/v1/imports/{}/approve", created["id"].as_str().unwrap());
+    assert_eq!(
+        problem(app.post(&researcher, &path, &json!({})).await, 403).await["code"],
+        "forbidden"
+    );
+    assert_eq!(
+        problem(app.post(&viewer, &path, &json!({})).await, 403).await["code"],
+        "forbidden"
+    );
+    problem(app.post(&other_team, &path, &json!({})).await, 404).await;
+
+    // An admin who submitted a request cannot approve it either.
+    let mut own = prod_body("m2");
+    own["team"] = json!("research");
+    let admins = app.create(&admin, &own).await;
+    let own_path = format!("/v1/imports/{}/approve", admins["id"].as_str().unwrap());
+    assert_eq!(
+        problem(app.post(&admin, &own_path, &json!({})).await, 403).await["code"],
+        "separation_of_duties"
+    );
+
+    let res = app
+        .post(
+            &hosting,
+            &path,
+            &json!({"comment": "checked the eval report"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let approved: Value = res.json().await.unwrap();
+    assert_eq!(approved["status"], "queued");
+    let cond = approved["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "Approved")
+        .unwrap();
+    assert_eq!(cond["status"], "True");
+    assert!(cond["message"].as_str().unwrap().contains("hosting-lead"));
+    let id = created["id"].as_str().unwrap();
+    assert!(
+        event_kinds(&app, &hosting, id)
+            .await
+            .contains(&"approved".to_owned())
+    );
+    // Only a waiting request can be approved.
+    assert_eq!(
+        problem(app.post(&hosting, &path, &json!({})).await, 409).await["code"],
+        "invalid_transition"
+    );
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_rejection_needs_a_reason_and_ends_the_request(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let researcher = app.researcher("research").await;
+    let hosting = app.token(Role::Hosting, None, "hosting-lead").await;
+    let created = app.create(&researcher, &prod_body("m1")).await;
+    let id = created["id"].as_str().unwrap();
+    let path = format!("/v1/imports/{id}/reject");
+    let p = problem(app.post(&hosting, &path, &json!({})).await, 422).await;
+    assert_eq!(p["errors"][0]["pointer"], "/reason");
+    let p = problem(
+        app.post(&hosting, &path, &json!({"reason": "  "})).await,
+        422,
+    )
+    .await;
+    assert_eq!(p["errors"][0]["rule"], "required");
+    let res = app
+        .post(
+            &hosting,
+            &path,
+            &json!({"reason": "no eval results attached"}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let rejected: Value = res.json().await.unwrap();
+    assert_eq!(rejected["status"], "rejected");
+    let kinds = event_kinds(&app, &researcher, id).await;
+    assert_eq!(kinds.last().unwrap(), "rejected");
+    // Rejected releases the model name.
+    app.create(&researcher, &prod_body("m1")).await;
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_failed_request_is_retried_as_a_new_attempt(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let researcher = app.researcher("research").await;
+    let viewer = app.token(Role::Viewer, None, "viewer").await;
+    let created = app.create(&researcher, &valid_body("m1")).await;
+    let id = created["id"].as_str().unwrap();
+    let path = format!("/v1/imports/{id}/retry");
+    assert_eq!(
+        problem(app.post(&researcher, &path, &json!({})).await, 409).await["code"],
+        "invalid_transition"
+    );
+    sqlx::query(
+        "UPDATE import_requests SET status = 'failed', failure_message = 'unsupported architecture',
+         bedrock_job_arn = 'arn:aws:bedrock:us-east-1:777788889999:model-import-job/abcdefabcdef' WHERE id = $1",
+    )
+    .bind(uuid::Uuid::parse_str(id).unwrap())
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    problem(app.post(&viewer, &path, &json!({})).await, 403).await;
+    let res = app.post(&researcher, &path, &json!({})).await;
+    assert_eq!(res.status(), 200);
+    let retried: Value = res.json().await.unwrap();
+    assert_eq!(retried["status"], "queued");
+    assert_eq!(retried["attempt"], 2);
+    assert_eq!(
+        retried["job_name"],
+        format!("{}-a2", created["job_name"].as_str().unwrap())
+    );
+    assert!(retried["failure_message"].is_null());
+    assert!(retried["bedrock_job_arn"].is_null());
+    let events: Value = app
+        .get(&researcher, &format!("/v1/imports/{id}/events"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let last = events["items"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["kind"], "retried");
+    assert_eq!(
+        last["detail"]["previous_failure"],
+        "unsupported architecture"
+    );
+    assert_eq!(last["from_status"], "failed");
+}
