@@ -788,7 +788,7 @@ mod tests {
         assert_eq!(JobName::for_attempt(&first, 1), first);
         let second = JobName::for_attempt(&first, 2);
         assert_eq!(second.as_str(), "ferry-0123-a2");
-        assert_eq!(JobName::first_of(&second, 2), Some(first.clone()));
+        assert_eq!(JobName::first_of(&second, 2), Some(first));
         let long = JobName::parse(&"j".repeat(63)).unwrap();
         let tenth = JobName::for_attempt(&long, 10);
         assert_eq!(tenth.as_str().len(), 63);
