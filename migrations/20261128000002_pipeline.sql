@@ -28,7 +28,7 @@ ALTER TABLE import_requests
 
 -- What workers poll for.
 CREATE INDEX import_requests_due ON import_requests (next_attempt_at)
-    WHERE status IN ('queued', 'validating', 'submitting', 'importing');
+    WHERE status IN ('queued', 'validating', 'submitting', 'importing', 'deleting');
 -- Slots in use and the waiting line, per hosting account and Region.
 CREATE INDEX import_requests_placement ON import_requests (hosting_account, region, status)
     WHERE status IN ('validating', 'submitting', 'importing', 'completed', 'deleting');

@@ -165,3 +165,35 @@ async fn a_failed_request_is_retried_as_a_new_attempt(pool: PgPool) {
     );
     assert_eq!(last["from_status"], "failed");
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn only_the_hosting_team_deletes_models_and_only_of_completed_requests(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let researcher = app.researcher("research").await;
+    let hosting = app.token(Role::Hosting, None, "hosting-lead").await;
+    let created = app.create(&researcher, &valid_body("m1")).await;
+    let id = created["id"].as_str().unwrap();
+    let path = format!("/v1/imports/{id}/model");
+    let delete = |token: String| {
+        let client = app.client.clone();
+        let url = app.url(&path);
+        async move { client.delete(url).bearer_auth(token).send().await.unwrap() }
+    };
+    assert_eq!(
+        problem(delete(hosting.clone()).await, 409).await["code"],
+        "invalid_transition"
+    );
+    sqlx::query(
+        "UPDATE import_requests SET status = 'completed',
+         imported_model_arn = 'arn:aws:bedrock:us-east-1:777788889999:imported-model/abcdefabcdef' WHERE id = $1",
+    )
+    .bind(uuid::Uuid::parse_str(id).unwrap())
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    problem(delete(researcher.clone()).await, 403).await;
+    let res = delete(hosting.clone()).await;
+    assert_eq!(res.status(), 202);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["status"], "deleting");
+}

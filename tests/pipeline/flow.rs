@@ -264,3 +264,49 @@ async fn a_prod_request_waits_for_approval_then_runs(pool: ferry_store::PgPool) 
         "{details}"
     );
 }
+
+/// Imported models bill storage until deleted: the hosting team deletes one
+/// through Ferry and Bedrock no longer has it.
+#[sqlx::test(migrations = "../migrations")]
+async fn an_imported_model_is_deleted_in_bedrock(pool: ferry_store::PgPool) {
+    let p = Pipeline::start(pool, crate::support::quick_jobs()).await;
+    let ctx = p.ctx("w1", ONE).await;
+    let id = p
+        .submit("research", "dev", &p.sample.clone(), "sample-llama")
+        .await;
+    let done = p.drive(&ctx, &[id]).await.remove(0);
+    let model = done.imported_model_arn.clone().unwrap();
+    let dev: ferry_domain::names::EnvironmentName = "dev".parse().unwrap();
+    ctx.cloud.get_imported_model(&dev, &model).await.unwrap();
+    let mut conn = p.pool.acquire().await.unwrap();
+    ferry_store::work::apply(
+        &mut conn,
+        id,
+        None,
+        Some((ferry_domain::status::Cause::DeleteModel, Status::Deleting)),
+        ferry_store::imports::Actor {
+            name: "hosting-lead",
+        },
+        vec![],
+        &ferry_store::work::Changes::default(),
+        "delete_requested",
+        &serde_json::json!({}),
+    )
+    .await
+    .unwrap();
+    drop(conn);
+    let mut last = p.get(id).await;
+    for _ in 0..100 {
+        ferry_worker::activate(&ctx).await.unwrap();
+        last = p.get(id).await;
+        if last.status != Status::Deleting {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(last.status, Status::Deleted);
+    assert!(matches!(
+        ctx.cloud.get_imported_model(&dev, &model).await,
+        Err(ferry_cloud::CallError::NotFound(_))
+    ));
+}

@@ -19,7 +19,13 @@ use crate::imports::{Actor, ImportRecord, ImportRow, append_event, parse_status}
 
 /// Statuses a worker acts on. `validating` rows whose preflight passed wait
 /// for [`admit`] instead.
-const ACTIVE: &[&str] = &["queued", "validating", "submitting", "importing"];
+const ACTIVE: &[&str] = &[
+    "queued",
+    "validating",
+    "submitting",
+    "importing",
+    "deleting",
+];
 
 /// Claims up to `limit` due requests for `owner` until `lease` from now.
 #[tracing::instrument(skip_all, fields(owner), err)]

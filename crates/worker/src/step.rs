@@ -226,6 +226,7 @@ pub async fn step(
         Status::Validating => preflight(ctx, &record, &env).await,
         Status::Submitting => submit(ctx, &record, &env).await,
         Status::Importing => track(ctx, &record, &env, known).await,
+        Status::Deleting => delete_model(ctx, &record, &env).await,
         _ => release(ctx, &record, None).await,
     }
 }
@@ -603,6 +604,108 @@ async fn track(
             reschedule_poll(ctx, record, vec![c]).await
         }
     }
+}
+
+/// Deletes the imported model (it bills storage until deleted).
+async fn delete_model(
+    ctx: &Ctx,
+    record: &ImportRecord,
+    env: &Environment,
+) -> Result<(), StepError> {
+    let Some(model_arn) = record.imported_model_arn.clone().filter(|a| !a.is_empty()) else {
+        let message = "no imported model is recorded for this request".to_owned();
+        return write(
+            ctx,
+            record,
+            Some((Cause::DeleteFailed, Status::Completed)),
+            vec![condition(
+                "ModelDeleted",
+                ConditionStatus::False,
+                "NoModel",
+                message.clone(),
+            )],
+            Changes {
+                release: true,
+                ..Changes::default()
+            },
+            Some(("delete_failed", serde_json::json!({ "message": message }))),
+        )
+        .await;
+    };
+    if !budget(ctx, env).await? {
+        return release(
+            ctx,
+            record,
+            Some(later(std::time::Duration::from_millis(500))),
+        )
+        .await;
+    }
+    let deleted = |detail: &str| {
+        (
+            Some((Cause::ModelDeleted, Status::Deleted)),
+            vec![condition(
+                "ModelDeleted",
+                ConditionStatus::True,
+                "Deleted",
+                format!("{model_arn} {detail}"),
+            )],
+        )
+    };
+    let (to, conditions, kind) = match ctx.cloud.delete_imported_model(&env.name, &model_arn).await
+    {
+        Ok(()) => {
+            let (to, c) = deleted("was deleted");
+            (to, c, "model_deleted")
+        }
+        // Already gone (deleted by hand, or a retry after a lost answer).
+        Err(CallError::NotFound(_)) => {
+            let (to, c) = deleted("no longer exists");
+            (to, c, "model_deleted")
+        }
+        Err(e) if e.is_retryable() => {
+            let c = condition(
+                "ModelDeleted",
+                ConditionStatus::Unknown,
+                "Retrying",
+                format!("will retry: {e}"),
+            );
+            return retry_later(ctx, record, vec![c], None).await;
+        }
+        Err(e) => {
+            let message = match &e {
+                CallError::AccessDenied {
+                    message,
+                    fix: Some(fix),
+                    ..
+                } => format!("{message} Fix: {fix}"),
+                other => other.to_string(),
+            };
+            let c = condition(
+                "ModelDeleted",
+                ConditionStatus::False,
+                "DeleteRefused",
+                message,
+            );
+            (
+                Some((Cause::DeleteFailed, Status::Completed)),
+                vec![c],
+                "delete_failed",
+            )
+        }
+    };
+    write(
+        ctx,
+        record,
+        to,
+        conditions,
+        Changes {
+            release: true,
+            retries: Some(0),
+            ..Changes::default()
+        },
+        Some((kind, serde_json::json!({ "model_arn": model_arn }))),
+    )
+    .await
 }
 
 async fn reschedule_poll(

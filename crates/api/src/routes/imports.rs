@@ -39,6 +39,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(approve_import))
         .routes(routes!(reject_import))
         .routes(routes!(retry_import))
+        .routes(routes!(delete_model))
 }
 
 // ---------------------------------------------------------------- schemas
@@ -974,6 +975,62 @@ async fn retry_import(
     tx.commit().await.map_err(ApiError::internal)?;
     tracing::info!(import_id = %id, attempt = attempt + 1, "import request retried");
     Ok(Json(updated.into()))
+}
+
+/// Deletes the imported model of a completed request in Bedrock (imported
+/// models bill storage until deleted). Answers 202: the request moves to
+/// `deleting`, and to `deleted` once Bedrock has deleted the model (or back
+/// to `completed`, with the reason in its `ModelDeleted` condition, if
+/// Bedrock refuses).
+#[utoipa::path(
+    delete, path = "/v1/imports/{id}/model", tag = "imports",
+    params(("id" = String, Path, description = "The request id")),
+    responses(
+        (status = 202, description = "Deletion started", body = ImportOut),
+        (status = 403, description = "The caller may not delete models", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such request, or not the caller's team's", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The request has no imported model to delete", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+async fn delete_model(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<ImportOut>), ApiError> {
+    let id = parse_id(&id)?;
+    let mut tx = state.pool.begin().await.map_err(ApiError::internal)?;
+    let record = load_visible(&mut tx, &caller, id).await?;
+    let team = TeamName::parse(&record.team).map_err(ApiError::internal)?;
+    caller
+        .0
+        .can_review(&team)
+        .map_err(|d| denied(d, "delete the models of", &caller))?;
+    let condition = Condition::new(
+        "ModelDeleted",
+        ConditionStatus::Unknown,
+        "Deleting",
+        format!("deletion requested by {}", caller.0.name),
+    );
+    let updated = ferry_store::work::apply(
+        &mut tx,
+        id,
+        None,
+        Some((Cause::DeleteModel, Status::Deleting)),
+        Actor {
+            name: &caller.0.name,
+        },
+        vec![condition],
+        &ferry_store::work::Changes {
+            next_attempt_at: Some(OffsetDateTime::now_utc()),
+            ..ferry_store::work::Changes::default()
+        },
+        "delete_requested",
+        &serde_json::json!({ "model_arn": record.imported_model_arn }),
+    )
+    .await?;
+    tx.commit().await.map_err(ApiError::internal)?;
+    tracing::info!(import_id = %id, "model deletion requested");
+    Ok((StatusCode::ACCEPTED, Json(updated.into())))
 }
 
 #[cfg(test)]
