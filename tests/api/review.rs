@@ -197,3 +197,98 @@ async fn only_the_hosting_team_deletes_models_and_only_of_completed_requests(poo
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["status"], "deleting");
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_completed_import_is_promoted_with_visible_lineage(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let researcher = app.researcher("research").await;
+    let hosting = app.token(Role::Hosting, None, "hosting-lead").await;
+    let second = app.token(Role::Hosting, None, "hosting-second").await;
+    let dev = app.create(&researcher, &valid_body("m1")).await;
+    let dev_id = dev["id"].as_str().unwrap().to_owned();
+    let promote = |from: &str| format!("/v1/imports/{from}/promote");
+    let p = problem(
+        app.post(
+            &hosting,
+            &promote(&dev_id),
+            &json!({"environment": "staging"}),
+        )
+        .await,
+        409,
+    )
+    .await;
+    assert_eq!(p["code"], "not_completed");
+    sqlx::query("UPDATE import_requests SET status = 'completed' WHERE id = $1")
+        .bind(uuid::Uuid::parse_str(&dev_id).unwrap())
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    problem(
+        app.post(
+            &researcher,
+            &promote(&dev_id),
+            &json!({"environment": "staging"}),
+        )
+        .await,
+        403,
+    )
+    .await;
+    let p = problem(
+        app.post(&hosting, &promote(&dev_id), &json!({"environment": "dev"}))
+            .await,
+        422,
+    )
+    .await;
+    assert_eq!(p["errors"][0]["rule"], "same_environment");
+
+    let res = app
+        .post(
+            &hosting,
+            &promote(&dev_id),
+            &json!({"environment": "staging"}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let staging: Value = res.json().await.unwrap();
+    assert_eq!(staging["status"], "queued");
+    assert_eq!(staging["promoted_from"], dev_id.as_str());
+    assert_eq!(staging["source"], dev["source"]);
+    assert_eq!(staging["model_name"], "m1");
+    assert_eq!(staging["team"], "research");
+    let staging_id = staging["id"].as_str().unwrap().to_owned();
+    let dev_now: Value = app
+        .get(&researcher, &format!("/v1/imports/{dev_id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(dev_now["promotions"], json!([staging_id]));
+
+    sqlx::query("UPDATE import_requests SET status = 'completed' WHERE id = $1")
+        .bind(uuid::Uuid::parse_str(&staging_id).unwrap())
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let prod: Value = app
+        .post(
+            &hosting,
+            &promote(&staging_id),
+            &json!({"environment": "prod"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        prod["status"], "pending_approval",
+        "prod's approval rule applies"
+    );
+    assert_eq!(prod["promoted_from"], staging_id.as_str());
+    let approve = format!("/v1/imports/{}/approve", prod["id"].as_str().unwrap());
+    let p = problem(app.post(&hosting, &approve, &json!({})).await, 403).await;
+    assert_eq!(
+        p["code"], "separation_of_duties",
+        "the promoter cannot approve their own promotion"
+    );
+    assert_eq!(app.post(&second, &approve, &json!({})).await.status(), 200);
+}

@@ -48,6 +48,8 @@ pub struct NewImport {
     pub job_tags: Vec<Tag>,
     pub requested_by: String,
     pub status: Status,
+    /// The completed request this one promotes to another environment.
+    pub promoted_from: Option<ImportId>,
 }
 
 /// Why a draft was refused.
@@ -231,10 +233,47 @@ impl NewImport {
                     job_tags,
                     requested_by: principal.name.clone(),
                     status: Status::initial(env.requires_approval),
+                    promoted_from: None,
                 })
             }
             _ => Err(DraftRejected::Invalid(errors)),
         }
+    }
+
+    /// A request for the artifact of the completed request `from`, in the
+    /// environment `draft` names, made by the hosting team: the same checks
+    /// as any new request (the team's sources, the environment's teams and
+    /// approval rule). `draft.team` must be the original request's team.
+    pub fn promotion(
+        draft: &ImportDraft,
+        from: ImportId,
+        promoter: &Principal,
+        catalog: &Catalog,
+    ) -> Result<Self, DraftRejected> {
+        let team = draft
+            .team
+            .as_deref()
+            .and_then(|t| TeamName::parse(t).ok())
+            .ok_or_else(|| {
+                DraftRejected::Invalid(vec![
+                    RuleError::new("required", "the team is required").at("/team"),
+                ])
+            })?;
+        if promoter.can_review(&team).is_err() {
+            return Err(DraftRejected::Forbidden(format!(
+                "a {} may not promote import requests",
+                promoter.role
+            )));
+        }
+        // The hosting team acts for the request's team here, as an admin would.
+        let acting = Principal {
+            role: crate::auth::Role::Admin,
+            team: None,
+            ..promoter.clone()
+        };
+        let mut new = Self::from_draft(draft, &acting, catalog)?;
+        new.promoted_from = Some(from);
+        Ok(new)
     }
 
     /// The conditions a new request starts with.
@@ -417,6 +456,41 @@ mod tests {
                 Err(DraftRejected::Forbidden(_))
             ));
         }
+    }
+
+    #[test]
+    fn promotions_are_the_hosting_teams_and_keep_every_check() {
+        let c = walkthrough();
+        let from = ImportId::new();
+        let mut d = draft();
+        d.team = Some("research".into());
+        d.environment = "prod".into();
+        let hosting = Principal {
+            role: Role::Hosting,
+            team: None,
+            ..researcher("research")
+        };
+        let n = NewImport::promotion(&d, from, &hosting, &c).unwrap();
+        assert_eq!(n.promoted_from, Some(from));
+        assert_eq!(
+            n.status,
+            Status::PendingApproval,
+            "prod's approval rule applies"
+        );
+        assert_eq!(n.team.as_str(), "research");
+        assert!(matches!(
+            NewImport::promotion(&d, from, &researcher("research"), &c),
+            Err(DraftRejected::Forbidden(_))
+        ));
+        let mut vision = d.clone();
+        vision.team = Some("vision".into());
+        assert!(
+            matches!(
+                NewImport::promotion(&vision, from, &hosting, &c),
+                Err(DraftRejected::Invalid(_))
+            ),
+            "the team's source allowance still applies"
+        );
     }
 
     #[test]

@@ -45,6 +45,7 @@ pub struct ImportRecord {
     pub retries: i32,
     pub polls: i32,
     pub next_attempt_at: OffsetDateTime,
+    pub promoted_from: Option<ImportId>,
 }
 
 /// One entry of a request's audit trail.
@@ -90,6 +91,7 @@ pub(crate) struct ImportRow {
     pub(crate) retries: i32,
     pub(crate) polls: i32,
     pub(crate) next_attempt_at: OffsetDateTime,
+    pub(crate) promoted_from: Option<Uuid>,
 }
 
 pub(crate) fn parse_status(s: &str) -> Result<Status, StoreError> {
@@ -129,6 +131,7 @@ impl TryFrom<ImportRow> for ImportRecord {
             retries: r.retries,
             polls: r.polls,
             next_attempt_at: r.next_attempt_at,
+            promoted_from: r.promoted_from.map(ImportId::from_uuid),
         })
     }
 }
@@ -157,8 +160,8 @@ pub async fn insert(
         r#"INSERT INTO import_requests
                (id, team, environment, source_uri, model_name, job_name, description,
                 model_tags, job_tags, requested_by, requester_id, status, conditions,
-                hosting_account, region)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+                hosting_account, region, promoted_from)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
            RETURNING id, team, environment, source_uri, model_name, job_name, description,
                      model_tags AS "model_tags: Json<BTreeMap<String, String>>",
                      job_tags AS "job_tags: Json<BTreeMap<String, String>>",
@@ -166,7 +169,8 @@ pub async fn insert(
                      conditions AS "conditions: Json<Vec<Condition>>",
                      created_at, updated_at, hosting_account, region, attempt, preflight,
                      preflight_passed, bedrock_job_arn, imported_model_arn, imported_model,
-                     failure_message, submitted_at, finished_at, retries, polls, next_attempt_at"#,
+                     failure_message, submitted_at, finished_at, retries, polls, next_attempt_at,
+                     promoted_from"#,
         new.id.as_uuid(),
         new.team.as_str(),
         new.environment.as_str(),
@@ -182,6 +186,7 @@ pub async fn insert(
         Json(new.initial_conditions()) as _,
         new.hosting_account.as_str(),
         new.region.as_str(),
+        new.promoted_from.map(|p| p.as_uuid()),
     )
     .fetch_one(&mut *conn)
     .await?;
@@ -211,7 +216,8 @@ pub async fn get(conn: &mut PgConnection, id: ImportId) -> Result<ImportRecord, 
                   conditions AS "conditions: Json<Vec<Condition>>",
                   created_at, updated_at, hosting_account, region, attempt, preflight,
                   preflight_passed, bedrock_job_arn, imported_model_arn, imported_model,
-                  failure_message, submitted_at, finished_at, retries, polls, next_attempt_at
+                  failure_message, submitted_at, finished_at, retries, polls, next_attempt_at,
+                  promoted_from
            FROM import_requests WHERE id = $1"#,
         id.as_uuid()
     )
@@ -247,7 +253,8 @@ pub async fn list(
                   conditions AS "conditions: Json<Vec<Condition>>",
                   created_at, updated_at, hosting_account, region, attempt, preflight,
                   preflight_passed, bedrock_job_arn, imported_model_arn, imported_model,
-                  failure_message, submitted_at, finished_at, retries, polls, next_attempt_at
+                  failure_message, submitted_at, finished_at, retries, polls, next_attempt_at,
+                  promoted_from
            FROM import_requests
            WHERE ($1::text IS NULL OR team = $1)
              AND ($2::text IS NULL OR environment = $2)
@@ -396,7 +403,8 @@ pub async fn retry(
                      conditions AS "conditions: Json<Vec<Condition>>",
                      created_at, updated_at, hosting_account, region, attempt, preflight,
                      preflight_passed, bedrock_job_arn, imported_model_arn, imported_model,
-                     failure_message, submitted_at, finished_at, retries, polls, next_attempt_at"#,
+                     failure_message, submitted_at, finished_at, retries, polls, next_attempt_at,
+                     promoted_from"#,
         id.as_uuid(),
         new_job_name,
         Json(conditions) as _,
@@ -421,4 +429,18 @@ pub async fn retry(
     )
     .await?;
     row.try_into()
+}
+
+/// The requests promoted from `id`, oldest first.
+pub async fn promotions(
+    conn: &mut PgConnection,
+    id: ImportId,
+) -> Result<Vec<ImportId>, StoreError> {
+    let rows = sqlx::query_scalar!(
+        "SELECT id FROM import_requests WHERE promoted_from = $1 ORDER BY id",
+        id.as_uuid()
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(ImportId::from_uuid).collect())
 }

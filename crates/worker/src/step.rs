@@ -854,6 +854,7 @@ mod tests {
             retries: 0,
             polls: 0,
             next_attempt_at: now,
+            promoted_from: None,
         }
     }
 

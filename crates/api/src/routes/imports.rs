@@ -40,6 +40,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(reject_import))
         .routes(routes!(retry_import))
         .routes(routes!(delete_model))
+        .routes(routes!(promote_import))
 }
 
 // ---------------------------------------------------------------- schemas
@@ -243,6 +244,11 @@ pub(crate) struct ImportOut {
     submitted_at: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339::option")]
     finished_at: Option<OffsetDateTime>,
+    /// The completed request this one promotes (lineage, e.g. dev → staging).
+    promoted_from: Option<Uuid>,
+    /// Requests promoted from this one. Only on `GET /v1/imports/{id}`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    promotions: Vec<Uuid>,
 }
 
 impl From<ImportRecord> for ImportOut {
@@ -271,6 +277,8 @@ impl From<ImportRecord> for ImportOut {
             failure_message: r.failure_message,
             submitted_at: r.submitted_at,
             finished_at: r.finished_at,
+            promoted_from: r.promoted_from.map(|p| p.as_uuid()),
+            promotions: Vec::new(),
         }
     }
 }
@@ -323,6 +331,20 @@ pub(crate) struct EventPage {
     /// Pass as `cursor` for the next page; absent on the last page.
     #[serde(skip_serializing_if = "Option::is_none")]
     next_cursor: Option<String>,
+}
+
+/// Where to promote a completed import.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PromoteRequest {
+    /// The target environment (subject to its approval rule).
+    #[schema(
+        example = "staging",
+        min_length = 1,
+        max_length = 32,
+        pattern = "^[a-z][a-z0-9-]*$"
+    )]
+    environment: String,
 }
 
 /// Why the request is being cancelled.
@@ -658,8 +680,10 @@ async fn get_import(
     let mut conn = state.pool.acquire().await.map_err(ApiError::internal)?;
     let record = load_visible(&mut conn, &caller, id).await?;
     let position = ferry_store::work::queue_position(&mut conn, &record).await?;
+    let promotions = imports::promotions(&mut conn, record.id).await?;
     let mut out = ImportOut::from(record);
     out.queue_position = position.and_then(|p| u32::try_from(p).ok());
+    out.promotions = promotions.into_iter().map(|p| p.as_uuid()).collect();
     Ok(Json(out))
 }
 
@@ -1031,6 +1055,89 @@ async fn delete_model(
     tx.commit().await.map_err(ApiError::internal)?;
     tracing::info!(import_id = %id, "model deletion requested");
     Ok((StatusCode::ACCEPTED, Json(updated.into())))
+}
+
+/// Promotes a completed import to another environment: a new, linked
+/// request for the same artifact, model name and tags, with the same checks
+/// as any request and the target environment's approval rule. The hosting
+/// team's call; the promoter counts as its requester (so someone else must
+/// approve it where approval is required).
+#[utoipa::path(
+    post, path = "/v1/imports/{id}/promote", tag = "imports",
+    params(("id" = String, Path, description = "The completed request to promote")),
+    request_body(content = PromoteRequest, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The new, linked request", body = ImportOut,
+         headers(("Location" = String, description = "URL of the new request"))),
+        (status = 403, description = "The caller may not promote requests", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such request, or not the caller's team's", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The request has not completed, or the model name is taken there", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+async fn promote_import(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<PromoteRequest>,
+) -> Result<Response, ApiError> {
+    let id = parse_id(&id)?;
+    let mut tx = state.pool.begin().await.map_err(ApiError::internal)?;
+    let record = load_visible(&mut tx, &caller, id).await?;
+    let team = TeamName::parse(&record.team).map_err(ApiError::internal)?;
+    caller
+        .0
+        .can_review(&team)
+        .map_err(|d| denied(d, "promote", &caller))?;
+    if record.status != Status::Completed {
+        return Err(ApiError::conflict(
+            "not_completed",
+            format!(
+                "only a completed import can be promoted; this one is {}",
+                record.status
+            ),
+        ));
+    }
+    if record.environment == body.environment {
+        return Err(ApiError::validation([FieldProblem {
+            pointer: "/environment".into(),
+            rule: "same_environment".into(),
+            detail: format!("the request already ran in {}", record.environment),
+        }]));
+    }
+    let draft = ImportDraft {
+        source: record.source_uri.clone(),
+        environment: body.environment.clone(),
+        model_name: record.model_name.clone(),
+        team: Some(record.team.clone()),
+        job_name: None,
+        description: record.description.clone(),
+        model_tags: record.model_tags.clone(),
+        job_tags: record.job_tags.clone(),
+    };
+    let new = NewImport::promotion(&draft, id, &caller.0, &state.catalog).map_err(|r| match r {
+        DraftRejected::Forbidden(why) => ApiError::forbidden(why),
+        DraftRejected::Invalid(errors) => {
+            ApiError::validation(errors.into_iter().map(FieldProblem::from))
+        }
+    })?;
+    let created = imports::insert(&mut tx, &new, &caller.0.id).await?;
+    imports::append_event(
+        &mut tx,
+        id,
+        Actor {
+            name: &caller.0.name,
+        },
+        "promoted",
+        None,
+        None,
+        &serde_json::json!({ "to": new.id.to_string(), "environment": body.environment }),
+    )
+    .await?;
+    tx.commit().await.map_err(ApiError::internal)?;
+    tracing::info!(import_id = %id, promotion = %new.id, "import promoted");
+    let mut res = (StatusCode::CREATED, Json(ImportOut::from(created))).into_response();
+    res.headers_mut().insert(header::LOCATION, location(new.id));
+    Ok(res)
 }
 
 #[cfg(test)]
