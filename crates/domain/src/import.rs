@@ -482,7 +482,7 @@ mod tests {
             NewImport::promotion(&d, from, &researcher("research"), &c),
             Err(DraftRejected::Forbidden(_))
         ));
-        let mut vision = d.clone();
+        let mut vision = d;
         vision.team = Some("vision".into());
         assert!(
             matches!(
