@@ -292,3 +292,44 @@ async fn a_completed_import_is_promoted_with_visible_lineage(pool: PgPool) {
     );
     assert_eq!(app.post(&second, &approve, &json!({})).await.status(), 200);
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_managed_models_list_shows_what_still_bills_storage(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let researcher = app.researcher("research").await;
+    let vision = app.researcher("vision").await;
+    let hosting = app.token(Role::Hosting, None, "hosting-lead").await;
+    let held = app.create(&researcher, &valid_body("held")).await;
+    let gone = app.create(&researcher, &valid_body("gone")).await;
+    app.create(&researcher, &valid_body("still-queued")).await;
+    for (row, status) in [(&held, "completed"), (&gone, "deleted")] {
+        sqlx::query(
+            "UPDATE import_requests SET status = $2, finished_at = now() - interval '3 days',
+             imported_model_arn = 'arn:aws:bedrock:us-east-1:777788889999:imported-model/' || substr(md5($1::text), 1, 12)
+             WHERE id = $1",
+        )
+        .bind(uuid::Uuid::parse_str(row["id"].as_str().unwrap()).unwrap())
+        .bind(status)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    }
+    let list: Value = app.get(&hosting, "/v1/models").await.json().await.unwrap();
+    let items = list["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{list}");
+    assert_eq!(items[0]["model_name"], "held");
+    assert_eq!(items[0]["age_days"], 3);
+    assert_eq!(items[0]["import_id"], held["id"]);
+    let mine: Value = app.get(&vision, "/v1/models").await.json().await.unwrap();
+    assert!(
+        mine["items"].as_array().unwrap().is_empty(),
+        "researchers see their team's models only"
+    );
+    let staging: Value = app
+        .get(&hosting, "/v1/models?environment=staging")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(staging["items"].as_array().unwrap().is_empty());
+}

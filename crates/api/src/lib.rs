@@ -65,6 +65,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(routes::health::router())
         .merge(routes::imports::router())
         .merge(routes::environments::router())
+        .merge(routes::models::router())
 }
 
 /// The OpenAPI document of every route [`router`] serves.

@@ -444,3 +444,54 @@ pub async fn promotions(
     .await?;
     Ok(rows.into_iter().map(ImportId::from_uuid).collect())
 }
+
+/// An imported model Ferry manages: a request that completed (or is being
+/// deleted) and still holds its model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ManagedModel {
+    pub import_id: ImportId,
+    pub team: String,
+    pub environment: String,
+    pub model_name: String,
+    pub imported_model_arn: String,
+    pub status: Status,
+    pub imported_at: Option<OffsetDateTime>,
+    pub last_activity: OffsetDateTime,
+}
+
+/// Imported models still held, oldest first, optionally for one environment
+/// and one team.
+pub async fn managed_models(
+    conn: &mut PgConnection,
+    environment: Option<&str>,
+    team: Option<&str>,
+) -> Result<Vec<ManagedModel>, StoreError> {
+    let rows = sqlx::query!(
+        r#"SELECT r.id, r.team, r.environment, r.model_name, r.imported_model_arn AS "imported_model_arn!",
+                  r.status, r.finished_at,
+                  COALESCE((SELECT max(e.at) FROM import_events e WHERE e.import_id = r.id), r.updated_at) AS "last_activity!"
+           FROM import_requests r
+           WHERE r.status IN ('completed', 'deleting') AND r.imported_model_arn IS NOT NULL
+             AND ($1::text IS NULL OR r.environment = $1)
+             AND ($2::text IS NULL OR r.team = $2)
+           ORDER BY r.finished_at NULLS LAST, r.id"#,
+        environment,
+        team
+    )
+    .fetch_all(conn)
+    .await?;
+    rows.into_iter()
+        .map(|r| {
+            Ok(ManagedModel {
+                import_id: ImportId::from_uuid(r.id),
+                team: r.team,
+                environment: r.environment,
+                model_name: r.model_name,
+                imported_model_arn: r.imported_model_arn,
+                status: parse_status(&r.status)?,
+                imported_at: r.finished_at,
+                last_activity: r.last_activity,
+            })
+        })
+        .collect()
+}

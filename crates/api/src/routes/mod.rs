@@ -3,3 +3,4 @@
 pub(crate) mod environments;
 pub(crate) mod health;
 pub(crate) mod imports;
+pub(crate) mod models;
