@@ -310,3 +310,63 @@ async fn an_imported_model_is_deleted_in_bedrock(pool: ferry_store::PgPool) {
         Err(ferry_cloud::CallError::NotFound(_))
     ));
 }
+
+/// The reviewer sees the preflight report before approving.
+#[sqlx::test(migrations = "../migrations")]
+async fn a_request_waiting_for_approval_gets_a_preflight_report_for_the_reviewer(
+    pool: ferry_store::PgPool,
+) {
+    let p = Pipeline::start(pool, crate::support::quick_jobs()).await;
+    let ctx = p.ctx("w1", ONE).await;
+    let id = p
+        .submit("research", "prod", &p.sample.clone(), "sample-llama")
+        .await;
+    for _ in 0..20 {
+        ferry_worker::activate(&ctx).await.unwrap();
+        if p.get(id).await.preflight.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let waiting = p.get(id).await;
+    assert_eq!(
+        waiting.status,
+        Status::PendingApproval,
+        "the preflight does not move it"
+    );
+    let report = waiting.preflight.unwrap();
+    assert!(
+        report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["outcome"] != "failed"),
+        "{report}"
+    );
+    let cond = waiting
+        .conditions
+        .iter()
+        .find(|c| c.kind == "PreflightPassed")
+        .unwrap();
+    assert_eq!(cond.reason, "AllChecksPassed");
+    // It is not checked again and again while it waits.
+    let calls = p
+        .sim
+        .faults()
+        .call_counts()
+        .get("s3:ListObjectsV2")
+        .copied()
+        .unwrap_or(0);
+    for _ in 0..3 {
+        ferry_worker::activate(&ctx).await.unwrap();
+    }
+    assert_eq!(
+        p.sim
+            .faults()
+            .call_counts()
+            .get("s3:ListObjectsV2")
+            .copied()
+            .unwrap_or(0),
+        calls
+    );
+}

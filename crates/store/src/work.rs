@@ -18,7 +18,8 @@ use crate::StoreError;
 use crate::imports::{Actor, ImportRecord, ImportRow, append_event, parse_status};
 
 /// Statuses a worker acts on. `validating` rows whose preflight passed wait
-/// for [`admit`] instead.
+/// for [`admit`] instead; `pending_approval` rows are claimed once, so the
+/// reviewer sees a preflight report before deciding.
 const ACTIVE: &[&str] = &[
     "queued",
     "validating",
@@ -42,8 +43,8 @@ pub async fn claim_due(
            SET lease_owner = $1, lease_expires_at = $2
            WHERE r.id IN (
                SELECT id FROM import_requests
-               WHERE status = ANY($3)
-                 AND NOT (status = 'validating' AND preflight_passed IS TRUE)
+               WHERE ((status = ANY($3) AND NOT (status = 'validating' AND preflight_passed IS TRUE))
+                      OR (status = 'pending_approval' AND preflight IS NULL))
                  AND next_attempt_at <= now()
                  AND (lease_expires_at IS NULL OR lease_expires_at < now())
                ORDER BY next_attempt_at

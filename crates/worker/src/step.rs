@@ -227,8 +227,69 @@ pub async fn step(
         Status::Submitting => submit(ctx, &record, &env).await,
         Status::Importing => track(ctx, &record, &env, known).await,
         Status::Deleting => delete_model(ctx, &record, &env).await,
+        Status::PendingApproval => preview(ctx, &record, &env).await,
         _ => release(ctx, &record, None).await,
     }
+}
+
+/// Runs the preflight of a request waiting for approval, so the reviewer
+/// sees its report. Informational only: the request stays where it is, and
+/// is checked again once approved.
+async fn preview(ctx: &Ctx, record: &ImportRecord, env: &Environment) -> Result<(), StepError> {
+    let Ok(source) = S3Uri::parse(&record.source_uri) else {
+        return release(ctx, record, None).await;
+    };
+    let source_key = TeamName::parse(&record.team).ok().and_then(|team| {
+        ctx.catalog
+            .source_for(&team, &source)
+            .ok()
+            .and_then(|s| s.kms_key.clone())
+    });
+    let report: PreflightReport = ctx
+        .cloud
+        .preflight(&env.name, &source, source_key.as_ref())
+        .await;
+    if report.failed_transiently() {
+        return retry_later(ctx, record, vec![], None).await;
+    }
+    let (status, reason, message) = if report.passed() {
+        (
+            ConditionStatus::True,
+            "AllChecksPassed",
+            format!(
+                "{} checks passed as {}",
+                report.checks.len(),
+                report.checked_as
+            ),
+        )
+    } else {
+        let first = report
+            .first_failure()
+            .map(|c| format!("{}: {}", c.name, c.detail))
+            .unwrap_or_default();
+        (
+            ConditionStatus::False,
+            "PreflightFailed",
+            format!("the preflight fails, so approving would fail the request: {first}"),
+        )
+    };
+    let json = serde_json::to_value(&report).unwrap_or_default();
+    write(
+        ctx,
+        record,
+        None,
+        vec![condition("PreflightPassed", status, reason, message)],
+        Changes {
+            preflight: Some(json),
+            release: true,
+            ..Changes::default()
+        },
+        Some((
+            "preflight_for_review",
+            serde_json::json!({ "passed": report.passed() }),
+        )),
+    )
+    .await
 }
 
 async fn preflight(ctx: &Ctx, record: &ImportRecord, env: &Environment) -> Result<(), StepError> {
