@@ -370,3 +370,35 @@ async fn a_request_waiting_for_approval_gets_a_preflight_report_for_the_reviewer
         calls
     );
 }
+
+/// Bedrock may one day report a status Ferry does not know: it is recorded
+/// as a condition and polling goes on; nothing panics or fails.
+#[sqlx::test(migrations = "../migrations")]
+async fn an_unknown_job_status_is_recorded_and_tracking_goes_on(pool: ferry_store::PgPool) {
+    let p = Pipeline::start(
+        pool,
+        ferry_sim::FaultConfig {
+            job_duration_ms: 60_000,
+            reported_status: Some("Stopping".into()),
+            ..ferry_sim::FaultConfig::default()
+        },
+    )
+    .await;
+    let ctx = p.ctx("w1", ONE).await;
+    let id = p
+        .submit("research", "dev", &p.sample.clone(), "sample-llama")
+        .await;
+    let mut seen = None;
+    for _ in 0..200 {
+        ferry_worker::activate(&ctx).await.unwrap();
+        let r = p.get(id).await;
+        if let Some(c) = r.conditions.iter().find(|c| c.kind == "JobStatusKnown") {
+            seen = Some((r.status, c.message.clone()));
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let (status, message) = seen.expect("the unknown status was recorded");
+    assert_eq!(status, Status::Importing, "still tracked");
+    assert!(message.contains("Stopping"), "{message}");
+}

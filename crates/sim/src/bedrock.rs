@@ -490,14 +490,23 @@ fn find_job<'a>(state: &'a State, account: &str, id: &str) -> Option<&'a Job> {
         .find(|j| j.account == account && (j.arn == id || j.name == id))
 }
 
-fn job_json(j: &Job) -> Value {
+/// The status a client is told: the job's own, or, for a running job, the
+/// `reported_status` fault (a value the API model does not know yet).
+fn shown_status<'a>(ctx: &Ctx, j: &'a Job) -> std::borrow::Cow<'a, str> {
+    match ctx.faults.get().reported_status {
+        Some(s) if j.status.as_str() == "InProgress" => std::borrow::Cow::Owned(s),
+        _ => std::borrow::Cow::Borrowed(j.status.as_str()),
+    }
+}
+
+fn job_json(ctx: &Ctx, j: &Job) -> Value {
     let mut v = json!({
         "jobArn": j.arn,
         "jobName": j.name,
         "importedModelName": j.model_name,
         "roleArn": j.role_arn,
         "modelDataSource": {"s3DataSource": {"s3Uri": j.s3_uri}},
-        "status": j.status.as_str(),
+        "status": shown_status(ctx, j),
         "creationTime": iso8601_millis(j.created),
         "lastModifiedTime": iso8601_millis(j.last_modified),
     });
@@ -528,7 +537,7 @@ fn get_job(ctx: &Ctx, caller: &Caller, id: &str) -> SimResult {
     );
     check_action(&state, caller, "bedrock:GetModelImportJob", resource)?;
     let job = job.ok_or_else(|| not_found(format!("The model import job {id} does not exist.")))?;
-    Ok(ok_json(&job_json(job)))
+    Ok(ok_json(&job_json(ctx, job)))
 }
 
 /// Common list parameters (filters, sort, pagination).
@@ -644,7 +653,7 @@ fn list_jobs(ctx: &Ctx, req: &SimRequest, caller: &Caller) -> SimResult {
         .iter()
         .filter(|j| j.account == caller.account() && p.keep(j.created, &j.name) && status.is_none_or(|s| s == j.status.as_str()))
         .map(|j| {
-            let mut v = json!({"jobArn": j.arn, "jobName": j.name, "status": j.status.as_str(), "creationTime": iso8601_millis(j.created), "lastModifiedTime": iso8601_millis(j.last_modified), "importedModelName": j.model_name});
+            let mut v = json!({"jobArn": j.arn, "jobName": j.name, "status": shown_status(ctx, j), "creationTime": iso8601_millis(j.created), "lastModifiedTime": iso8601_millis(j.last_modified), "importedModelName": j.model_name});
             if let Some(t) = j.end_time {
                 v["endTime"] = json!(iso8601_millis(t));
             }

@@ -39,6 +39,9 @@ pub struct FaultConfig {
     pub max_concurrent_import_jobs: usize,
     /// Bedrock quota: imported models per account (AWS default: 3).
     pub max_imported_models: usize,
+    /// Report this status for running import jobs instead of `InProgress`
+    /// (a value newer than the client's API model), to test how clients cope.
+    pub reported_status: Option<String>,
 }
 
 impl Default for FaultConfig {
@@ -48,6 +51,7 @@ impl Default for FaultConfig {
             job_duration_ms: 3_000,
             max_concurrent_import_jobs: 1,
             max_imported_models: 3,
+            reported_status: None,
         }
     }
 }
