@@ -21,6 +21,9 @@ struct Cli {
     /// Configuration file (TOML). Defaults to `ferry.toml` when it exists.
     #[arg(long, global = true, env = "FERRY_CONFIG", value_name = "FILE")]
     config: Option<PathBuf>,
+    /// For the client commands (submit, status, approve, ls).
+    #[command(flatten)]
+    endpoint: crate::client::Endpoint,
     #[command(subcommand)]
     command: Command,
 }
@@ -45,6 +48,8 @@ enum Command {
     Dev(crate::dev::DevArgs),
     /// Run the local AWS endpoint (S3, STS, IAM, KMS, Bedrock import) alone.
     Sim(ferry_sim::SimArgs),
+    #[command(flatten)]
+    Client(crate::client::ClientCommand),
 }
 
 #[derive(Debug, Args)]
@@ -150,6 +155,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             runtime()?.block_on(crate::dev::run_dev(args))?;
             return Ok(ExitCode::SUCCESS);
         }
+        Command::Client(command) => {
+            let code = runtime()?.block_on(crate::client::run(&cli.endpoint, command.clone()))?;
+            return Ok(ExitCode::from(code));
+        }
         Command::Sim(args) => {
             crate::telemetry::init(&crate::config::LogConfig::default());
             runtime()?.block_on(ferry_sim::run(args.clone()))?;
@@ -165,7 +174,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let config = Config::load(&config_source(&cli))?;
     crate::telemetry::init(&config.log);
     match cli.command {
-        Command::Openapi(_) | Command::Dev(_) | Command::Sim(_) => unreachable!("handled above"),
+        Command::Openapi(_) | Command::Dev(_) | Command::Sim(_) | Command::Client(_) => {
+            unreachable!("handled above")
+        }
         Command::Config(ConfigCommand::Check) => {
             let catalog = config.catalog()?;
             writeln!(out, "configuration is valid")?;

@@ -2,6 +2,7 @@
 //! wire the library crates together.
 
 pub mod cli;
+mod client;
 pub mod config;
 pub mod dev;
 mod pipeline;

@@ -398,6 +398,66 @@ async fn ferry_dev_imports_the_sample_model_end_to_end() {
             .contains(":imported-model/")
     );
 
+    // The same through the command-line client, as CI would use it.
+    let client = |token: &str, args: &[&str]| {
+        let out = Command::new(FERRY)
+            .args(args)
+            .env("FERRY_URL", url)
+            .env("FERRY_TOKEN", token)
+            .env_remove("FERRY_CONFIG")
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let sample = vars["FERRY_SAMPLE_SOURCE"].clone();
+    let (code, stdout) = client(
+        token,
+        &[
+            "submit",
+            &sample,
+            "--model",
+            "llama3-8b-cli",
+            "--env",
+            "dev",
+            "--wait",
+            "--timeout",
+            "60",
+        ],
+    );
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(
+        stdout.contains("completed") && stdout.contains("imported as arn:aws:bedrock"),
+        "{stdout}"
+    );
+    let (code, stdout) = client(
+        token,
+        &[
+            "submit",
+            &sample,
+            "--model",
+            "llama3-8b-prod",
+            "--env",
+            "prod",
+        ],
+    );
+    assert_eq!(code, Some(0), "{stdout}");
+    let prod_id = stdout.split_whitespace().nth(1).unwrap().to_owned();
+    let (code, stdout) = client(token, &["approve", &prod_id]);
+    assert_ne!(code, Some(0), "a researcher cannot approve: {stdout}");
+    let (code, stdout) = client(
+        &vars["FERRY_TOKEN_HOSTING"],
+        &["approve", &prod_id, "--comment", "ok"],
+    );
+    assert_eq!(code, Some(0), "{stdout}");
+    let (code, stdout) = client(token, &["ls", "--env", "prod"]);
+    assert_eq!(code, Some(0));
+    assert!(stdout.contains(&prod_id), "{stdout}");
+    let (code, stdout) = client(token, &["status", &id]);
+    assert_eq!(code, Some(0));
+    assert!(stdout.contains("imported_model_arn"), "{stdout}");
     let pid = guard.0.as_ref().unwrap().id();
     Command::new("kill")
         .args(["-TERM", &pid.to_string()])
