@@ -45,6 +45,9 @@ enum Command {
     Dev(crate::dev::DevArgs),
     /// Run the local AWS endpoint (S3, STS, IAM, KMS, Bedrock import) alone.
     Sim(ferry_sim::SimArgs),
+    /// Render the IAM/KMS documents of the import chain, or check existing ones.
+    #[command(subcommand)]
+    Policy(crate::policy::PolicyCommand),
 }
 
 #[derive(Debug, Args)]
@@ -155,6 +158,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             runtime()?.block_on(ferry_sim::run(args.clone()))?;
             return Ok(ExitCode::SUCCESS);
         }
+        Command::Policy(command) => {
+            let config = Config::load(&config_source(&cli))?;
+            return crate::policy::run(&config, command, &mut out);
+        }
         Command::Serve
         | Command::Worker
         | Command::Migrate
@@ -165,7 +172,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let config = Config::load(&config_source(&cli))?;
     crate::telemetry::init(&config.log);
     match cli.command {
-        Command::Openapi(_) | Command::Dev(_) | Command::Sim(_) => unreachable!("handled above"),
+        Command::Openapi(_) | Command::Dev(_) | Command::Sim(_) | Command::Policy(_) => {
+            unreachable!("handled above")
+        }
         Command::Config(ConfigCommand::Check) => {
             let catalog = config.catalog()?;
             writeln!(out, "configuration is valid")?;

@@ -5,5 +5,6 @@ pub mod cli;
 pub mod config;
 pub mod dev;
 mod pipeline;
+pub mod policy;
 mod serve;
 mod telemetry;
