@@ -1,0 +1,441 @@
+//! `ferry policy` as an operator runs it: a real process, files on disk.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::{Value, json};
+
+const FERRY: &str = env!("CARGO_BIN_EXE_ferry");
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn walkthrough() -> PathBuf {
+    repo().join("deploy/cloudformation/walkthrough.toml")
+}
+
+fn ferry(args: &[&str]) -> Output {
+    Command::new(FERRY)
+        .arg("--config")
+        .arg(walkthrough())
+        .args(args)
+        .env_remove("RUST_LOG")
+        .env_remove("DATABASE_URL")
+        .output()
+        .unwrap()
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[test]
+fn committed_templates_match_the_code_and_drift_is_caught() {
+    let dir = repo().join("deploy/cloudformation");
+    let out = ferry(&[
+        "policy",
+        "render",
+        "--env",
+        "prod",
+        "--format",
+        "cloudformation",
+        "--check",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+
+    let tmp = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let p = entry.unwrap().path();
+        std::fs::copy(&p, tmp.path().join(p.file_name().unwrap())).unwrap();
+    }
+    let hosting = tmp.path().join("hosting-777788889999.json");
+    let body = std::fs::read_to_string(&hosting).unwrap();
+    std::fs::write(&hosting, body.replace("kms:CreateGrant", "kms:*")).unwrap();
+    let out = ferry(&[
+        "policy",
+        "render",
+        "--env",
+        "prod",
+        "--format",
+        "cloudformation",
+        "--check",
+        "--out",
+        tmp.path().to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    assert!(text(&out).contains("out of date"), "{}", text(&out));
+}
+
+#[test]
+fn cloudformation_templates_hold_one_account_each() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = ferry(&[
+        "policy",
+        "render",
+        "--env",
+        "prod",
+        "--format",
+        "cloudformation",
+        "--out",
+        tmp.path().to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let read = |n: &str| -> Value {
+        serde_json::from_str(&std::fs::read_to_string(tmp.path().join(n)).unwrap()).unwrap()
+    };
+    let research = read("research-111122223333.json");
+    let bucket = &research["Resources"]["BucketPolicyModelArtifacts111122223333"];
+    assert_eq!(bucket["Type"], "AWS::S3::BucketPolicy");
+    assert_eq!(
+        bucket["Properties"]["Bucket"],
+        "model-artifacts-111122223333"
+    );
+    let key_output = research["Outputs"]
+        .as_object()
+        .unwrap()
+        .values()
+        .next()
+        .unwrap();
+    let statements: Value = serde_json::from_str(key_output["Value"].as_str().unwrap()).unwrap();
+    assert_eq!(statements[0]["Sid"], "AllowBedrockImportDecrypt");
+
+    let hosting = read("hosting-777788889999.json");
+    let exec = &hosting["Resources"]["ExecutionRole"];
+    assert_eq!(
+        exec["Properties"]["RoleName"],
+        "BedrockCMIExecutionRole-777788889999"
+    );
+    assert_eq!(exec["DependsOn"], "ControlRole");
+    assert_eq!(
+        exec["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"],
+        json!({"Service": "bedrock.amazonaws.com"})
+    );
+    assert_eq!(
+        hosting["Resources"]["ControlRole"]["Properties"]["RoleName"],
+        "FerryControlRole-777788889999"
+    );
+    assert!(hosting["Outputs"]["HostingKeyPolicyStatement"].is_object());
+}
+
+#[test]
+fn ferry_principal_flag_sets_the_control_role_trust() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = ferry(&[
+        "policy",
+        "render",
+        "--env",
+        "prod",
+        "--ferry-principal",
+        "arn:aws:iam::777788889999:user/ferry-service",
+        "--out",
+        tmp.path().to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let trust: Value = serde_json::from_str(
+        &std::fs::read_to_string(tmp.path().join("control-role-trust-policy.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        trust["Statement"][0]["Principal"]["AWS"],
+        "arn:aws:iam::777788889999:user/ferry-service"
+    );
+    assert!(
+        std::fs::read_to_string(tmp.path().join("README.txt"))
+            .unwrap()
+            .contains("FerryService: lets Ferry's principal")
+    );
+}
+
+/// The rendered documents as an account holds them (key policies with an administrator).
+struct Account {
+    dir: tempfile::TempDir,
+}
+
+const DOCS: [(&str, &str); 6] = [
+    (
+        "--bucket-policy",
+        "bucket-policy-model-artifacts-111122223333.json",
+    ),
+    ("--execution-role-policy", "execution-role-policy.json"),
+    ("--trust-policy", "trust-policy.json"),
+    (
+        "--source-key-policy",
+        "source-key-policy-0f1e2d3c-1111-4222-8333-111122223333.json",
+    ),
+    ("--hosting-key-policy", "hosting-key-policy.json"),
+    ("--control-role-policy", "control-role-policy.json"),
+];
+
+impl Account {
+    fn rendered() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let out = ferry(&[
+            "policy",
+            "render",
+            "--env",
+            "prod",
+            "--out",
+            dir.path().to_str().unwrap(),
+        ]);
+        assert!(out.status.success(), "{}", text(&out));
+        let account = Self { dir };
+        for (file, admin) in [
+            (DOCS[3].1, "arn:aws:iam::111122223333:root"),
+            (DOCS[4].1, "arn:aws:iam::777788889999:user/hosting-admin"),
+        ] {
+            account.edit(file, |v| {
+                v["Statement"].as_array_mut().unwrap().insert(
+                    0,
+                    json!({"Sid": "KeyAdministration", "Effect": "Allow", "Principal": {"AWS": admin},
+                           "Action": "kms:*", "Resource": "*"}),
+                );
+            });
+        }
+        account
+    }
+
+    fn path(&self, file: &str) -> PathBuf {
+        self.dir.path().join(file)
+    }
+
+    fn edit(&self, file: &str, f: impl FnOnce(&mut Value)) {
+        let mut v: Value =
+            serde_json::from_str(&std::fs::read_to_string(self.path(file)).unwrap()).unwrap();
+        f(&mut v);
+        std::fs::write(self.path(file), v.to_string()).unwrap();
+    }
+
+    fn statement(&self, file: &str, sid: &str, f: impl FnOnce(&mut Value)) {
+        self.edit(file, |v| {
+            let st = v["Statement"]
+                .as_array_mut()
+                .unwrap()
+                .iter_mut()
+                .find(|s| s["Sid"] == sid)
+                .unwrap_or_else(|| panic!("no {sid} in {file}"));
+            f(st);
+        });
+    }
+
+    fn remove(&self, file: &str, sid: &str) {
+        self.edit(file, |v| {
+            let st = v["Statement"].as_array_mut().unwrap();
+            let n = st.len();
+            st.retain(|s| s["Sid"] != sid);
+            assert_eq!(st.len() + 1, n, "no {sid} in {file}");
+        });
+    }
+
+    fn check(&self, extra: &[&str]) -> Output {
+        let mut args: Vec<String> = ["policy", "check", "--env", "prod"]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
+        for (flag, file) in DOCS {
+            args.push(flag.to_owned());
+            args.push(self.path(file).to_str().unwrap().to_owned());
+        }
+        args.extend(extra.iter().map(|s| (*s).to_owned()));
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        ferry(&refs)
+    }
+
+    fn report(&self, extra: &[&str]) -> (Option<i32>, Value) {
+        let mut args = vec!["--json"];
+        args.extend_from_slice(extra);
+        let out = self.check(&args);
+        let report =
+            serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out)));
+        (out.status.code(), report)
+    }
+}
+
+fn steps(report: &Value, kind: &str) -> BTreeSet<String> {
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["kind"] == kind)
+        .map(|f| f["step"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn the_rendered_documents_pass_the_check() {
+    let account = Account::rendered();
+    let out = account.check(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        text(&out).contains("0 missing grant(s), 0 over-grant(s)"),
+        "{}",
+        text(&out)
+    );
+    let (code, report) = account.report(&["--strict"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(report["findings"], json!([]));
+}
+
+type Edit = fn(&Account);
+
+#[test]
+fn each_removed_or_weakened_statement_is_named_by_its_step() {
+    let cases: [(&str, Edit, &str); 9] = [
+        (
+            "bucket grant",
+            |a| a.remove(DOCS[0].1, "FerryImportRead"),
+            "bucket_policy",
+        ),
+        (
+            "identity grant",
+            |a| a.remove(DOCS[1].1, "ListModelArtifacts"),
+            "execution_role_identity_policy",
+        ),
+        (
+            "trust principal",
+            |a| {
+                a.statement(DOCS[2].1, "BedrockModelImport", |s| {
+                    s["Principal"] = json!({"Service": "ec2.amazonaws.com"});
+                });
+            },
+            "trust_policy",
+        ),
+        (
+            "trust condition",
+            |a| {
+                a.statement(DOCS[2].1, "BedrockModelImport", |s| {
+                    s["Condition"]["StringEquals"]["aws:SourceAccount"] = json!("111122223333");
+                });
+            },
+            "trust_policy",
+        ),
+        (
+            "research key grant",
+            |a| a.remove(DOCS[3].1, "AllowBedrockImportDecrypt"),
+            "source_key_policy",
+        ),
+        (
+            "hosting key grant",
+            |a| a.remove(DOCS[4].1, "AllowBedrockImportedModelKey"),
+            "hosting_key_policy",
+        ),
+        (
+            "PassRole",
+            |a| a.remove(DOCS[5].1, "PassExecutionRole"),
+            "pass_role",
+        ),
+        (
+            "identity key grant",
+            |a| a.remove(DOCS[1].1, "DecryptModelArtifacts"),
+            "execution_role_identity_policy",
+        ),
+        (
+            "Bedrock actions",
+            |a| a.remove(DOCS[5].1, "ModelImport"),
+            "control_role_policy",
+        ),
+    ];
+    for (name, edit, step) in cases {
+        let account = Account::rendered();
+        edit(&account);
+        let (code, report) = account.report(&[]);
+        assert_eq!(code, Some(1), "{name}: {report:#}");
+        assert_eq!(
+            steps(&report, "missing"),
+            BTreeSet::from([step.to_owned()]),
+            "{name}: {report:#}"
+        );
+        let out = account.check(&[]);
+        assert_eq!(out.status.code(), Some(1));
+        let human = text(&out);
+        assert!(human.contains("MISSING: "), "{name}: {human}");
+        assert!(human.contains("statement to add: {"), "{name}: {human}");
+    }
+}
+
+#[test]
+fn write_access_and_wildcard_principals_are_over_grants() {
+    let cases: [(&str, Edit, &str); 3] = [
+        (
+            "s3:PutObject",
+            |a| {
+                a.statement(DOCS[0].1, "FerryImportRead", |s| {
+                    s["Action"] = json!(["s3:GetObject", "s3:PutObject"]);
+                });
+            },
+            "s3:PutObject",
+        ),
+        (
+            "Principal *",
+            |a| {
+                a.statement(DOCS[0].1, "FerryImportRead", |s| {
+                    s["Principal"] = json!("*")
+                })
+            },
+            "any principal",
+        ),
+        (
+            "trust without conditions",
+            |a| {
+                a.statement(DOCS[2].1, "BedrockModelImport", |s| {
+                    s.as_object_mut().unwrap().remove("Condition");
+                });
+            },
+            "confused deputy",
+        ),
+    ];
+    for (name, edit, needle) in cases {
+        let account = Account::rendered();
+        edit(&account);
+        let (code, report) = account.report(&[]);
+        assert_eq!(
+            code,
+            Some(0),
+            "{name}: over-grants alone do not fail: {report:#}"
+        );
+        let over: Vec<&Value> = report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["kind"] == "over_grant")
+            .collect();
+        assert!(
+            over.iter()
+                .any(|f| f["detail"].as_str().unwrap().contains(needle)),
+            "{name}: {report:#}"
+        );
+        let (code, _) = account.report(&["--strict"]);
+        assert_eq!(code, Some(2), "{name}");
+        assert!(text(&account.check(&[])).contains("OVER-GRANT: "));
+    }
+}
+
+#[test]
+fn check_names_a_bad_file_and_an_unknown_environment() {
+    let account = Account::rendered();
+    std::fs::write(account.path(DOCS[2].1), "{not json").unwrap();
+    let out = account.check(&[]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("trust-policy.json is not a valid policy document"),
+        "{}",
+        text(&out)
+    );
+    let out = ferry(&["policy", "render", "--env", "nope", "--out", "/tmp/unused"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("--env nope is not declared"),
+        "{}",
+        text(&out)
+    );
+    let _ = Path::new("/tmp/unused");
+}
