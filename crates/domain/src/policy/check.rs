@@ -294,7 +294,7 @@ fn requirements(inputs: &ChainInputs) -> Vec<Requirement> {
         env.region
     );
     for action in BEDROCK_IMPORT_ACTIONS {
-        let resource = if action.contains(":List") {
+        let resource = if action.contains(":List") || action.contains(":Create") {
             "*".to_owned()
         } else if action.ends_with("ImportedModel") {
             model.clone()
@@ -303,10 +303,14 @@ fn requirements(inputs: &ChainInputs) -> Vec<Requirement> {
         };
         reqs.push(Requirement {
             what: format!("Ferry's control role calls {action}"),
-            ctx: RequestContext::new(control_session.clone(), action, resource, hosting),
+            ctx: RequestContext::new(control_session.clone(), action, resource.clone(), hosting),
             identity: Some((
                 DocumentKind::ControlRolePolicy,
-                "ModelImport".into(),
+                if resource == "*" || action.contains(":Create") {
+                    "ModelImport".into()
+                } else {
+                    "TrackModelImports".into()
+                },
                 ChainStep::ControlRolePolicy,
             )),
             resource: None,

@@ -559,10 +559,30 @@ pub fn render(inputs: &ChainInputs) -> Vec<RenderedDocument> {
     // Step 6: Ferry's control role.
     let control = env.control_role.as_str();
     let mut b = Builder::new();
+    let (anywhere, scoped): (Vec<&str>, Vec<&str>) = BEDROCK_IMPORT_ACTIONS
+        .iter()
+        .partition(|a| a.contains(":List") || a.contains(":Create"));
     b.push(
         "ModelImport",
-        "creates, tracks and cleans up import jobs and imported models".to_owned(),
-        obj(json!({"Action": BEDROCK_IMPORT_ACTIONS, "Resource": "*"})),
+        "creates import jobs and lists jobs and imported models (these actions take no resource ARN)".to_owned(),
+        obj(json!({"Action": anywhere, "Resource": "*"})),
+    );
+    let arn = |kind: &str| {
+        format!(
+            "arn:{}:bedrock:{}:{hosting}:{kind}/*",
+            inputs.partition(),
+            env.region
+        )
+    };
+    b.push(
+        "TrackModelImports",
+        format!(
+            "tracks this account's import jobs in {} and reads or deletes its imported models",
+            env.region
+        ),
+        obj(
+            json!({"Action": scoped, "Resource": [arn("model-import-job"), arn("imported-model")]}),
+        ),
     );
     b.push(
         "PassExecutionRole",

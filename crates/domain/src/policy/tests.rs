@@ -193,7 +193,7 @@ fn rendered_documents_match_the_walkthrough() {
     );
     let control = doc(&docs, DocumentKind::ControlRolePolicy);
     assert_eq!(
-        control["Statement"][1]["Condition"],
+        control["Statement"][2]["Condition"],
         json!({"StringEquals": {"iam:PassedToService": "bedrock.amazonaws.com"}})
     );
     let control_trust = doc(&docs, DocumentKind::ControlRoleTrustPolicy);
@@ -325,6 +325,11 @@ fn removing_or_weakening_one_statement_names_exactly_its_step() {
         (
             "control role Bedrock actions",
             |d| remove(d, D::ControlRolePolicy, "ModelImport"),
+            ChainStep::ControlRolePolicy,
+        ),
+        (
+            "control role tracking actions",
+            |d| remove(d, D::ControlRolePolicy, "TrackModelImports"),
             ChainStep::ControlRolePolicy,
         ),
         (
