@@ -439,3 +439,286 @@ fn check_names_a_bad_file_and_an_unknown_environment() {
     );
     let _ = Path::new("/tmp/unused");
 }
+
+mod sim {
+    //! The rendered documents applied to the local AWS endpoint through the real SDK, then
+    //! the import run the way Ferry runs it: as the control role, assumed by Ferry's user.
+
+    use aws_config::{BehaviorVersion, Region, SdkConfig};
+    use aws_credential_types::Credentials;
+    use aws_credential_types::provider::SharedCredentialsProvider;
+    use aws_sdk_bedrock::types::{ModelDataSource, ModelImportJobStatus, S3DataSource};
+    use aws_smithy_types::retry::RetryConfig;
+    use ferry_sim::{FaultConfig, Sim, SimHandle, SimOptions};
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    fn config(sim: &SimHandle, creds: Credentials) -> SdkConfig {
+        SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(sim.scenario().region.clone()))
+            .endpoint_url(sim.endpoint())
+            .credentials_provider(SharedCredentialsProvider::new(creds))
+            .retry_config(RetryConfig::disabled())
+            .build()
+    }
+
+    fn user(sim: &SimHandle, name: &str) -> SdkConfig {
+        let p = sim.scenario().principal(name).unwrap();
+        config(
+            sim,
+            Credentials::new(&p.access_key_id, &p.secret_access_key, None, None, "test"),
+        )
+    }
+
+    async fn assume(sim: &SimHandle, from: &SdkConfig, role: &str, session: &str) -> SdkConfig {
+        let out = aws_sdk_sts::Client::new(from)
+            .assume_role()
+            .role_arn(role)
+            .role_session_name(session)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("assume {role}: {:?}", e.into_service_error()));
+        let c = out.credentials().unwrap();
+        config(
+            sim,
+            Credentials::new(
+                c.access_key_id(),
+                c.secret_access_key(),
+                Some(c.session_token().to_owned()),
+                None,
+                "assumed",
+            ),
+        )
+    }
+
+    fn read(dir: &Path, file: &str) -> Value {
+        serde_json::from_str(&std::fs::read_to_string(dir.join(file)).unwrap()).unwrap()
+    }
+
+    fn with_admin(admin: &str, rendered: &Value) -> String {
+        let mut statements = vec![json!({"Sid": "KeyAdministration", "Effect": "Allow",
+            "Principal": {"AWS": admin}, "Action": "kms:*", "Resource": "*"})];
+        statements.extend(rendered["Statement"].as_array().unwrap().iter().cloned());
+        json!({"Version": "2012-10-17", "Statement": statements}).to_string()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn rendered_documents_make_the_import_succeed_in_the_sim() {
+        let sim = Sim::start(SimOptions {
+            faults: FaultConfig {
+                job_duration_ms: 0,
+                ..FaultConfig::default()
+            },
+            ..SimOptions::default()
+        })
+        .await
+        .unwrap();
+        let info = sim.scenario().clone();
+        let env = |k: &str| info.env(k).unwrap().to_owned();
+        let dir = tempfile::tempdir().unwrap();
+        let ferry_user = info.principal("ferry-service").unwrap().arn.clone();
+        let out = ferry(&[
+            "policy",
+            "render",
+            "--env",
+            "prod",
+            "--ferry-principal",
+            &ferry_user,
+            "--out",
+            dir.path().to_str().unwrap(),
+        ]);
+        assert!(out.status.success(), "{}", text(&out));
+        let d = dir.path();
+
+        // Research account: bucket policy and the research key's policy.
+        let research = user(&sim, "research-admin");
+        aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&research)
+                .force_path_style(true)
+                .build(),
+        )
+        .put_bucket_policy()
+        .bucket(env("ARTIFACT_BUCKET"))
+        .policy(read(d, DOCS[0].1).to_string())
+        .send()
+        .await
+        .unwrap();
+        aws_sdk_kms::Client::new(&research)
+            .put_key_policy()
+            .key_id(env("RESEARCH_KMS_KEY_ARN"))
+            .policy_name("default")
+            .policy(with_admin(
+                "arn:aws:iam::111122223333:root",
+                &read(d, DOCS[3].1),
+            ))
+            .send()
+            .await
+            .unwrap();
+
+        // Hosting account: both roles and the hosting key's policy, replacing the scenario's.
+        let hosting = user(&sim, "hosting-admin");
+        let iam = aws_sdk_iam::Client::new(&hosting);
+        for (role, policy_name, policy, trust) in [
+            (
+                ferry_sim::EXECUTION_ROLE_NAME,
+                ferry_sim::EXECUTION_POLICY_NAME,
+                "execution-role-policy.json",
+                "trust-policy.json",
+            ),
+            (
+                "FerryControlRole-777788889999",
+                "FerryControlPolicy",
+                "control-role-policy.json",
+                "control-role-trust-policy.json",
+            ),
+        ] {
+            iam.put_role_policy()
+                .role_name(role)
+                .policy_name(policy_name)
+                .policy_document(read(d, policy).to_string())
+                .send()
+                .await
+                .unwrap();
+            iam.update_assume_role_policy()
+                .role_name(role)
+                .policy_document(read(d, trust).to_string())
+                .send()
+                .await
+                .unwrap();
+        }
+        aws_sdk_kms::Client::new(&hosting)
+            .put_key_policy()
+            .key_id(env("HOSTING_KMS_KEY_ARN"))
+            .policy_name("default")
+            .policy(with_admin(
+                "arn:aws:iam::777788889999:user/hosting-admin",
+                &read(d, DOCS[4].1),
+            ))
+            .send()
+            .await
+            .unwrap();
+
+        // Ferry: its user assumes the control role; preflight reads as the execution role.
+        let control = assume(
+            &sim,
+            &user(&sim, "ferry-service"),
+            &env("CONTROL_ROLE_ARN"),
+            "ferry-prod",
+        )
+        .await;
+        let exec = assume(
+            &sim,
+            &control,
+            &env("EXECUTION_ROLE_ARN"),
+            "ferry-preflight-prod",
+        )
+        .await;
+        let listed = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&exec)
+                .force_path_style(true)
+                .build(),
+        )
+        .list_objects_v2()
+        .bucket(env("ARTIFACT_BUCKET"))
+        .prefix(ferry_sim::SAMPLE_MODEL_PREFIX)
+        .send()
+        .await
+        .unwrap();
+        assert!(!listed.contents().is_empty());
+
+        let bedrock = aws_sdk_bedrock::Client::new(&control);
+        let job = bedrock
+            .create_model_import_job()
+            .job_name("policy-kit")
+            .imported_model_name("policy-kit-model")
+            .role_arn(env("EXECUTION_ROLE_ARN"))
+            .imported_model_kms_key_id(env("HOSTING_KMS_KEY_ARN"))
+            .model_data_source(ModelDataSource::S3DataSource(
+                S3DataSource::builder()
+                    .s3_uri(env("SAMPLE_MODEL_URI"))
+                    .build()
+                    .unwrap(),
+            ))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("create: {:?}", e.into_service_error()))
+            .job_arn()
+            .to_owned();
+        let mut status = None;
+        for _ in 0..200 {
+            let out = bedrock
+                .get_model_import_job()
+                .job_identifier(&job)
+                .send()
+                .await
+                .unwrap();
+            if out.status() != Some(&ModelImportJobStatus::InProgress) {
+                status = Some(out);
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        let out = status.expect("the job finishes");
+        assert_eq!(
+            out.status(),
+            Some(&ModelImportJobStatus::Completed),
+            "{:?}",
+            out.failure_message()
+        );
+
+        // And the sim agrees with the check: without the research key statement, the job fails.
+        aws_sdk_kms::Client::new(&research)
+            .put_key_policy()
+            .key_id(env("RESEARCH_KMS_KEY_ARN"))
+            .policy_name("default")
+            .policy(with_admin(
+                "arn:aws:iam::111122223333:root",
+                &json!({"Statement": []}),
+            ))
+            .send()
+            .await
+            .unwrap();
+        let job = bedrock
+            .create_model_import_job()
+            .job_name("policy-kit-no-key")
+            .imported_model_name("policy-kit-model-2")
+            .role_arn(env("EXECUTION_ROLE_ARN"))
+            .model_data_source(ModelDataSource::S3DataSource(
+                S3DataSource::builder()
+                    .s3_uri(env("SAMPLE_MODEL_URI"))
+                    .build()
+                    .unwrap(),
+            ))
+            .send()
+            .await
+            .unwrap()
+            .job_arn()
+            .to_owned();
+        let mut failed = None;
+        for _ in 0..200 {
+            let out = bedrock
+                .get_model_import_job()
+                .job_identifier(&job)
+                .send()
+                .await
+                .unwrap();
+            if out.status() != Some(&ModelImportJobStatus::InProgress) {
+                failed = Some(out);
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        let out = failed.expect("the job finishes");
+        assert_eq!(out.status(), Some(&ModelImportJobStatus::Failed));
+        assert!(
+            out.failure_message()
+                .unwrap_or_default()
+                .contains("decrypt"),
+            "{:?}",
+            out.failure_message()
+        );
+        sim.shutdown().await;
+    }
+}
