@@ -19,9 +19,13 @@ fn walkthrough() -> PathBuf {
 }
 
 fn ferry(args: &[&str]) -> Output {
+    ferry_with(&walkthrough(), args)
+}
+
+fn ferry_with(config: &Path, args: &[&str]) -> Output {
     Command::new(FERRY)
         .arg("--config")
-        .arg(walkthrough())
+        .arg(config)
         .args(args)
         .env_remove("RUST_LOG")
         .env_remove("DATABASE_URL")
@@ -506,6 +510,29 @@ mod sim {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn rendered_documents_make_the_import_succeed_in_the_sim() {
+        import_with_rendered_documents(&walkthrough(), true).await;
+    }
+
+    /// With the source limited to a prefix, the `s3:prefix` conditions still admit Bedrock's
+    /// listing of the model under it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn prefix_scoped_documents_make_the_import_succeed_in_the_sim() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("ferry.toml");
+        let body = std::fs::read_to_string(walkthrough()).unwrap();
+        assert!(body.contains("account_id = \"111122223333\"\n"));
+        std::fs::write(
+            &config,
+            body.replace(
+                "account_id = \"111122223333\"\n",
+                "account_id = \"111122223333\"\nprefix = \"models\"\n",
+            ),
+        )
+        .unwrap();
+        import_with_rendered_documents(&config, false).await;
+    }
+
+    async fn import_with_rendered_documents(config_path: &Path, break_after: bool) {
         let sim = Sim::start(SimOptions {
             faults: FaultConfig {
                 job_duration_ms: 0,
@@ -519,16 +546,19 @@ mod sim {
         let env = |k: &str| info.env(k).unwrap().to_owned();
         let dir = tempfile::tempdir().unwrap();
         let ferry_user = info.principal("ferry-service").unwrap().arn.clone();
-        let out = ferry(&[
-            "policy",
-            "render",
-            "--env",
-            "prod",
-            "--ferry-principal",
-            &ferry_user,
-            "--out",
-            dir.path().to_str().unwrap(),
-        ]);
+        let out = ferry_with(
+            config_path,
+            &[
+                "policy",
+                "render",
+                "--env",
+                "prod",
+                "--ferry-principal",
+                &ferry_user,
+                "--out",
+                dir.path().to_str().unwrap(),
+            ],
+        );
         assert!(out.status.success(), "{}", text(&out));
         let d = dir.path();
 
@@ -668,6 +698,10 @@ mod sim {
             out.failure_message()
         );
 
+        if !break_after {
+            sim.shutdown().await;
+            return;
+        }
         // And the sim agrees with the check: without the research key statement, the job fails.
         aws_sdk_kms::Client::new(&research)
             .put_key_policy()
