@@ -111,7 +111,7 @@ fn cloudformation_templates_hold_one_account_each() {
         .next()
         .unwrap();
     let statements: Value = serde_json::from_str(key_output["Value"].as_str().unwrap()).unwrap();
-    assert_eq!(statements[0]["Sid"], "AllowBedrockImportDecrypt");
+    assert_eq!(statements[0]["Sid"], "AllowHostingExecutionRoleDecrypt");
 
     let hosting = read("hosting-777788889999.json");
     let exec = &hosting["Resources"]["ExecutionRole"];
@@ -307,7 +307,7 @@ fn each_removed_or_weakened_statement_is_named_by_its_step() {
         (
             "trust principal",
             |a| {
-                a.statement(DOCS[2].1, "BedrockModelImport", |s| {
+                a.statement(DOCS[2].1, "BedrockCMITrust", |s| {
                     s["Principal"] = json!({"Service": "ec2.amazonaws.com"});
                 });
             },
@@ -316,7 +316,7 @@ fn each_removed_or_weakened_statement_is_named_by_its_step() {
         (
             "trust condition",
             |a| {
-                a.statement(DOCS[2].1, "BedrockModelImport", |s| {
+                a.statement(DOCS[2].1, "BedrockCMITrust", |s| {
                     s["Condition"]["StringEquals"]["aws:SourceAccount"] = json!("111122223333");
                 });
             },
@@ -324,12 +324,12 @@ fn each_removed_or_weakened_statement_is_named_by_its_step() {
         ),
         (
             "research key grant",
-            |a| a.remove(DOCS[3].1, "AllowBedrockImportDecrypt"),
+            |a| a.remove(DOCS[3].1, "AllowHostingExecutionRoleDecrypt"),
             "source_key_policy",
         ),
         (
             "hosting key grant",
-            |a| a.remove(DOCS[4].1, "AllowBedrockImportedModelKey"),
+            |a| a.remove(DOCS[4].1, "AllowExecutionRoleUseOfKey"),
             "hosting_key_policy",
         ),
         (
@@ -390,7 +390,7 @@ fn write_access_and_wildcard_principals_are_over_grants() {
         (
             "trust without conditions",
             |a| {
-                a.statement(DOCS[2].1, "BedrockModelImport", |s| {
+                a.statement(DOCS[2].1, "BedrockCMITrust", |s| {
                     s.as_object_mut().unwrap().remove("Condition");
                 });
             },

@@ -219,7 +219,7 @@ fn requirements(inputs: &ChainInputs) -> Vec<Requirement> {
                 )),
                 resource: Some((
                     DocumentKind::SourceKeyPolicy,
-                    "AllowBedrockImportDecrypt".into(),
+                    "AllowHostingExecutionRoleDecrypt".into(),
                     Some(key.to_string()),
                 )),
                 mode: ResourcePolicyMode::Required,
@@ -248,7 +248,7 @@ fn requirements(inputs: &ChainInputs) -> Vec<Requirement> {
                 )),
                 resource: Some((
                     DocumentKind::HostingKeyPolicy,
-                    "AllowBedrockImportedModelKey".into(),
+                    "AllowExecutionRoleUseOfKey".into(),
                     None,
                 )),
                 mode: ResourcePolicyMode::Required,
@@ -268,7 +268,7 @@ fn requirements(inputs: &ChainInputs) -> Vec<Requirement> {
         identity: None,
         resource: Some((
             DocumentKind::ExecutionRoleTrustPolicy,
-            "BedrockModelImport".into(),
+            "BedrockCMITrust".into(),
             None,
         )),
         mode: ResourcePolicyMode::Required,
@@ -283,7 +283,7 @@ fn requirements(inputs: &ChainInputs) -> Vec<Requirement> {
         )),
         resource: Some((
             DocumentKind::ExecutionRoleTrustPolicy,
-            "FerryPreflight".into(),
+            "AllowFerryPreflight".into(),
             None,
         )),
         mode: ResourcePolicyMode::Required,

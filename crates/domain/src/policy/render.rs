@@ -469,7 +469,7 @@ pub fn render(inputs: &ChainInputs) -> Vec<RenderedDocument> {
     // Step 2: the execution role's trust policy.
     let mut b = Builder::new();
     b.push(
-        "BedrockModelImport",
+        "BedrockCMITrust",
         format!(
             "lets Bedrock assume the role only for model import jobs of account {hosting} in {} (confused-deputy protection)",
             env.region
@@ -484,7 +484,7 @@ pub fn render(inputs: &ChainInputs) -> Vec<RenderedDocument> {
         })),
     );
     b.push(
-        "FerryPreflight",
+        "AllowFerryPreflight",
         format!(
             "lets Ferry's control role {} assume the role to read the artifacts with Bedrock's rights before submitting",
             env.control_role
@@ -506,7 +506,7 @@ pub fn render(inputs: &ChainInputs) -> Vec<RenderedDocument> {
     for (key, target) in &source_keys {
         let mut b = Builder::new();
         b.push(
-            "AllowBedrockImportDecrypt",
+            "AllowHostingExecutionRoleDecrypt",
             format!("lets the hosting execution role {role} decrypt the model artifacts"),
             obj(json!({
                 "Principal": {"AWS": role},
@@ -537,7 +537,7 @@ pub fn render(inputs: &ChainInputs) -> Vec<RenderedDocument> {
     if let Some(key) = &env.imported_model_kms_key {
         let mut b = Builder::new();
         b.push(
-            "AllowBedrockImportedModelKey",
+            "AllowExecutionRoleUseOfKey",
             format!("lets the execution role {role} encrypt and decrypt the imported model"),
             obj(json!({
                 "Principal": {"AWS": role},

@@ -256,7 +256,7 @@ fn removing_or_weakening_one_statement_names_exactly_its_step() {
         (
             "trust principal",
             |d| {
-                statement_mut(d, D::ExecutionRoleTrustPolicy, "BedrockModelImport")["Principal"] =
+                statement_mut(d, D::ExecutionRoleTrustPolicy, "BedrockCMITrust")["Principal"] =
                     json!({"Service": "sagemaker.amazonaws.com"});
             },
             ChainStep::TrustPolicy,
@@ -264,7 +264,7 @@ fn removing_or_weakening_one_statement_names_exactly_its_step() {
         (
             "trust source account",
             |d| {
-                statement_mut(d, D::ExecutionRoleTrustPolicy, "BedrockModelImport")["Condition"]
+                statement_mut(d, D::ExecutionRoleTrustPolicy, "BedrockCMITrust")["Condition"]
                     ["StringEquals"]["aws:SourceAccount"] = json!("111122223333");
             },
             ChainStep::TrustPolicy,
@@ -272,7 +272,7 @@ fn removing_or_weakening_one_statement_names_exactly_its_step() {
         (
             "trust source ARN in another Region",
             |d| {
-                statement_mut(d, D::ExecutionRoleTrustPolicy, "BedrockModelImport")["Condition"]
+                statement_mut(d, D::ExecutionRoleTrustPolicy, "BedrockCMITrust")["Condition"]
                     ["ArnLike"]["aws:SourceArn"] =
                     json!("arn:aws:bedrock:us-west-2:777788889999:model-import-job/*");
             },
@@ -280,31 +280,31 @@ fn removing_or_weakening_one_statement_names_exactly_its_step() {
         ),
         (
             "trust for preflight",
-            |d| remove(d, D::ExecutionRoleTrustPolicy, "FerryPreflight"),
+            |d| remove(d, D::ExecutionRoleTrustPolicy, "AllowFerryPreflight"),
             ChainStep::TrustPolicy,
         ),
         (
             "research key grant",
-            |d| remove(d, D::SourceKeyPolicy, "AllowBedrockImportDecrypt"),
+            |d| remove(d, D::SourceKeyPolicy, "AllowHostingExecutionRoleDecrypt"),
             ChainStep::SourceKeyPolicy,
         ),
         (
             "research key grant without DescribeKey",
             |d| {
-                statement_mut(d, D::SourceKeyPolicy, "AllowBedrockImportDecrypt")["Action"] =
+                statement_mut(d, D::SourceKeyPolicy, "AllowHostingExecutionRoleDecrypt")["Action"] =
                     json!("kms:Decrypt");
             },
             ChainStep::SourceKeyPolicy,
         ),
         (
             "hosting key grant",
-            |d| remove(d, D::HostingKeyPolicy, "AllowBedrockImportedModelKey"),
+            |d| remove(d, D::HostingKeyPolicy, "AllowExecutionRoleUseOfKey"),
             ChainStep::HostingKeyPolicy,
         ),
         (
             "hosting key grant without CreateGrant",
             |d| {
-                statement_mut(d, D::HostingKeyPolicy, "AllowBedrockImportedModelKey")["Action"] =
+                statement_mut(d, D::HostingKeyPolicy, "AllowExecutionRoleUseOfKey")["Action"] =
                     json!(["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"]);
             },
             ChainStep::HostingKeyPolicy,
@@ -430,7 +430,7 @@ fn over_grants_are_reported_without_failing_the_chain() {
         (
             "trust without confused-deputy conditions",
             |d| {
-                statement_mut(d, D::ExecutionRoleTrustPolicy, "BedrockModelImport")
+                statement_mut(d, D::ExecutionRoleTrustPolicy, "BedrockCMITrust")
                     .as_object_mut()
                     .unwrap()
                     .remove("Condition");
@@ -441,7 +441,7 @@ fn over_grants_are_reported_without_failing_the_chain() {
         (
             "key administration for the execution role",
             |d| {
-                statement_mut(d, D::SourceKeyPolicy, "AllowBedrockImportDecrypt")["Action"] =
+                statement_mut(d, D::SourceKeyPolicy, "AllowHostingExecutionRoleDecrypt")["Action"] =
                     json!("kms:*");
             },
             D::SourceKeyPolicy,
