@@ -264,16 +264,16 @@ fn removing_or_weakening_one_statement_names_exactly_its_step() {
         (
             "trust source account",
             |d| {
-                statement_mut(d, D::ExecutionRoleTrustPolicy, "BedrockCMITrust")["Condition"]
-                    ["StringEquals"]["aws:SourceAccount"] = json!("111122223333");
+                statement_mut(d, D::ExecutionRoleTrustPolicy, "BedrockCMITrust")["Condition"]["StringEquals"]
+                    ["aws:SourceAccount"] = json!("111122223333");
             },
             ChainStep::TrustPolicy,
         ),
         (
             "trust source ARN in another Region",
             |d| {
-                statement_mut(d, D::ExecutionRoleTrustPolicy, "BedrockCMITrust")["Condition"]
-                    ["ArnLike"]["aws:SourceArn"] =
+                statement_mut(d, D::ExecutionRoleTrustPolicy, "BedrockCMITrust")["Condition"]["ArnLike"]
+                    ["aws:SourceArn"] =
                     json!("arn:aws:bedrock:us-west-2:777788889999:model-import-job/*");
             },
             ChainStep::TrustPolicy,
