@@ -63,6 +63,9 @@ if ! $quick; then
     set +e
     openapi-spec-validator openapi/ferry.json
     record openapi-spec-validator $?
+    log "policy kit: cfn-lint and parliament on the rendered IAM/KMS documents"
+    scripts/policy-lint.sh
+    record policy-lint $?
     log "schemathesis against a live server"
     scripts/contract.sh
     record schemathesis $?

@@ -48,6 +48,9 @@ enum Command {
     Dev(crate::dev::DevArgs),
     /// Run the local AWS endpoint (S3, STS, IAM, KMS, Bedrock import) alone.
     Sim(ferry_sim::SimArgs),
+    /// Render the IAM/KMS documents of the import chain, or check existing ones.
+    #[command(subcommand)]
+    Policy(crate::policy::PolicyCommand),
     #[command(flatten)]
     Client(crate::client::ClientCommand),
 }
@@ -164,6 +167,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             runtime()?.block_on(ferry_sim::run(args.clone()))?;
             return Ok(ExitCode::SUCCESS);
         }
+        Command::Policy(command) => {
+            let config = Config::load(&config_source(&cli))?;
+            return crate::policy::run(&config, command, &mut out);
+        }
         Command::Serve
         | Command::Worker
         | Command::Migrate
@@ -174,7 +181,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let config = Config::load(&config_source(&cli))?;
     crate::telemetry::init(&config.log);
     match cli.command {
-        Command::Openapi(_) | Command::Dev(_) | Command::Sim(_) | Command::Client(_) => {
+        Command::Openapi(_)
+        | Command::Dev(_)
+        | Command::Sim(_)
+        | Command::Client(_)
+        | Command::Policy(_) => {
             unreachable!("handled above")
         }
         Command::Config(ConfigCommand::Check) => {

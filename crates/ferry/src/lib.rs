@@ -6,5 +6,6 @@ mod client;
 pub mod config;
 pub mod dev;
 mod pipeline;
+pub mod policy;
 mod serve;
 mod telemetry;

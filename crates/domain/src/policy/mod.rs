@@ -1,0 +1,57 @@
+//! The cross-account policy kit: every IAM and KMS policy document the import chain needs,
+//! rendered from the catalog, and a check of documents an account already has.
+//!
+//! Pure code: no AWS calls. [`render`] builds least-privilege documents for one hosting
+//! environment and the sources its teams may import from; [`check`] evaluates existing
+//! documents with [`crate::iam::authorize`] against exactly the requests the import makes and
+//! names the [`ChainStep`] of every missing grant, plus the over-grants it sees.
+
+mod check;
+mod render;
+
+pub use check::{CheckReport, Finding, FindingKind, GivenDocuments, check};
+pub use render::{ChainInputs, DocumentKind, RenderedDocument, StatementNote, render};
+
+use crate::preflight::ChainStep;
+
+/// The Bedrock service principal.
+pub const BEDROCK_SERVICE: &str = "bedrock.amazonaws.com";
+
+/// The Bedrock actions Ferry's control role calls.
+pub const BEDROCK_IMPORT_ACTIONS: [&str; 6] = [
+    "bedrock:CreateModelImportJob",
+    "bedrock:GetModelImportJob",
+    "bedrock:ListModelImportJobs",
+    "bedrock:GetImportedModel",
+    "bedrock:ListImportedModels",
+    "bedrock:DeleteImportedModel",
+];
+
+/// What the execution role needs on the research key.
+pub const SOURCE_KEY_ACTIONS: [&str; 2] = ["kms:Decrypt", "kms:DescribeKey"];
+
+/// What the execution role needs on the hosting key (the user guide's list).
+pub const HOSTING_KEY_ACTIONS: [&str; 4] = [
+    "kms:Decrypt",
+    "kms:GenerateDataKey",
+    "kms:DescribeKey",
+    "kms:CreateGrant",
+];
+
+/// The chain step a document belongs to (the one to fix when it lacks a grant).
+#[must_use]
+pub fn step_of(kind: DocumentKind) -> ChainStep {
+    match kind {
+        DocumentKind::BucketPolicy => ChainStep::BucketPolicy,
+        DocumentKind::ExecutionRolePolicy => ChainStep::ExecutionRoleIdentityPolicy,
+        DocumentKind::ExecutionRoleTrustPolicy => ChainStep::TrustPolicy,
+        DocumentKind::SourceKeyPolicy => ChainStep::SourceKeyPolicy,
+        DocumentKind::HostingKeyPolicy => ChainStep::HostingKeyPolicy,
+        DocumentKind::ControlRolePolicy | DocumentKind::ControlRoleTrustPolicy => {
+            ChainStep::ControlRolePolicy
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,633 @@
+//! Rendering: the least-privilege documents for one environment.
+
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use super::{BEDROCK_IMPORT_ACTIONS, BEDROCK_SERVICE, HOSTING_KEY_ACTIONS, SOURCE_KEY_ACTIONS};
+use crate::bedrock::{KmsKeyForm, KmsKeyRef};
+use crate::catalog::{AllowedSource, Catalog, Environment};
+use crate::preflight::AccountSide;
+
+/// Which document of the chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DocumentKind {
+    /// The research bucket's policy (walkthrough step 1).
+    BucketPolicy,
+    /// The execution role's identity policy (steps 2 and 5).
+    ExecutionRolePolicy,
+    /// The execution role's trust policy (step 2).
+    ExecutionRoleTrustPolicy,
+    /// The research key's policy statement (step 3).
+    SourceKeyPolicy,
+    /// The hosting key's policy statement (step 4).
+    HostingKeyPolicy,
+    /// Ferry's control role identity policy (step 6).
+    ControlRolePolicy,
+    /// Ferry's control role trust policy.
+    ControlRoleTrustPolicy,
+}
+
+impl DocumentKind {
+    /// The file name stem, also the `ferry policy check` flag without `--`.
+    #[must_use]
+    pub fn slug(self) -> &'static str {
+        match self {
+            Self::BucketPolicy => "bucket-policy",
+            Self::ExecutionRolePolicy => "execution-role-policy",
+            Self::ExecutionRoleTrustPolicy => "trust-policy",
+            Self::SourceKeyPolicy => "source-key-policy",
+            Self::HostingKeyPolicy => "hosting-key-policy",
+            Self::ControlRolePolicy => "control-role-policy",
+            Self::ControlRoleTrustPolicy => "control-role-trust-policy",
+        }
+    }
+
+    /// The account that owns the document.
+    #[must_use]
+    pub fn side(self) -> AccountSide {
+        match self {
+            Self::BucketPolicy | Self::SourceKeyPolicy => AccountSide::Research,
+            _ => AccountSide::Hosting,
+        }
+    }
+}
+
+/// One statement's `Sid` and what it is for, in one line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StatementNote {
+    /// The statement's `Sid`.
+    pub sid: String,
+    /// Why the statement is there.
+    pub explanation: String,
+}
+
+/// One rendered policy document.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RenderedDocument {
+    /// Which document.
+    pub kind: DocumentKind,
+    /// The file name stem (unique within one rendering).
+    pub name: String,
+    /// The account that must hold it.
+    pub account: String,
+    /// What it is attached to: the bucket, the key reference or the role ARN.
+    pub attached_to: String,
+    /// One line: what to do with it.
+    pub summary: String,
+    /// The policy document.
+    pub document: Value,
+    /// Every statement, explained.
+    pub statements: Vec<StatementNote>,
+}
+
+impl RenderedDocument {
+    /// The statement with `sid`, if any.
+    #[must_use]
+    pub fn statement(&self, sid: &str) -> Option<&Value> {
+        self.document["Statement"]
+            .as_array()?
+            .iter()
+            .find(|s| s["Sid"] == sid)
+    }
+}
+
+/// Everything the documents depend on.
+#[derive(Debug, Clone)]
+pub struct ChainInputs {
+    /// The hosting environment.
+    pub environment: Environment,
+    /// The sources its teams may import from (deduplicated, sorted).
+    pub sources: Vec<AllowedSource>,
+    /// The principal Ferry runs as, trusted by the control role.
+    pub ferry_principal: String,
+}
+
+impl ChainInputs {
+    /// The inputs for `environment`: the sources of every team it admits; Ferry's principal
+    /// defaults to the hosting account's root (any principal there that IAM allows).
+    #[must_use]
+    pub fn for_environment(
+        catalog: &Catalog,
+        environment: &Environment,
+        ferry_principal: Option<String>,
+    ) -> Self {
+        let mut sources: Vec<AllowedSource> = catalog
+            .teams()
+            .filter(|t| environment.admits(&t.name))
+            .flat_map(|t| t.sources.iter().cloned())
+            .collect();
+        sources.sort_by(|a, b| {
+            (
+                &a.bucket,
+                &a.prefix,
+                a.kms_key.as_ref().map(KmsKeyRef::as_str),
+            )
+                .cmp(&(
+                    &b.bucket,
+                    &b.prefix,
+                    b.kms_key.as_ref().map(KmsKeyRef::as_str),
+                ))
+        });
+        sources.dedup();
+        let ferry_principal = ferry_principal.unwrap_or_else(|| {
+            format!(
+                "arn:{}:iam::{}:root",
+                partition(environment),
+                environment.account
+            )
+        });
+        Self {
+            environment: environment.clone(),
+            sources,
+            ferry_principal,
+        }
+    }
+
+    pub(crate) fn partition(&self) -> &str {
+        partition(&self.environment)
+    }
+
+    /// The ARN pattern of this environment's import jobs (`aws:SourceArn`).
+    #[must_use]
+    pub fn import_job_arn_pattern(&self) -> String {
+        format!(
+            "arn:{}:bedrock:{}:{}:model-import-job/*",
+            self.partition(),
+            self.environment.region,
+            self.environment.account
+        )
+    }
+
+    /// The research key as an identity policy and a request see it.
+    pub(crate) fn source_key(&self, source: &AllowedSource) -> Option<KeyTarget> {
+        source.kms_key.as_ref().map(|k| {
+            KeyTarget::new(
+                k,
+                self.partition(),
+                self.environment.region.as_str(),
+                source.account.as_str(),
+            )
+        })
+    }
+
+    /// The hosting key as an identity policy and a request see it.
+    pub(crate) fn hosting_key(&self) -> Option<KeyTarget> {
+        self.environment.imported_model_kms_key.as_ref().map(|k| {
+            KeyTarget::new(
+                k,
+                self.partition(),
+                self.environment.region.as_str(),
+                self.environment.account.as_str(),
+            )
+        })
+    }
+
+    /// The distinct research keys with the account owning each.
+    pub(crate) fn source_keys(&self) -> Vec<(KmsKeyRef, KeyTarget)> {
+        let mut keys: Vec<(KmsKeyRef, KeyTarget)> = Vec::new();
+        for s in &self.sources {
+            if let (Some(k), Some(t)) = (&s.kms_key, self.source_key(s))
+                && !keys.iter().any(|(have, _)| have == k)
+            {
+                keys.push((k.clone(), t));
+            }
+        }
+        keys
+    }
+
+    /// The distinct buckets with their owning account.
+    pub(crate) fn buckets(&self) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = Vec::new();
+        for s in &self.sources {
+            if !out.iter().any(|(b, _)| b == &s.bucket) {
+                out.push((s.bucket.clone(), s.account.to_string()));
+            }
+        }
+        out
+    }
+
+    /// A suffix that keeps `Sid`s unique when there is more than one source.
+    fn source_suffix(&self, index: usize) -> String {
+        if self.sources.len() > 1 {
+            (index + 1).to_string()
+        } else {
+            String::new()
+        }
+    }
+}
+
+fn partition(env: &Environment) -> &str {
+    env.execution_role
+        .as_str()
+        .split(':')
+        .nth(1)
+        .unwrap_or("aws")
+}
+
+/// A KMS key as identity policies name it (`resource`, with an alias condition when the
+/// configuration names an alias) and as a request presents it (`request_arn`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct KeyTarget {
+    pub resource: String,
+    pub alias: Option<String>,
+    pub request_arn: String,
+    pub account: String,
+}
+
+impl KeyTarget {
+    fn new(key: &KmsKeyRef, partition: &str, region: &str, default_account: &str) -> Self {
+        let s = key.as_str();
+        let parts: Vec<&str> = s.splitn(6, ':').collect();
+        let (region, account) = match parts.as_slice() {
+            [_, _, _, r, a, _] => ((*r).to_owned(), (*a).to_owned()),
+            _ => (region.to_owned(), default_account.to_owned()),
+        };
+        let base = format!("arn:{partition}:kms:{region}:{account}");
+        match key.form() {
+            KmsKeyForm::KeyArn => Self {
+                resource: s.to_owned(),
+                alias: None,
+                request_arn: s.to_owned(),
+                account,
+            },
+            KmsKeyForm::KeyId => Self {
+                resource: format!("{base}:key/{s}"),
+                alias: None,
+                request_arn: format!("{base}:key/{s}"),
+                account,
+            },
+            KmsKeyForm::AliasArn | KmsKeyForm::AliasName => {
+                let alias = s
+                    .rsplit_once(":alias/")
+                    .map_or_else(|| s.to_owned(), |(_, n)| format!("alias/{n}"));
+                Self {
+                    resource: format!("{base}:key/*"),
+                    alias: Some(alias),
+                    // Any key id: the alias condition is what selects the key.
+                    request_arn: format!("{base}:key/00000000-0000-4000-8000-000000000000"),
+                    account,
+                }
+            }
+        }
+    }
+
+    fn condition(&self) -> Option<Value> {
+        self.alias
+            .as_ref()
+            .map(|a| json!({"ForAnyValue:StringEquals": {"kms:ResourceAliases": a}}))
+    }
+}
+
+struct Builder {
+    statements: Vec<Value>,
+    notes: Vec<StatementNote>,
+}
+
+impl Builder {
+    fn new() -> Self {
+        Self {
+            statements: Vec::new(),
+            notes: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, sid: &str, explanation: String, mut body: Map<String, Value>) {
+        let mut st = Map::new();
+        st.insert("Sid".into(), Value::from(sid));
+        st.insert("Effect".into(), Value::from("Allow"));
+        st.append(&mut body);
+        self.statements.push(Value::Object(st));
+        self.notes.push(StatementNote {
+            sid: sid.to_owned(),
+            explanation,
+        });
+    }
+
+    fn finish(
+        self,
+        kind: DocumentKind,
+        name: String,
+        account: &str,
+        attached_to: String,
+        summary: String,
+    ) -> RenderedDocument {
+        RenderedDocument {
+            kind,
+            name,
+            account: account.to_owned(),
+            attached_to,
+            summary,
+            document: json!({"Version": "2012-10-17", "Statement": self.statements}),
+            statements: self.notes,
+        }
+    }
+}
+
+fn obj(v: Value) -> Map<String, Value> {
+    match v {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
+}
+
+fn object_pattern(bucket: &str, prefix: Option<&str>) -> String {
+    format!("arn:aws:s3:::{bucket}/{}*", prefix.unwrap_or(""))
+}
+
+/// Every document the chain needs for `inputs`, in a stable order.
+#[must_use]
+pub fn render(inputs: &ChainInputs) -> Vec<RenderedDocument> {
+    let env = &inputs.environment;
+    let role = env.execution_role.as_str();
+    let hosting = env.account.as_str();
+    let mut docs = Vec::new();
+
+    // Step 1: one bucket policy per bucket, statements per source.
+    for (bucket, account) in inputs.buckets() {
+        let mut b = Builder::new();
+        for (i, s) in inputs.sources.iter().enumerate() {
+            if s.bucket != bucket {
+                continue;
+            }
+            let n = inputs.source_suffix(i);
+            let mut list = obj(json!({
+                "Principal": {"AWS": role},
+                "Action": "s3:ListBucket",
+                "Resource": format!("arn:aws:s3:::{bucket}"),
+            }));
+            if let Some(p) = &s.prefix {
+                list.insert(
+                    "Condition".into(),
+                    json!({"StringLike": {"s3:prefix": format!("{p}*")}}),
+                );
+            }
+            b.push(
+                &format!("FerryImportList{n}"),
+                format!(
+                    "lets Bedrock's execution role list {} (ListObjectsV2 is s3:ListBucket)",
+                    s.describe()
+                ),
+                list,
+            );
+            b.push(
+                &format!("FerryImportRead{n}"),
+                format!(
+                    "lets Bedrock's execution role read the artifacts under {}",
+                    s.describe()
+                ),
+                obj(json!({
+                    "Principal": {"AWS": role},
+                    "Action": "s3:GetObject",
+                    "Resource": object_pattern(&bucket, s.prefix.as_deref()),
+                })),
+            );
+        }
+        docs.push(b.finish(
+            DocumentKind::BucketPolicy,
+            format!("bucket-policy-{bucket}"),
+            &account,
+            bucket.clone(),
+            format!(
+                "Add these statements to the bucket policy of {bucket} in account {account} (walkthrough step 1)."
+            ),
+        ));
+    }
+
+    // Steps 2 and 5: the execution role's identity policy.
+    let mut b = Builder::new();
+    for (i, s) in inputs.sources.iter().enumerate() {
+        let n = inputs.source_suffix(i);
+        let owner = json!({"StringEquals": {"aws:ResourceAccount": s.account.as_str()}});
+        let mut cond = owner.clone();
+        if let Some(p) = &s.prefix {
+            cond["StringLike"] = json!({"s3:prefix": format!("{p}*")});
+        }
+        b.push(
+            &format!("ListModelArtifacts{n}"),
+            format!(
+                "lists {} only while the bucket belongs to account {}",
+                s.describe(),
+                s.account
+            ),
+            obj(json!({
+                "Action": "s3:ListBucket",
+                "Resource": format!("arn:aws:s3:::{}", s.bucket),
+                "Condition": cond,
+            })),
+        );
+        b.push(
+            &format!("ReadModelArtifacts{n}"),
+            format!(
+                "reads the artifacts under {} only while the bucket belongs to account {}",
+                s.describe(),
+                s.account
+            ),
+            obj(json!({
+                "Action": "s3:GetObject",
+                "Resource": object_pattern(&s.bucket, s.prefix.as_deref()),
+                "Condition": owner,
+            })),
+        );
+    }
+    let source_keys = inputs.source_keys();
+    for (i, (key, target)) in source_keys.iter().enumerate() {
+        let n = if source_keys.len() > 1 {
+            (i + 1).to_string()
+        } else {
+            String::new()
+        };
+        let mut body = obj(json!({"Action": SOURCE_KEY_ACTIONS, "Resource": target.resource}));
+        if let Some(c) = target.condition() {
+            body.insert("Condition".into(), c);
+        }
+        b.push(
+            &format!("DecryptModelArtifacts{n}"),
+            format!("decrypts artifacts encrypted with the research key {key}"),
+            body,
+        );
+    }
+    if let (Some(key), Some(target)) = (&env.imported_model_kms_key, inputs.hosting_key()) {
+        let mut body = obj(json!({"Action": HOSTING_KEY_ACTIONS, "Resource": target.resource}));
+        if let Some(c) = target.condition() {
+            body.insert("Condition".into(), c);
+        }
+        b.push(
+            "EncryptImportedModel",
+            format!("encrypts and decrypts the imported model with the hosting key {key}"),
+            body,
+        );
+    }
+    docs.push(b.finish(
+        DocumentKind::ExecutionRolePolicy,
+        "execution-role-policy".into(),
+        hosting,
+        role.to_owned(),
+        format!("Attach as an inline or managed policy of {role} (walkthrough steps 2 and 5)."),
+    ));
+
+    // Step 2: the execution role's trust policy.
+    let mut b = Builder::new();
+    b.push(
+        "BedrockCMITrust",
+        format!(
+            "lets Bedrock assume the role only for model import jobs of account {hosting} in {} (confused-deputy protection)",
+            env.region
+        ),
+        obj(json!({
+            "Principal": {"Service": BEDROCK_SERVICE},
+            "Action": "sts:AssumeRole",
+            "Condition": {
+                "StringEquals": {"aws:SourceAccount": hosting},
+                "ArnLike": {"aws:SourceArn": inputs.import_job_arn_pattern()},
+            },
+        })),
+    );
+    b.push(
+        "AllowFerryPreflight",
+        format!(
+            "lets Ferry's control role {} assume the role to read the artifacts with Bedrock's rights before submitting",
+            env.control_role
+        ),
+        obj(json!({
+            "Principal": {"AWS": env.control_role.as_str()},
+            "Action": "sts:AssumeRole",
+        })),
+    );
+    docs.push(b.finish(
+        DocumentKind::ExecutionRoleTrustPolicy,
+        "trust-policy".into(),
+        hosting,
+        role.to_owned(),
+        format!("The trust (assume role) policy of {role} (walkthrough step 2)."),
+    ));
+
+    // Step 3: the research key policy statement, per key.
+    for (key, target) in &source_keys {
+        let mut b = Builder::new();
+        b.push(
+            "AllowHostingExecutionRoleDecrypt",
+            format!("lets the hosting execution role {role} decrypt the model artifacts"),
+            obj(json!({
+                "Principal": {"AWS": role},
+                "Action": SOURCE_KEY_ACTIONS,
+                "Resource": "*",
+            })),
+        );
+        let id = target
+            .request_arn
+            .rsplit('/')
+            .next()
+            .unwrap_or("key")
+            .to_owned();
+        let label = target.alias.as_deref().map_or(id, |a| a.replace('/', "-"));
+        docs.push(b.finish(
+            DocumentKind::SourceKeyPolicy,
+            format!("source-key-policy-{label}"),
+            &target.account,
+            key.to_string(),
+            format!(
+                "Add this statement to the key policy of {key} in account {} (walkthrough step 3).",
+                target.account
+            ),
+        ));
+    }
+
+    // Step 4: the hosting key policy statement.
+    if let Some(key) = &env.imported_model_kms_key {
+        let mut b = Builder::new();
+        b.push(
+            "AllowExecutionRoleUseOfKey",
+            format!("lets the execution role {role} encrypt and decrypt the imported model"),
+            obj(json!({
+                "Principal": {"AWS": role},
+                "Action": HOSTING_KEY_ACTIONS,
+                "Resource": "*",
+            })),
+        );
+        docs.push(b.finish(
+            DocumentKind::HostingKeyPolicy,
+            "hosting-key-policy".into(),
+            hosting,
+            key.to_string(),
+            format!(
+                "Add this statement to the key policy of {key} in account {hosting} (walkthrough step 4)."
+            ),
+        ));
+    }
+
+    // Step 6: Ferry's control role.
+    let control = env.control_role.as_str();
+    let mut b = Builder::new();
+    let (anywhere, scoped): (Vec<&str>, Vec<&str>) = BEDROCK_IMPORT_ACTIONS
+        .iter()
+        .partition(|a| a.contains(":List") || a.contains(":Create"));
+    b.push(
+        "ModelImport",
+        "creates import jobs and lists jobs and imported models (these actions take no resource ARN)".to_owned(),
+        obj(json!({"Action": anywhere, "Resource": "*"})),
+    );
+    let arn = |kind: &str| {
+        format!(
+            "arn:{}:bedrock:{}:{hosting}:{kind}/*",
+            inputs.partition(),
+            env.region
+        )
+    };
+    b.push(
+        "TrackModelImports",
+        format!(
+            "tracks this account's import jobs in {} and reads or deletes its imported models",
+            env.region
+        ),
+        obj(
+            json!({"Action": scoped, "Resource": [arn("model-import-job"), arn("imported-model")]}),
+        ),
+    );
+    b.push(
+        "PassExecutionRole",
+        format!("passes {role} to Bedrock, and to no other service"),
+        obj(json!({
+            "Action": "iam:PassRole",
+            "Resource": role,
+            "Condition": {"StringEquals": {"iam:PassedToService": BEDROCK_SERVICE}},
+        })),
+    );
+    b.push(
+        "AssumeExecutionRoleForPreflight",
+        format!("assumes {role} to check the artifacts with Bedrock's rights"),
+        obj(json!({"Action": "sts:AssumeRole", "Resource": role})),
+    );
+    b.push(
+        "ReadExecutionRoleTrust",
+        format!("reads the trust policy of {role} for preflight"),
+        obj(json!({"Action": "iam:GetRole", "Resource": role})),
+    );
+    docs.push(b.finish(
+        DocumentKind::ControlRolePolicy,
+        "control-role-policy".into(),
+        hosting,
+        control.to_owned(),
+        format!("Attach as an inline or managed policy of Ferry's control role {control}."),
+    ));
+    let mut b = Builder::new();
+    b.push(
+        "FerryService",
+        format!(
+            "lets Ferry's principal {} assume the control role",
+            inputs.ferry_principal
+        ),
+        obj(json!({
+            "Principal": {"AWS": inputs.ferry_principal},
+            "Action": "sts:AssumeRole",
+        })),
+    );
+    docs.push(b.finish(
+        DocumentKind::ControlRoleTrustPolicy,
+        "control-role-trust-policy".into(),
+        hosting,
+        control.to_owned(),
+        format!("The trust (assume role) policy of Ferry's control role {control}."),
+    ));
+    docs
+}

@@ -1,0 +1,525 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeSet;
+
+use serde_json::{Value, json};
+
+use super::*;
+use crate::bedrock::{AccountId, KmsKeyRef, Region, RoleArn};
+use crate::catalog::{AllowedSource, Catalog, Environment, Team};
+use crate::iam::PolicyDocument;
+use crate::names::{EnvironmentName, TeamName};
+
+const ROLE: &str = "arn:aws:iam::777788889999:role/BedrockCMIExecutionRole-777788889999";
+const CONTROL: &str = "arn:aws:iam::777788889999:role/FerryControlRole-777788889999";
+const RESEARCH_KEY: &str =
+    "arn:aws:kms:us-east-1:111122223333:key/0f1e2d3c-1111-4222-8333-111122223333";
+const HOSTING_KEY: &str =
+    "arn:aws:kms:us-east-1:777788889999:key/0f1e2d3c-7777-4888-8999-777788889999";
+
+fn walkthrough(prefix: Option<&str>, hosting_key: &str) -> ChainInputs {
+    let env = Environment {
+        name: EnvironmentName::parse("prod").unwrap(),
+        description: None,
+        account: AccountId::parse("777788889999").unwrap(),
+        region: Region::parse("us-east-1").unwrap(),
+        control_role: RoleArn::parse(CONTROL).unwrap(),
+        execution_role: RoleArn::parse(ROLE).unwrap(),
+        imported_model_kms_key: Some(KmsKeyRef::parse(hosting_key).unwrap()),
+        requires_approval: true,
+        teams: None,
+        vpc: None,
+    };
+    let source = AllowedSource::new(
+        "model-artifacts-111122223333",
+        AccountId::parse("111122223333").unwrap(),
+        prefix,
+        Some(KmsKeyRef::parse(RESEARCH_KEY).unwrap()),
+    )
+    .unwrap();
+    let team = Team {
+        name: TeamName::parse("research").unwrap(),
+        sources: vec![source],
+    };
+    let catalog = Catalog::new([env.clone()], [team]).unwrap();
+    ChainInputs::for_environment(&catalog, &env, None)
+}
+
+fn doc(docs: &[RenderedDocument], kind: DocumentKind) -> Value {
+    docs.iter()
+        .find(|d| d.kind == kind)
+        .unwrap()
+        .document
+        .clone()
+}
+
+/// A whole key policy as an account has it: an administrator plus the rendered statement.
+fn key_policy(admin: &str, rendered: &Value) -> Value {
+    let mut statements = vec![json!({"Sid": "KeyAdministration", "Effect": "Allow",
+        "Principal": {"AWS": admin}, "Action": "kms:*", "Resource": "*"})];
+    statements.extend(rendered["Statement"].as_array().unwrap().iter().cloned());
+    json!({"Version": "2012-10-17", "Statement": statements})
+}
+
+/// The documents of a correctly set up account, as JSON to mutate.
+fn good(inputs: &ChainInputs) -> Vec<(DocumentKind, Value)> {
+    let docs = render(inputs);
+    vec![
+        (
+            DocumentKind::BucketPolicy,
+            doc(&docs, DocumentKind::BucketPolicy),
+        ),
+        (
+            DocumentKind::ExecutionRolePolicy,
+            doc(&docs, DocumentKind::ExecutionRolePolicy),
+        ),
+        (
+            DocumentKind::ExecutionRoleTrustPolicy,
+            doc(&docs, DocumentKind::ExecutionRoleTrustPolicy),
+        ),
+        (
+            DocumentKind::SourceKeyPolicy,
+            key_policy(
+                "arn:aws:iam::111122223333:root",
+                &doc(&docs, DocumentKind::SourceKeyPolicy),
+            ),
+        ),
+        (
+            DocumentKind::HostingKeyPolicy,
+            key_policy(
+                "arn:aws:iam::777788889999:user/hosting-admin",
+                &doc(&docs, DocumentKind::HostingKeyPolicy),
+            ),
+        ),
+        (
+            DocumentKind::ControlRolePolicy,
+            doc(&docs, DocumentKind::ControlRolePolicy),
+        ),
+    ]
+}
+
+fn given(docs: &[(DocumentKind, Value)]) -> GivenDocuments {
+    let mut g = GivenDocuments::default();
+    for (kind, v) in docs {
+        let d = Some(PolicyDocument::from_value(v).unwrap());
+        match kind {
+            DocumentKind::BucketPolicy => g.bucket_policy = d,
+            DocumentKind::ExecutionRolePolicy => g.execution_role_policy = d,
+            DocumentKind::ExecutionRoleTrustPolicy => g.trust_policy = d,
+            DocumentKind::SourceKeyPolicy => g.source_key_policy = d,
+            DocumentKind::HostingKeyPolicy => g.hosting_key_policy = d,
+            DocumentKind::ControlRolePolicy => g.control_role_policy = d,
+            DocumentKind::ControlRoleTrustPolicy => {}
+        }
+    }
+    g
+}
+
+fn statement_mut<'a>(
+    docs: &'a mut [(DocumentKind, Value)],
+    kind: DocumentKind,
+    sid: &str,
+) -> &'a mut Value {
+    let (_, v) = docs.iter_mut().find(|(k, _)| *k == kind).unwrap();
+    v["Statement"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|s| s["Sid"] == sid)
+        .unwrap_or_else(|| panic!("no statement {sid}"))
+}
+
+fn remove(docs: &mut [(DocumentKind, Value)], kind: DocumentKind, sid: &str) {
+    let (_, v) = docs.iter_mut().find(|(k, _)| *k == kind).unwrap();
+    let st = v["Statement"].as_array_mut().unwrap();
+    let before = st.len();
+    st.retain(|s| s["Sid"] != sid);
+    assert_eq!(st.len() + 1, before, "no statement {sid}");
+}
+
+fn missing_steps(report: &CheckReport) -> BTreeSet<ChainStep> {
+    report.of(FindingKind::Missing).map(|f| f.step).collect()
+}
+
+#[test]
+fn rendered_documents_parse_have_unique_sids_and_explanations() {
+    for inputs in [
+        walkthrough(None, HOSTING_KEY),
+        walkthrough(Some("llama"), "alias/kms-cmk-777788889999"),
+    ] {
+        let docs = render(&inputs);
+        let kinds: BTreeSet<DocumentKind> = docs.iter().map(|d| d.kind).collect();
+        assert_eq!(kinds.len(), 7, "{kinds:?}");
+        for d in &docs {
+            PolicyDocument::from_value(&d.document).unwrap();
+            let sids: Vec<&str> = d.document["Statement"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s["Sid"].as_str().unwrap())
+                .collect();
+            let unique: BTreeSet<&&str> = sids.iter().collect();
+            assert_eq!(unique.len(), sids.len(), "{}", d.name);
+            assert!(
+                sids.iter()
+                    .all(|s| s.bytes().all(|b| b.is_ascii_alphanumeric()))
+            );
+            assert_eq!(d.statements.len(), sids.len());
+            assert!(d.statements.iter().all(|n| !n.explanation.is_empty()));
+        }
+        // Rendering is deterministic.
+        assert_eq!(render(&inputs), docs);
+    }
+}
+
+#[test]
+fn rendered_documents_match_the_walkthrough() {
+    let docs = render(&walkthrough(Some("models"), HOSTING_KEY));
+    let trust = doc(&docs, DocumentKind::ExecutionRoleTrustPolicy);
+    assert_eq!(
+        trust["Statement"][0]["Condition"],
+        json!({"StringEquals": {"aws:SourceAccount": "777788889999"},
+               "ArnLike": {"aws:SourceArn": "arn:aws:bedrock:us-east-1:777788889999:model-import-job/*"}})
+    );
+    assert_eq!(trust["Statement"][1]["Principal"], json!({"AWS": CONTROL}));
+    let bucket = doc(&docs, DocumentKind::BucketPolicy);
+    assert_eq!(
+        bucket["Statement"][0]["Condition"],
+        json!({"StringLike": {"s3:prefix": "models/*"}})
+    );
+    assert_eq!(
+        bucket["Statement"][1]["Resource"],
+        "arn:aws:s3:::model-artifacts-111122223333/models/*"
+    );
+    let control = doc(&docs, DocumentKind::ControlRolePolicy);
+    assert_eq!(
+        control["Statement"][2]["Condition"],
+        json!({"StringEquals": {"iam:PassedToService": "bedrock.amazonaws.com"}})
+    );
+    let control_trust = doc(&docs, DocumentKind::ControlRoleTrustPolicy);
+    assert_eq!(
+        control_trust["Statement"][0]["Principal"]["AWS"],
+        "arn:aws:iam::777788889999:root"
+    );
+}
+
+#[test]
+fn the_rendered_documents_pass_the_check_with_nothing_to_report() {
+    for inputs in [
+        walkthrough(None, HOSTING_KEY),
+        walkthrough(Some("models"), HOSTING_KEY),
+        walkthrough(
+            None,
+            "arn:aws:kms:us-east-1:777788889999:alias/kms-cmk-777788889999",
+        ),
+    ] {
+        let report = check(&inputs, &given(&good(&inputs)));
+        assert!(report.findings.is_empty(), "{:#?}", report.findings);
+        assert!(report.is_complete());
+    }
+}
+
+type Mutation = fn(&mut Vec<(DocumentKind, Value)>);
+
+#[test]
+fn removing_or_weakening_one_statement_names_exactly_its_step() {
+    use DocumentKind as D;
+    let cases: Vec<(&str, Mutation, ChainStep)> = vec![
+        (
+            "bucket read grant",
+            |d| remove(d, D::BucketPolicy, "FerryImportRead"),
+            ChainStep::BucketPolicy,
+        ),
+        (
+            "bucket list grant",
+            |d| remove(d, D::BucketPolicy, "FerryImportList"),
+            ChainStep::BucketPolicy,
+        ),
+        (
+            "identity read grant",
+            |d| remove(d, D::ExecutionRolePolicy, "ReadModelArtifacts"),
+            ChainStep::ExecutionRoleIdentityPolicy,
+        ),
+        (
+            "identity grant limited to another bucket owner",
+            |d| {
+                statement_mut(d, D::ExecutionRolePolicy, "ListModelArtifacts")["Condition"]["StringEquals"]
+                    ["aws:ResourceAccount"] = json!("444455556666");
+            },
+            ChainStep::ExecutionRoleIdentityPolicy,
+        ),
+        (
+            "identity research key grant",
+            |d| remove(d, D::ExecutionRolePolicy, "DecryptModelArtifacts"),
+            ChainStep::ExecutionRoleIdentityPolicy,
+        ),
+        (
+            "trust principal",
+            |d| {
+                statement_mut(d, D::ExecutionRoleTrustPolicy, "BedrockCMITrust")["Principal"] =
+                    json!({"Service": "sagemaker.amazonaws.com"});
+            },
+            ChainStep::TrustPolicy,
+        ),
+        (
+            "trust source account",
+            |d| {
+                statement_mut(d, D::ExecutionRoleTrustPolicy, "BedrockCMITrust")["Condition"]["StringEquals"]
+                    ["aws:SourceAccount"] = json!("111122223333");
+            },
+            ChainStep::TrustPolicy,
+        ),
+        (
+            "trust source ARN in another Region",
+            |d| {
+                statement_mut(d, D::ExecutionRoleTrustPolicy, "BedrockCMITrust")["Condition"]["ArnLike"]
+                    ["aws:SourceArn"] =
+                    json!("arn:aws:bedrock:us-west-2:777788889999:model-import-job/*");
+            },
+            ChainStep::TrustPolicy,
+        ),
+        (
+            "trust for preflight",
+            |d| remove(d, D::ExecutionRoleTrustPolicy, "AllowFerryPreflight"),
+            ChainStep::TrustPolicy,
+        ),
+        (
+            "research key grant",
+            |d| remove(d, D::SourceKeyPolicy, "AllowHostingExecutionRoleDecrypt"),
+            ChainStep::SourceKeyPolicy,
+        ),
+        (
+            "research key grant without DescribeKey",
+            |d| {
+                statement_mut(d, D::SourceKeyPolicy, "AllowHostingExecutionRoleDecrypt")["Action"] =
+                    json!("kms:Decrypt");
+            },
+            ChainStep::SourceKeyPolicy,
+        ),
+        (
+            "hosting key grant",
+            |d| remove(d, D::HostingKeyPolicy, "AllowExecutionRoleUseOfKey"),
+            ChainStep::HostingKeyPolicy,
+        ),
+        (
+            "hosting key grant without CreateGrant",
+            |d| {
+                statement_mut(d, D::HostingKeyPolicy, "AllowExecutionRoleUseOfKey")["Action"] =
+                    json!(["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"]);
+            },
+            ChainStep::HostingKeyPolicy,
+        ),
+        (
+            "PassRole",
+            |d| remove(d, D::ControlRolePolicy, "PassExecutionRole"),
+            ChainStep::PassRole,
+        ),
+        (
+            "PassRole to any service",
+            |d| {
+                statement_mut(d, D::ControlRolePolicy, "PassExecutionRole")["Condition"]["StringEquals"]
+                    ["iam:PassedToService"] = json!("sagemaker.amazonaws.com");
+            },
+            ChainStep::PassRole,
+        ),
+        (
+            "control role Bedrock actions",
+            |d| remove(d, D::ControlRolePolicy, "ModelImport"),
+            ChainStep::ControlRolePolicy,
+        ),
+        (
+            "control role tracking actions",
+            |d| remove(d, D::ControlRolePolicy, "TrackModelImports"),
+            ChainStep::ControlRolePolicy,
+        ),
+        (
+            "explicit deny in the bucket policy",
+            |d| {
+                let (_, v) = d.iter_mut().find(|(k, _)| *k == D::BucketPolicy).unwrap();
+                v["Statement"].as_array_mut().unwrap().push(json!({"Sid": "DenyHosting", "Effect": "Deny",
+                    "Principal": {"AWS": "arn:aws:iam::777788889999:root"}, "Action": "s3:GetObject",
+                    "Resource": "arn:aws:s3:::model-artifacts-111122223333/*"}));
+            },
+            ChainStep::BucketPolicy,
+        ),
+    ];
+    let inputs = walkthrough(None, HOSTING_KEY);
+    for (name, mutate, step) in cases {
+        let mut docs = good(&inputs);
+        mutate(&mut docs);
+        let report = check(&inputs, &given(&docs));
+        assert_eq!(
+            missing_steps(&report),
+            BTreeSet::from([step]),
+            "{name}: {:#?}",
+            report.findings
+        );
+        assert!(!report.is_complete());
+        let f = report.of(FindingKind::Missing).next().unwrap();
+        assert!(
+            f.evidence.as_deref().unwrap().contains("is not authorized"),
+            "{name}"
+        );
+        if !name.starts_with("explicit deny") {
+            assert!(f.fix.is_some(), "{name}: a statement to add");
+        }
+    }
+}
+
+#[test]
+fn a_hosting_key_policy_that_delegates_to_iam_is_enough_within_the_account() {
+    // AWS's rule: a key policy allowing the account lets the identity policy grant.
+    let inputs = walkthrough(None, HOSTING_KEY);
+    let mut docs = good(&inputs);
+    let (_, v) = docs
+        .iter_mut()
+        .find(|(k, _)| *k == DocumentKind::HostingKeyPolicy)
+        .unwrap();
+    *v = json!({"Version": "2012-10-17", "Statement": [{"Sid": "EnableIamPolicies", "Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::777788889999:root"}, "Action": "kms:*", "Resource": "*"}]});
+    let report = check(&inputs, &given(&docs));
+    assert!(report.findings.is_empty(), "{:#?}", report.findings);
+    // ... but then the identity policy's key statement is required: either document can
+    // carry the fix (a key statement naming the role, or the identity statement), so both
+    // are named.
+    remove(
+        &mut docs,
+        DocumentKind::ExecutionRolePolicy,
+        "EncryptImportedModel",
+    );
+    let report = check(&inputs, &given(&docs));
+    assert_eq!(
+        missing_steps(&report),
+        BTreeSet::from([
+            ChainStep::ExecutionRoleIdentityPolicy,
+            ChainStep::HostingKeyPolicy
+        ])
+    );
+}
+
+#[test]
+fn over_grants_are_reported_without_failing_the_chain() {
+    use DocumentKind as D;
+    let cases: Vec<(&str, Mutation, DocumentKind, &str)> = vec![
+        (
+            "s3:PutObject in the bucket policy",
+            |d| {
+                statement_mut(d, D::BucketPolicy, "FerryImportRead")["Action"] =
+                    json!(["s3:GetObject", "s3:PutObject"]);
+            },
+            D::BucketPolicy,
+            "s3:PutObject",
+        ),
+        (
+            "s3:* in the identity policy",
+            |d| {
+                statement_mut(d, D::ExecutionRolePolicy, "ReadModelArtifacts")["Action"] =
+                    json!("s3:*");
+            },
+            D::ExecutionRolePolicy,
+            "s3:*",
+        ),
+        (
+            "Principal * in the bucket policy",
+            |d| {
+                statement_mut(d, D::BucketPolicy, "FerryImportRead")["Principal"] = json!("*");
+            },
+            D::BucketPolicy,
+            "any principal",
+        ),
+        (
+            "trust without confused-deputy conditions",
+            |d| {
+                statement_mut(d, D::ExecutionRoleTrustPolicy, "BedrockCMITrust")
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("Condition");
+            },
+            D::ExecutionRoleTrustPolicy,
+            "confused deputy",
+        ),
+        (
+            "key administration for the execution role",
+            |d| {
+                statement_mut(d, D::SourceKeyPolicy, "AllowHostingExecutionRoleDecrypt")["Action"] =
+                    json!("kms:*");
+            },
+            D::SourceKeyPolicy,
+            "kms:PutKeyPolicy",
+        ),
+    ];
+    let inputs = walkthrough(None, HOSTING_KEY);
+    for (name, mutate, kind, needle) in cases {
+        let mut docs = good(&inputs);
+        mutate(&mut docs);
+        let report = check(&inputs, &given(&docs));
+        assert!(report.is_complete(), "{name}: {:#?}", report.findings);
+        let over: Vec<&Finding> = report.of(FindingKind::OverGrant).collect();
+        assert!(
+            over.iter()
+                .any(|f| f.document == kind && f.detail.contains(needle) && f.statement.is_some()),
+            "{name}: {over:#?}"
+        );
+        assert!(over.iter().all(|f| f.document == kind), "{name}: {over:#?}");
+    }
+}
+
+#[test]
+fn documents_not_given_are_reported_as_not_checked() {
+    let inputs = walkthrough(None, HOSTING_KEY);
+    let mut docs = good(&inputs);
+    docs.retain(|(k, _)| {
+        *k != DocumentKind::ControlRolePolicy && *k != DocumentKind::HostingKeyPolicy
+    });
+    let report = check(&inputs, &given(&docs));
+    assert!(report.is_complete());
+    let skipped: BTreeSet<DocumentKind> = report
+        .of(FindingKind::NotChecked)
+        .map(|f| f.document)
+        .collect();
+    assert_eq!(
+        skipped,
+        BTreeSet::from([
+            DocumentKind::ControlRolePolicy,
+            DocumentKind::HostingKeyPolicy
+        ])
+    );
+}
+
+#[test]
+fn the_sim_scenario_policies_pass_the_check() {
+    // The walkthrough's documents as crates/sim/src/scenario.rs seeds them.
+    let inputs = walkthrough(None, HOSTING_KEY);
+    let bucket = "arn:aws:s3:::model-artifacts-111122223333";
+    let docs = vec![
+        (
+            DocumentKind::BucketPolicy,
+            json!({"Version": "2012-10-17", "Statement": [{"Sid": "CrossAccountAccess", "Effect": "Allow",
+            "Principal": {"AWS": ROLE}, "Action": ["s3:GetObject", "s3:ListBucket"], "Resource": [bucket, format!("{bucket}/*")]}]}),
+        ),
+        (
+            DocumentKind::ExecutionRolePolicy,
+            json!({"Version": "2012-10-17", "Statement": [
+            {"Sid": "ReadModelArtifacts", "Effect": "Allow", "Action": ["s3:GetObject", "s3:ListBucket"],
+             "Resource": [bucket, format!("{bucket}/*")], "Condition": {"StringEquals": {"aws:ResourceAccount": "111122223333"}}},
+            {"Sid": "DecryptModelArtifacts", "Effect": "Allow", "Action": ["kms:Decrypt", "kms:DescribeKey"], "Resource": RESEARCH_KEY},
+            {"Sid": "EncryptImportedModel", "Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey", "kms:CreateGrant"], "Resource": HOSTING_KEY}]}),
+        ),
+        (
+            DocumentKind::ExecutionRoleTrustPolicy,
+            json!({"Version": "2012-10-17", "Statement": [{"Sid": "BedrockCMITrust", "Effect": "Allow",
+            "Principal": {"Service": "bedrock.amazonaws.com"}, "Action": "sts:AssumeRole",
+            "Condition": {"StringEquals": {"aws:SourceAccount": "777788889999"},
+                          "ArnEquals": {"aws:SourceArn": "arn:aws:bedrock:us-east-1:777788889999:model-import-job/*"}}},
+            {"Sid": "AllowFerryPreflight", "Effect": "Allow", "Principal": {"AWS": CONTROL}, "Action": "sts:AssumeRole"}]}),
+        ),
+    ];
+    let report = check(&inputs, &given(&docs));
+    assert!(report.is_complete(), "{:#?}", report.findings);
+    assert_eq!(
+        report.of(FindingKind::OverGrant).count(),
+        0,
+        "{:#?}",
+        report.findings
+    );
+}
