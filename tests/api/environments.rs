@@ -54,3 +54,59 @@ async fn researchers_see_what_they_may_target(pool: PgPool) {
         vec!["research", "vision"]
     );
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_hosting_team_reads_the_rendered_policies(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let hosting = app.token(Role::Hosting, None, "hosting").await;
+    let researcher = app.researcher("research").await;
+    let docs: Value = app
+        .get(&hosting, "/v1/environments/prod/policies")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(docs["environment"], "prod");
+    let kinds: Vec<&str> = docs["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["kind"].as_str().unwrap())
+        .collect();
+    for kind in [
+        "bucket-policy",
+        "execution-role-policy",
+        "trust-policy",
+        "control-role-policy",
+    ] {
+        assert!(kinds.contains(&kind), "{kinds:?}");
+    }
+    let trust = docs["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["kind"] == "trust-policy")
+        .unwrap();
+    let text = trust["document"].to_string();
+    assert!(
+        text.contains("aws:SourceAccount") && text.contains("aws:SourceArn"),
+        "{text}"
+    );
+    assert!(
+        trust["statements"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| !s["explanation"].as_str().unwrap().is_empty())
+    );
+    ferry_e2e::problem(
+        app.get(&researcher, "/v1/environments/prod/policies").await,
+        403,
+    )
+    .await;
+    ferry_e2e::problem(
+        app.get(&hosting, "/v1/environments/moon/policies").await,
+        404,
+    )
+    .await;
+}

@@ -48,6 +48,8 @@ enum Command {
     Dev(crate::dev::DevArgs),
     /// Run the local AWS endpoint (S3, STS, IAM, KMS, Bedrock import) alone.
     Sim(ferry_sim::SimArgs),
+    /// Walk an environment's cross-account chain live and name any broken step.
+    Doctor(crate::doctor::DoctorArgs),
     /// Render the IAM/KMS documents of the import chain, or check existing ones.
     #[command(subcommand)]
     Policy(crate::policy::PolicyCommand),
@@ -173,6 +175,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Serve
         | Command::Worker
+        | Command::Doctor(_)
         | Command::Migrate
         | Command::Token(_)
         | Command::Config(_) => {}
@@ -218,6 +221,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     "NOT SET"
                 }
             )?;
+        }
+        Command::Doctor(args) => {
+            return runtime()?.block_on(crate::doctor::run(&config, &args));
         }
         Command::Serve => {
             let roles = crate::serve::Roles {

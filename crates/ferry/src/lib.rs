@@ -5,6 +5,7 @@ pub mod cli;
 mod client;
 pub mod config;
 pub mod dev;
+mod doctor;
 mod pipeline;
 pub mod policy;
 mod serve;

@@ -10,6 +10,7 @@ use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::auth::Caller;
+use crate::extract::Path;
 
 /// A hosting environment.
 #[derive(Debug, Serialize, ToSchema)]
@@ -47,7 +48,94 @@ pub(crate) struct EnvironmentList {
 }
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list_environments))
+    OpenApiRouter::new()
+        .routes(routes!(list_environments))
+        .routes(routes!(environment_policies))
+}
+
+/// One statement of a rendered document, explained.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct StatementOut {
+    sid: String,
+    explanation: String,
+}
+
+/// One IAM or KMS policy document the import chain needs.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct PolicyDocumentOut {
+    /// `bucket-policy`, `execution-role-policy`, `trust-policy`, `source-key-policy`,
+    /// `hosting-key-policy`, `control-role-policy`, `control-role-trust-policy`.
+    kind: String,
+    /// A file name for it (unique within the environment).
+    name: String,
+    /// The account that must hold it.
+    account_id: String,
+    /// The bucket, key or role it belongs to.
+    attached_to: String,
+    /// What to do with it, in one line.
+    summary: String,
+    /// The IAM policy document.
+    #[schema(value_type = Object)]
+    document: serde_json::Value,
+    statements: Vec<StatementOut>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct PolicyDocumentList {
+    environment: String,
+    items: Vec<PolicyDocumentOut>,
+}
+
+/// Renders every IAM/KMS policy document the import chain of an environment
+/// needs, least privilege, from the configuration (what `ferry policy
+/// render` writes). The hosting team's and admins' view.
+#[utoipa::path(
+    get, path = "/v1/environments/{name}/policies", tag = "environments",
+    params(("name" = String, Path, description = "The environment")),
+    responses(
+        (status = 200, description = "The documents", body = PolicyDocumentList),
+        (status = 403, description = "Only the hosting team and admins see policies", body = crate::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such environment", body = crate::Problem, content_type = "application/problem+json"),
+    ),
+)]
+async fn environment_policies(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(name): Path<String>,
+) -> Result<Json<PolicyDocumentList>, crate::ApiError> {
+    if !matches!(caller.role, Role::Hosting | Role::Admin) {
+        return Err(crate::ApiError::forbidden(
+            "only the hosting team and admins see policies",
+        ));
+    }
+    let env = state
+        .catalog
+        .environment(&name)
+        .ok_or_else(|| crate::ApiError::not_found("environment"))?;
+    let inputs = ferry_domain::policy::ChainInputs::for_environment(&state.catalog, env, None);
+    let items = ferry_domain::policy::render(&inputs)
+        .into_iter()
+        .map(|d| PolicyDocumentOut {
+            kind: d.kind.slug().to_owned(),
+            name: d.name,
+            account_id: d.account,
+            attached_to: d.attached_to,
+            summary: d.summary,
+            document: d.document,
+            statements: d
+                .statements
+                .into_iter()
+                .map(|s| StatementOut {
+                    sid: s.sid,
+                    explanation: s.explanation,
+                })
+                .collect(),
+        })
+        .collect();
+    Ok(Json(PolicyDocumentList {
+        environment: env.name.to_string(),
+        items,
+    }))
 }
 
 /// Lists the environments and source locations the caller may use.
