@@ -20,13 +20,25 @@ port="$(free_port)"
 export DATABASE_URL="$db" FERRY_CONFIG="$ROOT/ferry.example.toml"
 token="$("$bin" token create --role admin --name schemathesis)"
 log_file="$(mktemp)"
+# AWS is the local sim: endpoints that call AWS (a live preflight) get real
+# answers, and nothing leaves this machine.
+sim_env="$(mktemp -u)"
+"$bin" sim --port 0 --env-file "$sim_env" >/dev/null 2>&1 &
+sim=$!
+for _ in $(seq 1 100); do [ -s "$sim_env" ] && break; sleep 0.1; done
+# shellcheck disable=SC1090
+. "$sim_env"
 # The API alone: schemathesis checks the HTTP contract, not the pipeline.
-FERRY_WORKER__ENABLED=false FERRY_SERVER__LISTEN="127.0.0.1:$port" "$bin" serve >"$log_file" 2>&1 &
+FERRY_WORKER__ENABLED=false FERRY_SERVER__LISTEN="127.0.0.1:$port" \
+    FERRY_AWS__ENDPOINT_URL="$SIM_ENDPOINT" \
+    FERRY_AWS__ACCESS_KEY_ID="$FERRY_SERVICE_ACCESS_KEY_ID" \
+    FERRY_AWS__SECRET_ACCESS_KEY="$FERRY_SERVICE_SECRET_ACCESS_KEY" \
+    "$bin" serve >"$log_file" 2>&1 &
 server=$!
 cleanup() {
-    kill "$server" 2>/dev/null || true
-    wait "$server" 2>/dev/null || true
-    rm -f "$log_file"
+    kill "$server" "$sim" 2>/dev/null || true
+    wait "$server" "$sim" 2>/dev/null || true
+    rm -f "$log_file" "$sim_env"
 }
 trap cleanup EXIT
 wait_http "http://127.0.0.1:$port/readyz"

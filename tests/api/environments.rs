@@ -110,3 +110,75 @@ async fn the_hosting_team_reads_the_rendered_policies(pool: PgPool) {
     )
     .await;
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_hosting_team_runs_a_live_preflight(pool: PgPool) {
+    let sim = ferry_sim::Sim::start(ferry_sim::SimOptions::default())
+        .await
+        .unwrap();
+    let sample = sim.scenario().env("SAMPLE_MODEL_URI").unwrap().to_owned();
+    let app = TestApp::spawn_with_cloud(pool, ferry_e2e::sim_cloud(&sim).await).await;
+    let hosting = app.token(Role::Hosting, None, "hosting").await;
+    let researcher = app.researcher("research").await;
+    let path = "/v1/environments/dev/preflight";
+    let res = app
+        .post(&hosting, path, &serde_json::json!({ "source": sample }))
+        .await;
+    assert_eq!(res.status(), 200);
+    let report: Value = res.json().await.unwrap();
+    assert!(
+        report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["outcome"] != "failed"),
+        "{report}"
+    );
+    sim.remove_step(ferry_sim::ChainStep::BucketPolicy).unwrap();
+    let report: Value = app
+        .post(&hosting, path, &serde_json::json!({ "source": sample }))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let broken: Vec<&str> = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["chain_step"].as_str())
+        .collect();
+    assert!(broken.contains(&"bucket_policy"), "{report}");
+    ferry_e2e::problem(
+        app.post(&researcher, path, &serde_json::json!({ "source": sample }))
+            .await,
+        403,
+    )
+    .await;
+    let p = ferry_e2e::problem(
+        app.post(&hosting, path, &serde_json::json!({ "source": "s3://Bad" }))
+            .await,
+        422,
+    )
+    .await;
+    assert_eq!(p["errors"][0]["pointer"], "/source");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_live_preflight_without_aws_clients_is_503(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let hosting = app.token(Role::Hosting, None, "hosting").await;
+    let body = serde_json::json!({ "source": "s3://model-artifacts-111122223333/m/" });
+    let p = ferry_e2e::problem(
+        app.post(&hosting, "/v1/environments/dev/preflight", &body)
+            .await,
+        503,
+    )
+    .await;
+    assert_eq!(p["code"], "unavailable");
+    ferry_e2e::problem(
+        app.post(&hosting, "/v1/environments/moon/preflight", &body)
+            .await,
+        404,
+    )
+    .await;
+}

@@ -1,7 +1,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use ferry_cloud::{Cloud, CloudOptions, EnvTarget};
+use ferry_cloud::Cloud;
 use ferry_domain::auth::{Principal, Role};
 use ferry_domain::catalog::Catalog;
 use ferry_domain::ids::ImportId;
@@ -61,22 +61,7 @@ impl Pipeline {
     }
 
     pub(crate) async fn cloud(&self) -> Arc<Cloud> {
-        let ferry = self.sim.scenario().principal("ferry-service").unwrap();
-        let options = CloudOptions {
-            endpoint_url: Some(self.sim.endpoint()),
-            static_credentials: Some((
-                ferry.access_key_id.clone(),
-                ferry.secret_access_key.clone().into(),
-            )),
-            session_name: "ferry-test".into(),
-            retry_max_attempts: 1,
-        };
-        let targets = self
-            .catalog
-            .environments()
-            .map(EnvTarget::from_environment)
-            .collect();
-        Arc::new(Cloud::new(options, targets).await.unwrap())
+        ferry_e2e::sim_cloud(&self.sim).await
     }
 
     pub(crate) async fn ctx(&self, owner: &str, quota: Quota) -> Ctx {

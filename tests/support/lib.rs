@@ -45,6 +45,26 @@ impl Drop for TestApp {
     }
 }
 
+/// AWS clients for the example catalog's environments, pointed at `sim` as
+/// Ferry's own identity (`ferry-service`).
+pub async fn sim_cloud(sim: &ferry_sim::SimHandle) -> Arc<ferry_cloud::Cloud> {
+    let ferry = sim.scenario().principal("ferry-service").unwrap();
+    let options = ferry_cloud::CloudOptions {
+        endpoint_url: Some(sim.endpoint()),
+        static_credentials: Some((
+            ferry.access_key_id.clone(),
+            ferry.secret_access_key.clone().into(),
+        )),
+        session_name: "ferry-test".into(),
+        retry_max_attempts: 1,
+    };
+    let targets = example_catalog()
+        .environments()
+        .map(ferry_cloud::EnvTarget::from_environment)
+        .collect();
+    Arc::new(ferry_cloud::Cloud::new(options, targets).await.unwrap())
+}
+
 /// A valid create body for team `research` in `dev`.
 pub fn valid_body(model_name: &str) -> Value {
     json!({
@@ -60,10 +80,24 @@ impl TestApp {
     }
 
     pub async fn spawn_with(pool: PgPool, settings: ApiSettings) -> Self {
+        Self::spawn_full(pool, settings, None).await
+    }
+
+    /// With AWS clients (pointed at a sim) for the endpoints that call AWS.
+    pub async fn spawn_with_cloud(pool: PgPool, cloud: Arc<ferry_cloud::Cloud>) -> Self {
+        Self::spawn_full(pool, ApiSettings::default(), Some(cloud)).await
+    }
+
+    async fn spawn_full(
+        pool: PgPool,
+        settings: ApiSettings,
+        cloud: Option<Arc<ferry_cloud::Cloud>>,
+    ) -> Self {
         let state = AppState {
             pool: pool.clone(),
             catalog: Arc::new(example_catalog()),
             settings: Arc::new(settings),
+            cloud,
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();

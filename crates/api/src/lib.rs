@@ -58,6 +58,9 @@ pub struct AppState {
     pub pool: PgPool,
     pub catalog: Arc<Catalog>,
     pub settings: Arc<ApiSettings>,
+    /// The AWS clients, for live checks; `None` when this process has none
+    /// (those endpoints then answer 503).
+    pub cloud: Option<Arc<ferry_cloud::Cloud>>,
 }
 
 fn routes() -> OpenApiRouter<AppState> {

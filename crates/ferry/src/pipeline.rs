@@ -86,21 +86,28 @@ pub(crate) fn owner_name() -> String {
     )
 }
 
-/// Builds the AWS clients and starts the worker loop until `shutdown`.
-pub(crate) async fn start_worker(
+/// The AWS clients for every environment. Builds no connection yet: roles
+/// are assumed on first use.
+pub(crate) async fn build_cloud(config: &Config, catalog: &Catalog) -> anyhow::Result<Arc<Cloud>> {
+    let cloud = Cloud::new(cloud_options(config), env_targets(config, catalog))
+        .await
+        .context("building the AWS clients")?;
+    Ok(Arc::new(cloud))
+}
+
+/// Starts the worker loop until `shutdown`.
+pub(crate) fn start_worker(
     config: &Config,
     pool: PgPool,
     catalog: Arc<Catalog>,
+    cloud: Arc<Cloud>,
     shutdown: CancellationToken,
-) -> anyhow::Result<tokio::task::JoinHandle<()>> {
-    let cloud = Cloud::new(cloud_options(config), env_targets(config, &catalog))
-        .await
-        .context("building the AWS clients")?;
+) -> tokio::task::JoinHandle<()> {
     let ctx = Arc::new(ferry_worker::Ctx {
         pool,
-        cloud: Arc::new(cloud),
+        cloud,
         catalog,
         settings: worker_settings(config, owner_name()),
     });
-    Ok(tokio::spawn(ferry_worker::run(ctx, shutdown)))
+    tokio::spawn(ferry_worker::run(ctx, shutdown))
 }

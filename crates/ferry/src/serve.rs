@@ -29,19 +29,16 @@ pub(crate) async fn run(config: &Config, roles: Roles) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     let grace = Duration::from_secs(config.server.shutdown_grace_secs);
 
-    let worker = if roles.worker {
-        Some(
-            crate::pipeline::start_worker(
-                config,
-                pool.clone(),
-                Arc::clone(&catalog),
-                shutdown.clone(),
-            )
-            .await?,
+    let cloud = crate::pipeline::build_cloud(config, &catalog).await?;
+    let worker = roles.worker.then(|| {
+        crate::pipeline::start_worker(
+            config,
+            pool.clone(),
+            Arc::clone(&catalog),
+            Arc::clone(&cloud),
+            shutdown.clone(),
         )
-    } else {
-        None
-    };
+    });
 
     let stop = shutdown.clone();
     tokio::spawn(async move {
@@ -55,6 +52,7 @@ pub(crate) async fn run(config: &Config, roles: Roles) -> anyhow::Result<()> {
             pool: pool.clone(),
             catalog: Arc::clone(&catalog),
             settings: Arc::new(config.api_settings()),
+            cloud: Some(Arc::clone(&cloud)),
         };
         let listener = TcpListener::bind(config.server.listen)
             .await

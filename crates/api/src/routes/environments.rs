@@ -51,6 +51,66 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_environments))
         .routes(routes!(environment_policies))
+        .routes(routes!(environment_preflight))
+}
+
+/// What to check.
+#[derive(Debug, serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PreflightRequest {
+    /// A model folder in a source the environment's teams may use.
+    #[schema(example = "s3://model-artifacts-111122223333/llama3-8b/v1/")]
+    source: String,
+}
+
+/// Runs the preflight of an environment's chain now, live, with the rights
+/// Bedrock will have: what `ferry doctor` prints. Each check says ok, or
+/// which step of the cross-account chain is broken, with AWS's error and the
+/// statement to add. Nothing is stored. Hosting team and admins.
+#[utoipa::path(
+    post, path = "/v1/environments/{name}/preflight", tag = "environments",
+    params(("name" = String, Path, description = "The environment")),
+    request_body = PreflightRequest,
+    responses(
+        (status = 200, description = "The report (check `checks[].outcome`)", body = Object),
+        (status = 403, description = "Only the hosting team and admins run checks", body = crate::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such environment", body = crate::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "This process has no AWS clients", body = crate::Problem, content_type = "application/problem+json"),
+    ),
+)]
+async fn environment_preflight(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(name): Path<String>,
+    crate::extract::JsonBody(body): crate::extract::JsonBody<PreflightRequest>,
+) -> Result<Json<serde_json::Value>, crate::ApiError> {
+    if !matches!(caller.role, Role::Hosting | Role::Admin) {
+        return Err(crate::ApiError::forbidden(
+            "only the hosting team and admins run checks",
+        ));
+    }
+    let env = state
+        .catalog
+        .environment(&name)
+        .ok_or_else(|| crate::ApiError::not_found("environment"))?;
+    let source = ferry_domain::bedrock::S3Uri::parse(&body.source)
+        .map_err(|e| crate::ApiError::validation([crate::FieldProblem::from(e.at("/source"))]))?;
+    let source_key = state
+        .catalog
+        .teams()
+        .filter(|t| env.admits(&t.name))
+        .find_map(|t| state.catalog.source_for(&t.name, &source).ok())
+        .and_then(|s| s.kms_key.clone());
+    let cloud = state
+        .cloud
+        .as_ref()
+        .ok_or_else(|| crate::ApiError::unavailable("this Ferry process has no AWS clients"))?;
+    let report = cloud
+        .preflight(&env.name, &source, source_key.as_ref())
+        .await;
+    Ok(Json(
+        serde_json::to_value(&report).map_err(crate::ApiError::internal)?,
+    ))
 }
 
 /// One statement of a rendered document, explained.
