@@ -63,3 +63,65 @@ async fn doctor_names_the_broken_step_of_the_chain() {
     assert!(out.contains("fix: "), "{out}");
     sim.shutdown().await;
 }
+
+/// One step removed at a time: doctor names exactly that step.
+#[tokio::test(flavor = "multi_thread")]
+async fn doctor_names_each_removed_step() {
+    let cases = [
+        (ChainStep::BucketPolicy, "dev", "artifact bucket policy"),
+        (
+            ChainStep::IdentityS3Statement,
+            "dev",
+            "execution role identity policy",
+        ),
+        (ChainStep::TrustPolicy, "dev", "execution role trust policy"),
+        (
+            ChainStep::TrustSourceArn,
+            "dev",
+            "execution role trust policy",
+        ),
+        (
+            ChainStep::ResearchKeyPolicyStatement,
+            "dev",
+            "research KMS key policy",
+        ),
+        (
+            ChainStep::HostingKeyPolicyStatement,
+            "prod",
+            "hosting KMS key policy",
+        ),
+    ];
+    for (step, env, named) in cases {
+        let sim = Sim::start(SimOptions::default()).await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("ferry.toml");
+        std::fs::write(&config, ferry::dev::dev_config(0, &sim).unwrap()).unwrap();
+        let sample = sim.scenario().env("SAMPLE_MODEL_URI").unwrap().to_owned();
+        sim.remove_step(step).unwrap();
+        let out = Command::new(FERRY)
+            .args([
+                "--config",
+                config.to_str().unwrap(),
+                "doctor",
+                "--env",
+                env,
+                "--source",
+                &sample,
+            ])
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env_remove("DATABASE_URL")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(1), "{step:?}: {stdout}");
+        let broken: Vec<&str> = stdout
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("broken: "))
+            .collect();
+        assert!(
+            !broken.is_empty() && broken.iter().all(|b| b.starts_with(named)),
+            "{step:?}: {broken:?}\n{stdout}"
+        );
+        sim.shutdown().await;
+    }
+}
