@@ -256,7 +256,7 @@ async fn cancel_records_the_transition_and_refuses_a_second_time(pool: PgPool) {
     assert_eq!(items.len(), 2);
     assert_eq!(items[0]["kind"], "created");
     assert_eq!(items[0]["to_status"], "queued");
-    assert_eq!(items[1]["kind"], "status_changed");
+    assert_eq!(items[1]["kind"], "cancelled");
     assert_eq!(items[1]["from_status"], "queued");
     assert_eq!(items[1]["to_status"], "cancelled");
     assert_eq!(items[1]["actor"], "research-researcher");

@@ -275,33 +275,6 @@ pub async fn list(
     rows.into_iter().map(TryInto::try_into).collect()
 }
 
-/// Moves a request to `to` for `cause`, if its current status allows it,
-/// updates a condition, and appends the event, all in the caller's
-/// transaction. The row is locked first so two callers cannot both move it.
-#[tracing::instrument(skip_all, fields(import_id = %id, to = %to), err)]
-pub async fn transition(
-    conn: &mut PgConnection,
-    id: ImportId,
-    cause: Cause,
-    to: Status,
-    actor: Actor<'_>,
-    condition: Option<Condition>,
-    detail: &serde_json::Value,
-) -> Result<ImportRecord, StoreError> {
-    crate::work::apply(
-        conn,
-        id,
-        None,
-        Some((cause, to)),
-        actor,
-        condition.into_iter().collect(),
-        &crate::work::Changes::default(),
-        "status_changed",
-        detail,
-    )
-    .await
-}
-
 /// Appends one event to a request's audit trail.
 pub async fn append_event(
     conn: &mut PgConnection,

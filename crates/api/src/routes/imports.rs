@@ -757,57 +757,76 @@ async fn cancel_import(
     OptionalJsonBody(body): OptionalJsonBody<CancelRequest>,
 ) -> Result<Json<ImportOut>, ApiError> {
     let id = parse_id(&id)?;
-    if let Some(reason) = &body.reason
-        && let Err(e) = ferry_domain::RuleError::check_text(reason, "a reason", MAX_DESCRIPTION)
-    {
-        return Err(ApiError::validation([FieldProblem::from(e.at("/reason"))]));
-    }
-    let mut tx = state.pool.begin().await.map_err(ApiError::internal)?;
-    let record = load_visible(&mut tx, &caller, id).await?;
-    let team = TeamName::parse(&record.team).map_err(ApiError::internal)?;
-    match caller.0.can_cancel(&team) {
-        Ok(()) => {}
-        Err(Denied::Hidden) => return Err(ApiError::not_found("import request")),
-        Err(Denied::Forbidden) => {
-            return Err(ApiError::forbidden(format!(
-                "a {} may not cancel import requests",
-                caller.0.role
-            )));
+    check_note(body.reason.as_deref(), "/reason", false)?;
+    let name = caller.0.name.clone();
+    let updated = act(&state, &caller, id, "cancel", ferry_domain::auth::Principal::can_cancel, |_| Ok(()), |record| {
+        let message = match record.status {
+            Status::Submitting | Status::Importing => format!(
+                "cancelled by {name}; Bedrock import jobs cannot be stopped, so job {} may still finish in Bedrock, \
+                 but Ferry no longer tracks it",
+                record.job_name
+            ),
+            _ => format!("cancelled by {name} before any Bedrock job was started"),
+        };
+        Action {
+            cause: Cause::Cancel,
+            to: Status::Cancelled,
+            kind: "cancelled",
+            condition: Condition::new("Cancelled", ConditionStatus::True, "CancelledByUser", message),
+            detail: serde_json::json!({ "reason": body.reason }),
+            changes: ferry_store::work::Changes::default(),
         }
-    }
-    let message = match record.status {
-        Status::Submitting | Status::Importing => format!(
-            "cancelled by {}; Bedrock import jobs cannot be stopped, so job {} may still finish in Bedrock, \
-             but Ferry no longer tracks it",
-            caller.0.name, record.job_name
-        ),
-        _ => format!(
-            "cancelled by {} before any Bedrock job was started",
-            caller.0.name
-        ),
-    };
-    let condition = Condition::new(
-        "Cancelled",
-        ConditionStatus::True,
-        "CancelledByUser",
-        message,
-    );
-    let detail = serde_json::json!({ "reason": body.reason });
-    let updated = imports::transition(
+    })
+    .await?;
+    Ok(Json(updated.into()))
+}
+
+/// One user action on a request: the transition it makes, why, and what it
+/// records.
+struct Action {
+    cause: Cause,
+    to: Status,
+    kind: &'static str,
+    condition: Condition,
+    detail: serde_json::Value,
+    changes: ferry_store::work::Changes,
+}
+
+/// Loads a request the caller may see, checks `allowed` for its team and
+/// `guard` on the request, then applies `action` with its event, in one
+/// transaction.
+async fn act(
+    state: &AppState,
+    caller: &Caller,
+    id: ImportId,
+    verb: &str,
+    allowed: fn(&ferry_domain::auth::Principal, &TeamName) -> Result<(), Denied>,
+    guard: impl FnOnce(&ImportRecord) -> Result<(), ApiError>,
+    action: impl FnOnce(&ImportRecord) -> Action,
+) -> Result<ImportRecord, ApiError> {
+    let mut tx = state.pool.begin().await.map_err(ApiError::internal)?;
+    let record = load_visible(&mut tx, caller, id).await?;
+    let team = TeamName::parse(&record.team).map_err(ApiError::internal)?;
+    allowed(&caller.0, &team).map_err(|d| denied(d, verb, caller))?;
+    guard(&record)?;
+    let a = action(&record);
+    let updated = ferry_store::work::apply(
         &mut tx,
         id,
-        Cause::Cancel,
-        Status::Cancelled,
+        None,
+        Some((a.cause, a.to)),
         Actor {
             name: &caller.0.name,
         },
-        Some(condition),
-        &detail,
+        vec![a.condition],
+        &a.changes,
+        a.kind,
+        &a.detail,
     )
     .await?;
     tx.commit().await.map_err(ApiError::internal)?;
-    tracing::info!(import_id = %id, "import request cancelled");
-    Ok(Json(updated.into()))
+    tracing::info!(import_id = %id, status = %a.to, "{} by {}", a.kind, caller.0.id);
+    Ok(updated)
 }
 
 fn check_note(note: Option<&str>, pointer: &str, required: bool) -> Result<(), ApiError> {
@@ -857,43 +876,40 @@ async fn approve_import(
 ) -> Result<Json<ImportOut>, ApiError> {
     let id = parse_id(&id)?;
     check_note(body.comment.as_deref(), "/comment", false)?;
-    let mut tx = state.pool.begin().await.map_err(ApiError::internal)?;
-    let record = load_visible(&mut tx, &caller, id).await?;
-    let team = TeamName::parse(&record.team).map_err(ApiError::internal)?;
-    caller
-        .0
-        .can_review(&team)
-        .map_err(|d| denied(d, "approve", &caller))?;
-    if record.requester_id == caller.0.id {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "separation_of_duties",
-            "a request cannot be approved by the credential that submitted it",
-        ));
-    }
-    let condition = Condition::new(
-        "Approved",
-        ConditionStatus::True,
-        "Approved",
-        format!("approved by {}", caller.0.name),
-    );
-    let detail = serde_json::json!({ "comment": body.comment });
-    let updated = ferry_store::work::apply(
-        &mut tx,
+    let me = caller.0.id.clone();
+    let name = caller.0.name.clone();
+    let separation = |record: &ImportRecord| {
+        if record.requester_id == me {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "separation_of_duties",
+                "a request cannot be approved by the credential that submitted it",
+            ));
+        }
+        Ok(())
+    };
+    let updated = act(
+        &state,
+        &caller,
         id,
-        None,
-        Some((Cause::Approve, Status::Queued)),
-        Actor {
-            name: &caller.0.name,
+        "approve",
+        ferry_domain::auth::Principal::can_review,
+        separation,
+        |_| Action {
+            cause: Cause::Approve,
+            to: Status::Queued,
+            kind: "approved",
+            condition: Condition::new(
+                "Approved",
+                ConditionStatus::True,
+                "Approved",
+                format!("approved by {name}"),
+            ),
+            detail: serde_json::json!({ "comment": body.comment }),
+            changes: ferry_store::work::Changes::default(),
         },
-        vec![condition],
-        &ferry_store::work::Changes::default(),
-        "approved",
-        &detail,
     )
     .await?;
-    tx.commit().await.map_err(ApiError::internal)?;
-    tracing::info!(import_id = %id, "import request approved");
     Ok(Json(updated.into()))
 }
 
@@ -917,36 +933,29 @@ async fn reject_import(
 ) -> Result<Json<ImportOut>, ApiError> {
     let id = parse_id(&id)?;
     check_note(Some(&body.reason), "/reason", true)?;
-    let mut tx = state.pool.begin().await.map_err(ApiError::internal)?;
-    let record = load_visible(&mut tx, &caller, id).await?;
-    let team = TeamName::parse(&record.team).map_err(ApiError::internal)?;
-    caller
-        .0
-        .can_review(&team)
-        .map_err(|d| denied(d, "reject", &caller))?;
-    let condition = Condition::new(
-        "Approved",
-        ConditionStatus::False,
-        "Rejected",
-        format!("rejected by {}: {}", caller.0.name, body.reason),
-    );
-    let detail = serde_json::json!({ "reason": body.reason });
-    let updated = ferry_store::work::apply(
-        &mut tx,
+    let name = caller.0.name.clone();
+    let updated = act(
+        &state,
+        &caller,
         id,
-        None,
-        Some((Cause::Reject, Status::Rejected)),
-        Actor {
-            name: &caller.0.name,
+        "reject",
+        ferry_domain::auth::Principal::can_review,
+        |_| Ok(()),
+        |_| Action {
+            cause: Cause::Reject,
+            to: Status::Rejected,
+            kind: "rejected",
+            condition: Condition::new(
+                "Approved",
+                ConditionStatus::False,
+                "Rejected",
+                format!("rejected by {name}: {}", body.reason),
+            ),
+            detail: serde_json::json!({ "reason": body.reason }),
+            changes: ferry_store::work::Changes::default(),
         },
-        vec![condition],
-        &ferry_store::work::Changes::default(),
-        "rejected",
-        &detail,
     )
     .await?;
-    tx.commit().await.map_err(ApiError::internal)?;
-    tracing::info!(import_id = %id, "import request rejected");
     Ok(Json(updated.into()))
 }
 
@@ -1022,38 +1031,33 @@ async fn delete_model(
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<ImportOut>), ApiError> {
     let id = parse_id(&id)?;
-    let mut tx = state.pool.begin().await.map_err(ApiError::internal)?;
-    let record = load_visible(&mut tx, &caller, id).await?;
-    let team = TeamName::parse(&record.team).map_err(ApiError::internal)?;
-    caller
-        .0
-        .can_review(&team)
-        .map_err(|d| denied(d, "delete the models of", &caller))?;
-    let condition = Condition::new(
-        "ModelDeleted",
-        ConditionStatus::Unknown,
-        "Deleting",
-        format!("deletion requested by {}", caller.0.name),
-    );
-    let updated = ferry_store::work::apply(
-        &mut tx,
+    let name = caller.0.name.clone();
+    let verb = "delete the models of";
+    let updated = act(
+        &state,
+        &caller,
         id,
-        None,
-        Some((Cause::DeleteModel, Status::Deleting)),
-        Actor {
-            name: &caller.0.name,
+        verb,
+        ferry_domain::auth::Principal::can_review,
+        |_| Ok(()),
+        |record| Action {
+            cause: Cause::DeleteModel,
+            to: Status::Deleting,
+            kind: "delete_requested",
+            condition: Condition::new(
+                "ModelDeleted",
+                ConditionStatus::Unknown,
+                "Deleting",
+                format!("deletion requested by {name}"),
+            ),
+            detail: serde_json::json!({ "model_arn": record.imported_model_arn }),
+            changes: ferry_store::work::Changes {
+                next_attempt_at: Some(OffsetDateTime::now_utc()),
+                ..ferry_store::work::Changes::default()
+            },
         },
-        vec![condition],
-        &ferry_store::work::Changes {
-            next_attempt_at: Some(OffsetDateTime::now_utc()),
-            ..ferry_store::work::Changes::default()
-        },
-        "delete_requested",
-        &serde_json::json!({ "model_arn": record.imported_model_arn }),
     )
     .await?;
-    tx.commit().await.map_err(ApiError::internal)?;
-    tracing::info!(import_id = %id, "model deletion requested");
     Ok((StatusCode::ACCEPTED, Json(updated.into())))
 }
 
