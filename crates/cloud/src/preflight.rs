@@ -231,6 +231,7 @@ impl Run<'_> {
     async fn run(&mut self) {
         self.assume().await;
         self.bedrock_trust().await;
+        self.pass_role().await;
         let listing = self.list().await;
         let Some(listing) = listing else {
             for name in [
@@ -473,6 +474,79 @@ impl Run<'_> {
                 ));
                 c
             }
+        };
+        self.push(c);
+    }
+
+    /// Asks IAM's policy simulator, as the control role about itself, whether
+    /// it may pass the execution role to Bedrock and create import jobs: the
+    /// one step of the chain no read can prove, since CreateModelImportJob
+    /// has no dry run.
+    async fn pass_role(&mut self) {
+        let t = &self.e.target;
+        let role_arn = t.execution_role.to_string();
+        let control = t.control_role.to_string();
+        let iam = self.e.control_iam.clone();
+        let context = aws_sdk_iam::types::ContextEntry::builder()
+            .context_key_name("iam:PassedToService")
+            .context_key_values("bedrock.amazonaws.com")
+            .context_key_type(aws_sdk_iam::types::ContextKeyTypeEnum::String)
+            .build();
+        let got = self
+            .e
+            .call(|| {
+                iam.simulate_principal_policy()
+                    .policy_source_arn(&control)
+                    .action_names("iam:PassRole")
+                    .resource_arns(&role_arn)
+                    .context_entries(context.clone())
+                    .send()
+            })
+            .await;
+        let out = match got {
+            Ok(out) => out,
+            Err(err) => {
+                let f = AwsFailure::from_sdk(&err);
+                self.push(
+                    Check::warning(
+                        n::PASS_ROLE,
+                        format!("could not ask IAM whether {control} may pass {role_arn} to Bedrock: not verified"),
+                    )
+                    .with_evidence(f.evidence)
+                    .with_fix(format!("Allow the control role iam:SimulatePrincipalPolicy on {control} so preflight can verify it.")),
+                );
+                return;
+            }
+        };
+        let denied: Vec<String> = out
+            .evaluation_results()
+            .iter()
+            .filter(|r| r.eval_decision().as_str() != "allowed")
+            .map(|r| {
+                format!(
+                    "{} on {}: {}",
+                    r.eval_action_name(),
+                    r.eval_resource_name().unwrap_or("*"),
+                    r.eval_decision().as_str()
+                )
+            })
+            .collect();
+        let c = if denied.is_empty() {
+            Check::passed(
+                n::PASS_ROLE,
+                format!("{control} may pass {role_arn} to bedrock.amazonaws.com"),
+            )
+        } else {
+            let mut c = Check::failed(
+                n::PASS_ROLE,
+                format!("{control} may not pass {role_arn} to Bedrock: CreateModelImportJob would be refused"),
+            )
+            .with_evidence(denied.join("; "));
+            c.chain_step = Some(ferry_domain::preflight::ChainStep::PassRole);
+            c.fix = Some(format!(
+                "In the hosting account, add to the control role's policy a statement allowing iam:PassRole on {role_arn} with the condition StringEquals iam:PassedToService = bedrock.amazonaws.com."
+            ));
+            c
         };
         self.push(c);
     }

@@ -79,6 +79,9 @@ pub mod check_names {
     pub const SOURCE_KEY: &str = "source_key";
     /// Using the hosting account's key for the imported model.
     pub const HOSTING_KEY: &str = "hosting_key";
+    /// The control role may pass the execution role to Bedrock and create
+    /// import jobs (IAM's policy simulator; a warning when it cannot be asked).
+    pub const PASS_ROLE: &str = "pass_role";
 }
 
 /// One check.

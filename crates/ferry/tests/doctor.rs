@@ -125,3 +125,61 @@ async fn doctor_names_each_removed_step() {
         sim.shutdown().await;
     }
 }
+
+/// CreateModelImportJob has no dry run: doctor asks IAM's policy simulator
+/// whether the control role may pass the execution role to Bedrock.
+#[tokio::test(flavor = "multi_thread")]
+async fn doctor_names_a_missing_pass_role() {
+    let sim = Sim::start(SimOptions::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("ferry.toml");
+    std::fs::write(&config, ferry::dev::dev_config(0, &sim).unwrap()).unwrap();
+    let sample = sim.scenario().env("SAMPLE_MODEL_URI").unwrap().to_owned();
+    let admin = sim.scenario().principal("hosting-admin").unwrap();
+    let iam = aws_sdk_iam::Client::from_conf(
+        aws_sdk_iam::Config::builder()
+            .behavior_version_latest()
+            .region(aws_sdk_iam::config::Region::new("us-east-1"))
+            .endpoint_url(sim.endpoint())
+            .credentials_provider(aws_sdk_iam::config::Credentials::new(
+                &admin.access_key_id,
+                &admin.secret_access_key,
+                None,
+                None,
+                "test",
+            ))
+            .build(),
+    );
+    let role = "FerryControlRole-777788889999";
+    let current = iam
+        .get_role_policy()
+        .role_name(role)
+        .policy_name("FerryControlPolicy")
+        .send()
+        .await
+        .unwrap();
+    let doc = percent_encoding::percent_decode_str(current.policy_document())
+        .decode_utf8()
+        .unwrap();
+    let mut policy: serde_json::Value = serde_json::from_str(&doc).unwrap();
+    policy["Statement"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|s| s["Sid"] != "PassExecutionRole");
+    iam.put_role_policy()
+        .role_name(role)
+        .policy_name("FerryControlPolicy")
+        .policy_document(policy.to_string())
+        .send()
+        .await
+        .unwrap();
+    let (code, out) = doctor(&config, &["--source", &sample]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("FAIL pass_role"), "{out}");
+    assert!(
+        out.contains("broken: iam:PassRole on the execution role"),
+        "{out}"
+    );
+    assert!(out.contains("iam:PassedToService"), "{out}");
+    sim.shutdown().await;
+}

@@ -2,7 +2,7 @@
 //! UpdateAssumeRolePolicy, Put/Get/DeleteRolePolicy (inline policies), Put/DeleteUserPolicy.
 
 use axum::http::StatusCode;
-use ferry_domain::iam::{RequestContext, ResourcePolicyMode};
+use ferry_domain::iam::{Principal, RequestContext, ResourcePolicyMode};
 
 use crate::server::{Caller, Ctx, authorize};
 use crate::state::{Role, State, StoredPolicy};
@@ -117,6 +117,100 @@ pub(crate) async fn handle(ctx: &Ctx, req: &SimRequest, caller: &Caller) -> SimR
             let xml = role_xml(&role);
             state.roles.insert((account.clone(), name.to_owned()), role);
             Ok(query_response("CreateRole", IAM_NS, &xml, rid))
+        }
+        "SimulatePrincipalPolicy" => {
+            // The identity policies of a role (its sessions), as IAM's policy
+            // simulator evaluates them: resource policies are not consulted.
+            let source = param(&form, "PolicySourceArn")?.to_owned();
+            check(
+                &state,
+                caller,
+                "iam:SimulatePrincipalPolicy",
+                source.clone(),
+            )?;
+            let role = state
+                .role_by_arn(&source)
+                .cloned()
+                .ok_or_else(|| no_such_entity(format!("The role {source} cannot be found.")))?;
+            let list = |prefix: &str| -> Vec<String> {
+                (1..)
+                    .map_while(|i| {
+                        form.iter()
+                            .find(|(k, _)| *k == format!("{prefix}.member.{i}"))
+                            .map(|(_, v)| v.clone())
+                    })
+                    .collect()
+            };
+            let actions = list("ActionNames");
+            let mut resources = list("ResourceArns");
+            if resources.is_empty() {
+                resources.push("*".to_owned());
+            }
+            let mut context = Vec::new();
+            for i in 1.. {
+                let Some(key) = form
+                    .iter()
+                    .find(|(k, _)| *k == format!("ContextEntries.member.{i}.ContextKeyName"))
+                    .map(|(_, v)| v.clone())
+                else {
+                    break;
+                };
+                let value = form
+                    .iter()
+                    .find(|(k, _)| {
+                        *k == format!("ContextEntries.member.{i}.ContextKeyValues.member.1")
+                    })
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or_default();
+                context.push((key, value));
+            }
+            let principal = Principal::AssumedRole {
+                account: role.account.clone(),
+                role: role.name.clone(),
+                session: "policy-simulation".to_owned(),
+            };
+            let identity = state.identity_policies(&principal);
+            let mut results = String::new();
+            for action in &actions {
+                for resource in &resources {
+                    let mut rctx = RequestContext::new(
+                        principal.clone(),
+                        action.as_str(),
+                        resource.as_str(),
+                        role.account.clone(),
+                    );
+                    for (k, v) in &context {
+                        rctx = rctx.with_key(k, v.clone());
+                    }
+                    let decision = ferry_domain::iam::authorize(
+                        &rctx,
+                        &identity,
+                        None,
+                        ResourcePolicyMode::Optional,
+                    );
+                    let verdict = match decision {
+                        ferry_domain::iam::Decision::Allow => "allowed",
+                        ferry_domain::iam::Decision::Deny(
+                            ferry_domain::iam::DenyReason::ExplicitDenyInIdentityPolicy
+                            | ferry_domain::iam::DenyReason::ExplicitDenyInResourcePolicy,
+                        ) => "explicitDeny",
+                        ferry_domain::iam::Decision::Deny(_) => "implicitDeny",
+                    };
+                    results.push_str(&format!(
+                        "<member><EvalActionName>{}</EvalActionName><EvalResourceName>{}</EvalResourceName><EvalDecision>{verdict}</EvalDecision></member>",
+                        xml_escape(action),
+                        xml_escape(resource)
+                    ));
+                }
+            }
+            Ok(query_response(
+                "SimulatePrincipalPolicy",
+                IAM_NS,
+                &format!(
+                    "<EvaluationResults>{results}</EvaluationResults><IsTruncated>false</IsTruncated>"
+                ),
+                rid,
+            ))
         }
         "GetRole" => {
             let name = param(&form, "RoleName")?;

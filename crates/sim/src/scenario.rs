@@ -302,7 +302,8 @@ impl Scenario {
                             {"Sid": "PassExecutionRole", "Effect": "Allow", "Action": "iam:PassRole", "Resource": role_arn,
                              "Condition": {"StringEquals": {"iam:PassedToService": "bedrock.amazonaws.com"}}},
                             {"Sid": "AssumeExecutionRoleForPreflight", "Effect": "Allow", "Action": "sts:AssumeRole", "Resource": role_arn},
-                        {"Sid": "ReadExecutionRoleTrust", "Effect": "Allow", "Action": "iam:GetRole", "Resource": role_arn}
+                        {"Sid": "ReadExecutionRoleTrust", "Effect": "Allow", "Action": "iam:GetRole", "Resource": role_arn},
+                        {"Sid": "SimulateOwnPermissions", "Effect": "Allow", "Action": "iam:SimulatePrincipalPolicy", "Resource": control_role_arn}
                         ]}),
                     )]),
                     max_session_duration: Some(3600),

@@ -603,6 +603,11 @@ pub fn render(inputs: &ChainInputs) -> Vec<RenderedDocument> {
         format!("reads the trust policy of {role} for preflight"),
         obj(json!({"Action": "iam:GetRole", "Resource": role})),
     );
+    b.push(
+        "SimulateOwnPermissions",
+        "asks IAM's policy simulator whether it may pass the execution role to Bedrock (preflight, doctor)".to_owned(),
+        obj(json!({"Action": "iam:SimulatePrincipalPolicy", "Resource": control})),
+    );
     docs.push(b.finish(
         DocumentKind::ControlRolePolicy,
         "control-role-policy".into(),
