@@ -232,6 +232,25 @@ pub async fn step(
     }
 }
 
+/// The preflight of `source` for `record`, with the research key its team's
+/// allowed source declares.
+async fn check_source(
+    ctx: &Ctx,
+    record: &ImportRecord,
+    env: &Environment,
+    source: &S3Uri,
+) -> PreflightReport {
+    let source_key = TeamName::parse(&record.team).ok().and_then(|team| {
+        ctx.catalog
+            .source_for(&team, source)
+            .ok()
+            .and_then(|s| s.kms_key.clone())
+    });
+    ctx.cloud
+        .preflight(&env.name, source, source_key.as_ref())
+        .await
+}
+
 /// Runs the preflight of a request waiting for approval, so the reviewer
 /// sees its report. Informational only: the request stays where it is, and
 /// is checked again once approved.
@@ -239,16 +258,7 @@ async fn preview(ctx: &Ctx, record: &ImportRecord, env: &Environment) -> Result<
     let Ok(source) = S3Uri::parse(&record.source_uri) else {
         return release(ctx, record, None).await;
     };
-    let source_key = TeamName::parse(&record.team).ok().and_then(|team| {
-        ctx.catalog
-            .source_for(&team, &source)
-            .ok()
-            .and_then(|s| s.kms_key.clone())
-    });
-    let report: PreflightReport = ctx
-        .cloud
-        .preflight(&env.name, &source, source_key.as_ref())
-        .await;
+    let report = check_source(ctx, record, env, &source).await;
     if report.failed_transiently() {
         return retry_later(ctx, record, vec![], None).await;
     }
@@ -306,16 +316,7 @@ async fn preflight(ctx: &Ctx, record: &ImportRecord, env: &Environment) -> Resul
             .await;
         }
     };
-    let source_key = TeamName::parse(&record.team).ok().and_then(|team| {
-        ctx.catalog
-            .source_for(&team, &source)
-            .ok()
-            .and_then(|s| s.kms_key.clone())
-    });
-    let report: PreflightReport = ctx
-        .cloud
-        .preflight(&env.name, &source, source_key.as_ref())
-        .await;
+    let report = check_source(ctx, record, env, &source).await;
     let json = serde_json::to_value(&report).unwrap_or_default();
     if report.failed_transiently() {
         // Throttling, 5xx or a timeout says nothing about the request: run
