@@ -482,6 +482,23 @@ async fn load_visible(
     Ok(record)
 }
 
+/// Principal check for one kind of action on a request of a team.
+type Permission = fn(&ferry_domain::auth::Principal, &TeamName) -> Result<(), Denied>;
+
+/// Loads a request the caller may see and checks it may `verb` it.
+async fn load_for(
+    conn: &mut PgConnection,
+    caller: &Caller,
+    id: ImportId,
+    verb: &str,
+    allowed: Permission,
+) -> Result<ImportRecord, ApiError> {
+    let record = load_visible(conn, caller, id).await?;
+    let team = TeamName::parse(&record.team).map_err(ApiError::internal)?;
+    allowed(&caller.0, &team).map_err(|d| denied(d, verb, caller))?;
+    Ok(record)
+}
+
 fn parse_id(raw: &str) -> Result<ImportId, ApiError> {
     raw.parse()
         .map_err(|_| ApiError::not_found("import request"))
@@ -800,14 +817,12 @@ async fn act(
     caller: &Caller,
     id: ImportId,
     verb: &str,
-    allowed: fn(&ferry_domain::auth::Principal, &TeamName) -> Result<(), Denied>,
+    allowed: Permission,
     guard: impl FnOnce(&ImportRecord) -> Result<(), ApiError>,
     action: impl FnOnce(&ImportRecord) -> Action,
 ) -> Result<ImportRecord, ApiError> {
     let mut tx = state.pool.begin().await.map_err(ApiError::internal)?;
-    let record = load_visible(&mut tx, caller, id).await?;
-    let team = TeamName::parse(&record.team).map_err(ApiError::internal)?;
-    allowed(&caller.0, &team).map_err(|d| denied(d, verb, caller))?;
+    let record = load_for(&mut tx, caller, id, verb, allowed).await?;
     guard(&record)?;
     let a = action(&record);
     let updated = ferry_store::work::apply(
@@ -979,12 +994,14 @@ async fn retry_import(
 ) -> Result<Json<ImportOut>, ApiError> {
     let id = parse_id(&id)?;
     let mut tx = state.pool.begin().await.map_err(ApiError::internal)?;
-    let record = load_visible(&mut tx, &caller, id).await?;
-    let team = TeamName::parse(&record.team).map_err(ApiError::internal)?;
-    caller
-        .0
-        .can_retry(&team)
-        .map_err(|d| denied(d, "retry", &caller))?;
+    let record = load_for(
+        &mut tx,
+        &caller,
+        id,
+        "retry",
+        ferry_domain::auth::Principal::can_retry,
+    )
+    .await?;
     let attempt = u32::try_from(record.attempt).unwrap_or(1);
     let current = JobName::parse(&record.job_name).map_err(ApiError::internal)?;
     let first = JobName::first_of(&current, attempt).unwrap_or(current);
@@ -1086,12 +1103,14 @@ async fn promote_import(
 ) -> Result<Response, ApiError> {
     let id = parse_id(&id)?;
     let mut tx = state.pool.begin().await.map_err(ApiError::internal)?;
-    let record = load_visible(&mut tx, &caller, id).await?;
-    let team = TeamName::parse(&record.team).map_err(ApiError::internal)?;
-    caller
-        .0
-        .can_review(&team)
-        .map_err(|d| denied(d, "promote", &caller))?;
+    let record = load_for(
+        &mut tx,
+        &caller,
+        id,
+        "promote",
+        ferry_domain::auth::Principal::can_review,
+    )
+    .await?;
     if record.status != Status::Completed {
         return Err(ApiError::conflict(
             "not_completed",
