@@ -204,6 +204,26 @@ fn create_bucket(ctx: &Ctx, caller: &Caller, bucket: &str) -> SimResult {
     Ok(resp)
 }
 
+/// The bucket of an object request, once `caller` is allowed `action` on
+/// the object (bucket policy and identity policies).
+fn authorize_object<'a>(
+    state: &'a State,
+    caller: &Caller,
+    bucket: &str,
+    key: &str,
+    action: &str,
+) -> SimResult<&'a Bucket> {
+    let b = with_bucket(state, bucket)?;
+    let rctx = s3_context(
+        caller.principal.clone(),
+        action,
+        object_arn(bucket, key),
+        &b.account,
+    );
+    authorize_s3(state, b, &rctx)?;
+    Ok(b)
+}
+
 fn with_bucket<'a>(state: &'a State, bucket: &str) -> SimResult<&'a Bucket> {
     state
         .buckets
@@ -678,17 +698,7 @@ fn stored_response(etag: &str, kms_key_arn: Option<&str>) -> Response {
 fn put_object(ctx: &Ctx, req: &SimRequest, caller: &Caller, bucket: &str, key: &str) -> SimResult {
     let data = decoded_body(req)?;
     let mut state = ctx.state();
-    let b = with_bucket(&state, bucket)?;
-    authorize_s3(
-        &state,
-        b,
-        &s3_context(
-            caller.principal.clone(),
-            "s3:PutObject",
-            object_arn(bucket, key),
-            &b.account,
-        ),
-    )?;
+    let b = authorize_object(&state, caller, bucket, key, "s3:PutObject")?;
     let kms_key_arn = sse_kms_key(ctx, &state, req, caller, &b.account.clone())?;
     let etag = hex::encode(&Sha256::digest(&data)[..16]);
     let obj = Object {
@@ -719,17 +729,7 @@ fn create_multipart_upload(
     key: &str,
 ) -> SimResult {
     let mut state = ctx.state();
-    let b = with_bucket(&state, bucket)?;
-    authorize_s3(
-        &state,
-        b,
-        &s3_context(
-            caller.principal.clone(),
-            "s3:PutObject",
-            object_arn(bucket, key),
-            &b.account,
-        ),
-    )?;
+    let b = authorize_object(&state, caller, bucket, key, "s3:PutObject")?;
     let kms_key_arn = sse_kms_key(ctx, &state, req, caller, &b.account.clone())?;
     let id = crate::wire::random_id(
         b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
@@ -781,17 +781,7 @@ fn upload_part(ctx: &Ctx, req: &SimRequest, caller: &Caller, bucket: &str, key: 
         })?;
     let data = decoded_body(req)?;
     let mut state = ctx.state();
-    let b = with_bucket(&state, bucket)?;
-    authorize_s3(
-        &state,
-        b,
-        &s3_context(
-            caller.principal.clone(),
-            "s3:PutObject",
-            object_arn(bucket, key),
-            &b.account,
-        ),
-    )?;
+    authorize_object(&state, caller, bucket, key, "s3:PutObject")?;
     let upload = state
         .uploads
         .get_mut(&id)
@@ -822,17 +812,7 @@ fn complete_multipart_upload(
         })
         .collect();
     let mut state = ctx.state();
-    let b = with_bucket(&state, bucket)?;
-    authorize_s3(
-        &state,
-        b,
-        &s3_context(
-            caller.principal.clone(),
-            "s3:PutObject",
-            object_arn(bucket, key),
-            &b.account,
-        ),
-    )?;
+    authorize_object(&state, caller, bucket, key, "s3:PutObject")?;
     let upload = state
         .uploads
         .get(&id)
@@ -893,17 +873,7 @@ fn abort_multipart_upload(
 ) -> SimResult {
     let id = req.query_param("uploadId").unwrap_or_default().to_owned();
     let mut state = ctx.state();
-    let b = with_bucket(&state, bucket)?;
-    authorize_s3(
-        &state,
-        b,
-        &s3_context(
-            caller.principal.clone(),
-            "s3:AbortMultipartUpload",
-            object_arn(bucket, key),
-            &b.account,
-        ),
-    )?;
+    authorize_object(&state, caller, bucket, key, "s3:AbortMultipartUpload")?;
     state
         .uploads
         .remove(&id)
@@ -955,17 +925,7 @@ fn get_object(
     head: bool,
 ) -> SimResult {
     let state = ctx.state();
-    let b = with_bucket(&state, bucket)?;
-    authorize_s3(
-        &state,
-        b,
-        &s3_context(
-            caller.principal.clone(),
-            "s3:GetObject",
-            object_arn(bucket, key),
-            &b.account,
-        ),
-    )?;
+    let b = authorize_object(&state, caller, bucket, key, "s3:GetObject")?;
     let Some(obj) = b.objects.get(key) else {
         return Err(if head {
             SimError::new(StatusCode::NOT_FOUND, "NotFound", "Not Found")
@@ -1019,17 +979,7 @@ fn get_object(
 
 fn delete_object(ctx: &Ctx, caller: &Caller, bucket: &str, key: &str) -> SimResult {
     let mut state = ctx.state();
-    let b = with_bucket(&state, bucket)?;
-    authorize_s3(
-        &state,
-        b,
-        &s3_context(
-            caller.principal.clone(),
-            "s3:DeleteObject",
-            object_arn(bucket, key),
-            &b.account,
-        ),
-    )?;
+    authorize_object(&state, caller, bucket, key, "s3:DeleteObject")?;
     if let Some(b) = state.buckets.get_mut(bucket) {
         b.objects.remove(key);
     }
