@@ -5,9 +5,11 @@
 mod auth;
 mod environments;
 mod errors;
+mod events;
 mod health;
 mod idempotency;
 mod imports;
 mod openapi;
 mod pagination;
 mod review;
+mod webhooks;

@@ -1,6 +1,8 @@
 //! One module per resource; each exports its `router()`.
 
 pub(crate) mod environments;
+pub(crate) mod events;
 pub(crate) mod health;
 pub(crate) mod imports;
 pub(crate) mod models;
+pub(crate) mod webhooks;
