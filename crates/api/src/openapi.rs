@@ -96,7 +96,9 @@ fn unwrap_optional_body(op: &mut Operation) {
     if body.required == Some(Required::True) {
         return;
     }
-    let is_null = |s: &RefOr<Schema>| matches!(s, RefOr::T(Schema::Object(o)) if o.schema_type == SchemaType::Type(Type::Null));
+    fn is_null(s: &RefOr<Schema>) -> bool {
+        matches!(s, RefOr::T(Schema::Object(o)) if o.schema_type == SchemaType::Type(Type::Null))
+    }
     for content in body.content.values_mut() {
         if let Some(RefOr::T(Schema::OneOf(one_of))) = &content.schema
             && let [a, b] = one_of.items.as_slice()
