@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod error;
 pub mod extract;
+pub mod oidc;
 mod openapi;
 mod routes;
 
@@ -61,6 +62,9 @@ pub struct AppState {
     /// The AWS clients, for live checks; `None` when this process has none
     /// (those endpoints then answer 503).
     pub cloud: Option<Arc<ferry_cloud::Cloud>>,
+    /// Verifies OIDC JWTs; `None` when no issuer is configured (JWTs are
+    /// then refused with a 401 saying so).
+    pub oidc: Option<Arc<oidc::OidcVerifier>>,
 }
 
 fn routes() -> OpenApiRouter<AppState> {

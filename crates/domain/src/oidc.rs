@@ -123,7 +123,11 @@ fn strings(claims: &Map<String, Value>, name: &str) -> Result<Vec<String>, Mappi
 /// At most a few values, quoted, for messages.
 fn quoted(values: &[String]) -> String {
     const SHOWN: usize = 5;
-    let mut out: Vec<String> = values.iter().take(SHOWN).map(|v| format!("{v:?}")).collect();
+    let mut out: Vec<String> = values
+        .iter()
+        .take(SHOWN)
+        .map(|v| format!("{v:?}"))
+        .collect();
     if values.len() > SHOWN {
         out.push(format!("and {} more", values.len() - SHOWN));
     }
@@ -214,7 +218,12 @@ impl ClaimMapping {
             1 => Ok(teams.into_iter().next()),
             _ => Err(MappingError::SeveralTeams {
                 claim: self.team_claim.clone(),
-                values: quoted(&teams.iter().map(|t| t.as_str().to_owned()).collect::<Vec<_>>()),
+                values: quoted(
+                    &teams
+                        .iter()
+                        .map(|t| t.as_str().to_owned())
+                        .collect::<Vec<_>>(),
+                ),
             }),
         }
     }
@@ -258,9 +267,14 @@ mod tests {
 
         // No name claim: the subject; a viewer needs no team.
         let p = m
-            .principal(&claims(json!({"sub": "u-2", "ferry_role": ["x", "viewer"]})))
+            .principal(&claims(
+                json!({"sub": "u-2", "ferry_role": ["x", "viewer"]}),
+            ))
             .unwrap();
-        assert_eq!((p.name.as_str(), p.role, p.team), ("u-2", Role::Viewer, None));
+        assert_eq!(
+            (p.name.as_str(), p.role, p.team),
+            ("u-2", Role::Viewer, None)
+        );
     }
 
     #[test]
