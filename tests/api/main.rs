@@ -8,6 +8,7 @@ mod errors;
 mod health;
 mod idempotency;
 mod imports;
+mod oidc;
 mod openapi;
 mod pagination;
 mod review;
