@@ -249,7 +249,10 @@ mod tests {
     use super::*;
 
     fn claims(v: Value) -> Map<String, Value> {
-        v.as_object().unwrap().clone()
+        let Value::Object(map) = v else {
+            panic!("claims are a JSON object")
+        };
+        map
     }
 
     #[test]
