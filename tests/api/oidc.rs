@@ -497,3 +497,50 @@ async fn jwts_are_refused_when_oidc_is_not_configured(pool: PgPool) {
     refused(&app, &token, "OIDC is not configured").await;
     refused(&app, "not-a-token", "neither a Ferry token").await;
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn oidc_separation_of_duties_follows_the_subject(pool: PgPool) {
+    let rsa = Signer::rsa1();
+    let idp = KeyServer::start(jwks(&[&rsa])).await;
+    let app = app_with(pool, settings(idp.source())).await;
+    let mut body = valid_body("prod-model");
+    body["environment"] = json!("prod");
+
+    // Alice submits as a researcher...
+    let alice = rsa.sign(&claims("alice", "researcher", Some("research")));
+    let created = app.create(&alice, &body).await;
+    assert_eq!(created["status"], "pending_approval");
+    let path = format!("/v1/imports/{}/approve", created["id"].as_str().unwrap());
+
+    // ...and cannot approve with a hosting token of the same subject.
+    let alice_hosting = rsa.sign(&claims("alice", "hosting", None));
+    let p = problem(app.post(&alice_hosting, &path, &json!({})).await, 403).await;
+    assert_eq!(p["code"], "separation_of_duties");
+
+    // Another subject of the hosting team can.
+    let bob = rsa.sign(&claims("bob", "hosting", None));
+    let res = app.post(&bob, &path, &json!({})).await;
+    assert_eq!(res.status(), 200);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn oidc_without_reachable_keys_is_503_while_ferry_tokens_work(pool: PgPool) {
+    // A port nothing listens on.
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/jwks", closed.local_addr().unwrap());
+    drop(closed);
+    let verifier = OidcVerifier::new(settings(JwksSource::Url(url.parse().unwrap()))).unwrap();
+    assert!(verifier.load().await.is_err());
+    let app = TestApp::spawn_with_oidc(pool, Arc::new(verifier)).await;
+
+    let token = Signer::rsa1().sign(&claims("alice", "viewer", None));
+    let p = problem(app.get(&token, "/v1/imports").await, 503).await;
+    assert!(
+        p["detail"]
+            .as_str()
+            .unwrap()
+            .contains("keys could not be loaded")
+    );
+    let viewer = app.token(Role::Viewer, None, "viewer").await;
+    assert_eq!(app.get(&viewer, "/v1/imports").await.status(), 200);
+}
