@@ -9,6 +9,7 @@ mod events;
 mod health;
 mod idempotency;
 mod imports;
+mod oidc;
 mod openapi;
 mod pagination;
 mod review;

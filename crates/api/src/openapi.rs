@@ -123,7 +123,10 @@ pub(crate) fn finish(doc: &mut utoipa::openapi::OpenApi) {
         SecurityScheme::Http(
             HttpBuilder::new()
                 .scheme(HttpAuthScheme::Bearer)
-                .description(Some("A Ferry API token (`ferry token create`)."))
+                .description(Some(
+                    "A Ferry API token (`ferry token create`), or a JWT from the OIDC issuer \
+                     configured under `[auth.oidc]` (role and team from its claims).",
+                ))
                 .build(),
         ),
     );
