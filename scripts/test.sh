@@ -84,6 +84,9 @@ if ! $quick; then
     log "the tracking benchmark still runs (a small smoke run; numbers in the README come from full runs)"
     scripts/bench-tracking.sh 30 2
     record bench-tracking-smoke $?
+    log "the event-feed benchmark still runs, and leaves no gap (a short smoke run)"
+    scripts/bench-feed.sh 2 4
+    record bench-feed-smoke $?
     set -e
 fi
 
