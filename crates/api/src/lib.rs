@@ -5,6 +5,7 @@
 //! [`router`] serves them; [`openapi`] is the document `ferry openapi` prints.
 
 pub mod auth;
+mod dashboard;
 pub mod error;
 pub mod extract;
 mod openapi;
@@ -69,6 +70,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(routes::imports::router())
         .merge(routes::environments::router())
         .merge(routes::models::router())
+        .merge(routes::me::router())
 }
 
 /// The OpenAPI document of every route [`router`] serves.
@@ -120,6 +122,7 @@ pub fn router(state: AppState) -> Router {
                 }
             }),
         )
+        .merge(dashboard::router())
         .fallback(|| async { ApiError::not_found("route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(

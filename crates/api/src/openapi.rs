@@ -22,6 +22,7 @@ use crate::error::{FieldProblem, Problem};
     tags(
         (name = "imports", description = "Import requests: submit, follow, cancel."),
         (name = "environments", description = "Hosting environments a caller may target."),
+        (name = "me", description = "The caller: name, role and team."),
         (name = "health", description = "Liveness and readiness probes (no auth)."),
     ),
     components(schemas(Problem, FieldProblem)),

@@ -3,4 +3,5 @@
 pub(crate) mod environments;
 pub(crate) mod health;
 pub(crate) mod imports;
+pub(crate) mod me;
 pub(crate) mod models;
