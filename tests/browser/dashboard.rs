@@ -392,7 +392,7 @@ async fn a_rejection_with_its_reason_shows_in_the_timeline(pool: PgPool) {
             )
             .await;
         assert_eq!(escaped, json!(true), "data never becomes markup");
-        let condition = b.text("#conditions tr[data-type=\"Approved\"]").await;
+        let condition = b.text("#conditions li[data-type=\"Approved\"]").await;
         assert!(condition.contains("Rejected"), "{condition}");
         assert_eq!(
             b.js(

@@ -545,14 +545,19 @@ function tags(obj) {
   return h('span', { class: 'kv-tags' }, entries.map(([k, v]) => h('span', { class: 'tag', text: `${k}=${v}` })));
 }
 
-function stepper(imp, neededApproval) {
-  const steps = imp.status === 'pending_approval' || neededApproval ? ['pending_approval', ...HAPPY_PATH] : [...HAPPY_PATH];
+// Where the request is on its way to `completed`; `reached` holds every
+// status its events moved it to (a failed or cancelled request shows how far
+// it got).
+function stepper(imp, reached) {
+  const steps = reached.has('pending_approval') || imp.status === 'pending_approval'
+    ? ['pending_approval', ...HAPPY_PATH] : [...HAPPY_PATH];
   const at = steps.indexOf(imp.status);
   const off = at < 0;
   const items = steps.map((s, i) => {
     let cls = 'todo';
     if (!off && i < at) cls = 'done';
     else if (!off && i === at) cls = s === 'completed' ? 'done current' : 'current';
+    else if (off && reached.has(s)) cls = 'done';
     return h('li', { class: `step ${cls}`, dataset: { step: s } }, h('span', { class: 'step-dot' }), h('span', { text: s.replace(/_/g, ' ') }));
   });
   if (off) items.push(h('li', { class: `step current end st-${imp.status}`, dataset: { step: imp.status } }, h('span', { class: 'step-dot' }), h('span', { text: imp.status.replace(/_/g, ' ') })));
@@ -596,7 +601,7 @@ function preflightSection(report) {
   const summary = failed
     ? `${failed} check${failed === 1 ? '' : 's'} failed`
     : `All ${checks.length} checks passed${warnings ? `, ${warnings} warning${warnings === 1 ? '' : 's'}` : ''}`;
-  const list = h('ol', { class: 'checks' }, checks.map((c) => h('li', { class: `check out-${c.outcome}`, dataset: { check: c.name, outcome: c.outcome } },
+  const item = (c) => h('li', { class: `check out-${c.outcome}`, dataset: { check: c.name, outcome: c.outcome } },
     h('div', { class: 'check-head' },
       h('span', { class: `badge out-${c.outcome}`, text: c.outcome }),
       h('span', { class: 'strong', text: humanize(c.name) }),
@@ -604,7 +609,16 @@ function preflightSection(report) {
       c.transient ? h('span', { class: 'tag', text: 'transient' }) : null),
     h('div', { class: 'check-detail', text: c.detail }),
     c.evidence ? h('pre', { class: 'evidence', text: c.evidence }) : null,
-    c.fix ? h('div', { class: 'fix' }, h('span', { class: 'strong', text: 'Fix: ' }), c.fix) : null)));
+    c.fix ? h('div', { class: 'fix' }, h('span', { class: 'strong', text: 'Fix: ' }), c.fix) : null);
+  // Failures and warnings first, in full; passed checks folded away.
+  const notable = checks.filter((c) => c.outcome !== 'passed');
+  const passed = checks.filter((c) => c.outcome === 'passed');
+  const list = [
+    notable.length ? h('ol', { class: 'checks' }, notable.map(item)) : null,
+    passed.length ? h('details', { class: 'passed-checks', open: notable.length === 0 && passed.length <= 3 },
+      h('summary', { text: `${passed.length} passed check${passed.length === 1 ? '' : 's'}: ${passed.map((c) => humanize(c.name).toLowerCase()).join(', ')}` }),
+      h('ol', { class: 'checks' }, passed.map(item))) : null,
+  ];
   const m = report.model;
   const facts = m ? h('dl', { class: 'facts' },
     field('Family', m.family),
@@ -634,14 +648,14 @@ function preflightSection(report) {
 function conditionsSection(conditions) {
   return h('section', { class: 'panel', id: 'conditions' },
     h('h2', { text: 'Conditions' }),
-    conditions.length === 0 ? h('p', { class: 'muted', text: 'None yet.' }) : h('table', { class: 'conditions' },
-      h('thead', {}, h('tr', {}, ['Type', 'Status', 'Reason', 'Message', 'Since'].map((t) => h('th', { scope: 'col', text: t })))),
-      h('tbody', {}, conditions.map((c) => h('tr', { dataset: { type: c.type } },
-        h('td', { class: 'strong', text: c.type }),
-        h('td', {}, h('span', { class: `badge cond-${String(c.status).toLowerCase()}`, text: c.status })),
-        h('td', { text: c.reason }),
-        h('td', { text: c.message }),
-        h('td', {}, when(c.last_transition_time)))))));
+    conditions.length === 0 ? h('p', { class: 'muted', text: 'None yet.' }) : h('ul', { class: 'conditions' },
+      conditions.map((c) => h('li', { dataset: { type: c.type, status: c.status } },
+        h('div', { class: 'cond-head' },
+          h('span', { class: 'strong', text: c.type }),
+          h('span', { class: `badge cond-${String(c.status).toLowerCase()}`, text: c.status }),
+          h('span', { class: 'muted', text: c.reason }),
+          h('span', { class: 'muted right' }, when(c.last_transition_time))),
+        h('div', { class: 'cond-message', text: c.message })))));
 }
 
 function detailPairs(detail) {
@@ -685,7 +699,7 @@ function lineageSection(imp, lineage) {
 function renderDetail() {
   if (state.route.kind !== 'detail' || !state.detail) return;
   const { imp, events, lineage } = state.detail;
-  const neededApproval = events.some((e) => e.from_status === 'pending_approval' || e.to_status === 'pending_approval');
+  const reached = new Set(events.flatMap((e) => [e.from_status, e.to_status]).filter(Boolean));
   const failure = imp.failure_message
     ? h('div', { class: 'failure', id: 'failure' }, h('span', { class: 'strong', text: 'Why it failed: ' }), imp.failure_message)
     : null;
@@ -696,7 +710,7 @@ function renderDetail() {
       h('span', { id: 'detail-status' }, statusBadge(imp.status)),
       h('span', { class: 'tag env', text: imp.environment }),
       h('span', { class: 'tag', text: `team ${imp.team}` })),
-    stepper(imp, neededApproval),
+    stepper(imp, reached),
     actionButtons(imp));
   const fields = h('section', { class: 'panel' },
     h('h2', { text: 'Request' }),
@@ -722,7 +736,7 @@ function renderDetail() {
     failure,
     h('div', { class: 'columns' },
       h('div', { class: 'col' }, fields, lineageSection(imp, lineage), conditionsSection(imp.conditions || [])),
-      h('div', { class: 'col' }, preflightSection(imp.preflight), timelineSection(events))));
+      h('div', { class: 'col' }, timelineSection(events), preflightSection(imp.preflight))));
 }
 
 // ------------------------------------------------------------- actions
