@@ -10,11 +10,27 @@ use serde_json::{Value, json};
 async fn the_page_and_its_modules_are_served_without_a_token_under_a_strict_policy(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
     for (path, content_type, needle) in [
-        ("/", "text/html; charset=utf-8", "<script type=\"module\" src=\"/ui/app.js\">"),
+        (
+            "/",
+            "text/html; charset=utf-8",
+            "<script type=\"module\" src=\"/ui/app.js\">",
+        ),
         ("/ui/app.js", "text/javascript; charset=utf-8", "/v1/me"),
-        ("/ui/api.js", "text/javascript; charset=utf-8", "Authorization"),
-        ("/ui/live.js", "text/javascript; charset=utf-8", "Last-Event-ID"),
-        ("/ui/dom.js", "text/javascript; charset=utf-8", "textContent"),
+        (
+            "/ui/api.js",
+            "text/javascript; charset=utf-8",
+            "Authorization",
+        ),
+        (
+            "/ui/live.js",
+            "text/javascript; charset=utf-8",
+            "Last-Event-ID",
+        ),
+        (
+            "/ui/dom.js",
+            "text/javascript; charset=utf-8",
+            "textContent",
+        ),
         ("/ui/app.css", "text/css; charset=utf-8", ":root"),
         ("/ui/favicon.svg", "image/svg+xml", "<svg"),
     ] {
@@ -35,7 +51,10 @@ async fn the_page_and_its_modules_are_served_without_a_token_under_a_strict_poli
         ] {
             assert!(csp.contains(directive), "{path}: {csp}");
         }
-        assert!(!csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"), "{csp}");
+        assert!(
+            !csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"),
+            "{csp}"
+        );
         let etag = h["etag"].to_str().unwrap().to_owned();
         let body = res.text().await.unwrap();
         assert!(body.contains(needle), "{path} holds {needle:?}");
@@ -66,7 +85,14 @@ async fn the_page_holds_no_data_and_unknown_paths_stay_404(pool: PgPool) {
         .await
         .unwrap();
     assert!(!shell.contains("<style") && !shell.contains(" style="));
-    for path in ["/ui/nope.js", "/ui/", "/ui", "/index.html", "/dashboard", "/v1/nope"] {
+    for path in [
+        "/ui/nope.js",
+        "/ui/",
+        "/ui",
+        "/index.html",
+        "/dashboard",
+        "/v1/nope",
+    ] {
         let res = app.client.get(app.url(path)).send().await.unwrap();
         let p = ferry_e2e::problem(res, 404).await;
         assert_eq!(p["code"], "not_found", "{path}");

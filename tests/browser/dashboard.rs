@@ -48,7 +48,10 @@ async fn a_hosting_user_sees_requests_by_environment_and_status(pool: PgPool) {
             "document.querySelectorAll('#requests tbody tr').length === 3",
         )
         .await;
-        assert_eq!(row_ids(&b).await, vec![failed.clone(), prod.clone(), dev.clone()]);
+        assert_eq!(
+            row_ids(&b).await,
+            vec![failed.clone(), prod.clone(), dev.clone()]
+        );
         for (id, status) in [
             (&dev, "completed"),
             (&prod, "pending_approval"),
@@ -291,8 +294,16 @@ async fn a_researcher_sees_only_its_team_and_no_review_buttons(pool: PgPool) {
         .await;
         assert_eq!(row_ids(&b).await, vec![own.clone()], "only its own team's");
         let who = b.text("#who").await;
-        assert!(who.contains("researcher") && who.contains("team research"), "{who}");
-        let filter = b.js("return document.querySelector('#filter-team') === null", vec![]).await;
+        assert!(
+            who.contains("researcher") && who.contains("team research"),
+            "{who}"
+        );
+        let filter = b
+            .js(
+                "return document.querySelector('#filter-team') === null",
+                vec![],
+            )
+            .await;
         assert_eq!(filter, json!(true), "no team filter for researchers");
         assert!(
             b.text("main h1").await.contains("team research"),
@@ -321,7 +332,9 @@ async fn a_researcher_sees_only_its_team_and_no_review_buttons(pool: PgPool) {
             .await;
         assert_eq!(review, json!(0), "no review buttons for a researcher");
         assert!(
-            b.text("#actions").await.contains("Waiting for the hosting team"),
+            b.text("#actions")
+                .await
+                .contains("Waiting for the hosting team"),
             "it says who acts next"
         );
         b.shot("detail-no-review-buttons").await;
@@ -341,7 +354,8 @@ async fn a_researcher_sees_only_its_team_and_no_review_buttons(pool: PgPool) {
         b.shot("other-team-not-found").await;
 
         b.click("#logout").await;
-        b.wait("the login form", "document.querySelector('#token')").await;
+        b.wait("the login form", "document.querySelector('#token')")
+            .await;
         let kept = b
             .js("return sessionStorage.getItem('ferry.token')", vec![])
             .await;
@@ -361,15 +375,19 @@ async fn a_rejection_with_its_reason_shows_in_the_timeline(pool: PgPool) {
 
     Browser::run("reject_with_reason", &stack.app, |mut b| async move {
         b.login(&hosting).await;
-        b.wait("the list", "document.querySelector('#requests')").await;
+        b.wait("the list", "document.querySelector('#requests')")
+            .await;
         b.js(
             "location.hash = '#/imports/' + arguments[0]; return true;",
             vec![json!(id)],
         )
         .await;
         b.click("button[data-action=\"reject\"]").await;
-        b.wait("the reject dialog", "document.getElementById('dialog').open")
-            .await;
+        b.wait(
+            "the reject dialog",
+            "document.getElementById('dialog').open",
+        )
+        .await;
         // A reason is required.
         b.click("#dialog-ok").await;
         let required = b.text("#dialog-error").await;
@@ -421,15 +439,19 @@ async fn a_promotion_is_linked_and_a_refusal_shows_the_servers_reason(pool: PgPo
 
     Browser::run("promote_and_refusal", &stack.app, |mut b| async move {
         b.login(&hosting).await;
-        b.wait("the list", "document.querySelector('#requests')").await;
+        b.wait("the list", "document.querySelector('#requests')")
+            .await;
         b.js(
             "location.hash = '#/imports/' + arguments[0]; return true;",
             vec![json!(dev)],
         )
         .await;
         b.click("button[data-action=\"promote\"]").await;
-        b.wait("the promote dialog", "document.getElementById('dialog').open")
-            .await;
+        b.wait(
+            "the promote dialog",
+            "document.getElementById('dialog').open",
+        )
+        .await;
         let target = b
             .client
             .find(fantoccini::Locator::Css("#dialog-input"))
@@ -457,8 +479,11 @@ async fn a_promotion_is_linked_and_a_refusal_shows_the_servers_reason(pool: PgPo
         // The promoter counts as requester: the server refuses its approval,
         // and the page says why.
         b.click("button[data-action=\"approve\"]").await;
-        b.wait("the approve dialog", "document.getElementById('dialog').open")
-            .await;
+        b.wait(
+            "the approve dialog",
+            "document.getElementById('dialog').open",
+        )
+        .await;
         b.click("#dialog-ok").await;
         let refusal = b.text("#dialog-error").await;
         assert!(
@@ -468,8 +493,11 @@ async fn a_promotion_is_linked_and_a_refusal_shows_the_servers_reason(pool: PgPo
         );
         b.shot("refused").await;
         b.click("#dialog-cancel").await;
-        b.wait("the dialog closed", "!document.getElementById('dialog').open")
-            .await;
+        b.wait(
+            "the dialog closed",
+            "!document.getElementById('dialog').open",
+        )
+        .await;
         assert!(
             b.text("#detail").await.contains("pending approval"),
             "still waiting"

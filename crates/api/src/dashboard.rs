@@ -77,7 +77,10 @@ const ASSETS: &[Asset] = &[
 /// The dashboard's routes: `/` and `/ui/{file}`.
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
-        .route("/", get(|headers: HeaderMap| async move { serve(&INDEX, &headers) }))
+        .route(
+            "/",
+            get(|headers: HeaderMap| async move { serve(&INDEX, &headers) }),
+        )
         .route("/ui/{file}", get(asset))
 }
 
@@ -96,7 +99,10 @@ fn etag(asset: &Asset) -> &'static str {
             .chain(ASSETS)
             .map(|a| {
                 let digest = Sha256::digest(a.body);
-                (a.name, format!("\"{}\"", URL_SAFE_NO_PAD.encode(&digest[..16])))
+                (
+                    a.name,
+                    format!("\"{}\"", URL_SAFE_NO_PAD.encode(&digest[..16])),
+                )
             })
             .collect()
     });
@@ -115,7 +121,10 @@ fn serve(asset: &Asset, request: &HeaderMap) -> Response {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
         (
-            [(header::CONTENT_TYPE, HeaderValue::from_static(asset.content_type))],
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(asset.content_type),
+            )],
             asset.body,
         )
             .into_response()
@@ -133,7 +142,10 @@ fn serve(asset: &Asset, request: &HeaderMap) -> Response {
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     res
 }
@@ -178,7 +190,10 @@ mod tests {
         assert!(!shell.contains("<style"));
         assert!(!shell.contains("style="));
         for tag in shell.split("<script").skip(1) {
-            assert!(tag.trim_start().starts_with("type=\"module\" src="), "{tag}");
+            assert!(
+                tag.trim_start().starts_with("type=\"module\" src="),
+                "{tag}"
+            );
         }
     }
 
