@@ -615,7 +615,7 @@ function preflightSection(report) {
   const passed = checks.filter((c) => c.outcome === 'passed');
   const list = [
     notable.length ? h('ol', { class: 'checks' }, notable.map(item)) : null,
-    passed.length ? h('details', { class: 'passed-checks', open: notable.length === 0 && passed.length <= 3 },
+    passed.length ? h('details', { class: 'passed-checks', dataset: { key: 'passed-checks' }, open: notable.length === 0 && passed.length <= 3 },
       h('summary', { text: `${passed.length} passed check${passed.length === 1 ? '' : 's'}: ${passed.map((c) => humanize(c.name).toLowerCase()).join(', ')}` }),
       h('ol', { class: 'checks' }, passed.map(item))) : null,
   ];
@@ -632,7 +632,7 @@ function preflightSection(report) {
     field('All files', `${bytes(m.total_bytes)} in ${(m.files || []).length} files`),
     field('Source key', m.source_kms_key, { mono: true })) : null;
   const files = m && m.files && m.files.length
-    ? h('details', {}, h('summary', { text: 'Files' }), h('ul', { class: 'files mono' }, m.files.map((f) => h('li', { text: f }))))
+    ? h('details', { dataset: { key: 'files' } }, h('summary', { text: 'Files' }), h('ul', { class: 'files mono' }, m.files.map((f) => h('li', { text: f }))))
     : null;
   return h('section', { class: 'panel', id: 'preflight', dataset: { state: failed ? 'failed' : 'passed' } },
     h('h2', {}, 'Preflight report ', h('span', { class: `badge ${failed ? 'out-failed' : 'out-passed'}`, id: 'preflight-summary', text: summary })),
@@ -696,8 +696,18 @@ function lineageSection(imp, lineage) {
       (imp.promotions || []).map((p) => h('li', {}, 'Promoted to ', link(p)))));
 }
 
+// Which <details> the user opened, so that a live re-render keeps them open.
+function openDetails() {
+  return new Set([...document.querySelectorAll('#main details[data-key]')].filter((d) => d.open).map((d) => d.dataset.key));
+}
+
+function restoreDetails(keys) {
+  for (const d of document.querySelectorAll('#main details[data-key]')) if (keys.has(d.dataset.key)) d.open = true;
+}
+
 function renderDetail() {
   if (state.route.kind !== 'detail' || !state.detail) return;
+  const wasOpen = openDetails();
   const { imp, events, lineage } = state.detail;
   const reached = new Set(events.flatMap((e) => [e.from_status, e.to_status]).filter(Boolean));
   const failure = imp.failure_message
@@ -730,13 +740,14 @@ function renderDetail() {
       field('Imported model', imp.imported_model_arn, { mono: true, key: 'imported_model_arn' }),
       field('Model tags', tags(imp.model_tags)),
       field('Job tags', tags(imp.job_tags))),
-    imp.imported_model ? h('details', {}, h('summary', { text: 'Imported model details' }), h('pre', { class: 'json', text: JSON.stringify(imp.imported_model, null, 2) })) : null);
+    imp.imported_model ? h('details', { dataset: { key: 'imported-model' } }, h('summary', { text: 'Imported model details' }), h('pre', { class: 'json', text: JSON.stringify(imp.imported_model, null, 2) })) : null);
   replace($('main'),
     head,
     failure,
     h('div', { class: 'columns' },
       h('div', { class: 'col' }, fields, lineageSection(imp, lineage), conditionsSection(imp.conditions || [])),
       h('div', { class: 'col' }, timelineSection(events), preflightSection(imp.preflight))));
+  restoreDetails(wasOpen);
 }
 
 // ------------------------------------------------------------- actions
@@ -819,10 +830,20 @@ async function run(button, call, message) {
 
 const path = (imp, tail) => `/v1/imports/${encodeURIComponent(imp.id)}${tail}`;
 
-function approve(imp) {
+function preflightNote(report) {
+  if (!report) return 'The preflight has not run yet; it runs before any Bedrock job is created.';
+  const failed = (report.checks || []).some((c) => c.outcome === 'failed');
+  return failed
+    ? 'The preflight found problems (see the report): unless they are fixed first, the request will fail its preflight again.'
+    : 'The preflight passed; the import starts as soon as a job slot is free.';
+}
+
+function approve(shown) {
+  // The request as now known (the report may have arrived since the button was drawn).
+  const imp = state.detail && state.detail.imp.id === shown.id ? state.detail.imp : shown;
   ask({
     title: `Approve ${imp.model_name} for ${imp.environment}?`,
-    text: imp.preflight ? 'The preflight report is on the page; the import starts as soon as a slot is free.' : 'The preflight has not run yet; it runs before any Bedrock job is created.',
+    text: preflightNote(imp.preflight),
     input: { kind: 'text', label: 'Comment (optional)', placeholder: 'For the audit trail' },
     okLabel: 'Approve',
     submit: (comment) => api('POST', path(imp, '/approve'), comment ? { comment } : {}),

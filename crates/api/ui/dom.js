@@ -72,7 +72,7 @@ export function refreshTimes(root = document) {
 }
 
 export function humanize(word) {
-  const s = String(word || '').replace(/[_.]/g, ' ');
+  const s = String(word || '').replace(/[_.]/g, ' ').replace(/\b(arn|kms|s3|id|uri)\b/gi, (w) => w.toUpperCase());
   return s.charAt(0).toUpperCase() + s.slice(1);
 }
 

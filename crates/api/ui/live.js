@@ -20,8 +20,17 @@ export function connectLive({ url, token, onEvent, onState, onOpen, onUnauthoriz
   let timer = null;
   let watchdog = null;
 
-  function schedule() {
+  // After a stream that ran a while and ended (a proxy or server timeout,
+  // a redeploy), reconnect at once and quietly; after a failure, back off
+  // and say so.
+  function schedule(ranFor = 0) {
     if (stopped) return;
+    if (ranFor > 5000) {
+      attempt = 0;
+      onState('connecting');
+      timer = setTimeout(run, 250);
+      return;
+    }
     onState('offline');
     const delay = Math.min(MAX_BACKOFF_MS, baseDelay * 2 ** Math.min(attempt, 6));
     attempt += 1;
@@ -59,7 +68,7 @@ export function connectLive({ url, token, onEvent, onState, onOpen, onUnauthoriz
       schedule();
       return;
     }
-    attempt = 0;
+    const opened = Date.now();
     onState('live');
     feed();
     onOpen(lastId !== null);
@@ -69,7 +78,7 @@ export function connectLive({ url, token, onEvent, onState, onOpen, onUnauthoriz
       // Aborted or reset: reconnect below.
     }
     clearTimeout(watchdog);
-    schedule();
+    schedule(Date.now() - opened);
   }
 
   async function read(body) {
