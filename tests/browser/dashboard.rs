@@ -1,3 +1,4 @@
+use ferry_domain::auth::Role;
 use ferry_e2e::TestApp;
 use ferry_store::PgPool;
 use serde_json::{Value, json};
@@ -507,9 +508,25 @@ async fn a_promotion_is_linked_and_a_refusal_shows_the_servers_reason(pool: PgPo
 }
 
 #[sqlx::test(migrations = "../migrations")]
-async fn a_bad_token_gets_a_clear_login_error(pool: PgPool) {
+async fn a_bad_or_revoked_token_gets_a_clear_login_error(pool: PgPool) {
     // No worker needed: the API alone.
     let app = TestApp::spawn(pool).await;
+    let viewer = ferry_api::auth::generate_token();
+    let viewer_id = uuid::Uuid::now_v7();
+    let mut conn = app.pool.acquire().await.unwrap();
+    ferry_store::tokens::insert(
+        &mut conn,
+        viewer_id,
+        "auditor",
+        Role::Viewer,
+        None,
+        &viewer.digest,
+        None,
+    )
+    .await
+    .unwrap();
+    let conn = &mut conn;
+    let viewer = viewer.secret.clone();
     Browser::run("bad_token", &app, |mut b| async move {
         b.open("/").await;
         b.click("#login-button").await;
@@ -531,6 +548,27 @@ async fn a_bad_token_gets_a_clear_login_error(pool: PgPool) {
             .await;
         assert_eq!(kept, Value::Null, "a refused token is not kept");
         b.shot("bad-token").await;
+
+        // A token revoked while signed in ends the session with the reason.
+        b.type_into("#token", &viewer).await;
+        b.click("#login-button").await;
+        b.wait("signed in", "document.querySelector('#no-requests')")
+            .await;
+        assert!(b.text("#who").await.contains("viewer"));
+        ferry_store::tokens::revoke(conn, viewer_id).await.unwrap();
+        b.js("location.hash = '#/?status=failed'; return true;", vec![])
+            .await;
+        b.wait(
+            "the session to end",
+            "document.querySelector('#login-error') && \
+             document.querySelector('#login-error').textContent.includes('session ended')",
+        )
+        .await;
+        assert!(
+            b.text("#login-error").await.contains("revoked"),
+            "Ferry's reason is shown"
+        );
+        b.shot("session-ended").await;
     })
     .await;
 }

@@ -233,7 +233,7 @@ function startLive() {
     onOpen: (resumed) => {
       if (!resumed && state.viewSeq > 0) refresh();
     },
-    onUnauthorized: () => signOut('Your session ended: the token is no longer accepted.'),
+    onUnauthorized: (detail) => signOut(`Your session ended: ${detail}.`),
   });
 }
 

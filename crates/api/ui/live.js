@@ -59,7 +59,9 @@ export function connectLive({ url, token, onEvent, onState, onOpen, onUnauthoriz
     if (res.status === 401) {
       stopped = true;
       onState('offline');
-      onUnauthorized();
+      let detail = 'the token is no longer accepted';
+      try { detail = (await res.json()).detail || detail; } catch { /* not problem+json */ }
+      onUnauthorized(detail);
       return;
     }
     const type = res.headers.get('content-type') || '';
