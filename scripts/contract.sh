@@ -44,8 +44,11 @@ trap cleanup EXIT
 wait_http "http://127.0.0.1:$port/readyz"
 
 status=0
+# GET /v1/events is an endless stream, which a request timeout would count as
+# a failure; its contract is tested over real HTTP in tests/api/events.rs.
 timeout 600 schemathesis run openapi/ferry.json \
     --url "http://127.0.0.1:$port" \
+    --exclude-path /v1/events \
     --header "Authorization: Bearer $token" \
     --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance \
     --phases examples,coverage,fuzzing \

@@ -309,6 +309,8 @@ async fn an_imported_model_is_deleted_in_bedrock(pool: ferry_store::PgPool) {
         ctx.cloud.get_imported_model(&dev, &model).await,
         Err(ferry_cloud::CallError::NotFound(_))
     ));
+    let kinds: Vec<String> = p.events(id).await.into_iter().map(|(k, _)| k).collect();
+    assert!(kinds.contains(&"model_deleted".to_owned()), "{kinds:?}");
 }
 
 /// The reviewer sees the preflight report before approving.

@@ -155,13 +155,21 @@ impl Pipeline {
         (stop, handle)
     }
 
+    /// A request's events, checking each kind is one the feed publishes.
     pub(crate) async fn events(&self, id: ImportId) -> Vec<(String, Option<Status>)> {
         let mut conn = self.pool.acquire().await.unwrap();
         imports::events(&mut conn, id, None, 100)
             .await
             .unwrap()
             .into_iter()
-            .map(|e| (e.kind, e.to_status))
+            .map(|e| {
+                assert!(
+                    ferry_domain::events::IMPORT_EVENT_KINDS.contains(&e.kind.as_str()),
+                    "event kind {:?} is missing from ferry_domain::events::IMPORT_EVENT_KINDS",
+                    e.kind
+                );
+                (e.kind, e.to_status)
+            })
             .collect()
     }
 }

@@ -326,9 +326,10 @@ async fn the_call_budget_is_a_shared_token_bucket(pool: PgPool) {
 
 #[sqlx::test(migrations = "../migrations")]
 async fn new_requests_notify_workers(pool: PgPool) {
-    let mut listener = ferry_store::notify::WorkListener::connect(&pool)
-        .await
-        .unwrap();
+    let mut listener =
+        ferry_store::notify::Listener::connect(&pool, &[ferry_store::notify::WORK_CHANNEL])
+            .await
+            .unwrap();
     create(&pool, "research", "m").await;
     tokio::time::timeout(std::time::Duration::from_secs(5), listener.next())
         .await

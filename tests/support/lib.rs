@@ -98,6 +98,7 @@ impl TestApp {
             catalog: Arc::new(example_catalog()),
             settings: Arc::new(settings),
             cloud,
+            feed: ferry_api::feed::Feed::start(&pool, tokio_util::sync::CancellationToken::new()),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -203,4 +204,112 @@ pub async fn problem(res: reqwest::Response, status: u16) -> Value {
         "problem carries the request id"
     );
     body
+}
+
+/// One Server-Sent Event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SseEvent {
+    pub id: Option<String>,
+    pub event: Option<String>,
+    pub data: String,
+}
+
+impl SseEvent {
+    pub fn seq(&self) -> i64 {
+        self.id.as_deref().unwrap().parse().unwrap()
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.data).unwrap()
+    }
+}
+
+/// A minimal SSE reader over a streaming response (comments are skipped).
+#[derive(Debug)]
+pub struct SseStream {
+    res: reqwest::Response,
+    buf: String,
+    pub comments: usize,
+}
+
+impl SseStream {
+    /// Opens `path` with the token and optional `Last-Event-ID`, asserting 200.
+    pub async fn open(app: &TestApp, token: &str, path: &str, last_event_id: Option<i64>) -> Self {
+        let mut req = app.client.get(app.url(path)).bearer_auth(token);
+        if let Some(id) = last_event_id {
+            req = req.header("Last-Event-ID", id.to_string());
+        }
+        let res = req.send().await.unwrap();
+        assert_eq!(res.status(), 200, "opening {path}");
+        assert_eq!(
+            res.headers()["content-type"].to_str().unwrap(),
+            "text/event-stream"
+        );
+        Self {
+            res,
+            buf: String::new(),
+            comments: 0,
+        }
+    }
+
+    /// The next event, or `None` if none arrives within `wait`.
+    pub async fn next_within(&mut self, wait: std::time::Duration) -> Option<SseEvent> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            while let Some(end) = self.buf.find("\n\n") {
+                let block: String = self.buf.drain(..end + 2).collect();
+                let mut ev = SseEvent {
+                    id: None,
+                    event: None,
+                    data: String::new(),
+                };
+                let mut any = false;
+                for line in block.lines() {
+                    if line.starts_with(':') {
+                        self.comments += 1;
+                        continue;
+                    }
+                    let (field, value) = line.split_once(':').unwrap_or((line, ""));
+                    let value = value.strip_prefix(' ').unwrap_or(value);
+                    any = true;
+                    match field {
+                        "id" => ev.id = Some(value.to_owned()),
+                        "event" => ev.event = Some(value.to_owned()),
+                        "data" => {
+                            if !ev.data.is_empty() {
+                                ev.data.push('\n');
+                            }
+                            ev.data.push_str(value);
+                        }
+                        _ => {}
+                    }
+                }
+                if any {
+                    return Some(ev);
+                }
+            }
+            let chunk = tokio::time::timeout_at(deadline, self.res.chunk()).await;
+            match chunk {
+                Ok(Ok(Some(bytes))) => self.buf.push_str(&String::from_utf8_lossy(&bytes)),
+                Ok(Ok(None)) | Err(_) => return None,
+                Ok(Err(e)) => panic!("event stream failed: {e}"),
+            }
+        }
+    }
+
+    /// The next event, failing the test if none comes within 20 s.
+    pub async fn next(&mut self) -> SseEvent {
+        self.next_within(std::time::Duration::from_secs(20))
+            .await
+            .expect("no event within 20 s")
+    }
+
+    /// Reads events until `n` have arrived.
+    pub async fn take(&mut self, n: usize) -> Vec<SseEvent> {
+        let mut out = Vec::with_capacity(n);
+        while out.len() < n {
+            out.push(self.next().await);
+        }
+        out
+    }
 }

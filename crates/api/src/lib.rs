@@ -8,6 +8,7 @@ pub mod auth;
 mod dashboard;
 pub mod error;
 pub mod extract;
+pub mod feed;
 mod openapi;
 mod routes;
 
@@ -42,6 +43,8 @@ pub struct ApiSettings {
     pub idempotency_ttl: time::Duration,
     /// A request that takes longer is answered 408 (body reading included).
     pub request_timeout: Duration,
+    /// Accept `http://` webhook URLs (local development); else `https://` only.
+    pub webhooks_allow_http: bool,
 }
 
 impl Default for ApiSettings {
@@ -49,6 +52,7 @@ impl Default for ApiSettings {
         Self {
             idempotency_ttl: time::Duration::hours(24),
             request_timeout: Duration::from_secs(30),
+            webhooks_allow_http: false,
         }
     }
 }
@@ -62,6 +66,8 @@ pub struct AppState {
     /// The AWS clients, for live checks; `None` when this process has none
     /// (those endpoints then answer 503).
     pub cloud: Option<Arc<ferry_cloud::Cloud>>,
+    /// Wakes `GET /v1/events` streams when events commit on any replica.
+    pub feed: feed::Feed,
 }
 
 fn routes() -> OpenApiRouter<AppState> {
@@ -71,6 +77,8 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(routes::environments::router())
         .merge(routes::models::router())
         .merge(routes::me::router())
+        .merge(routes::events::router())
+        .merge(routes::webhooks::router())
 }
 
 /// The OpenAPI document of every route [`router`] serves.

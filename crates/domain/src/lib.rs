@@ -10,6 +10,7 @@ pub mod auth;
 pub mod bedrock;
 pub mod catalog;
 pub mod condition;
+pub mod events;
 pub mod iam;
 pub mod ids;
 pub mod import;

@@ -24,6 +24,7 @@ const SECTIONS: &[&str] = &[
     "api",
     "aws",
     "worker",
+    "webhooks",
     "environments",
     "teams",
 ];
@@ -43,6 +44,8 @@ pub struct Config {
     pub aws: AwsConfig,
     #[serde(default)]
     pub worker: WorkerConfig,
+    #[serde(default)]
+    pub webhooks: WebhooksConfig,
     #[serde(default)]
     pub environments: BTreeMap<String, EnvironmentConfig>,
     #[serde(default)]
@@ -195,6 +198,33 @@ impl Default for WorkerConfig {
             list_threshold: 3,
             budget_per_second: 5.0,
             budget_burst: 20.0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhooksConfig {
+    /// Accept plain `http://` receiver URLs. For local development only:
+    /// messages carry no secrets, but their integrity rests on the signature alone.
+    pub allow_http: bool,
+    /// Seconds to wait before each retry of a failed delivery; after the
+    /// last one the delivery is marked failed. The default is the schedule
+    /// the Standard Webhooks spec suggests (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h).
+    pub retry_schedule_secs: Vec<u64>,
+    /// One attempt (connect, send, answer) may take this long.
+    pub timeout_secs: u64,
+    /// Deliveries in flight at once per replica.
+    pub concurrency: u32,
+}
+
+impl Default for WebhooksConfig {
+    fn default() -> Self {
+        Self {
+            allow_http: false,
+            retry_schedule_secs: vec![5, 300, 1800, 7200, 18000, 36000, 36000],
+            timeout_secs: 10,
+            concurrency: 16,
         }
     }
 }
@@ -400,6 +430,7 @@ impl Config {
             });
         }
         self.check_placements()?;
+        self.check_webhooks()?;
         Catalog::new(envs, teams).map_err(|e| ConfigError::key(e.key, e.message))
     }
 
@@ -441,10 +472,58 @@ impl Config {
         Ok(())
     }
 
+    fn check_webhooks(&self) -> Result<(), ConfigError> {
+        let w = &self.webhooks;
+        if w.retry_schedule_secs.len() > 20 {
+            return Err(ConfigError::key(
+                "webhooks.retry_schedule_secs",
+                "at most 20 retries",
+            ));
+        }
+        if let Some(i) = w
+            .retry_schedule_secs
+            .iter()
+            .position(|s| *s > 7 * 24 * 3600)
+        {
+            return Err(ConfigError::key(
+                format!("webhooks.retry_schedule_secs[{i}]"),
+                "at most 604800 (seven days)",
+            ));
+        }
+        if !(1..=300).contains(&w.timeout_secs) {
+            return Err(ConfigError::key(
+                "webhooks.timeout_secs",
+                "must be 1 to 300",
+            ));
+        }
+        if !(1..=256).contains(&w.concurrency) {
+            return Err(ConfigError::key("webhooks.concurrency", "must be 1 to 256"));
+        }
+        Ok(())
+    }
+
+    /// How the webhook dispatcher of this process behaves.
+    pub fn webhook_settings(&self, owner: String) -> ferry_worker::webhooks::WebhookSettings {
+        let w = &self.webhooks;
+        ferry_worker::webhooks::WebhookSettings {
+            owner,
+            retry_schedule: w
+                .retry_schedule_secs
+                .iter()
+                .map(|s| std::time::Duration::from_secs(*s))
+                .collect(),
+            timeout: std::time::Duration::from_secs(w.timeout_secs),
+            concurrency: w.concurrency as usize,
+            lease: std::time::Duration::from_secs(self.worker.lease_secs.max(1)),
+            tick: std::time::Duration::from_secs(5),
+        }
+    }
+
     pub fn api_settings(&self) -> ferry_api::ApiSettings {
         ferry_api::ApiSettings {
             idempotency_ttl: time::Duration::hours(i64::from(self.api.idempotency_ttl_hours)),
             request_timeout: std::time::Duration::from_secs(self.server.request_timeout_secs),
+            webhooks_allow_http: self.webhooks.allow_http,
         }
     }
 }

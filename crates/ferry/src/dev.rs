@@ -76,6 +76,7 @@ pub fn dev_config(port: u16, sim: &ferry_sim::SimHandle) -> anyhow::Result<Strin
          [server]\nlisten = \"127.0.0.1:{port}\"\n\n\
          [aws]\nendpoint_url = \"{endpoint}\"\naccess_key_id = \"{key_id}\"\nsecret_access_key = \"{secret}\"\n\n\
          [worker]\npoll_initial_secs = 1\npoll_max_secs = 5\nretry_initial_secs = 1\ntick_millis = 500\n\n\
+         [webhooks]\nallow_http = true\n\n\
          {env}\
          [teams.research]\n[[teams.research.sources]]\nbucket = \"{bucket}\"\naccount_id = \"{research}\"\nkms_key = \"{research_key}\"\n\n\
          [teams.vision]\n[[teams.vision.sources]]\nbucket = \"{bucket}\"\naccount_id = \"{research}\"\nprefix = \"vision/\"\nkms_key = \"{research_key}\"\n",

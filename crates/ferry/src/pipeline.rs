@@ -95,7 +95,7 @@ pub(crate) async fn build_cloud(config: &Config, catalog: &Catalog) -> anyhow::R
     Ok(Arc::new(cloud))
 }
 
-/// Starts the worker loop until `shutdown`.
+/// Starts the worker loop and the webhook dispatcher until `shutdown`.
 pub(crate) fn start_worker(
     config: &Config,
     pool: PgPool,
@@ -103,11 +103,20 @@ pub(crate) fn start_worker(
     cloud: Arc<Cloud>,
     shutdown: CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
+    let owner = owner_name();
+    let webhooks = tokio::spawn(ferry_worker::webhooks::run(
+        pool.clone(),
+        config.webhook_settings(owner.clone()),
+        shutdown.clone(),
+    ));
     let ctx = Arc::new(ferry_worker::Ctx {
         pool,
         cloud,
         catalog,
-        settings: worker_settings(config, owner_name()),
+        settings: worker_settings(config, owner),
     });
-    tokio::spawn(ferry_worker::run(ctx, shutdown))
+    let imports = tokio::spawn(ferry_worker::run(ctx, shutdown));
+    tokio::spawn(async move {
+        let _ = tokio::join!(imports, webhooks);
+    })
 }

@@ -53,6 +53,7 @@ pub(crate) async fn run(config: &Config, roles: Roles) -> anyhow::Result<()> {
             catalog: Arc::clone(&catalog),
             settings: Arc::new(config.api_settings()),
             cloud: Some(Arc::clone(&cloud)),
+            feed: ferry_api::feed::Feed::start(&pool, shutdown.clone()),
         };
         let listener = TcpListener::bind(config.server.listen)
             .await

@@ -5,10 +5,12 @@
 //! so the caller owns the transaction and decides what commits together.
 
 pub mod admin;
+pub mod feed;
 pub mod idempotency;
 pub mod imports;
 pub mod notify;
 pub mod tokens;
+pub mod webhooks;
 pub mod work;
 
 mod error;

@@ -1,28 +1,39 @@
-//! `LISTEN/NOTIFY`: wakes workers on every replica when work appears.
+//! `LISTEN/NOTIFY`: wakes workers, dispatchers and event streams on every
+//! replica when something they wait for was committed.
 
 use sqlx::PgPool;
-use sqlx::postgres::PgListener;
+use sqlx::postgres::{PgListener, PgPoolOptions};
 
 use crate::StoreError;
 
-/// The channel the `import_requests` triggers notify.
+/// The channel the `import_requests` triggers notify: new work or a freed slot.
 pub const WORK_CHANNEL: &str = "ferry_work";
+/// The channel `event_feed_number` notifies with each new feed position.
+pub const EVENTS_CHANNEL: &str = "ferry_events";
+/// The channel notified when a webhook delivery is queued.
+pub const WEBHOOKS_CHANNEL: &str = "ferry_webhooks";
 
+/// A dedicated connection listening on some channels.
 #[derive(Debug)]
-pub struct WorkListener {
+pub struct Listener {
     inner: PgListener,
 }
 
-impl WorkListener {
-    pub async fn connect(pool: &PgPool) -> Result<Self, StoreError> {
-        let mut inner = PgListener::connect_with(pool).await?;
-        inner.listen(WORK_CHANNEL).await?;
+impl Listener {
+    /// Listens on a dedicated connection made with `pool`'s options, so it
+    /// takes no slot from the pool and never holds up `pool.close()`.
+    pub async fn connect(pool: &PgPool, channels: &[&str]) -> Result<Self, StoreError> {
+        let own = PgPoolOptions::new()
+            .max_connections(1)
+            .connect_lazy_with((*pool.connect_options()).clone());
+        let mut inner = PgListener::connect_with(&own).await?;
+        inner.listen_all(channels.iter().copied()).await?;
         Ok(Self { inner })
     }
 
     /// Resolves at the next notification. Errors (a dropped connection) are
     /// logged and treated as a wake-up: the listener reconnects by itself,
-    /// and the worker's timer covers anything missed meanwhile.
+    /// and every waiter re-reads the tables, so nothing missed meanwhile is lost.
     pub async fn next(&mut self) {
         if let Err(e) = self.inner.recv().await {
             tracing::warn!(error = %e, "LISTEN connection lost; reconnecting");

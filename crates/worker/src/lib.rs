@@ -16,6 +16,7 @@
 
 mod backoff;
 mod step;
+pub mod webhooks;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -174,7 +175,12 @@ pub async fn run(ctx: Arc<Ctx>, shutdown: CancellationToken) {
     if let Err(e) = backfill(&ctx).await {
         tracing::error!(error = %e, "could not backfill placements");
     }
-    let mut wake = match ferry_store::notify::WorkListener::connect(&ctx.pool).await {
+    let mut wake = match ferry_store::notify::Listener::connect(
+        &ctx.pool,
+        &[ferry_store::notify::WORK_CHANNEL],
+    )
+    .await
+    {
         Ok(l) => Some(l),
         Err(e) => {
             tracing::warn!(error = %e, "LISTEN failed; polling on the timer only");

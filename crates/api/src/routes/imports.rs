@@ -466,7 +466,7 @@ fn page_limit(limit: Option<u32>, default: u32, max: u32) -> Result<u32, ApiErro
 }
 
 /// Loads a request the caller may see; another team's is "not found".
-async fn load_visible(
+pub(crate) async fn load_visible(
     conn: &mut PgConnection,
     caller: &Caller,
     id: ImportId,

@@ -1,0 +1,316 @@
+//! `GET /v1/events`: the event feed as Server-Sent Events.
+//!
+//! Every import event gets a feed position (`id:`) in commit order, without
+//! gaps, whichever replica recorded it. A client that reconnects with
+//! `Last-Event-ID` gets exactly what it has not seen yet.
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use ferry_domain::events::{Message, PING, import_event_kind};
+use ferry_domain::ids::ImportId;
+use ferry_domain::names::{EnvironmentName, TeamName};
+use ferry_store::PgPool;
+use ferry_store::feed::{FeedFilter, next_page};
+use http::{HeaderMap, HeaderValue, header};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use super::imports::{EventOut, load_visible};
+use crate::auth::Caller;
+use crate::extract::Query;
+use crate::{ApiError, AppState};
+
+/// Messages read from the database per query.
+const PAGE: u32 = 200;
+/// Re-read the feed this often even without a notification (a safety net
+/// for a lost `LISTEN` connection).
+const RECHECK: Duration = Duration::from_secs(10);
+/// A comment line this often keeps proxies from closing an idle stream.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(stream_events))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct EventsQuery {
+    /// Only this request's events.
+    import_id: Option<String>,
+    /// Only this team's requests (researchers only ever get their own team's).
+    team: Option<String>,
+    /// Only this environment's requests.
+    environment: Option<String>,
+    /// Comma-separated message types, e.g.
+    /// `import.status_changed,import.job_completed`; every type when absent.
+    types: Option<String>,
+    /// Resume after this feed position (the `id` of the last message seen);
+    /// `0` replays the whole feed. A `Last-Event-ID` header takes precedence.
+    /// Without either the stream starts with the events recorded from now on.
+    #[param(minimum = 0)]
+    after: Option<i64>,
+}
+
+/// One message of the event stream (the `data:` of each SSE event, whose
+/// `id:` is `seq` and `event:` is `type`). Webhooks deliver the same JSON.
+#[derive(Debug, Serialize, ToSchema)]
+#[allow(dead_code)] // documents the JSON that `ferry_domain::events::Message` writes
+pub(crate) struct EventMessage {
+    /// The feed position: one more for every import event committed, in
+    /// commit order, on every replica. Absent on webhook test pings.
+    seq: Option<i64>,
+    /// `import.<kind>` (`import.created`, `import.status_changed`,
+    /// `import.job_completed`, ...) or `webhook.ping`.
+    #[serde(rename = "type")]
+    event_type: String,
+    #[serde(with = "time::serde::rfc3339")]
+    timestamp: OffsetDateTime,
+    data: EventMessageData,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct EventMessageData {
+    import_id: Uuid,
+    team: String,
+    environment: String,
+    model_name: String,
+    /// The event, as `GET /v1/imports/{id}/events` lists it.
+    event: EventOut,
+}
+
+fn header_cursor(headers: &HeaderMap) -> Result<Option<i64>, ApiError> {
+    let Some(v) = headers.get("last-event-id") else {
+        return Ok(None);
+    };
+    v.to_str()
+        .ok()
+        .and_then(|s| s.trim().parse::<i64>().ok())
+        .filter(|n| *n >= 0)
+        .map(Some)
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_last_event_id",
+                "Last-Event-ID must be the id of a message this stream sent (a non-negative integer)",
+            )
+        })
+}
+
+fn parse_types(raw: &str) -> Result<Vec<String>, ApiError> {
+    let mut kinds = Vec::new();
+    for t in raw.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+        match import_event_kind(t) {
+            Some(k) => kinds.push(k.to_owned()),
+            None if t == PING => {
+                return Err(ApiError::invalid_query(
+                    "types",
+                    "event_type",
+                    "webhook.ping is only sent to webhooks",
+                ));
+            }
+            None => {
+                let known = ferry_domain::events::IMPORT_EVENT_KINDS
+                    .iter()
+                    .map(|k| ferry_domain::events::import_event_type(k))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                return Err(ApiError::invalid_query(
+                    "types",
+                    "event_type",
+                    format!("unknown event type {t:?}; known types: {known}"),
+                ));
+            }
+        }
+    }
+    if kinds.is_empty() {
+        return Err(ApiError::invalid_query(
+            "types",
+            "event_type",
+            "types names no event type",
+        ));
+    }
+    Ok(kinds)
+}
+
+/// Streams import events as Server-Sent Events.
+///
+/// Each SSE event's `id` is its feed position, `event` its type and `data` an
+/// `EventMessage`. Positions increase by one per event, in commit order, on
+/// every replica: reconnect with `Last-Event-ID` (browsers' `EventSource`
+/// does it by itself) to resume without missing or repeating one. Idle
+/// streams get a `: keep-alive` comment every 15 seconds. Researchers get
+/// their own team's events only.
+#[utoipa::path(
+    get, path = "/v1/events", tag = "events",
+    params(
+        EventsQuery,
+        ("Last-Event-ID" = Option<String>, Header,
+            description = "The `id` of the last message received; the stream resumes after it."),
+    ),
+    responses(
+        (status = 200, description = "An endless stream of events",
+            content_type = "text/event-stream", body = EventMessage),
+    ),
+)]
+async fn stream_events(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Query(q): Query<EventsQuery>,
+) -> Result<Response, ApiError> {
+    let principal = &caller.0;
+    let team = q
+        .team
+        .as_deref()
+        .map(|t| TeamName::parse(t).map_err(|e| ApiError::invalid_query("team", e.rule, e.message)))
+        .transpose()?;
+    let team = match (team, principal.team_scope()) {
+        (Some(t), _) => {
+            principal.can_read(&t).map_err(|_| {
+                ApiError::forbidden(format!(
+                    "{} may only follow events of team {}",
+                    principal.name,
+                    principal.team_scope().map_or("(none)", |s| s.as_str())
+                ))
+            })?;
+            Some(t)
+        }
+        (None, Some(own)) => Some(own.clone()),
+        (None, None) => None,
+    };
+    let environment = q
+        .environment
+        .as_deref()
+        .map(|e| {
+            EnvironmentName::parse(e)
+                .map_err(|e| ApiError::invalid_query("environment", e.rule, e.message))
+        })
+        .transpose()?;
+    let kinds = q.types.as_deref().map(parse_types).transpose()?;
+    let import_id = match q.import_id.as_deref() {
+        None => None,
+        Some(raw) => {
+            let id: ImportId = raw.parse().map_err(|_| {
+                ApiError::invalid_query("import_id", "uuid", "import_id must be a UUID")
+            })?;
+            let mut conn = state.pool.acquire().await.map_err(ApiError::internal)?;
+            load_visible(&mut conn, &caller, id).await?;
+            Some(id)
+        }
+    };
+    let filter = FeedFilter {
+        import_id,
+        team: team.map(|t| t.as_str().to_owned()),
+        environment: environment.map(|e| e.as_str().to_owned()),
+        kinds,
+    };
+    if q.after.is_some_and(|a| a < 0) {
+        return Err(ApiError::invalid_query(
+            "after",
+            "range",
+            "after must be a feed position (0 or more)",
+        ));
+    }
+    let after = match header_cursor(&headers)?.or(q.after) {
+        Some(a) => a,
+        None => {
+            let mut conn = state.pool.acquire().await.map_err(ApiError::internal)?;
+            ferry_store::feed::head(&mut conn).await?
+        }
+    };
+    tracing::info!(after, ?filter, "event stream opened");
+    let reader = Reader {
+        pool: state.pool.clone(),
+        filter,
+        after,
+        buffered: VecDeque::new(),
+        wake: state.feed.subscribe(),
+        stop: state.feed.shutdown(),
+    };
+    let stream = futures::stream::unfold(reader, Reader::next);
+    let mut res = Sse::new(stream)
+        .keep_alive(KeepAlive::new().interval(KEEP_ALIVE).text("keep-alive"))
+        .into_response();
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    // Tell buffering proxies (nginx) to pass events through at once.
+    res.headers_mut()
+        .insert("x-accel-buffering", HeaderValue::from_static("no"));
+    Ok(res)
+}
+
+/// One client's position in the feed.
+struct Reader {
+    pool: PgPool,
+    filter: FeedFilter,
+    after: i64,
+    buffered: VecDeque<Message>,
+    wake: watch::Receiver<u64>,
+    stop: CancellationToken,
+}
+
+impl Reader {
+    /// The next SSE event; `None` ends the stream (shutdown, or the database
+    /// failed: the client reconnects with `Last-Event-ID` and loses nothing).
+    async fn next(mut self) -> Option<(Result<Event, Infallible>, Self)> {
+        loop {
+            if self.stop.is_cancelled() {
+                return None;
+            }
+            if let Some(m) = self.buffered.pop_front() {
+                let mut event = Event::default().event(m.event_type.as_str());
+                if let Some(seq) = m.seq {
+                    event = event.id(seq.to_string());
+                }
+                return match event.json_data(&m) {
+                    Ok(e) => Some((Ok(e), self)),
+                    Err(e) => {
+                        tracing::error!(error = %e, "could not encode an event; closing the stream");
+                        None
+                    }
+                };
+            }
+            // Mark the wake-up seen before reading, so a commit that lands
+            // during the read wakes us again.
+            self.wake.borrow_and_update();
+            let page = match self.pool.acquire().await {
+                Ok(mut conn) => next_page(&mut conn, self.after, &self.filter, PAGE).await,
+                Err(e) => Err(e.into()),
+            };
+            match page {
+                Ok((messages, resume)) => {
+                    self.after = resume;
+                    if !messages.is_empty() {
+                        self.buffered.extend(messages);
+                        continue;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "event stream could not read the feed; closing it");
+                    return None;
+                }
+            }
+            tokio::select! {
+                () = self.stop.cancelled() => return None,
+                changed = self.wake.changed() => {
+                    if changed.is_err() {
+                        // The listener is gone (shutting down): poll.
+                        tokio::time::sleep(RECHECK).await;
+                    }
+                }
+                () = tokio::time::sleep(RECHECK) => {}
+            }
+        }
+    }
+}
