@@ -69,6 +69,12 @@ if ! $quick; then
     log "schemathesis against a live server"
     scripts/contract.sh
     record schemathesis $?
+    log "a Python client generated from openapi/ferry.json imports through approval"
+    client_log="$(mktemp)"
+    scripts/client-python.sh 2>&1 | tee "$client_log"
+    client_status=${PIPESTATUS[0]}
+    add_counts generated-client "$client_status" "$(grep -E '^[0-9]+ (passed|failed).* in [0-9.]+s' "$client_log" | tail -n 1)"
+    rm -f "$client_log"
     log "boto3, an independent client, walks the cross-account chain against ferry sim"
     boto_log="$(mktemp)"
     scripts/sim-boto3.sh 2>&1 | tee "$boto_log"
@@ -78,6 +84,9 @@ if ! $quick; then
     log "the tracking benchmark still runs (a small smoke run; numbers in the README come from full runs)"
     scripts/bench-tracking.sh 30 2
     record bench-tracking-smoke $?
+    log "the event-feed benchmark still runs, and leaves no gap (a short smoke run)"
+    scripts/bench-feed.sh 2 4
+    record bench-feed-smoke $?
     set -e
 fi
 

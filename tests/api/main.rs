@@ -10,6 +10,7 @@ mod events;
 mod health;
 mod idempotency;
 mod imports;
+mod oidc;
 mod openapi;
 mod pagination;
 mod review;

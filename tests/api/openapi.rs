@@ -45,3 +45,26 @@ fn every_route_but_the_probes_requires_the_bearer_token() {
         }
     }
 }
+
+#[test]
+fn optional_bodies_are_documented_as_optional_never_as_null() {
+    let doc: Value = serde_json::from_str(&committed()).unwrap();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let Some(body) = op.get("requestBody") else {
+                continue;
+            };
+            let optional = path.ends_with("/approve") || path.ends_with("/cancel");
+            assert_eq!(
+                body.get("required"),
+                (!optional).then_some(&Value::Bool(true)),
+                "{method} {path}"
+            );
+            let schema = &body["content"]["application/json"]["schema"];
+            assert!(
+                schema.get("$ref").is_some(),
+                "{method} {path}: the body is an object, not a union with null: {schema}"
+            );
+        }
+    }
+}

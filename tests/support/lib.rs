@@ -88,10 +88,24 @@ impl TestApp {
         Self::spawn_full(pool, ApiSettings::default(), Some(cloud)).await
     }
 
+    /// Accepting OIDC tokens through `oidc` besides Ferry's own tokens.
+    pub async fn spawn_with_oidc(pool: PgPool, oidc: Arc<ferry_api::oidc::OidcVerifier>) -> Self {
+        Self::spawn_full_oidc(pool, ApiSettings::default(), None, Some(oidc)).await
+    }
+
     async fn spawn_full(
         pool: PgPool,
         settings: ApiSettings,
         cloud: Option<Arc<ferry_cloud::Cloud>>,
+    ) -> Self {
+        Self::spawn_full_oidc(pool, settings, cloud, None).await
+    }
+
+    async fn spawn_full_oidc(
+        pool: PgPool,
+        settings: ApiSettings,
+        cloud: Option<Arc<ferry_cloud::Cloud>>,
+        oidc: Option<Arc<ferry_api::oidc::OidcVerifier>>,
     ) -> Self {
         let state = AppState {
             pool: pool.clone(),
@@ -99,6 +113,7 @@ impl TestApp {
             settings: Arc::new(settings),
             cloud,
             feed: ferry_api::feed::Feed::start(&pool, tokio_util::sync::CancellationToken::new()),
+            oidc,
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();

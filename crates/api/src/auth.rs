@@ -1,13 +1,14 @@
-//! Bearer-token authentication.
+//! Bearer authentication: Ferry's own tokens and OIDC JWTs.
 //!
-//! Tokens are `ferry_` followed by 43 characters of base64url (256 random
-//! bits). Only their SHA-256 digest is stored; a token is shown once, when it
-//! is created, and never logged.
+//! Ferry's tokens are `ferry_` followed by 43 characters of base64url (256
+//! random bits). Only their SHA-256 digest is stored; a token is shown once,
+//! when it is created, and never logged. A bearer token shaped like a JWT goes
+//! to the OIDC verifier ([`crate::oidc`]) when an issuer is configured.
 
 use axum::extract::FromRequestParts;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use ferry_domain::auth::Principal;
+use ferry_domain::auth::{Principal, Role};
 use ferry_domain::names::TeamName;
 use http::request::Parts;
 use rand::RngCore;
@@ -73,26 +74,55 @@ impl FromRequestParts<AppState> for Caller {
             .ok_or_else(|| {
                 ApiError::unauthorized("the Authorization header must be \"Bearer <token>\"")
             })?;
-        let mut conn = state.pool.acquire().await.map_err(ApiError::internal)?;
-        let record = ferry_store::tokens::find_live(&mut conn, &digest(token))
-            .await?
-            .ok_or_else(|| ApiError::unauthorized("the token is unknown, revoked or expired"))?;
-        let team = record
-            .team
-            .as_deref()
-            .map(TeamName::parse)
-            .transpose()
-            .map_err(ApiError::internal)?;
-        let caller = Caller(Principal {
-            id: format!("token:{}", record.id),
-            name: record.name,
-            role: record.role,
-            team,
-        });
+        let principal = if token.starts_with(TOKEN_PREFIX) {
+            ferry_token(state, token).await?
+        } else if crate::oidc::looks_like_jwt(token) {
+            let verifier = state.oidc.as_ref().ok_or_else(|| {
+                ApiError::invalid_token(
+                    "the token is a JWT, but OIDC is not configured on this Ferry; \
+                     use a ferry_ token",
+                )
+            })?;
+            let principal = verifier.verify(token).await?;
+            if let Some(team) = &principal.team
+                && principal.role == Role::Researcher
+                && state.catalog.team(team).is_none()
+            {
+                return Err(ApiError::invalid_token(format!(
+                    "the token's team {team} is not a team declared in Ferry's configuration"
+                )));
+            }
+            principal
+        } else {
+            return Err(ApiError::invalid_token(
+                "the token is neither a Ferry token (ferry_...) nor a JWT",
+            ));
+        };
+        let caller = Caller(principal);
         tracing::Span::current().record("principal", caller.0.id.as_str());
         parts.extensions.insert(caller.clone());
         Ok(caller)
     }
+}
+
+/// The principal of a `ferry_` token, looked up by its digest.
+async fn ferry_token(state: &AppState, token: &str) -> Result<Principal, ApiError> {
+    let mut conn = state.pool.acquire().await.map_err(ApiError::internal)?;
+    let record = ferry_store::tokens::find_live(&mut conn, &digest(token))
+        .await?
+        .ok_or_else(|| ApiError::invalid_token("the token is unknown, revoked or expired"))?;
+    let team = record
+        .team
+        .as_deref()
+        .map(TeamName::parse)
+        .transpose()
+        .map_err(ApiError::internal)?;
+    Ok(Principal {
+        id: format!("token:{}", record.id),
+        name: record.name,
+        role: record.role,
+        team,
+    })
 }
 
 #[cfg(test)]

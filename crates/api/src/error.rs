@@ -138,6 +138,16 @@ impl ApiError {
         e
     }
 
+    /// A credential was presented and refused (RFC 6750 `invalid_token`).
+    pub fn invalid_token(detail: impl Into<String>) -> Self {
+        let mut e = Self::new(StatusCode::UNAUTHORIZED, "unauthorized", detail);
+        e.headers.push((
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"ferry\", error=\"invalid_token\""),
+        ));
+        e
+    }
+
     pub fn forbidden(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::FORBIDDEN, "forbidden", detail)
     }

@@ -9,6 +9,7 @@ mod dashboard;
 pub mod error;
 pub mod extract;
 pub mod feed;
+pub mod oidc;
 mod openapi;
 mod routes;
 
@@ -68,6 +69,9 @@ pub struct AppState {
     pub cloud: Option<Arc<ferry_cloud::Cloud>>,
     /// Wakes `GET /v1/events` streams when events commit on any replica.
     pub feed: feed::Feed,
+    /// Verifies OIDC JWTs; `None` when no issuer is configured (JWTs are
+    /// then refused with a 401 saying so).
+    pub oidc: Option<Arc<oidc::OidcVerifier>>,
 }
 
 fn routes() -> OpenApiRouter<AppState> {

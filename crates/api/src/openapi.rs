@@ -3,8 +3,9 @@
 
 use utoipa::OpenApi;
 use utoipa::openapi::path::Operation;
+use utoipa::openapi::schema::{Schema, SchemaType, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
-use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, Required, ResponseBuilder};
 
 use crate::error::{FieldProblem, Problem};
 
@@ -87,6 +88,34 @@ fn add_shared(op: &mut Operation) {
     }
 }
 
+/// `request_body(content = Option<T>)` marks a body optional, and utoipa also
+/// widens its schema to `T | null`. An optional body may be left out, but a
+/// JSON `null` is refused like any other non-object, so the schema stays `T`:
+/// generated clients then take the body as optional instead of nullable.
+fn unwrap_optional_body(op: &mut Operation) {
+    let Some(body) = op.request_body.as_mut() else {
+        return;
+    };
+    if body.required == Some(Required::True) {
+        return;
+    }
+    fn is_null(s: &RefOr<Schema>) -> bool {
+        matches!(s, RefOr::T(Schema::Object(o)) if o.schema_type == SchemaType::Type(Type::Null))
+    }
+    for content in body.content.values_mut() {
+        if let Some(RefOr::T(Schema::OneOf(one_of))) = &content.schema
+            && let [a, b] = one_of.items.as_slice()
+        {
+            let inner = match (is_null(a), is_null(b)) {
+                (true, false) => b.clone(),
+                (false, true) => a.clone(),
+                _ => continue,
+            };
+            content.schema = Some(inner);
+        }
+    }
+}
+
 /// Adds the security scheme and the shared error responses.
 pub(crate) fn finish(doc: &mut utoipa::openapi::OpenApi) {
     let components = doc.components.get_or_insert_with(Default::default);
@@ -95,7 +124,10 @@ pub(crate) fn finish(doc: &mut utoipa::openapi::OpenApi) {
         SecurityScheme::Http(
             HttpBuilder::new()
                 .scheme(HttpAuthScheme::Bearer)
-                .description(Some("A Ferry API token (`ferry token create`)."))
+                .description(Some(
+                    "A Ferry API token (`ferry token create`), or a JWT from the OIDC issuer \
+                     configured under `[auth.oidc]` (role and team from its claims).",
+                ))
                 .build(),
         ),
     );
@@ -130,6 +162,7 @@ pub(crate) fn finish(doc: &mut utoipa::openapi::OpenApi) {
         .into_iter()
         .flatten()
         {
+            unwrap_optional_body(op);
             add_shared(op);
         }
     }

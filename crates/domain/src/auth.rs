@@ -57,7 +57,7 @@ impl FromStr for Role {
 /// An authenticated caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
-    /// Stable id of the credential (`token:<uuid>`, `oidc:<issuer>#<sub>`):
+    /// Stable id of the credential (`token:<uuid>`, `oidc:<sub>`):
     /// scopes idempotency keys and appears in the audit trail.
     pub id: String,
     /// A human-readable name for the audit trail and tags.

@@ -15,6 +15,7 @@ pub mod iam;
 pub mod ids;
 pub mod import;
 pub mod names;
+pub mod oidc;
 pub mod policy;
 pub mod preflight;
 pub mod status;

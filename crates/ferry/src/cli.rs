@@ -193,6 +193,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Config(ConfigCommand::Check) => {
             let catalog = config.catalog()?;
+            let oidc = config.oidc_settings(&catalog)?;
             writeln!(out, "configuration is valid")?;
             for env in catalog.environments() {
                 writeln!(
@@ -211,6 +212,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             for team in catalog.teams() {
                 let sources: Vec<String> = team.sources.iter().map(|s| s.describe()).collect();
                 writeln!(out, "  team {}: {}", team.name, sources.join(", "))?;
+            }
+            if let Some(oidc) = oidc {
+                writeln!(
+                    out,
+                    "  oidc: issuer {}, audience {}, keys from {}",
+                    oidc.issuer,
+                    oidc.audiences.join(", "),
+                    oidc.jwks
+                )?;
             }
             writeln!(
                 out,

@@ -15,6 +15,9 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
+mod oidc;
+pub use oidc::{Audience, OidcConfig};
+
 /// Top-level sections; other `FERRY_*` variables (`FERRY_CONFIG`,
 /// `FERRY_URL`, `FERRY_TOKEN`) belong to the CLI, not to this file.
 const SECTIONS: &[&str] = &[
@@ -27,6 +30,7 @@ const SECTIONS: &[&str] = &[
     "webhooks",
     "environments",
     "teams",
+    "auth",
 ];
 
 #[derive(Debug, Deserialize)]
@@ -50,6 +54,16 @@ pub struct Config {
     pub environments: BTreeMap<String, EnvironmentConfig>,
     #[serde(default)]
     pub teams: BTreeMap<String, TeamConfig>,
+    #[serde(default)]
+    pub auth: AuthConfig,
+}
+
+/// How callers authenticate besides Ferry's own tokens.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// Accept JWTs from this OIDC issuer.
+    pub oidc: Option<OidcConfig>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -517,6 +531,18 @@ impl Config {
             lease: std::time::Duration::from_secs(self.worker.lease_secs.max(1)),
             tick: std::time::Duration::from_secs(5),
         }
+    }
+
+    /// The OIDC verifier's settings, when `[auth.oidc]` is configured.
+    pub fn oidc_settings(
+        &self,
+        catalog: &Catalog,
+    ) -> Result<Option<ferry_api::oidc::OidcSettings>, ConfigError> {
+        self.auth
+            .oidc
+            .as_ref()
+            .map(|o| o.settings(catalog))
+            .transpose()
     }
 
     pub fn api_settings(&self) -> ferry_api::ApiSettings {

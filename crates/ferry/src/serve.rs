@@ -48,12 +48,14 @@ pub(crate) async fn run(config: &Config, roles: Roles) -> anyhow::Result<()> {
     });
 
     if roles.api {
+        let oidc = start_oidc(config, &catalog).await?;
         let state = ferry_api::AppState {
             pool: pool.clone(),
             catalog: Arc::clone(&catalog),
             settings: Arc::new(config.api_settings()),
             cloud: Some(Arc::clone(&cloud)),
             feed: ferry_api::feed::Feed::start(&pool, shutdown.clone()),
+            oidc,
         };
         let listener = TcpListener::bind(config.server.listen)
             .await
@@ -87,6 +89,35 @@ pub(crate) async fn run(config: &Config, roles: Roles) -> anyhow::Result<()> {
     pool.close().await;
     tracing::info!("ferry stopped");
     Ok(())
+}
+
+/// The OIDC verifier with its keys loaded, when `[auth.oidc]` is set. A key
+/// file that cannot be read stops the start; an unreachable key URL does not
+/// (Ferry's own tokens keep working, and JWTs are answered 503 until the
+/// keys can be fetched).
+async fn start_oidc(
+    config: &Config,
+    catalog: &ferry_domain::catalog::Catalog,
+) -> anyhow::Result<Option<Arc<ferry_api::oidc::OidcVerifier>>> {
+    let Some(settings) = config.oidc_settings(catalog)? else {
+        return Ok(None);
+    };
+    let file = matches!(settings.jwks, ferry_api::oidc::JwksSource::File(_));
+    let verifier = ferry_api::oidc::OidcVerifier::new(settings)?;
+    match verifier.load().await {
+        Ok(keys) => tracing::info!(
+            issuer = %verifier.settings().issuer,
+            jwks = %verifier.settings().jwks,
+            keys,
+            "accepting OIDC tokens"
+        ),
+        Err(e) if file => return Err(e).context("auth.oidc.jwks_file"),
+        Err(e) => tracing::warn!(
+            error = %e,
+            "the OIDC key set could not be fetched; retrying when a token arrives"
+        ),
+    }
+    Ok(Some(Arc::new(verifier)))
 }
 
 /// Resolves on SIGTERM (Kubernetes, systemd) or Ctrl-C.

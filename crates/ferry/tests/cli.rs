@@ -140,6 +140,53 @@ fn config_check_names_the_bad_key() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("does not exist"));
 }
 
+#[test]
+fn config_check_reports_oidc_mistakes() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("ferry.toml");
+    let jwks = dir.path().join("jwks.json");
+    let text = std::fs::read_to_string(example()).unwrap();
+    let with_oidc = |extra: &str| {
+        let section = format!(
+            "{text}\n[auth.oidc]\nissuer = \"https://idp.example.com\"\naudience = \"ferry\"\n\
+             jwks_file = {:?}\n{extra}",
+            jwks.display().to_string()
+        );
+        std::fs::write(&config, section).unwrap();
+        ferry(&["config", "check"], &config, None)
+    };
+
+    let out = with_oidc("");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("auth.oidc.jwks_file: reading"), "{stderr}");
+
+    std::fs::write(
+        &jwks,
+        r#"{"keys": [{"kty": "EC", "crv": "P-256", "kid": "k1",
+            "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+            "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}"#,
+    )
+    .unwrap();
+    let out = with_oidc("");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("oidc: issuer https://idp.example.com, audience ferry"),
+        "{stdout}"
+    );
+
+    let out = with_oidc("algorithms = [\"HS256\"]\n");
+    assert!(!out.status.success());
+    assert!(out.stdout.is_empty(), "nothing is called valid");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("auth.oidc.algorithms"), "{stderr}");
+}
+
 #[tokio::test]
 async fn token_create_refuses_researchers_without_a_team() {
     let db = TempDb::new().await;

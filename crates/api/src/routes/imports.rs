@@ -759,7 +759,7 @@ async fn list_events(
 #[utoipa::path(
     post, path = "/v1/imports/{id}/cancel", tag = "imports",
     params(("id" = String, Path, description = "The request id")),
-    request_body(content = CancelRequest, description = "Optional reason", content_type = "application/json"),
+    request_body(content = Option<CancelRequest>, description = "Optional reason", content_type = "application/json"),
     responses(
         (status = 200, description = "Cancelled", body = ImportOut),
         (status = 403, description = "The caller may not cancel requests", body = Problem, content_type = "application/problem+json"),
@@ -875,7 +875,7 @@ fn denied(d: Denied, what: &str, caller: &Caller) -> ApiError {
 #[utoipa::path(
     post, path = "/v1/imports/{id}/approve", tag = "imports",
     params(("id" = String, Path, description = "The request id")),
-    request_body(content = ApproveRequest, description = "Optional comment", content_type = "application/json"),
+    request_body(content = Option<ApproveRequest>, description = "Optional comment", content_type = "application/json"),
     responses(
         (status = 200, description = "Approved", body = ImportOut),
         (status = 403, description = "The caller may not approve, or is the requester", body = Problem, content_type = "application/problem+json"),
