@@ -67,6 +67,17 @@ async fn a_hosting_user_sees_requests_by_environment_and_status(pool: PgPool) {
             )
             .await;
         }
+        let cards = b
+            .js(
+                "return [...document.querySelectorAll('.env-card')].map(c => c.dataset.env)",
+                vec![],
+            )
+            .await;
+        assert_eq!(
+            cards,
+            json!(["dev", "staging", "prod"]),
+            "along the promotion path"
+        );
         assert!(b.text("#who").await.contains("hosting-alex"));
         assert!(b.text("#who").await.contains("hosting"));
         // The overview counts by environment and status.
@@ -453,6 +464,17 @@ async fn a_promotion_is_linked_and_a_refusal_shows_the_servers_reason(pool: PgPo
             "document.getElementById('dialog').open",
         )
         .await;
+        let proposed = b
+            .js(
+                "return document.querySelector('#dialog-input').value",
+                vec![],
+            )
+            .await;
+        assert_eq!(
+            proposed,
+            json!("staging"),
+            "the next environment is proposed"
+        );
         let target = b
             .client
             .find(fantoccini::Locator::Css("#dialog-input"))

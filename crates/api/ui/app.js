@@ -146,6 +146,15 @@ function showLogin(message, info = false) {
   input.focus();
 }
 
+// The API lists environments by name; people think of them along the
+// promotion path (dev → staging → prod). Common names go in that order,
+// others after them by name.
+const PATH_ORDER = ['dev', 'development', 'test', 'qa', 'uat', 'stage', 'staging', 'preprod', 'pre-prod', 'prod', 'production'];
+function sortEnvironments(items) {
+  const rank = (n) => { const i = PATH_ORDER.indexOf(n); return i < 0 ? PATH_ORDER.length : i; };
+  return [...items].sort((a, b) => rank(a.name) - rank(b.name) || a.name.localeCompare(b.name));
+}
+
 // Returns an error message, or null once signed in.
 async function signIn(token) {
   state.token = token;
@@ -164,7 +173,7 @@ async function signIn(token) {
   state.me = me;
   try {
     const envs = await api('GET', '/v1/environments');
-    state.environments = envs.items || [];
+    state.environments = sortEnvironments(envs.items || []);
     const teams = new Set((envs.allowed_sources || []).map((s) => s.team));
     if (me.team) teams.add(me.team);
     state.teams = [...teams].sort();
