@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod auth;
+mod dashboard;
 mod environments;
 mod errors;
 mod events;

@@ -5,6 +5,7 @@
 //! [`router`] serves them; [`openapi`] is the document `ferry openapi` prints.
 
 pub mod auth;
+mod dashboard;
 pub mod error;
 pub mod extract;
 pub mod feed;
@@ -79,6 +80,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(routes::imports::router())
         .merge(routes::environments::router())
         .merge(routes::models::router())
+        .merge(routes::me::router())
         .merge(routes::events::router())
         .merge(routes::webhooks::router())
 }
@@ -132,6 +134,7 @@ pub fn router(state: AppState) -> Router {
                 }
             }),
         )
+        .merge(dashboard::router())
         .fallback(|| async { ApiError::not_found("route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(

@@ -23,6 +23,7 @@ use crate::error::{FieldProblem, Problem};
     tags(
         (name = "imports", description = "Import requests: submit, follow, cancel."),
         (name = "environments", description = "Hosting environments a caller may target."),
+        (name = "me", description = "The caller: name, role and team."),
         (name = "events", description = "The event feed as Server-Sent Events, resumable with Last-Event-ID."),
         (name = "webhooks", description = "Signed push delivery of the event feed (Standard Webhooks), admin only."),
         (name = "health", description = "Liveness and readiness probes (no auth)."),

@@ -277,6 +277,7 @@ pub(crate) async fn run_dev(args: &DevArgs) -> anyhow::Result<()> {
     writeln!(
         out,
         "\nFerry is starting at {url}\n\
+         dashboard:  {url}/ (sign in with a FERRY_TOKEN_* from the variables file)\n\
          local AWS:  {} (the walkthrough's accounts; principals in {})\n\
          config:     {}\n\
          variables:  {} (tokens for researchers, a hosting user and an admin)\n\n\

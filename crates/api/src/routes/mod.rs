@@ -4,5 +4,6 @@ pub(crate) mod environments;
 pub(crate) mod events;
 pub(crate) mod health;
 pub(crate) mod imports;
+pub(crate) mod me;
 pub(crate) mod models;
 pub(crate) mod webhooks;
