@@ -31,6 +31,26 @@ impl Listener {
         Ok(Self { inner })
     }
 
+    /// Connects, or logs why not and returns `None`: the caller then wakes
+    /// on its timer only.
+    pub async fn connect_or_poll(pool: &PgPool, channels: &[&str], who: &str) -> Option<Self> {
+        match Self::connect(pool, channels).await {
+            Ok(l) => Some(l),
+            Err(e) => {
+                tracing::warn!(error = %e, "{who}: LISTEN failed; waking on the timer only");
+                None
+            }
+        }
+    }
+
+    /// The next notification of `listener`, or never when there is none.
+    pub async fn next_of(listener: &mut Option<Self>) {
+        match listener {
+            Some(l) => l.next().await,
+            None => std::future::pending().await,
+        }
+    }
+
     /// Resolves at the next notification. Errors (a dropped connection) are
     /// logged and treated as a wake-up: the listener reconnects by itself,
     /// and every waiter re-reads the tables, so nothing missed meanwhile is lost.

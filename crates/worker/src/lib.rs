@@ -175,18 +175,12 @@ pub async fn run(ctx: Arc<Ctx>, shutdown: CancellationToken) {
     if let Err(e) = backfill(&ctx).await {
         tracing::error!(error = %e, "could not backfill placements");
     }
-    let mut wake = match ferry_store::notify::Listener::connect(
+    let mut wake = ferry_store::notify::Listener::connect_or_poll(
         &ctx.pool,
         &[ferry_store::notify::WORK_CHANNEL],
+        "worker",
     )
-    .await
-    {
-        Ok(l) => Some(l),
-        Err(e) => {
-            tracing::warn!(error = %e, "LISTEN failed; polling on the timer only");
-            None
-        }
-    };
+    .await;
     tracing::info!(owner = %ctx.settings.owner, "worker started");
     let mut failures = 0u32;
     loop {
@@ -214,12 +208,7 @@ pub async fn run(ctx: Arc<Ctx>, shutdown: CancellationToken) {
         };
         tokio::select! {
             () = shutdown.cancelled() => break,
-            () = async {
-                match wake.as_mut() {
-                    Some(l) => l.next().await,
-                    None => std::future::pending().await,
-                }
-            } => {}
+            () = ferry_store::notify::Listener::next_of(&mut wake) => {}
             () = tokio::time::sleep(pause) => {}
         }
     }

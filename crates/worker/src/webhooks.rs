@@ -232,13 +232,8 @@ pub async fn run(pool: PgPool, settings: WebhookSettings, shutdown: Cancellation
         }
     };
     let settings = Arc::new(settings);
-    let mut wake = match Listener::connect(&pool, &[EVENTS_CHANNEL, WEBHOOKS_CHANNEL]).await {
-        Ok(l) => Some(l),
-        Err(e) => {
-            tracing::warn!(error = %e, "LISTEN failed; webhooks poll on the timer only");
-            None
-        }
-    };
+    let mut wake =
+        Listener::connect_or_poll(&pool, &[EVENTS_CHANNEL, WEBHOOKS_CHANNEL], "webhooks").await;
     tracing::info!(owner = %settings.owner, "webhook dispatcher started");
     loop {
         let busy = match dispatch_once(&pool, &http, &settings).await {
@@ -257,12 +252,7 @@ pub async fn run(pool: PgPool, settings: WebhookSettings, shutdown: Cancellation
         let pause = next_pause(&pool, settings.tick).await;
         tokio::select! {
             () = shutdown.cancelled() => break,
-            () = async {
-                match wake.as_mut() {
-                    Some(l) => l.next().await,
-                    None => std::future::pending().await,
-                }
-            } => {}
+            () = Listener::next_of(&mut wake) => {}
             () = tokio::time::sleep(pause) => {}
         }
     }

@@ -13,7 +13,6 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use ferry_domain::events::{Message, PING, import_event_kind};
 use ferry_domain::ids::ImportId;
-use ferry_domain::names::{EnvironmentName, TeamName};
 use ferry_store::PgPool;
 use ferry_store::feed::{FeedFilter, next_page};
 use http::{HeaderMap, HeaderValue, header};
@@ -27,6 +26,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::imports::{EventOut, load_visible};
+use super::params;
 use crate::auth::Caller;
 use crate::extract::Query;
 use crate::{ApiError, AppState};
@@ -170,11 +170,7 @@ async fn stream_events(
     Query(q): Query<EventsQuery>,
 ) -> Result<Response, ApiError> {
     let principal = &caller.0;
-    let team = q
-        .team
-        .as_deref()
-        .map(|t| TeamName::parse(t).map_err(|e| ApiError::invalid_query("team", e.rule, e.message)))
-        .transpose()?;
+    let team = params::team(q.team.as_deref())?;
     let team = match (team, principal.team_scope()) {
         (Some(t), _) => {
             principal.can_read(&t).map_err(|_| {
@@ -189,14 +185,7 @@ async fn stream_events(
         (None, Some(own)) => Some(own.clone()),
         (None, None) => None,
     };
-    let environment = q
-        .environment
-        .as_deref()
-        .map(|e| {
-            EnvironmentName::parse(e)
-                .map_err(|e| ApiError::invalid_query("environment", e.rule, e.message))
-        })
-        .transpose()?;
+    let environment = params::environment(q.environment.as_deref())?;
     let kinds = q.types.as_deref().map(parse_types).transpose()?;
     let import_id = match q.import_id.as_deref() {
         None => None,

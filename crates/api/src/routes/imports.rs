@@ -5,14 +5,12 @@ use std::collections::BTreeMap;
 use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ferry_domain::auth::Denied;
 use ferry_domain::bedrock::{ImportedModelName, JobName};
 use ferry_domain::condition::{Condition, ConditionStatus};
 use ferry_domain::ids::ImportId;
 use ferry_domain::import::{DraftRejected, ImportDraft, MAX_DESCRIPTION, NewImport};
-use ferry_domain::names::{EnvironmentName, TeamName};
+use ferry_domain::names::TeamName;
 use ferry_domain::status::{Cause, Status};
 use ferry_store::imports::{self, Actor, EventRecord, ImportRecord, ListFilter};
 use ferry_store::{PgConnection, idempotency};
@@ -25,6 +23,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use super::params::{self, decode_cursor, encode_cursor, page_limit};
 use crate::auth::Caller;
 use crate::error::{ApiError, FieldProblem};
 use crate::extract::{JsonBody, OptionalJsonBody, Path, Query};
@@ -434,37 +433,6 @@ fn location(id: ImportId) -> HeaderValue {
         .unwrap_or_else(|_| HeaderValue::from_static("/v1/imports"))
 }
 
-fn encode_cursor(prefix: &str, value: &str) -> String {
-    URL_SAFE_NO_PAD.encode(format!("{prefix}:{value}"))
-}
-
-fn decode_cursor(prefix: &str, cursor: &str) -> Result<String, ApiError> {
-    URL_SAFE_NO_PAD
-        .decode(cursor)
-        .ok()
-        .and_then(|b| String::from_utf8(b).ok())
-        .and_then(|s| s.strip_prefix(&format!("{prefix}:")).map(str::to_owned))
-        .ok_or_else(|| {
-            ApiError::invalid_query(
-                "cursor",
-                "cursor",
-                "the cursor is not one this endpoint returned",
-            )
-        })
-}
-
-fn page_limit(limit: Option<u32>, default: u32, max: u32) -> Result<u32, ApiError> {
-    match limit {
-        None => Ok(default),
-        Some(l) if (1..=max).contains(&l) => Ok(l),
-        Some(_) => Err(ApiError::invalid_query(
-            "limit",
-            "range",
-            format!("limit must be 1 to {max}"),
-        )),
-    }
-}
-
 /// Loads a request the caller may see; another team's is "not found".
 pub(crate) async fn load_visible(
     conn: &mut PgConnection,
@@ -613,32 +581,10 @@ async fn list_imports(
     let before = q
         .cursor
         .as_deref()
-        .map(|c| {
-            decode_cursor("i", c)?
-                .parse::<Uuid>()
-                .map(ImportId::from_uuid)
-                .map_err(|_| {
-                    ApiError::invalid_query(
-                        "cursor",
-                        "cursor",
-                        "the cursor is not one this endpoint returned",
-                    )
-                })
-        })
+        .map(|c| decode_cursor::<Uuid>("i", c).map(ImportId::from_uuid))
         .transpose()?;
-    let team = q
-        .team
-        .as_deref()
-        .map(|t| TeamName::parse(t).map_err(|e| ApiError::invalid_query("team", e.rule, e.message)))
-        .transpose()?;
-    let environment = q
-        .environment
-        .as_deref()
-        .map(|e| {
-            EnvironmentName::parse(e)
-                .map_err(|e| ApiError::invalid_query("environment", e.rule, e.message))
-        })
-        .transpose()?;
+    let team = params::team(q.team.as_deref())?;
+    let environment = params::environment(q.environment.as_deref())?;
     let model_name = q
         .model_name
         .as_deref()
@@ -725,15 +671,7 @@ async fn list_events(
     let after = q
         .cursor
         .as_deref()
-        .map(|c| {
-            decode_cursor("e", c)?.parse::<i64>().map_err(|_| {
-                ApiError::invalid_query(
-                    "cursor",
-                    "cursor",
-                    "the cursor is not one this endpoint returned",
-                )
-            })
-        })
+        .map(|c| decode_cursor::<i64>("e", c))
         .transpose()?;
     let mut conn = state.pool.acquire().await.map_err(ApiError::internal)?;
     load_visible(&mut conn, &caller, id).await?;
@@ -1177,13 +1115,5 @@ mod tests {
                 serde_json::to_value(s).ok()
             );
         }
-    }
-
-    #[test]
-    fn cursors_round_trip_and_reject_foreign_ones() {
-        let c = encode_cursor("i", "abc");
-        assert_eq!(decode_cursor("i", &c).ok().as_deref(), Some("abc"));
-        assert!(decode_cursor("e", &c).is_err());
-        assert!(decode_cursor("i", "not base64!").is_err());
     }
 }

@@ -6,4 +6,5 @@ pub(crate) mod health;
 pub(crate) mod imports;
 pub(crate) mod me;
 pub(crate) mod models;
+pub(crate) mod params;
 pub(crate) mod webhooks;

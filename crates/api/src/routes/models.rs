@@ -3,7 +3,6 @@
 
 use axum::Json;
 use axum::extract::State;
-use ferry_domain::names::EnvironmentName;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
@@ -12,6 +11,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::imports::ImportStatus;
+use super::params;
 use crate::auth::Caller;
 use crate::extract::Query;
 use crate::{ApiError, AppState};
@@ -65,14 +65,7 @@ async fn list_models(
     Caller(caller): Caller,
     Query(q): Query<ModelsQuery>,
 ) -> Result<Json<ManagedModelList>, ApiError> {
-    let environment = q
-        .environment
-        .as_deref()
-        .map(|e| {
-            EnvironmentName::parse(e)
-                .map_err(|e| ApiError::invalid_query("environment", e.rule, e.message))
-        })
-        .transpose()?;
+    let environment = params::environment(q.environment.as_deref())?;
     let team = caller.team_scope().map(|t| t.as_str().to_owned());
     let mut conn = state.pool.acquire().await.map_err(ApiError::internal)?;
     let now = OffsetDateTime::now_utc();

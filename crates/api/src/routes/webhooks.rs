@@ -9,7 +9,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::STANDARD;
 use ferry_domain::events::Message;
 use ferry_store::webhooks::{
     self as store, DeliveryRecord, NewWebhook, SigningSecret, WebhookRecord,
@@ -23,6 +23,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use super::params::{decode_cursor, encode_cursor, page_limit};
 use crate::auth::Caller;
 use crate::extract::{JsonBody, OptionalJsonBody, Path, Query};
 use crate::{ApiError, AppState, FieldProblem};
@@ -534,34 +535,11 @@ async fn list_deliveries(
     Query(q): Query<DeliveryQuery>,
 ) -> Result<Json<DeliveryPage>, ApiError> {
     admin_only(&caller)?;
-    let limit = match q.limit {
-        None => 50,
-        Some(l) if (1..=200).contains(&l) => l,
-        Some(_) => {
-            return Err(ApiError::invalid_query(
-                "limit",
-                "range",
-                "limit must be 1 to 200",
-            ));
-        }
-    };
+    let limit = page_limit(q.limit, 50, 200)?;
     let before = q
         .cursor
         .as_deref()
-        .map(|c| {
-            URL_SAFE_NO_PAD
-                .decode(c)
-                .ok()
-                .and_then(|b| String::from_utf8(b).ok())
-                .and_then(|s| s.strip_prefix("d:").and_then(|u| u.parse::<Uuid>().ok()))
-                .ok_or_else(|| {
-                    ApiError::invalid_query(
-                        "cursor",
-                        "cursor",
-                        "the cursor is not one this endpoint returned",
-                    )
-                })
-        })
+        .map(|c| decode_cursor::<Uuid>("d", c))
         .transpose()?;
     let mut conn = state.pool.acquire().await.map_err(ApiError::internal)?;
     let hook = load(&mut conn, &id).await?;
@@ -575,8 +553,7 @@ async fn list_deliveries(
     .await?;
     let next_cursor = if rows.len() > limit as usize {
         rows.truncate(limit as usize);
-        rows.last()
-            .map(|d| URL_SAFE_NO_PAD.encode(format!("d:{}", d.id)))
+        rows.last().map(|d| encode_cursor("d", &d.id.to_string()))
     } else {
         None
     };
