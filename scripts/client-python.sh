@@ -17,9 +17,7 @@ cd "$ROOT"
 ensure_postgres
 ensure_python_tools
 
-target="${CARGO_TARGET_DIR:-$ROOT/target}"
-bin="${FERRY_BIN:-$target/debug/ferry}"
-[ -x "$bin" ] || SQLX_OFFLINE=true cargo build --locked --bin ferry
+bin="$(ferry_bin)"
 
 work="$(mktemp -d)"
 sim=""

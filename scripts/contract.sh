@@ -12,9 +12,7 @@ cd "$ROOT"
 ensure_postgres
 ensure_python_tools
 
-target="${CARGO_TARGET_DIR:-$ROOT/target}"
-bin="${FERRY_BIN:-$target/debug/ferry}"
-[ -x "$bin" ] || SQLX_OFFLINE=true cargo build --locked --bin ferry
+bin="$(ferry_bin)"
 db="$(fresh_database ferry_contract)"
 port="$(free_port)"
 export DATABASE_URL="$db" FERRY_CONFIG="$ROOT/ferry.example.toml"

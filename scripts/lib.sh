@@ -81,6 +81,14 @@ ensure_sqlx_cli() {
     fi
 }
 
+# The ferry binary the scripts run: $FERRY_BIN, else the test profile's build
+# (made by the Rust tests; built here when missing). Prints its path.
+ferry_bin() {
+    local bin="${FERRY_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/debug/ferry}"
+    [ -x "$bin" ] || SQLX_OFFLINE=true cargo build --locked --quiet --bin ferry >&2
+    echo "$bin"
+}
+
 # A fresh database on the server DATABASE_URL points at; prints its URL.
 fresh_database() {
     local name="$1" base

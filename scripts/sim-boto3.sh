@@ -5,9 +5,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 ensure_python_tools
-target="${CARGO_TARGET_DIR:-$ROOT/target}"
-bin="${FERRY_BIN:-$target/debug/ferry}"
-[ -x "$bin" ] || SQLX_OFFLINE=true cargo build --locked --bin ferry
+bin="$(ferry_bin)"
 env_file="$(mktemp -u)"
 "$bin" sim --port 0 --env-file "$env_file" --job-duration 1 >/dev/null 2>&1 &
 sim=$!
