@@ -215,13 +215,13 @@ async fn oidc_researchers_are_held_to_their_team_and_ferry_tokens_still_work(poo
     let rsa = Signer::rsa1();
     let idp = KeyServer::start(jwks(&[&rsa])).await;
     let app = app_with(pool, settings(idp.source())).await;
-    let research = rsa.sign(&claims("alice", "researcher", Some("research")));
-    let vision = rsa.sign(&claims("bob", "researcher", Some("vision")));
+    let research = rsa.sign(&claims("user-a", "researcher", Some("research")));
+    let vision = rsa.sign(&claims("user-b", "researcher", Some("vision")));
 
     let created = app.create(&research, &valid_body("oidc-model")).await;
     let id = created["id"].as_str().unwrap().to_owned();
     assert_eq!(created["team"], "research");
-    assert_eq!(created["requested_by"], "alice (oidc)");
+    assert_eq!(created["requested_by"], "user-a (oidc)");
 
     let mut vbody = valid_body("vision-model");
     vbody["source"] = json!("s3://model-artifacts-111122223333/vision/vit/");
@@ -258,7 +258,7 @@ async fn oidc_researchers_are_held_to_their_team_and_ferry_tokens_still_work(poo
     let ed = Signer::new("ed-1.pem", "ed-1", Algorithm::EdDSA);
     idp.publish(jwks(&[&rsa, &ec, &ed]));
     for signer in [&ec, &ed] {
-        let token = signer.sign(&claims("carol", "viewer", None));
+        let token = signer.sign(&claims("user-c", "viewer", None));
         let res = app.get(&token, "/v1/imports").await;
         assert_eq!(res.status(), 200, "{:?}", signer.alg);
     }
@@ -270,7 +270,7 @@ async fn oidc_times_hold_within_the_clock_skew(pool: PgPool) {
     let idp = KeyServer::start(jwks(&[&rsa])).await;
     let app = app_with(pool, settings(idp.source())).await;
 
-    let mut c = claims("alice", "viewer", None);
+    let mut c = claims("user-a", "viewer", None);
     c["exp"] = json!(now() - 20);
     assert_eq!(app.get(&rsa.sign(&c), "/v1/imports").await.status(), 200);
 
@@ -283,13 +283,13 @@ async fn oidc_times_hold_within_the_clock_skew(pool: PgPool) {
             .contains("clock skew allowed: 60 s")
     );
 
-    let mut c = claims("alice", "viewer", None);
+    let mut c = claims("user-a", "viewer", None);
     c["nbf"] = json!(now() + 600);
     refused(&app, &rsa.sign(&c), "not valid before").await;
     c["nbf"] = json!(now() + 20);
     assert_eq!(app.get(&rsa.sign(&c), "/v1/imports").await.status(), 200);
 
-    let mut c = claims("alice", "viewer", None);
+    let mut c = claims("user-a", "viewer", None);
     c["iat"] = json!(now() + 600);
     refused(&app, &rsa.sign(&c), "issued in the future").await;
     c.as_object_mut().unwrap().remove("exp");
@@ -302,7 +302,7 @@ async fn oidc_refuses_other_audiences_issuers_and_signers(pool: PgPool) {
     let idp = KeyServer::start(jwks(&[&rsa])).await;
     let app = app_with(pool, settings(idp.source())).await;
 
-    let mut c = claims("alice", "viewer", None);
+    let mut c = claims("user-a", "viewer", None);
     c["aud"] = json!(["grafana", "billing"]);
     refused(
         &app,
@@ -311,7 +311,7 @@ async fn oidc_refuses_other_audiences_issuers_and_signers(pool: PgPool) {
     )
     .await;
 
-    let mut c = claims("alice", "viewer", None);
+    let mut c = claims("user-a", "viewer", None);
     c["iss"] = json!("https://evil.example");
     refused(
         &app,
@@ -321,12 +321,12 @@ async fn oidc_refuses_other_audiences_issuers_and_signers(pool: PgPool) {
     .await;
 
     // Signed by another key under the issuer's key id.
-    let forged = Signer::rsa2().sign_as("rsa-1", &claims("mallory", "admin", None));
+    let forged = Signer::rsa2().sign_as("rsa-1", &claims("intruder", "admin", None));
     refused(&app, &forged, "signature does not verify").await;
 
     // A valid token with its payload swapped.
-    let good = rsa.sign(&claims("alice", "viewer", None));
-    let admin_payload = URL_SAFE_NO_PAD.encode(claims("alice", "admin", None).to_string());
+    let good = rsa.sign(&claims("user-a", "viewer", None));
+    let admin_payload = URL_SAFE_NO_PAD.encode(claims("user-a", "admin", None).to_string());
     let parts: Vec<&str> = good.split('.').collect();
     let tampered = format!("{}.{admin_payload}.{}", parts[0], parts[2]);
     refused(&app, &tampered, "signature does not verify").await;
@@ -337,7 +337,7 @@ async fn oidc_refuses_unsigned_and_hmac_tokens(pool: PgPool) {
     let rsa = Signer::rsa1();
     let idp = KeyServer::start(jwks(&[&rsa])).await;
     let app = app_with(pool, settings(idp.source())).await;
-    let admin = claims("mallory", "admin", None);
+    let admin = claims("intruder", "admin", None);
 
     let unsigned = format!(
         "{}.{}.",
@@ -472,19 +472,19 @@ async fn oidc_researchers_need_a_declared_team(pool: PgPool) {
     let app = app_with(pool, settings(idp.source())).await;
     refused(
         &app,
-        &rsa.sign(&claims("alice", "researcher", None)),
+        &rsa.sign(&claims("user-a", "researcher", None)),
         "a researcher acts for one team, but the token has no \"ferry_team\" claim",
     )
     .await;
     refused(
         &app,
-        &rsa.sign(&claims("alice", "researcher", Some("robotics"))),
+        &rsa.sign(&claims("user-a", "researcher", Some("robotics"))),
         "team robotics is not a team declared",
     )
     .await;
     refused(
         &app,
-        &rsa.sign(&claims("alice", "superuser", None)),
+        &rsa.sign(&claims("user-a", "superuser", None)),
         "names no Ferry role",
     )
     .await;
@@ -493,7 +493,7 @@ async fn oidc_researchers_need_a_declared_team(pool: PgPool) {
 #[sqlx::test(migrations = "../migrations")]
 async fn jwts_are_refused_when_oidc_is_not_configured(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
-    let token = Signer::rsa1().sign(&claims("alice", "admin", None));
+    let token = Signer::rsa1().sign(&claims("user-a", "admin", None));
     refused(&app, &token, "OIDC is not configured").await;
     refused(&app, "not-a-token", "neither a Ferry token").await;
 }
@@ -506,20 +506,20 @@ async fn oidc_separation_of_duties_follows_the_subject(pool: PgPool) {
     let mut body = valid_body("prod-model");
     body["environment"] = json!("prod");
 
-    // Alice submits as a researcher...
-    let alice = rsa.sign(&claims("alice", "researcher", Some("research")));
-    let created = app.create(&alice, &body).await;
+    // User A submits as a researcher...
+    let user_a = rsa.sign(&claims("user-a", "researcher", Some("research")));
+    let created = app.create(&user_a, &body).await;
     assert_eq!(created["status"], "pending_approval");
     let path = format!("/v1/imports/{}/approve", created["id"].as_str().unwrap());
 
     // ...and cannot approve with a hosting token of the same subject.
-    let alice_hosting = rsa.sign(&claims("alice", "hosting", None));
-    let p = problem(app.post(&alice_hosting, &path, &json!({})).await, 403).await;
+    let user_a_hosting = rsa.sign(&claims("user-a", "hosting", None));
+    let p = problem(app.post(&user_a_hosting, &path, &json!({})).await, 403).await;
     assert_eq!(p["code"], "separation_of_duties");
 
     // Another subject of the hosting team can.
-    let bob = rsa.sign(&claims("bob", "hosting", None));
-    let res = app.post(&bob, &path, &json!({})).await;
+    let user_b = rsa.sign(&claims("user-b", "hosting", None));
+    let res = app.post(&user_b, &path, &json!({})).await;
     assert_eq!(res.status(), 200);
 }
 
@@ -533,7 +533,7 @@ async fn oidc_without_reachable_keys_is_503_while_ferry_tokens_work(pool: PgPool
     assert!(verifier.load().await.is_err());
     let app = TestApp::spawn_with_oidc(pool, Arc::new(verifier)).await;
 
-    let token = Signer::rsa1().sign(&claims("alice", "viewer", None));
+    let token = Signer::rsa1().sign(&claims("user-a", "viewer", None));
     let p = problem(app.get(&token, "/v1/imports").await, 503).await;
     assert!(
         p["detail"]

@@ -78,7 +78,7 @@ async fn a_hosting_user_sees_requests_by_environment_and_status(pool: PgPool) {
             json!(["dev", "staging", "prod"]),
             "along the promotion path"
         );
-        assert!(b.text("#who").await.contains("hosting-alex"));
+        assert!(b.text("#who").await.contains("hosting-lead"));
         assert!(b.text("#who").await.contains("hosting"));
         // The overview counts by environment and status.
         let chip = b
@@ -256,7 +256,7 @@ async fn an_approved_request_moves_to_completed_on_the_page_without_a_reload(poo
         )
         .await;
         let approved = b.text("#timeline li[data-kind=\"approved\"]").await;
-        assert!(approved.contains("hosting-alex"), "{approved}");
+        assert!(approved.contains("hosting-lead"), "{approved}");
         assert!(approved.contains("preflight is clean"), "{approved}");
         b.wait(
             "the completion in the timeline",
@@ -414,7 +414,7 @@ async fn a_rejection_with_its_reason_shows_in_the_timeline(pool: PgPool) {
         .await;
         let event = b.text("#timeline li[data-kind=\"rejected\"]").await;
         assert!(event.contains(reason), "the reason, as text: {event}");
-        assert!(event.contains("hosting-alex"), "{event}");
+        assert!(event.contains("hosting-lead"), "{event}");
         let escaped = b
             .js(
                 "return document.querySelector('#timeline li[data-kind=\"rejected\"] b') === null",

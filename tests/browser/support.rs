@@ -106,7 +106,7 @@ impl Stack {
     }
 
     pub(crate) async fn hosting(&self) -> String {
-        self.app.token(Role::Hosting, None, "hosting-alex").await
+        self.app.token(Role::Hosting, None, "hosting-lead").await
     }
 
     pub(crate) async fn researcher(&self, team: &str) -> String {
