@@ -23,7 +23,8 @@ cfn-lint --format parseable -- "$ROOT"/deploy/cloudformation/*.json "$work"/cfn/
 log "parliament: every rendered document"
 # parliament reads stdin when it is not a terminal: give it none. Its findings that are the
 # import's own needs or parliament's blind spots are dropped below, each with its reason.
-findings="$(parliament --directory "$work/json" --include_policy_extension json \
+# (Its own import of pkg_resources warns on stderr; that warning is not a finding.)
+findings="$(PYTHONWARNINGS="ignore:pkg_resources is deprecated:UserWarning" parliament --directory "$work/json" --include_policy_extension json \
     --include-community-auditors --minimum_severity LOW --json </dev/null 2>&1 || true)"
 printf '%s\n' "$findings" | python3 -c '
 import json, re, sys
