@@ -81,6 +81,19 @@ ensure_sqlx_cli() {
     fi
 }
 
+# Debian's Chromium and chromedriver, which the dashboard's browser tests drive
+# headless; installed from Debian's packages when missing (needs root or sudo).
+ensure_chromium() {
+    if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then
+        return
+    fi
+    local sudo=""
+    [ "$(id -u)" = 0 ] || sudo="sudo"
+    log "installing chromium and chromium-driver (Debian packages) for the browser tests"
+    $sudo apt-get update -qq &&
+        $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+}
+
 # The ferry binary the scripts run: $FERRY_BIN, else the test profile's build
 # (made by the Rust tests; built here when missing). Prints its path.
 ferry_bin() {
