@@ -31,7 +31,7 @@ pub async fn head(conn: &mut PgConnection) -> Result<i64, StoreError> {
 }
 
 /// One page of the feed after `after`, at most up to `upto`, oldest first.
-pub async fn read(
+async fn read(
     conn: &mut PgConnection,
     after: i64,
     upto: i64,
@@ -97,6 +97,17 @@ pub async fn next_page(
     // Read the head first: every position at or below it was committed before
     // the page's query starts, so the page sees all of them.
     let upto = head(conn).await?;
+    page_upto(conn, after, upto, filter, limit).await
+}
+
+/// [`next_page`] against a head the caller has read (once for many readers).
+pub async fn page_upto(
+    conn: &mut PgConnection,
+    after: i64,
+    upto: i64,
+    filter: &FeedFilter,
+    limit: u32,
+) -> Result<(Vec<Message>, i64), StoreError> {
     if upto <= after {
         return Ok((Vec::new(), after));
     }

@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::StoreError;
-use crate::feed::{FeedFilter, next_page};
+use crate::feed::{FeedFilter, head, page_upto};
 
 /// A signing secret (`whsec_...`). `Debug` does not print it.
 #[derive(Clone, PartialEq, Eq)]
@@ -183,6 +183,11 @@ pub async fn fan_out(conn: &mut PgConnection, batch: u32) -> Result<usize, Store
     )
     .fetch_all(&mut *conn)
     .await?;
+    if subs.is_empty() {
+        return Ok(0);
+    }
+    // One head for every subscription: all positions up to it are final.
+    let upto = head(&mut *conn).await?;
     let mut queued = 0;
     for sub in subs {
         let filter = FeedFilter {
@@ -194,7 +199,7 @@ pub async fn fan_out(conn: &mut PgConnection, batch: u32) -> Result<usize, Store
             }),
             ..FeedFilter::default()
         };
-        let (page, resume) = next_page(conn, sub.cursor_seq, &filter, batch).await?;
+        let (page, resume) = page_upto(conn, sub.cursor_seq, upto, &filter, batch).await?;
         for message in &page {
             let payload =
                 serde_json::to_value(message).map_err(|e| StoreError::Corrupt(e.to_string()))?;
