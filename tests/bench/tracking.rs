@@ -24,8 +24,7 @@ use ferry_domain::import::{ImportDraft, NewImport};
 use ferry_domain::names::TeamName;
 use ferry_e2e::example_catalog;
 use ferry_sim::{FaultConfig, Sim, SimOptions};
-use ferry_store::work::Quota;
-use ferry_worker::{Backoff, Ctx, Placement, Settings};
+use ferry_worker::{Backoff, Ctx, Placement, Quota, Settings};
 use tokio_util::sync::CancellationToken;
 
 struct Outcome {
@@ -125,8 +124,8 @@ async fn run(master: &str, label: &str, n: usize, job_secs: u64, list_threshold:
                 budget_per_second: 20.0,
                 budget_burst: 40.0,
                 placements: vec![Placement {
-                    account: "777788889999".into(),
-                    region: "us-east-1".into(),
+                    account: "777788889999".parse().unwrap(),
+                    region: "us-east-1".parse().unwrap(),
                     quota,
                     refuse_over_model_limit: true,
                 }],

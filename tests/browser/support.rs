@@ -14,8 +14,7 @@ use ferry_domain::auth::Role;
 use ferry_e2e::{TestApp, example_catalog};
 use ferry_sim::{FaultConfig, Sim, SimHandle, SimOptions};
 use ferry_store::PgPool;
-use ferry_store::work::Quota;
-use ferry_worker::{Backoff, Ctx, Placement, Settings};
+use ferry_worker::{Ctx, Placement, Quota, Settings};
 use futures::FutureExt;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
@@ -49,26 +48,16 @@ impl Drop for Stack {
 }
 
 fn worker_settings() -> Settings {
-    Settings {
-        owner: format!("browser-{}", uuid::Uuid::now_v7()),
-        lease: Duration::from_secs(5),
-        batch: 64,
-        tick: Duration::from_millis(100),
-        poll: Backoff::new(Duration::from_millis(200), Duration::from_millis(500)),
-        retry: Backoff::new(Duration::from_millis(200), Duration::from_millis(800)),
-        list_threshold: 3,
-        budget_per_second: 1000.0,
-        budget_burst: 1000.0,
-        placements: vec![Placement {
-            account: "777788889999".into(),
-            region: "us-east-1".into(),
-            quota: Quota {
-                concurrent_jobs: 1,
-                imported_models: 1000,
-            },
-            refuse_over_model_limit: true,
-        }],
-    }
+    let sim = Placement {
+        account: "777788889999".parse().unwrap(),
+        region: "us-east-1".parse().unwrap(),
+        quota: Quota {
+            concurrent_jobs: 1,
+            imported_models: 1000,
+        },
+        refuse_over_model_limit: true,
+    };
+    Settings::fast(format!("browser-{}", uuid::Uuid::now_v7()), vec![sim])
 }
 
 impl Stack {

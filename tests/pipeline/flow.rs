@@ -1,4 +1,6 @@
-use ferry_domain::status::Status;
+use ferry_domain::events::EventKind;
+use ferry_domain::status::{Cause, Status};
+use ferry_domain::update::{Event, Update};
 use ferry_sim::ChainStep;
 
 use crate::support::{ONE, Pipeline, quick_jobs};
@@ -237,21 +239,12 @@ async fn a_prod_request_waits_for_approval_then_runs(pool: ferry_store::PgPool) 
     }
     assert_eq!(p.get(id).await.status, Status::PendingApproval);
     let mut conn = p.pool.acquire().await.unwrap();
-    ferry_store::work::apply(
-        &mut conn,
-        id,
-        None,
-        Some((ferry_domain::status::Cause::Approve, Status::Queued)),
-        ferry_store::imports::Actor {
-            name: "hosting-lead",
-        },
-        vec![],
-        &ferry_store::work::Changes::default(),
-        "approved",
-        &serde_json::json!({}),
-    )
-    .await
-    .unwrap();
+    let approve = Update::new(id, "hosting-lead")
+        .to(Cause::Approve, Status::Queued)
+        .event(Event::new(EventKind::Approved, serde_json::json!({})));
+    ferry_store::imports::update(&mut conn, &approve)
+        .await
+        .unwrap();
     drop(conn);
     let done = p.drive(&ctx, &[id]).await.remove(0);
     assert_eq!(done.status, Status::Completed, "{:?}", done.failure_message);
@@ -279,21 +272,15 @@ async fn an_imported_model_is_deleted_in_bedrock(pool: ferry_store::PgPool) {
     let dev: ferry_domain::names::EnvironmentName = "dev".parse().unwrap();
     ctx.cloud.get_imported_model(&dev, &model).await.unwrap();
     let mut conn = p.pool.acquire().await.unwrap();
-    ferry_store::work::apply(
-        &mut conn,
-        id,
-        None,
-        Some((ferry_domain::status::Cause::DeleteModel, Status::Deleting)),
-        ferry_store::imports::Actor {
-            name: "hosting-lead",
-        },
-        vec![],
-        &ferry_store::work::Changes::default(),
-        "delete_requested",
-        &serde_json::json!({}),
-    )
-    .await
-    .unwrap();
+    let delete = Update::new(id, "hosting-lead")
+        .to(Cause::DeleteModel, Status::Deleting)
+        .event(Event::new(
+            EventKind::DeleteRequested,
+            serde_json::json!({}),
+        ));
+    ferry_store::imports::update(&mut conn, &delete)
+        .await
+        .unwrap();
     drop(conn);
     let mut last = p.get(id).await;
     for _ in 0..100 {
@@ -348,9 +335,9 @@ async fn a_request_waiting_for_approval_gets_a_preflight_report_for_the_reviewer
     let cond = waiting
         .conditions
         .iter()
-        .find(|c| c.kind == "PreflightPassed")
+        .find(|c| c.kind.as_str() == "PreflightPassed")
         .unwrap();
-    assert_eq!(cond.reason, "AllChecksPassed");
+    assert_eq!(cond.reason.as_str(), "AllChecksPassed");
     // It is not checked again and again while it waits.
     let calls = p
         .sim
@@ -394,7 +381,11 @@ async fn an_unknown_job_status_is_recorded_and_tracking_goes_on(pool: ferry_stor
     for _ in 0..200 {
         ferry_worker::activate(&ctx).await.unwrap();
         let r = p.get(id).await;
-        if let Some(c) = r.conditions.iter().find(|c| c.kind == "JobStatusKnown") {
+        if let Some(c) = r
+            .conditions
+            .iter()
+            .find(|c| c.kind.as_str() == "JobStatusKnown")
+        {
             seen = Some((r.status, c.message.clone()));
             break;
         }

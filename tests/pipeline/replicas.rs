@@ -1,10 +1,123 @@
 use std::collections::BTreeSet;
 
-use ferry_domain::status::Status;
+use std::collections::BTreeMap;
+
+use ferry_domain::auth::{Principal, Role};
+use ferry_domain::bedrock::VpcSettings;
+use ferry_domain::catalog::Environment;
+use ferry_domain::condition::{Condition, ConditionStatus, ConditionType, Reason};
+use ferry_domain::events::EventKind;
+use ferry_domain::import::{ImportDraft, NewImport};
+use ferry_domain::names::TeamName;
+use ferry_domain::status::{Cause, Status};
+use ferry_domain::update::{Changes, Event, Update};
+use ferry_e2e::example_catalog;
 use ferry_sim::{FaultConfig, FaultRule};
-use ferry_store::work::{Quota, claim_due};
+use ferry_store::imports;
+use ferry_store::work::claim_due;
+use ferry_worker::{Quota, create_job_request};
 
 use crate::support::{ONE, Pipeline, quick_jobs};
+
+/// The `CreateModelImportJob` request a replica builds from the row it reads
+/// is the one any other replica builds from the same row read later, after
+/// unrelated changes, and it carries what the API accepted.
+#[sqlx::test(migrations = "../migrations")]
+async fn the_create_request_is_the_same_on_every_replica(pool: ferry_store::PgPool) {
+    let catalog = example_catalog();
+    let principal = Principal {
+        id: "token:research".into(),
+        name: "research-researcher".into(),
+        role: Role::Researcher,
+        team: Some(TeamName::parse("research").unwrap()),
+    };
+    let draft = ImportDraft {
+        source: "s3://model-artifacts-111122223333/m/".into(),
+        environment: "dev".into(),
+        model_name: "m1".into(),
+        model_tags: BTreeMap::from([("owner".into(), "alice".into())]),
+        ..ImportDraft::default()
+    };
+    let new = NewImport::from_draft(&draft, &principal, &catalog).unwrap();
+    let env = Environment {
+        vpc: Some(VpcSettings::new(vec!["subnet-1".into()], vec!["sg-1".into()]).unwrap()),
+        ..catalog.environment("dev").unwrap().clone()
+    };
+    let mut conn = pool.acquire().await.unwrap();
+    imports::insert(&mut conn, &new, &principal.id)
+        .await
+        .unwrap();
+    // One replica claims the row and builds the request...
+    let claimed = claim_due(&mut conn, "replica-1", time::Duration::seconds(60), 1)
+        .await
+        .unwrap()
+        .remove(0);
+    let a = create_job_request(&claimed, &env);
+    // ...the row changes in ways that do not concern the job...
+    let unrelated = Update::new(new.id, "ferry")
+        .leased_by("replica-1")
+        .condition(Condition::new(
+            ConditionType::JobSubmitted,
+            ConditionStatus::False,
+            Reason::Throttled,
+            "will retry",
+        ))
+        .changes(Changes {
+            retries: Some(3),
+            release: true,
+            ..Changes::default()
+        });
+    imports::update(&mut conn, &unrelated).await.unwrap();
+    // ...and another replica rebuilds it from the row as Postgres has it now.
+    let reread = imports::get(&mut conn, new.id).await.unwrap();
+    let b = create_job_request(&reread, &env);
+    assert_eq!(a, b, "rebuilt identically");
+    assert_eq!(
+        (&b.job_name, &b.model_name, &b.source),
+        (&new.job_name, &new.model_name, &new.source),
+        "what the API accepted"
+    );
+    assert_eq!(
+        a.client_request_token.as_str(),
+        format!("ferry-{}-1", new.id.simple())
+    );
+    assert_eq!(a.vpc.unwrap().subnet_ids, vec!["subnet-1"]);
+    let keys: Vec<&str> = a.model_tags.iter().map(|t| t.key.as_str()).collect();
+    assert!(
+        keys.contains(&"owner") && keys.contains(&"ferry:request-id"),
+        "{keys:?}"
+    );
+    // A retry is a new attempt: a new token, so Bedrock starts a new job.
+    for update in [
+        Update::new(new.id, "ferry").to(Cause::StartPreflight, Status::Validating),
+        Update::fail(
+            new.id,
+            "ferry",
+            Cause::PreflightFailed,
+            Condition::new(
+                ConditionType::PreflightPassed,
+                ConditionStatus::False,
+                Reason::PreflightFailed,
+                "no weights",
+            ),
+            Event::new(EventKind::PreflightFailed, serde_json::json!({})),
+        ),
+        Update::new(new.id, "research-researcher")
+            .to(Cause::Retry, Status::Queued)
+            .changes(Changes {
+                new_attempt: Some(ferry_domain::bedrock::JobName::for_attempt(
+                    &new.job_name,
+                    2,
+                )),
+                ..Changes::default()
+            }),
+    ] {
+        imports::update(&mut conn, &update).await.unwrap();
+    }
+    let retried = imports::get(&mut conn, new.id).await.unwrap();
+    let retry = create_job_request(&retried, &env);
+    assert!(retry.client_request_token.as_str().ends_with("-2"));
+}
 
 /// The state a worker leaves when it dies right after `CreateModelImportJob`
 /// returned and before it wrote the job ARN: the request is `submitting`, the
@@ -32,7 +145,7 @@ async fn a_worker_dying_after_create_leaves_exactly_one_job(pool: ferry_store::P
     let record = claimed.into_iter().next().unwrap();
     assert_eq!(record.status, Status::Submitting);
     let env = p.catalog.environment("dev").unwrap();
-    let job = ferry_worker::create_job_request(&record, env).unwrap();
+    let job = create_job_request(&record, env);
     let first_arn = doomed
         .cloud
         .create_import_job(&"dev".parse().unwrap(), &job)

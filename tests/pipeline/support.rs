@@ -12,8 +12,7 @@ use ferry_e2e::example_catalog;
 use ferry_sim::{FaultConfig, Sim, SimHandle, SimOptions};
 use ferry_store::PgPool;
 use ferry_store::imports::{self, ImportRecord};
-use ferry_store::work::Quota;
-use ferry_worker::{Backoff, Ctx, Placement, Settings};
+use ferry_worker::{Ctx, Placement, Quota, Settings};
 use tokio_util::sync::CancellationToken;
 
 pub(crate) struct Pipeline {
@@ -23,23 +22,14 @@ pub(crate) struct Pipeline {
     pub(crate) sample: String,
 }
 
-pub(crate) fn fast_settings(owner: &str, quota: Quota) -> Settings {
-    Settings {
-        owner: owner.to_owned(),
-        lease: Duration::from_secs(5),
-        batch: 64,
-        tick: Duration::from_millis(50),
-        poll: Backoff::new(Duration::from_millis(100), Duration::from_millis(400)),
-        retry: Backoff::new(Duration::from_millis(100), Duration::from_millis(500)),
-        list_threshold: 3,
-        budget_per_second: 1000.0,
-        budget_burst: 1000.0,
-        placements: vec![Placement {
-            account: "777788889999".into(),
-            region: "us-east-1".into(),
-            quota,
-            refuse_over_model_limit: true,
-        }],
+/// The sim's hosting account and Region with `quota`, refusing requests
+/// over the imported-model limit.
+pub(crate) fn sim_placement(quota: Quota) -> Placement {
+    Placement {
+        account: "777788889999".parse().unwrap(),
+        region: "us-east-1".parse().unwrap(),
+        quota,
+        refuse_over_model_limit: true,
     }
 }
 
@@ -69,7 +59,7 @@ impl Pipeline {
             pool: self.pool.clone(),
             cloud: self.cloud().await,
             catalog: Arc::clone(&self.catalog),
-            settings: fast_settings(owner, quota),
+            settings: Settings::fast(owner, vec![sim_placement(quota)]),
         }
     }
 

@@ -7,10 +7,12 @@ use ferry_domain::auth::{Principal, Role};
 use ferry_domain::import::{ImportDraft, NewImport};
 use ferry_domain::names::TeamName;
 use ferry_domain::status::Status;
+use ferry_domain::update::{Changes, Update};
 use ferry_e2e::example_catalog;
-use ferry_store::imports::{self, Actor};
-use ferry_store::work::{self, Admission, Changes, Quota};
+use ferry_store::imports;
+use ferry_store::work;
 use ferry_store::{PgPool, StoreError};
+use ferry_worker::{Admission, Placement, Quota};
 
 fn researcher(team: &str) -> Principal {
     Principal {
@@ -50,6 +52,24 @@ async fn mark_waiting(pool: &PgPool, new: &NewImport) {
 }
 
 const LEASE: time::Duration = time::Duration::seconds(60);
+
+/// The example catalog's dev placement with `quota`.
+fn dev(quota: Quota, refuse_over_model_limit: bool) -> Placement {
+    Placement {
+        account: "777788889999".parse().unwrap(),
+        region: "us-east-1".parse().unwrap(),
+        quota,
+        refuse_over_model_limit,
+    }
+}
+
+fn account() -> ferry_domain::bedrock::AccountId {
+    "777788889999".parse().unwrap()
+}
+
+fn region() -> ferry_domain::bedrock::Region {
+    "us-east-1".parse().unwrap()
+}
 
 #[sqlx::test(migrations = "../migrations")]
 async fn a_due_request_is_claimed_by_exactly_one_worker(pool: PgPool) {
@@ -98,35 +118,15 @@ async fn an_expired_lease_is_claimed_again_and_the_old_owner_cannot_write(pool: 
     tokio::time::sleep(std::time::Duration::from_millis(120)).await;
     let again = work::claim_due(&mut conn, "other", LEASE, 1).await.unwrap();
     assert_eq!(again[0].id, new.id);
-    let stale = work::apply(
-        &mut conn,
-        new.id,
-        Some("dead"),
-        None,
-        Actor { name: "ferry" },
-        vec![],
-        &Changes::default(),
-        "",
-        &serde_json::json!({}),
-    )
-    .await;
+    let stale = imports::update(&mut conn, &Update::new(new.id, "ferry").leased_by("dead")).await;
     assert!(matches!(stale, Err(StoreError::LeaseLost)));
-    work::apply(
-        &mut conn,
-        new.id,
-        Some("other"),
-        None,
-        Actor { name: "ferry" },
-        vec![],
-        &Changes {
+    let release = Update::new(new.id, "ferry")
+        .leased_by("other")
+        .changes(Changes {
             release: true,
             ..Changes::default()
-        },
-        "",
-        &serde_json::json!({}),
-    )
-    .await
-    .unwrap();
+        });
+    imports::update(&mut conn, &release).await.unwrap();
     assert_eq!(
         work::claim_due(&mut conn, "third", LEASE, 1)
             .await
@@ -179,7 +179,7 @@ async fn waiting_requests_are_not_claimed_but_admitted_within_the_quota_in_fair_
             .is_empty(),
         "waiting rows belong to the scheduler"
     );
-    let line = work::waiting_line(&mut conn, "777788889999", "us-east-1")
+    let line = work::waiting_line(&mut conn, &account(), &region())
         .await
         .unwrap();
     assert_eq!(line, vec![r1.id, v1.id, r2.id, r3.id]);
@@ -193,12 +193,12 @@ async fn waiting_requests_are_not_claimed_but_admitted_within_the_quota_in_fair_
         concurrent_jobs: 1,
         imported_models: 10,
     };
-    let admitted = work::admit(&mut conn, "777788889999", "us-east-1", quota, true)
+    let admitted = ferry_worker::admit(&mut conn, &dev(quota, true))
         .await
         .unwrap();
     assert_eq!(admitted, vec![Admission::Admitted(r1.id)]);
     assert!(
-        work::admit(&mut conn, "777788889999", "us-east-1", quota, true)
+        ferry_worker::admit(&mut conn, &dev(quota, true))
             .await
             .unwrap()
             .is_empty(),
@@ -216,7 +216,7 @@ async fn waiting_requests_are_not_claimed_but_admitted_within_the_quota_in_fair_
     .execute(&pool)
     .await
     .unwrap();
-    let line = work::waiting_line(&mut conn, "777788889999", "us-east-1")
+    let line = work::waiting_line(&mut conn, &account(), &region())
         .await
         .unwrap();
     assert_eq!(
@@ -224,7 +224,7 @@ async fn waiting_requests_are_not_claimed_but_admitted_within_the_quota_in_fair_
         vec![v1.id, r2.id, r3.id],
         "the team served least recently goes first"
     );
-    let admitted = work::admit(&mut conn, "777788889999", "us-east-1", quota, true)
+    let admitted = ferry_worker::admit(&mut conn, &dev(quota, true))
         .await
         .unwrap();
     assert_eq!(admitted, vec![Admission::Admitted(v1.id)]);
@@ -244,7 +244,7 @@ async fn concurrent_schedulers_never_exceed_the_quota(pool: PgPool) {
         let pool = pool.clone();
         async move {
             let mut tx = pool.begin().await.unwrap();
-            let a = work::admit(&mut tx, "777788889999", "us-east-1", quota, true)
+            let a = ferry_worker::admit(&mut tx, &dev(quota, true))
                 .await
                 .unwrap();
             tx.commit().await.unwrap();
@@ -276,7 +276,7 @@ async fn the_imported_model_limit_refuses_or_warns(pool: PgPool) {
         imported_models: 1,
     };
     let mut conn = pool.acquire().await.unwrap();
-    let out = work::admit(&mut conn, "777788889999", "us-east-1", quota, true)
+    let out = ferry_worker::admit(&mut conn, &dev(quota, true))
         .await
         .unwrap();
     assert_eq!(out, vec![Admission::RefusedOverModelLimit(a.id)]);
@@ -290,7 +290,7 @@ async fn the_imported_model_limit_refuses_or_warns(pool: PgPool) {
 
     let b = create(&pool, "research", "b").await;
     mark_waiting(&pool, &b).await;
-    let out = work::admit(&mut conn, "777788889999", "us-east-1", quota, false)
+    let out = ferry_worker::admit(&mut conn, &dev(quota, false))
         .await
         .unwrap();
     assert_eq!(out, vec![Admission::AdmittedOverModelLimit(b.id)]);
@@ -334,4 +334,28 @@ async fn new_requests_notify_workers(pool: PgPool) {
     tokio::time::timeout(std::time::Duration::from_secs(5), listener.next())
         .await
         .unwrap();
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_stored_value_that_no_longer_parses_is_an_error_naming_the_field(pool: PgPool) {
+    let bad = create(&pool, "research", "bad").await;
+    let good = create(&pool, "research", "good").await;
+    // A tag Bedrock would refuse, as a manual edit might leave it.
+    sqlx::query(r#"UPDATE import_requests SET model_tags = '{"owner": "a*b"}' WHERE id = $1"#)
+        .bind(bad.id.as_uuid())
+        .execute(&pool)
+        .await
+        .unwrap();
+    let mut conn = pool.acquire().await.unwrap();
+    let err = imports::get(&mut conn, bad.id).await.unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Corrupt(m) if m.starts_with("model_tags:")),
+        "{err}"
+    );
+    // The worker goes on with the others.
+    let claimed = work::claim_due(&mut conn, "w", LEASE, 10).await.unwrap();
+    assert_eq!(
+        claimed.iter().map(|r| r.id).collect::<Vec<_>>(),
+        vec![good.id]
+    );
 }

@@ -587,6 +587,12 @@ impl ClientRequestToken {
         }
         Ok(Self(s.to_owned()))
     }
+
+    /// The token of attempt `attempt` of request `id`: `ferry-<id>-<attempt>`,
+    /// 32 hex digits and a number, so always within the pattern.
+    pub fn for_attempt(id: crate::ids::ImportId, attempt: u32) -> Self {
+        Self(format!("ferry-{}-{attempt}", id.simple()))
+    }
 }
 
 /// `vpcConfig` of an import job: 1 to 16 subnet ids and 1 to 5 security
@@ -856,6 +862,8 @@ mod tests {
     #[test]
     fn client_request_token_pattern() {
         ClientRequestToken::parse("ferry-0190a1b2c3").unwrap();
+        let built = ClientRequestToken::for_attempt(crate::ids::ImportId::new(), 12);
+        assert_eq!(ClientRequestToken::parse(built.as_str()).unwrap(), built);
         ClientRequestToken::parse("a").unwrap();
         ClientRequestToken::parse(&"a".repeat(256)).unwrap();
         for bad in ["", "-a", "a-", "a_b", &"a".repeat(257)] {

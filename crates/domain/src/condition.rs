@@ -1,5 +1,8 @@
 //! Kubernetes-style conditions: a dashboard shows *why* a request is where it
 //! is, not only *where*.
+//!
+//! Condition types and reasons are closed enums, written to the database and
+//! the API as the CamelCase words programs match on.
 
 use time::OffsetDateTime;
 
@@ -10,14 +13,106 @@ pub enum ConditionStatus {
     Unknown,
 }
 
+/// Declares a closed set of CamelCase words with `as_str`, `ALL` and serde
+/// that reads and writes exactly those words.
+macro_rules! words {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+        pub enum $name {
+            $($(#[$vmeta])* $variant),+
+        }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => stringify!($variant)),+
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+words!(
+    /// What a condition is about.
+    ConditionType {
+        /// Every field passed Bedrock's rules.
+        Accepted,
+        /// The hosting team's decision, where approval is required.
+        Approved,
+        /// Someone cancelled the request.
+        Cancelled,
+        /// A user started a new attempt.
+        Retried,
+        /// The artifacts and the access chain were checked.
+        PreflightPassed,
+        /// Waiting for, or given, an import job slot.
+        Scheduled,
+        /// `CreateModelImportJob` was called.
+        JobSubmitted,
+        /// Bedrock reported a job status Ferry knows.
+        JobStatusKnown,
+        /// The imported model exists and can be used.
+        Ready,
+        /// The imported model was deleted.
+        ModelDeleted,
+    }
+);
+
+impl ConditionType {
+    /// Conditions that still describe a request after a retry starts a new
+    /// attempt; the others belonged to the failed attempt.
+    pub fn survives_retry(self) -> bool {
+        matches!(self, Self::Accepted | Self::Approved | Self::Retried)
+    }
+}
+
+words!(
+    /// Why a condition has its status: a CamelCase word programs may match on.
+    Reason {
+        InputValid,
+        AwaitingApproval,
+        Approved,
+        Rejected,
+        CancelledByUser,
+        RetriedByUser,
+        Running,
+        AllChecksPassed,
+        PreflightFailed,
+        TransientError,
+        WaitingForSlot,
+        SlotFree,
+        ImportedModelLimit,
+        JobCreated,
+        WaitingForQuota,
+        Throttled,
+        Imported,
+        ImportFailed,
+        UnknownStatus,
+        EnvironmentRemoved,
+        NoJob,
+        Deleting,
+        Deleted,
+        NoModel,
+        Retrying,
+        DeleteRefused,
+    }
+);
+
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Condition {
-    /// `Accepted`, `Approved`, `PreflightPassed`, `JobSubmitted`, `Ready`, ...
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: ConditionType,
     pub status: ConditionStatus,
-    /// A CamelCase word a program may match on.
-    pub reason: String,
+    pub reason: Reason,
     pub message: String,
     #[serde(with = "time::serde::rfc3339")]
     pub last_transition_time: OffsetDateTime,
@@ -25,15 +120,15 @@ pub struct Condition {
 
 impl Condition {
     pub fn new(
-        kind: &str,
+        kind: ConditionType,
         status: ConditionStatus,
-        reason: &str,
+        reason: Reason,
         message: impl Into<String>,
     ) -> Self {
         Self {
-            kind: kind.to_owned(),
+            kind,
             status,
-            reason: reason.to_owned(),
+            reason,
             message: message.into(),
             last_transition_time: OffsetDateTime::now_utc(),
         }
@@ -55,6 +150,7 @@ pub fn set_condition(conditions: &mut Vec<Condition>, mut new: Condition) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -62,22 +158,59 @@ mod tests {
     fn transition_time_moves_only_on_status_change() {
         let mut cs = vec![];
         let first = Condition::new(
-            "Approved",
+            ConditionType::Approved,
             ConditionStatus::False,
-            "AwaitingApproval",
+            Reason::AwaitingApproval,
             "wait",
         );
         let t0 = first.last_transition_time;
         set_condition(&mut cs, first);
-        let mut same = Condition::new("Approved", ConditionStatus::False, "StillWaiting", "still");
+        let mut same = Condition::new(
+            ConditionType::Approved,
+            ConditionStatus::False,
+            Reason::Rejected,
+            "still",
+        );
         same.last_transition_time = t0 + time::Duration::seconds(5);
         set_condition(&mut cs, same);
         assert_eq!(cs.len(), 1);
-        assert_eq!(cs[0].reason, "StillWaiting");
+        assert_eq!(cs[0].reason, Reason::Rejected);
         assert_eq!(cs[0].last_transition_time, t0);
-        let mut flipped = Condition::new("Approved", ConditionStatus::True, "Approved", "ok");
+        let mut flipped = Condition::new(
+            ConditionType::Approved,
+            ConditionStatus::True,
+            Reason::Approved,
+            "ok",
+        );
         flipped.last_transition_time = t0 + time::Duration::seconds(9);
         set_condition(&mut cs, flipped);
         assert_eq!(cs[0].last_transition_time, t0 + time::Duration::seconds(9));
+    }
+
+    #[test]
+    fn words_are_written_as_before() {
+        let c = Condition::new(
+            ConditionType::PreflightPassed,
+            ConditionStatus::Unknown,
+            Reason::TransientError,
+            "m",
+        );
+        let v = serde_json::to_value(&c).unwrap();
+        assert_eq!(v["type"], "PreflightPassed");
+        assert_eq!(v["status"], "Unknown");
+        assert_eq!(v["reason"], "TransientError");
+        let back: Condition = serde_json::from_value(v).unwrap();
+        assert_eq!(back, c);
+        for t in ConditionType::ALL {
+            assert_eq!(serde_json::to_value(t).unwrap(), t.as_str());
+        }
+        for r in Reason::ALL {
+            assert_eq!(serde_json::to_value(r).unwrap(), r.as_str());
+        }
+        let unknown = serde_json::json!({
+            "type": "Exploded", "status": "True", "reason": "Boom", "message": "",
+            "last_transition_time": "2026-11-28T12:00:00Z"
+        });
+        assert!(serde_json::from_value::<Condition>(unknown).is_err());
     }
 }

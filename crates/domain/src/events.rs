@@ -2,36 +2,117 @@
 //! deliver. Both carry the same JSON, shaped as the Standard Webhooks spec
 //! recommends (`type`, `timestamp`, `data`).
 
+use std::fmt;
+
 use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::ids::ImportId;
 use crate::status::Status;
 
-/// Every kind of import event Ferry records. A message's type is
-/// `import.<kind>`.
-pub const IMPORT_EVENT_KINDS: &[&str] = &[
-    "created",
-    "approved",
-    "rejected",
-    "cancelled",
-    "retried",
-    "promoted",
-    "status_changed",
-    "preflight_for_review",
-    "preflight_passed",
-    "preflight_failed",
-    "admitted",
-    "refused",
-    "job_created",
-    "submit_failed",
-    "job_completed",
-    "job_failed",
-    "failed",
-    "delete_requested",
-    "model_deleted",
-    "delete_failed",
-];
+/// What happened to an import request: the kind of one entry of its audit
+/// trail. A message's type is `import.<kind>`.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    Created,
+    Approved,
+    Rejected,
+    Cancelled,
+    Retried,
+    Promoted,
+    StatusChanged,
+    PreflightForReview,
+    PreflightPassed,
+    PreflightFailed,
+    Admitted,
+    Refused,
+    JobCreated,
+    SubmitFailed,
+    JobCompleted,
+    JobFailed,
+    Failed,
+    DeleteRequested,
+    ModelDeleted,
+    DeleteFailed,
+}
+
+impl EventKind {
+    /// Every kind, in the order the public list shows them.
+    pub const ALL: [EventKind; 20] = [
+        Self::Created,
+        Self::Approved,
+        Self::Rejected,
+        Self::Cancelled,
+        Self::Retried,
+        Self::Promoted,
+        Self::StatusChanged,
+        Self::PreflightForReview,
+        Self::PreflightPassed,
+        Self::PreflightFailed,
+        Self::Admitted,
+        Self::Refused,
+        Self::JobCreated,
+        Self::SubmitFailed,
+        Self::JobCompleted,
+        Self::JobFailed,
+        Self::Failed,
+        Self::DeleteRequested,
+        Self::ModelDeleted,
+        Self::DeleteFailed,
+    ];
+
+    /// The stored and published name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Created => "created",
+            Self::Approved => "approved",
+            Self::Rejected => "rejected",
+            Self::Cancelled => "cancelled",
+            Self::Retried => "retried",
+            Self::Promoted => "promoted",
+            Self::StatusChanged => "status_changed",
+            Self::PreflightForReview => "preflight_for_review",
+            Self::PreflightPassed => "preflight_passed",
+            Self::PreflightFailed => "preflight_failed",
+            Self::Admitted => "admitted",
+            Self::Refused => "refused",
+            Self::JobCreated => "job_created",
+            Self::SubmitFailed => "submit_failed",
+            Self::JobCompleted => "job_completed",
+            Self::JobFailed => "job_failed",
+            Self::Failed => "failed",
+            Self::DeleteRequested => "delete_requested",
+            Self::ModelDeleted => "model_deleted",
+            Self::DeleteFailed => "delete_failed",
+        }
+    }
+
+    /// The kind named `s`, if it is one.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+impl fmt::Display for EventKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Every kind of import event Ferry records, by name: [`EventKind::ALL`],
+/// so the public list cannot drift from what Ferry writes.
+pub const IMPORT_EVENT_KINDS: &[&str] = &{
+    let mut names = [""; EventKind::ALL.len()];
+    let mut i = 0;
+    while i < names.len() {
+        names[i] = EventKind::ALL[i].as_str();
+        i += 1;
+    }
+    names
+};
 
 /// The type of the message a webhook's test ping sends.
 pub const PING: &str = "webhook.ping";
@@ -158,6 +239,20 @@ impl Message {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_kind_is_listed_once_and_serialised_by_its_name() {
+        let names: std::collections::BTreeSet<&str> = IMPORT_EVENT_KINDS.iter().copied().collect();
+        assert_eq!(names.len(), EventKind::ALL.len(), "a kind is listed twice");
+        for k in EventKind::ALL {
+            assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
+            assert_eq!(EventKind::parse(k.as_str()), Some(k));
+            // ALL is in declaration order, so a variant missing from it shows here.
+            assert_eq!(EventKind::ALL[k as usize], k);
+        }
+        assert_eq!(EventKind::DeleteFailed as usize + 1, EventKind::ALL.len());
+        assert_eq!(EventKind::parse("exploded"), None);
+    }
 
     #[test]
     fn types_round_trip_and_unknown_ones_are_named() {

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use crate::auth::{Denied, Principal};
 use crate::bedrock::{AccountId, ImportedModelName, JobName, MAX_TAGS, Region, S3Uri, Tag};
 use crate::catalog::Catalog;
-use crate::condition::{Condition, ConditionStatus};
+use crate::condition::{Condition, ConditionStatus, ConditionType, Reason};
 use crate::ids::ImportId;
 use crate::names::{EnvironmentName, TeamName};
 use crate::status::Status;
@@ -279,16 +279,16 @@ impl NewImport {
     /// The conditions a new request starts with.
     pub fn initial_conditions(&self) -> Vec<Condition> {
         let mut conditions = vec![Condition::new(
-            "Accepted",
+            ConditionType::Accepted,
             ConditionStatus::True,
-            "InputValid",
+            Reason::InputValid,
             "every field passed Bedrock's rules and the team's source allowance",
         )];
         if self.status == Status::PendingApproval {
             conditions.push(Condition::new(
-                "Approved",
+                ConditionType::Approved,
                 ConditionStatus::False,
-                "AwaitingApproval",
+                Reason::AwaitingApproval,
                 format!(
                     "environment {} requires approval by the hosting team",
                     self.environment

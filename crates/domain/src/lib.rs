@@ -19,6 +19,7 @@ pub mod oidc;
 pub mod policy;
 pub mod preflight;
 pub mod status;
+pub mod update;
 
 mod rule;
 

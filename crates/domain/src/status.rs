@@ -2,15 +2,19 @@
 //!
 //! ```text
 //! pending_approval ─approve─► queued ─claim─► validating ─preflight ok─► submitting ─job created─► importing
-//!        │ reject                                 │ preflight failed          │ rejected by Bedrock     │
+//!        │ reject                                 │ preflight failed,         │ rejected by Bedrock     │
+//!        │                                        │ or model limit reached    │                         │
 //!        ▼                                        ▼                           ▼                         ▼
 //!     rejected                                  failed ◄──────────────────────┴──────── Failed ── completed ─► deleting ─► deleted
 //!                                                 │ retry ─► queued                                   ▲            │
 //! any of pending_approval..importing ─cancel─► cancelled                                              └─ delete failed
 //! ```
 //!
-//! Every allowed transition is listed once, in [`TRANSITIONS`]; anything else
-//! is rejected by [`Status::check_transition`].
+//! A `validating` request also fails when the scheduler refuses it at its
+//! hosting account's imported-model limit.
+//!
+//! Every allowed transition is listed once, with its cause, in
+//! [`TRANSITIONS`]; [`check`] rejects anything else.
 
 use std::fmt;
 use std::str::FromStr;
@@ -34,7 +38,7 @@ pub enum Status {
 }
 
 /// Why a request moves from one status to another.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Cause {
     /// A hosting-team member approved a request that needed approval.
     Approve,
@@ -49,6 +53,10 @@ pub enum Cause {
     PreflightPassed,
     /// The preflight found a problem; no Bedrock job was created.
     PreflightFailed,
+    /// The scheduler refused it: its hosting account holds as many imported
+    /// models as the environment allows, and the environment refuses rather
+    /// than warns.
+    ModelLimitReached,
     /// Bedrock accepted `CreateModelImportJob`.
     JobCreated,
     /// Bedrock refused the job for good (validation, access).
@@ -79,6 +87,7 @@ pub const TRANSITIONS: &[(Status, Status, Cause)] = &[
     (Queued, Cancelled, Cancel),
     (Validating, Submitting, PreflightPassed),
     (Validating, Failed, PreflightFailed),
+    (Validating, Failed, ModelLimitReached),
     (Validating, Cancelled, Cancel),
     (Submitting, Importing, JobCreated),
     (Submitting, Failed, SubmitFailed),
@@ -98,6 +107,15 @@ pub const TRANSITIONS: &[(Status, Status, Cause)] = &[
 pub struct IllegalTransition {
     pub from: Status,
     pub to: Status,
+}
+
+/// Checks that `cause` may move a request from `from` to `to`.
+pub fn check(from: Status, cause: Cause, to: Status) -> Result<(), IllegalTransition> {
+    if TRANSITIONS.contains(&(from, to, cause)) {
+        Ok(())
+    } else {
+        Err(IllegalTransition { from, to })
+    }
 }
 
 impl Status {
@@ -140,6 +158,7 @@ impl Status {
         }
     }
 
+    /// The first cause that leads from `self` to `to`, if any does.
     pub fn check_transition(self, to: Status) -> Result<Cause, IllegalTransition> {
         TRANSITIONS
             .iter()
@@ -200,13 +219,14 @@ mod tests {
 
     #[test]
     fn every_pair_is_decided_by_the_table_alone() {
-        let table: BTreeSet<(Status, Status)> =
-            TRANSITIONS.iter().map(|(f, t, _)| (*f, *t)).collect();
+        let listed: BTreeSet<(Status, Status, Cause)> = TRANSITIONS.iter().copied().collect();
         assert_eq!(
-            table.len(),
+            listed.len(),
             TRANSITIONS.len(),
             "a transition is listed twice"
         );
+        let table: BTreeSet<(Status, Status)> =
+            TRANSITIONS.iter().map(|(f, t, _)| (*f, *t)).collect();
         for from in Status::ALL {
             for to in Status::ALL {
                 let allowed = from.check_transition(to).is_ok();
@@ -277,6 +297,34 @@ mod tests {
             from,
             BTreeSet::from([PendingApproval, Queued, Validating, Submitting, Importing])
         );
+    }
+
+    #[test]
+    fn check_takes_the_cause_into_account() {
+        for (from, to, cause) in TRANSITIONS {
+            assert_eq!(check(*from, *cause, *to), Ok(()));
+        }
+        assert_eq!(
+            check(Validating, ModelLimitReached, Failed),
+            Ok(()),
+            "refused at the imported-model limit"
+        );
+        assert_eq!(
+            Status::sources_of(ModelLimitReached),
+            vec![(Validating, Failed)]
+        );
+        for (from, to, cause) in [
+            (Submitting, Failed, ModelLimitReached),
+            (Importing, Failed, PreflightFailed),
+            (Validating, Failed, JobFailed),
+            (Validating, Submitting, ModelLimitReached),
+        ] {
+            assert_eq!(
+                check(from, cause, to),
+                Err(IllegalTransition { from, to }),
+                "{from} -> {to} by {cause:?}"
+            );
+        }
     }
 
     #[test]

@@ -8,8 +8,7 @@ use anyhow::Context;
 use ferry_cloud::{Cloud, CloudOptions, EnvTarget};
 use ferry_domain::catalog::Catalog;
 use ferry_store::PgPool;
-use ferry_store::work::Quota;
-use ferry_worker::{Backoff, Placement, Settings};
+use ferry_worker::{Backoff, Placement, Quota, Settings};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, OnModelLimit};
@@ -46,9 +45,9 @@ pub(crate) fn worker_settings(config: &Config, owner: String) -> Settings {
     let mut placements: BTreeMap<(String, String), Placement> = BTreeMap::new();
     for e in config.environments.values() {
         let key = (e.account_id.to_string(), e.region.to_string());
-        placements.entry(key.clone()).or_insert(Placement {
-            account: key.0,
-            region: key.1,
+        placements.entry(key).or_insert_with(|| Placement {
+            account: e.account_id.clone(),
+            region: e.region.clone(),
             quota: Quota {
                 concurrent_jobs: i64::from(e.max_concurrent_imports),
                 imported_models: i64::from(e.max_imported_models),

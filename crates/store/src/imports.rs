@@ -2,10 +2,14 @@
 
 use std::collections::BTreeMap;
 
-use ferry_domain::condition::Condition;
+use ferry_domain::bedrock::{AccountId, ImportedModelName, JobName, Region, S3Uri, Tag};
+use ferry_domain::condition::{Condition, set_condition};
+use ferry_domain::events::EventKind;
 use ferry_domain::ids::ImportId;
 use ferry_domain::import::NewImport;
-use ferry_domain::status::{Cause, Status};
+use ferry_domain::names::{EnvironmentName, TeamName};
+use ferry_domain::status::{self, Status};
+use ferry_domain::update::{Event, Update};
 use sqlx::PgConnection;
 use sqlx::types::Json;
 use time::OffsetDateTime;
@@ -13,26 +17,31 @@ use uuid::Uuid;
 
 use crate::StoreError;
 
-/// An import request as stored.
+/// An import request as stored, every constrained value parsed once, here:
+/// nothing downstream parses a string of a record again.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ImportRecord {
     pub id: ImportId,
-    pub team: String,
-    pub environment: String,
-    pub source_uri: String,
-    pub model_name: String,
-    pub job_name: String,
+    pub team: TeamName,
+    pub environment: EnvironmentName,
+    pub source: S3Uri,
+    pub model_name: ImportedModelName,
+    pub job_name: JobName,
     pub description: Option<String>,
-    pub model_tags: BTreeMap<String, String>,
-    pub job_tags: BTreeMap<String, String>,
+    /// By key.
+    pub model_tags: Vec<Tag>,
+    /// By key.
+    pub job_tags: Vec<Tag>,
     pub requested_by: String,
     pub requester_id: String,
     pub status: Status,
     pub conditions: Vec<Condition>,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
-    pub hosting_account: Option<String>,
-    pub region: Option<String>,
+    /// The hosting account and Region; absent on requests stored before
+    /// they were recorded (the worker backfills them).
+    pub hosting_account: Option<AccountId>,
+    pub region: Option<Region>,
     pub attempt: i32,
     pub preflight: Option<serde_json::Value>,
     pub preflight_passed: Option<bool>,
@@ -74,7 +83,7 @@ pub(crate) struct ImportRow {
     pub(crate) requested_by: String,
     pub(crate) requester_id: String,
     pub(crate) status: String,
-    pub(crate) conditions: Json<Vec<Condition>>,
+    pub(crate) conditions: serde_json::Value,
     pub(crate) created_at: OffsetDateTime,
     pub(crate) updated_at: OffsetDateTime,
     pub(crate) hosting_account: Option<String>,
@@ -95,7 +104,23 @@ pub(crate) struct ImportRow {
 }
 
 pub(crate) fn parse_status(s: &str) -> Result<Status, StoreError> {
-    s.parse().map_err(|e| StoreError::Corrupt(format!("{e}")))
+    s.parse()
+        .map_err(|e| StoreError::Corrupt(format!("status: {e}")))
+}
+
+/// Parses one stored field, naming it when it no longer parses.
+fn field<T, E: std::fmt::Display>(name: &str, parsed: Result<T, E>) -> Result<T, StoreError> {
+    parsed.map_err(|e| StoreError::Corrupt(format!("{name}: {e}")))
+}
+
+fn parse_tags(name: &str, tags: &BTreeMap<String, String>) -> Result<Vec<Tag>, StoreError> {
+    tags.iter()
+        .map(|(k, v)| field(name, Tag::new(k, v)))
+        .collect()
+}
+
+pub(crate) fn parse_conditions(value: serde_json::Value) -> Result<Vec<Condition>, StoreError> {
+    field("conditions", serde_json::from_value(value))
 }
 
 impl TryFrom<ImportRow> for ImportRecord {
@@ -103,22 +128,30 @@ impl TryFrom<ImportRow> for ImportRecord {
     fn try_from(r: ImportRow) -> Result<Self, StoreError> {
         Ok(Self {
             id: ImportId::from_uuid(r.id),
-            team: r.team,
-            environment: r.environment,
-            source_uri: r.source_uri,
-            model_name: r.model_name,
-            job_name: r.job_name,
+            team: field("team", TeamName::parse(&r.team))?,
+            environment: field("environment", EnvironmentName::parse(&r.environment))?,
+            source: field("source_uri", S3Uri::parse(&r.source_uri))?,
+            model_name: field("model_name", ImportedModelName::parse(&r.model_name))?,
+            job_name: field("job_name", JobName::parse(&r.job_name))?,
             description: r.description,
-            model_tags: r.model_tags.0,
-            job_tags: r.job_tags.0,
+            model_tags: parse_tags("model_tags", &r.model_tags.0)?,
+            job_tags: parse_tags("job_tags", &r.job_tags.0)?,
             requested_by: r.requested_by,
             requester_id: r.requester_id,
-            status: parse_status(&r.status)?,
-            conditions: r.conditions.0,
+            status: field("status", r.status.parse::<Status>())?,
+            conditions: parse_conditions(r.conditions)?,
             created_at: r.created_at,
             updated_at: r.updated_at,
-            hosting_account: r.hosting_account,
-            region: r.region,
+            hosting_account: r
+                .hosting_account
+                .as_deref()
+                .map(|a| field("hosting_account", AccountId::parse(a)))
+                .transpose()?,
+            region: r
+                .region
+                .as_deref()
+                .map(|a| field("region", Region::parse(a)))
+                .transpose()?,
             attempt: r.attempt,
             preflight: r.preflight,
             preflight_passed: r.preflight_passed,
@@ -142,12 +175,6 @@ fn tag_map(tags: &[ferry_domain::bedrock::Tag]) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// Who did something, for the audit trail.
-#[derive(Debug, Clone, Copy)]
-pub struct Actor<'a> {
-    pub name: &'a str,
-}
-
 /// Stores a new request and its `created` event.
 #[tracing::instrument(skip_all, fields(import_id = %new.id), err)]
 pub async fn insert(
@@ -166,7 +193,7 @@ pub async fn insert(
                      model_tags AS "model_tags: Json<BTreeMap<String, String>>",
                      job_tags AS "job_tags: Json<BTreeMap<String, String>>",
                      requested_by, requester_id, status,
-                     conditions AS "conditions: Json<Vec<Condition>>",
+                     conditions,
                      created_at, updated_at, hosting_account, region, attempt, preflight,
                      preflight_passed, bedrock_job_arn, imported_model_arn, imported_model,
                      failure_message, submitted_at, finished_at, retries, polls, next_attempt_at,
@@ -193,13 +220,13 @@ pub async fn insert(
     append_event(
         conn,
         new.id,
-        Actor {
-            name: &new.requested_by,
-        },
-        "created",
+        &new.requested_by,
+        &Event::new(
+            EventKind::Created,
+            serde_json::json!({ "source": new.source.as_str(), "environment": new.environment.as_str() }),
+        ),
         None,
         Some(new.status),
-        &serde_json::json!({ "source": new.source.as_str(), "environment": new.environment.as_str() }),
     )
     .await?;
     row.try_into()
@@ -213,7 +240,7 @@ pub async fn get(conn: &mut PgConnection, id: ImportId) -> Result<ImportRecord, 
                   model_tags AS "model_tags: Json<BTreeMap<String, String>>",
                   job_tags AS "job_tags: Json<BTreeMap<String, String>>",
                   requested_by, requester_id, status,
-                  conditions AS "conditions: Json<Vec<Condition>>",
+                  conditions,
                   created_at, updated_at, hosting_account, region, attempt, preflight,
                   preflight_passed, bedrock_job_arn, imported_model_arn, imported_model,
                   failure_message, submitted_at, finished_at, retries, polls, next_attempt_at,
@@ -250,7 +277,7 @@ pub async fn list(
                   model_tags AS "model_tags: Json<BTreeMap<String, String>>",
                   job_tags AS "job_tags: Json<BTreeMap<String, String>>",
                   requested_by, requester_id, status,
-                  conditions AS "conditions: Json<Vec<Condition>>",
+                  conditions,
                   created_at, updated_at, hosting_account, region, attempt, preflight,
                   preflight_passed, bedrock_job_arn, imported_model_arn, imported_model,
                   failure_message, submitted_at, finished_at, retries, polls, next_attempt_at,
@@ -275,25 +302,25 @@ pub async fn list(
     rows.into_iter().map(TryInto::try_into).collect()
 }
 
-/// Appends one event to a request's audit trail.
-pub async fn append_event(
+/// Appends one event to a request's audit trail: only [`insert`] and
+/// [`update`] do, inside the transaction that makes the change.
+async fn append_event(
     conn: &mut PgConnection,
     id: ImportId,
-    actor: Actor<'_>,
-    kind: &str,
+    actor: &str,
+    event: &Event,
     from: Option<Status>,
     to: Option<Status>,
-    detail: &serde_json::Value,
 ) -> Result<i64, StoreError> {
     let rec = sqlx::query!(
         r#"INSERT INTO import_events (import_id, actor, kind, from_status, to_status, detail)
            VALUES ($1, $2, $3, $4, $5, $6) RETURNING id"#,
         id.as_uuid(),
-        actor.name,
-        kind,
+        actor,
+        event.kind.as_str(),
         from.map(Status::as_str),
         to.map(Status::as_str),
-        detail,
+        &event.detail,
     )
     .fetch_one(conn)
     .await?;
@@ -336,72 +363,101 @@ pub async fn events(
         .collect()
 }
 
-/// Starts a new attempt of a failed request: back to `queued` with a new job
-/// name, the previous attempt's results cleared from the row and kept in the
-/// event log (the `retried` event carries the failure being retried).
-#[tracing::instrument(skip_all, fields(import_id = %id), err)]
-pub async fn retry(
-    conn: &mut PgConnection,
-    id: ImportId,
-    actor: Actor<'_>,
-    new_job_name: &str,
-    condition: Condition,
-) -> Result<ImportRecord, StoreError> {
-    let current = get(&mut *conn, id).await?;
-    if current.status.check_transition(Status::Queued) != Ok(Cause::Retry) {
-        return Err(ferry_domain::status::IllegalTransition {
-            from: current.status,
-            to: Status::Queued,
-        }
-        .into());
-    }
-    let mut conditions = current.conditions.clone();
-    ferry_domain::condition::set_condition(&mut conditions, condition);
-    // Conditions of the failed attempt no longer describe the new one.
-    conditions.retain(|c| matches!(c.kind.as_str(), "Accepted" | "Approved" | "Retried"));
-    let row = sqlx::query_as!(
-        ImportRow,
-        r#"UPDATE import_requests SET
-               status = 'queued', attempt = attempt + 1, job_name = $2, conditions = $3,
-               preflight = NULL, preflight_passed = NULL, bedrock_job_arn = NULL,
-               imported_model_arn = NULL, imported_model = NULL, failure_message = NULL,
-               submitted_at = NULL, finished_at = NULL, polls = 0, retries = 0,
-               next_attempt_at = now(), lease_owner = NULL, lease_expires_at = NULL,
-               updated_at = now()
-           WHERE id = $1 AND status = 'failed'
-           RETURNING id, team, environment, source_uri, model_name, job_name, description,
-                     model_tags AS "model_tags: Json<BTreeMap<String, String>>",
-                     job_tags AS "job_tags: Json<BTreeMap<String, String>>",
-                     requested_by, requester_id, status,
-                     conditions AS "conditions: Json<Vec<Condition>>",
-                     created_at, updated_at, hosting_account, region, attempt, preflight,
-                     preflight_passed, bedrock_job_arn, imported_model_arn, imported_model,
-                     failure_message, submitted_at, finished_at, retries, polls, next_attempt_at,
-                     promoted_from"#,
-        id.as_uuid(),
-        new_job_name,
-        Json(conditions) as _,
+/// The one write path for an existing request: under a row lock in the
+/// caller's transaction, checks the lease (when the update names its owner)
+/// and the transition (against the status machine), applies the conditions
+/// and changes, and appends the update's event.
+#[tracing::instrument(skip_all, fields(import_id = %update.id), err)]
+pub async fn update(conn: &mut PgConnection, update: &Update) -> Result<ImportRecord, StoreError> {
+    let current = sqlx::query!(
+        r#"SELECT status, lease_owner, lease_expires_at > now() AS "lease_live?", conditions
+           FROM import_requests WHERE id = $1 FOR UPDATE"#,
+        update.id.as_uuid()
     )
     .fetch_optional(&mut *conn)
     .await?
     .ok_or(StoreError::NotFound)?;
-    let detail = serde_json::json!({
-        "attempt": current.attempt + 1,
-        "previous_job_arn": current.bedrock_job_arn,
-        "previous_failure": current.failure_message,
-        "job_name": new_job_name,
-    });
-    append_event(
-        conn,
-        id,
-        actor,
-        "retried",
-        Some(Status::Failed),
-        Some(Status::Queued),
-        &detail,
-    )
-    .await?;
-    row.try_into()
+    if let Some(owner) = &update.lease
+        && (current.lease_owner.as_deref() != Some(owner.as_str())
+            || current.lease_live != Some(true))
+    {
+        return Err(StoreError::LeaseLost);
+    }
+    let from = parse_status(&current.status)?;
+    if let Some((cause, to)) = update.transition {
+        status::check(from, cause, to)?;
+    }
+    let record = if update.is_event_only() {
+        get(&mut *conn, update.id).await?
+    } else {
+        let mut conditions = parse_conditions(current.conditions)?;
+        for c in &update.conditions {
+            set_condition(&mut conditions, c.clone());
+        }
+        let c = &update.changes;
+        if c.new_attempt.is_some() {
+            // Conditions of the failed attempt no longer describe the new one.
+            conditions.retain(|c| c.kind.survives_retry());
+        }
+        sqlx::query_as!(
+            ImportRow,
+            r#"UPDATE import_requests SET
+                   status = COALESCE($2, status),
+                   conditions = $3,
+                   preflight = CASE WHEN $16 THEN NULL ELSE COALESCE($4, preflight) END,
+                   preflight_passed = CASE WHEN $16 THEN NULL ELSE COALESCE($5, preflight_passed) END,
+                   bedrock_job_arn = CASE WHEN $16 THEN NULL ELSE COALESCE($6, bedrock_job_arn) END,
+                   imported_model_arn = CASE WHEN $16 THEN NULL ELSE COALESCE($7, imported_model_arn) END,
+                   imported_model = CASE WHEN $16 THEN NULL ELSE COALESCE($8, imported_model) END,
+                   failure_message = CASE WHEN $16 THEN NULL ELSE COALESCE($9, failure_message) END,
+                   submitted_at = CASE WHEN $16 THEN NULL WHEN $10 THEN now() ELSE submitted_at END,
+                   finished_at = CASE WHEN $16 THEN NULL WHEN $11 THEN now() ELSE finished_at END,
+                   next_attempt_at = CASE WHEN $16 THEN now() ELSE COALESCE($12, next_attempt_at) END,
+                   retries = CASE WHEN $16 THEN 0 ELSE COALESCE($13, retries) END,
+                   polls = CASE WHEN $16 THEN 0 ELSE COALESCE($14, polls) END,
+                   lease_owner = CASE WHEN $15 OR $16 THEN NULL ELSE lease_owner END,
+                   lease_expires_at = CASE WHEN $15 OR $16 THEN NULL ELSE lease_expires_at END,
+                   attempt = CASE WHEN $16 THEN attempt + 1 ELSE attempt END,
+                   job_name = COALESCE($17, job_name),
+                   updated_at = now()
+               WHERE id = $1
+               RETURNING id, team, environment, source_uri, model_name, job_name, description,
+                         model_tags AS "model_tags: Json<BTreeMap<String, String>>",
+                         job_tags AS "job_tags: Json<BTreeMap<String, String>>",
+                         requested_by, requester_id, status,
+                         conditions,
+                         created_at, updated_at, hosting_account, region, attempt, preflight,
+                         preflight_passed, bedrock_job_arn, imported_model_arn, imported_model,
+                         failure_message, submitted_at, finished_at, retries, polls, next_attempt_at,
+                         promoted_from"#,
+            update.id.as_uuid(),
+            update.transition.map(|(_, t)| t.as_str()),
+            Json(conditions) as _,
+            c.preflight,
+            c.preflight_passed,
+            c.bedrock_job_arn,
+            c.imported_model_arn,
+            c.imported_model,
+            c.failure_message,
+            c.mark_submitted,
+            c.mark_finished,
+            c.next_attempt_at,
+            c.retries,
+            c.polls,
+            c.release,
+            c.new_attempt.is_some(),
+            c.new_attempt.as_ref().map(JobName::as_str),
+        )
+        .fetch_one(&mut *conn)
+        .await?
+        .try_into()?
+    };
+    if let Some(event) = update.recorded_event() {
+        let to = update.transition.map(|(_, to)| to);
+        let from = to.map(|_| from);
+        append_event(conn, update.id, &update.actor, &event, from, to).await?;
+    }
+    Ok(record)
 }
 
 /// The requests promoted from `id`, oldest first.

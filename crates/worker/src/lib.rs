@@ -6,7 +6,7 @@
 //! the request, and the next activation (on any replica) retries it.
 //!
 //! ```text
-//! queued ──preflight──► validating ──(waits for a slot: store::work::admit)──► submitting
+//! queued ──preflight──► validating ──(waits for a slot: schedule::admit)──► submitting
 //!   ──CreateModelImportJob (clientRequestToken from the request id)──► importing ──poll──► completed | failed
 //! ```
 //!
@@ -15,6 +15,7 @@
 //! same client request token and Bedrock answers with the same job.
 
 mod backoff;
+pub mod schedule;
 mod step;
 pub mod webhooks;
 
@@ -25,21 +26,14 @@ use std::time::Duration;
 use ferry_cloud::Cloud;
 use ferry_domain::catalog::Catalog;
 use ferry_store::PgPool;
-use ferry_store::work::Quota;
 use tokio_util::sync::CancellationToken;
 
 pub use backoff::Backoff;
+pub use schedule::{Admission, Placement, Quota, admit, schedule};
 pub use step::{StepError, client_request_token, create_job_request, step};
 
-/// A hosting account and Region with its quotas, as the config declares them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Placement {
-    pub account: String,
-    pub region: String,
-    pub quota: Quota,
-    /// Fail requests that would exceed the imported-model limit (else warn and go on).
-    pub refuse_over_model_limit: bool,
-}
+/// The actor the worker's changes are recorded under.
+pub(crate) const ACTOR: &str = "ferry";
 
 /// How the worker behaves; built by the binary from the configuration.
 #[derive(Debug, Clone)]
@@ -82,6 +76,25 @@ impl Default for Settings {
     }
 }
 
+impl Settings {
+    /// Short leases, timers and backoffs and an ample call budget, for
+    /// driving the pipeline against the local sim (the test suites).
+    pub fn fast(owner: impl Into<String>, placements: Vec<Placement>) -> Self {
+        Self {
+            owner: owner.into(),
+            lease: Duration::from_secs(5),
+            batch: 64,
+            tick: Duration::from_millis(50),
+            poll: Backoff::new(Duration::from_millis(100), Duration::from_millis(400)),
+            retry: Backoff::new(Duration::from_millis(100), Duration::from_millis(500)),
+            list_threshold: 3,
+            budget_per_second: 1000.0,
+            budget_burst: 1000.0,
+            placements,
+        }
+    }
+}
+
 /// What a step needs. Cheap to share.
 #[derive(Debug)]
 pub struct Ctx {
@@ -95,26 +108,6 @@ impl Ctx {
     fn lease(&self) -> time::Duration {
         time::Duration::try_from(self.settings.lease).unwrap_or(time::Duration::minutes(1))
     }
-}
-
-/// Admits waiting requests into free job slots, for every placement.
-pub async fn schedule(ctx: &Ctx) -> Result<(), ferry_store::StoreError> {
-    for p in &ctx.settings.placements {
-        let mut tx = ctx.pool.begin().await?;
-        let admitted = ferry_store::work::admit(
-            &mut tx,
-            &p.account,
-            &p.region,
-            p.quota,
-            p.refuse_over_model_limit,
-        )
-        .await?;
-        tx.commit().await?;
-        for a in admitted {
-            tracing::info!(account = %p.account, region = %p.region, admission = ?a, "scheduled");
-        }
-    }
-    Ok(())
 }
 
 /// One activation: schedule, claim, step. Returns how many requests it claimed.

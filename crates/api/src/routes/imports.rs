@@ -6,13 +6,15 @@ use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use ferry_domain::auth::Denied;
-use ferry_domain::bedrock::{ImportedModelName, JobName};
-use ferry_domain::condition::{Condition, ConditionStatus};
+use ferry_domain::bedrock::{ImportedModelName, JobName, Tag};
+use ferry_domain::condition::{Condition, ConditionStatus, ConditionType, Reason};
+use ferry_domain::events::EventKind;
 use ferry_domain::ids::ImportId;
 use ferry_domain::import::{DraftRejected, ImportDraft, MAX_DESCRIPTION, NewImport};
 use ferry_domain::names::TeamName;
 use ferry_domain::status::{Cause, Status};
-use ferry_store::imports::{self, Actor, EventRecord, ImportRecord, ListFilter};
+use ferry_domain::update::{Changes, Event, Update};
+use ferry_store::imports::{self, EventRecord, ImportRecord, ListFilter};
 use ferry_store::{PgConnection, idempotency};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use serde::{Deserialize, Serialize};
@@ -191,9 +193,9 @@ pub(crate) struct ConditionOut {
 impl From<&Condition> for ConditionOut {
     fn from(c: &Condition) -> Self {
         Self {
-            kind: c.kind.clone(),
+            kind: c.kind.as_str().to_owned(),
             status: format!("{:?}", c.status),
-            reason: c.reason.clone(),
+            reason: c.reason.as_str().to_owned(),
             message: c.message.clone(),
             last_transition_time: c.last_transition_time,
         }
@@ -250,18 +252,25 @@ pub(crate) struct ImportOut {
     promotions: Vec<Uuid>,
 }
 
+/// Tags as the JSON object clients send and read.
+fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
+    tags.iter()
+        .map(|t| (t.key.clone(), t.value.clone()))
+        .collect()
+}
+
 impl From<ImportRecord> for ImportOut {
     fn from(r: ImportRecord) -> Self {
         Self {
             id: r.id.as_uuid(),
-            team: r.team,
-            environment: r.environment,
-            source: r.source_uri,
-            model_name: r.model_name,
-            job_name: r.job_name,
+            team: r.team.into(),
+            environment: r.environment.into(),
+            source: r.source.into(),
+            model_name: r.model_name.into(),
+            job_name: r.job_name.into(),
             description: r.description,
-            model_tags: r.model_tags,
-            job_tags: r.job_tags,
+            model_tags: tag_map(&r.model_tags),
+            job_tags: tag_map(&r.job_tags),
             requested_by: r.requested_by,
             status: r.status.into(),
             conditions: r.conditions.iter().map(ConditionOut::from).collect(),
@@ -445,8 +454,7 @@ pub(crate) async fn load_visible(
         Err(ferry_store::StoreError::NotFound) => return Err(not_found()),
         Err(e) => return Err(e.into()),
     };
-    let team = TeamName::parse(&record.team).map_err(ApiError::internal)?;
-    caller.0.can_read(&team).map_err(|_| not_found())?;
+    caller.0.can_read(&record.team).map_err(|_| not_found())?;
     Ok(record)
 }
 
@@ -462,8 +470,7 @@ async fn load_for(
     allowed: Permission,
 ) -> Result<ImportRecord, ApiError> {
     let record = load_visible(conn, caller, id).await?;
-    let team = TeamName::parse(&record.team).map_err(ApiError::internal)?;
-    allowed(&caller.0, &team).map_err(|d| denied(d, verb, caller))?;
+    allowed(&caller.0, &record.team).map_err(|d| denied(d, verb, caller))?;
     Ok(record)
 }
 
@@ -726,10 +733,10 @@ async fn cancel_import(
         Action {
             cause: Cause::Cancel,
             to: Status::Cancelled,
-            kind: "cancelled",
-            condition: Condition::new("Cancelled", ConditionStatus::True, "CancelledByUser", message),
+            kind: EventKind::Cancelled,
+            condition: Condition::new(ConditionType::Cancelled, ConditionStatus::True, Reason::CancelledByUser, message),
             detail: serde_json::json!({ "reason": body.reason }),
-            changes: ferry_store::work::Changes::default(),
+            changes: Changes::default(),
         }
     })
     .await?;
@@ -741,10 +748,10 @@ async fn cancel_import(
 struct Action {
     cause: Cause,
     to: Status,
-    kind: &'static str,
+    kind: EventKind,
     condition: Condition,
     detail: serde_json::Value,
-    changes: ferry_store::work::Changes,
+    changes: Changes,
 }
 
 /// Loads a request the caller may see, checks `allowed` for its team and
@@ -763,20 +770,12 @@ async fn act(
     let record = load_for(&mut tx, caller, id, verb, allowed).await?;
     guard(&record)?;
     let a = action(&record);
-    let updated = ferry_store::work::apply(
-        &mut tx,
-        id,
-        None,
-        Some((a.cause, a.to)),
-        Actor {
-            name: &caller.0.name,
-        },
-        vec![a.condition],
-        &a.changes,
-        a.kind,
-        &a.detail,
-    )
-    .await?;
+    let update = Update::new(id, caller.0.name.as_str())
+        .to(a.cause, a.to)
+        .condition(a.condition)
+        .changes(a.changes)
+        .event(Event::new(a.kind, a.detail));
+    let updated = imports::update(&mut tx, &update).await?;
     tx.commit().await.map_err(ApiError::internal)?;
     tracing::info!(import_id = %id, status = %a.to, "{} by {}", a.kind, caller.0.id);
     Ok(updated)
@@ -851,15 +850,15 @@ async fn approve_import(
         |_| Action {
             cause: Cause::Approve,
             to: Status::Queued,
-            kind: "approved",
+            kind: EventKind::Approved,
             condition: Condition::new(
-                "Approved",
+                ConditionType::Approved,
                 ConditionStatus::True,
-                "Approved",
+                Reason::Approved,
                 format!("approved by {name}"),
             ),
             detail: serde_json::json!({ "comment": body.comment }),
-            changes: ferry_store::work::Changes::default(),
+            changes: Changes::default(),
         },
     )
     .await?;
@@ -897,15 +896,15 @@ async fn reject_import(
         |_| Action {
             cause: Cause::Reject,
             to: Status::Rejected,
-            kind: "rejected",
+            kind: EventKind::Rejected,
             condition: Condition::new(
-                "Approved",
+                ConditionType::Approved,
                 ConditionStatus::False,
-                "Rejected",
+                Reason::Rejected,
                 format!("rejected by {name}: {}", body.reason),
             ),
             detail: serde_json::json!({ "reason": body.reason }),
-            changes: ferry_store::work::Changes::default(),
+            changes: Changes::default(),
         },
     )
     .await?;
@@ -941,25 +940,30 @@ async fn retry_import(
     )
     .await?;
     let attempt = u32::try_from(record.attempt).unwrap_or(1);
-    let current = JobName::parse(&record.job_name).map_err(ApiError::internal)?;
+    let current = record.job_name.clone();
     let first = JobName::first_of(&current, attempt).unwrap_or(current);
     let next = JobName::for_attempt(&first, attempt + 1);
     let condition = Condition::new(
-        "Retried",
+        ConditionType::Retried,
         ConditionStatus::True,
-        "RetriedByUser",
+        Reason::RetriedByUser,
         format!("attempt {} started by {}", attempt + 1, caller.0.name),
     );
-    let updated = imports::retry(
-        &mut tx,
-        id,
-        Actor {
-            name: &caller.0.name,
-        },
-        next.as_str(),
-        condition,
-    )
-    .await?;
+    let detail = serde_json::json!({
+        "attempt": record.attempt + 1,
+        "previous_job_arn": record.bedrock_job_arn,
+        "previous_failure": record.failure_message,
+        "job_name": next,
+    });
+    let update = Update::new(id, caller.0.name.as_str())
+        .to(Cause::Retry, Status::Queued)
+        .condition(condition)
+        .changes(Changes {
+            new_attempt: Some(next),
+            ..Changes::default()
+        })
+        .event(Event::new(EventKind::Retried, detail));
+    let updated = imports::update(&mut tx, &update).await?;
     tx.commit().await.map_err(ApiError::internal)?;
     tracing::info!(import_id = %id, attempt = attempt + 1, "import request retried");
     Ok(Json(updated.into()))
@@ -998,17 +1002,17 @@ async fn delete_model(
         |record| Action {
             cause: Cause::DeleteModel,
             to: Status::Deleting,
-            kind: "delete_requested",
+            kind: EventKind::DeleteRequested,
             condition: Condition::new(
-                "ModelDeleted",
+                ConditionType::ModelDeleted,
                 ConditionStatus::Unknown,
-                "Deleting",
+                Reason::Deleting,
                 format!("deletion requested by {name}"),
             ),
             detail: serde_json::json!({ "model_arn": record.imported_model_arn }),
-            changes: ferry_store::work::Changes {
+            changes: Changes {
                 next_attempt_at: Some(OffsetDateTime::now_utc()),
-                ..ferry_store::work::Changes::default()
+                ..Changes::default()
             },
         },
     )
@@ -1058,7 +1062,7 @@ async fn promote_import(
             ),
         ));
     }
-    if record.environment == body.environment {
+    if record.environment.as_str() == body.environment {
         return Err(ApiError::validation([FieldProblem {
             pointer: "/environment".into(),
             rule: "same_environment".into(),
@@ -1066,14 +1070,14 @@ async fn promote_import(
         }]));
     }
     let draft = ImportDraft {
-        source: record.source_uri.clone(),
+        source: record.source.to_string(),
         environment: body.environment.clone(),
-        model_name: record.model_name.clone(),
-        team: Some(record.team.clone()),
+        model_name: record.model_name.to_string(),
+        team: Some(record.team.to_string()),
         job_name: None,
         description: record.description.clone(),
-        model_tags: record.model_tags.clone(),
-        job_tags: record.job_tags.clone(),
+        model_tags: tag_map(&record.model_tags),
+        job_tags: tag_map(&record.job_tags),
     };
     let new = NewImport::promotion(&draft, id, &caller.0, &state.catalog).map_err(|r| match r {
         DraftRejected::Forbidden(why) => ApiError::forbidden(why),
@@ -1082,18 +1086,11 @@ async fn promote_import(
         }
     })?;
     let created = imports::insert(&mut tx, &new, &caller.0.id).await?;
-    imports::append_event(
-        &mut tx,
-        id,
-        Actor {
-            name: &caller.0.name,
-        },
-        "promoted",
-        None,
-        None,
-        &serde_json::json!({ "to": new.id.to_string(), "environment": body.environment }),
-    )
-    .await?;
+    let promoted = Update::new(id, caller.0.name.as_str()).event(Event::new(
+        EventKind::Promoted,
+        serde_json::json!({ "to": new.id.to_string(), "environment": body.environment }),
+    ));
+    imports::update(&mut tx, &promoted).await?;
     tx.commit().await.map_err(ApiError::internal)?;
     tracing::info!(import_id = %id, promotion = %new.id, "import promoted");
     let mut res = (StatusCode::CREATED, Json(ImportOut::from(created))).into_response();

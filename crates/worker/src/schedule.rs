@@ -1,0 +1,316 @@
+//! Admission into Bedrock's import job slots: who of a hosting account's
+//! waiting line goes next, decided here (a pure function), written through
+//! the one update path. The store only answers the questions (the line, the
+//! usage) and holds the per-placement lock.
+
+use ferry_domain::bedrock::{AccountId, Region};
+use ferry_domain::condition::{Condition, ConditionStatus, ConditionType, Reason};
+use ferry_domain::events::EventKind;
+use ferry_domain::ids::ImportId;
+use ferry_domain::status::{Cause, Status};
+use ferry_domain::update::{Changes, Event, Update};
+use ferry_store::work::{self, Usage};
+use ferry_store::{PgConnection, StoreError};
+use time::OffsetDateTime;
+
+use crate::{ACTOR, Ctx};
+
+/// What Bedrock allows in one hosting account and Region.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quota {
+    /// Import jobs Ferry runs at once (Bedrock's quota: 1 by default).
+    pub concurrent_jobs: i64,
+    /// Imported models the account may hold (Bedrock's quota: 3 by default).
+    pub imported_models: i64,
+}
+
+/// A hosting account and Region with its quotas, as the config declares them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placement {
+    pub account: AccountId,
+    pub region: Region,
+    pub quota: Quota,
+    /// Fail requests that would exceed the imported-model limit (else warn and go on).
+    pub refuse_over_model_limit: bool,
+}
+
+/// What the scheduler decided for one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Admission {
+    /// Moved to `submitting`.
+    Admitted(ImportId),
+    /// Moved to `submitting` although the account is at its imported-model
+    /// limit (the environment warns rather than refuses).
+    AdmittedOverModelLimit(ImportId),
+    /// Failed: the account is at its imported-model limit and the
+    /// environment refuses.
+    RefusedOverModelLimit(ImportId),
+}
+
+/// One decision, with the number of models the account held when it was made
+/// (the refusal names it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    pub admission: Admission,
+    pub models: i64,
+}
+
+/// Walks the waiting `line` in order and admits its heads while the
+/// placement has free job slots; at the imported-model limit a request is
+/// refused or admitted anyway, as the placement says. Refusals take no slot.
+pub fn decide(placement: &Placement, usage: Usage, line: &[ImportId]) -> Vec<Decision> {
+    let quota = placement.quota;
+    let Usage {
+        mut in_flight,
+        mut models,
+    } = usage;
+    let mut out = Vec::new();
+    for id in line {
+        if in_flight >= quota.concurrent_jobs {
+            break;
+        }
+        let admission = if models < quota.imported_models {
+            Admission::Admitted(*id)
+        } else if placement.refuse_over_model_limit {
+            out.push(Decision {
+                admission: Admission::RefusedOverModelLimit(*id),
+                models,
+            });
+            continue;
+        } else {
+            Admission::AdmittedOverModelLimit(*id)
+        };
+        out.push(Decision { admission, models });
+        in_flight += 1;
+        models += 1;
+    }
+    out
+}
+
+/// The change that carries out `decision`.
+pub fn update_for(placement: &Placement, decision: &Decision, now: OffsetDateTime) -> Update {
+    let (account, region) = (&placement.account, &placement.region);
+    match decision.admission {
+        Admission::RefusedOverModelLimit(id) => {
+            let message = format!(
+                "the hosting account {account} in {region} already holds or is importing {} models, \
+                 its limit of {} imported models; delete one, or raise the quota and the environment's \
+                 max_imported_models",
+                decision.models, placement.quota.imported_models
+            );
+            Update::fail(
+                id,
+                ACTOR,
+                Cause::ModelLimitReached,
+                Condition::new(
+                    ConditionType::Scheduled,
+                    ConditionStatus::False,
+                    Reason::ImportedModelLimit,
+                    message,
+                ),
+                Event::new(
+                    EventKind::Refused,
+                    serde_json::json!({ "reason": "imported_model_limit" }),
+                ),
+            )
+        }
+        Admission::Admitted(id) | Admission::AdmittedOverModelLimit(id) => Update::new(id, ACTOR)
+            .to(Cause::PreflightPassed, Status::Submitting)
+            .condition(Condition::new(
+                ConditionType::Scheduled,
+                ConditionStatus::True,
+                Reason::SlotFree,
+                format!("an import job slot in {account}/{region} is free"),
+            ))
+            .changes(Changes {
+                next_attempt_at: Some(now),
+                retries: Some(0),
+                ..Changes::default()
+            })
+            .event(Event::new(
+                EventKind::Admitted,
+                serde_json::json!({ "account": account, "region": region }),
+            )),
+    }
+}
+
+/// Moves the heads of `placement`'s waiting line into `submitting` while it
+/// has free job slots, in the caller's transaction. Serialised per account
+/// and Region across replicas, so two workers cannot both take the last slot.
+#[tracing::instrument(skip_all, fields(account = %placement.account, region = %placement.region), err)]
+pub async fn admit(
+    conn: &mut PgConnection,
+    placement: &Placement,
+) -> Result<Vec<Admission>, StoreError> {
+    let (account, region) = (&placement.account, &placement.region);
+    work::lock_placement(conn, account, region).await?;
+    let usage = work::usage(conn, account, region).await?;
+    if usage.in_flight >= placement.quota.concurrent_jobs {
+        return Ok(Vec::new());
+    }
+    let line = work::waiting_line(conn, account, region).await?;
+    let now = OffsetDateTime::now_utc();
+    let mut out = Vec::new();
+    for decision in decide(placement, usage, &line) {
+        ferry_store::imports::update(conn, &update_for(placement, &decision, now)).await?;
+        out.push(decision.admission);
+    }
+    Ok(out)
+}
+
+/// Admits waiting requests into free job slots, for every placement.
+pub async fn schedule(ctx: &Ctx) -> Result<(), StoreError> {
+    for p in &ctx.settings.placements {
+        let mut tx = ctx.pool.begin().await?;
+        let admitted = admit(&mut tx, p).await?;
+        tx.commit().await?;
+        for a in admitted {
+            tracing::info!(account = %p.account, region = %p.region, admission = ?a, "scheduled");
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn placement(jobs: i64, models: i64, refuse: bool) -> Placement {
+        Placement {
+            account: AccountId::parse("777788889999").unwrap(),
+            region: Region::parse("us-east-1").unwrap(),
+            quota: Quota {
+                concurrent_jobs: jobs,
+                imported_models: models,
+            },
+            refuse_over_model_limit: refuse,
+        }
+    }
+
+    fn line(n: usize) -> Vec<ImportId> {
+        (0..n).map(|_| ImportId::new()).collect()
+    }
+
+    fn admissions(d: &[Decision]) -> Vec<Admission> {
+        d.iter().map(|d| d.admission.clone()).collect()
+    }
+
+    #[test]
+    fn the_heads_of_the_line_take_the_free_slots() {
+        let ids = line(4);
+        let usage = Usage {
+            in_flight: 1,
+            models: 1,
+        };
+        let got = decide(&placement(3, 10, true), usage, &ids);
+        assert_eq!(
+            admissions(&got),
+            vec![Admission::Admitted(ids[0]), Admission::Admitted(ids[1])]
+        );
+        assert_eq!(
+            got.iter().map(|d| d.models).collect::<Vec<_>>(),
+            vec![1, 2],
+            "each admission counts as a model held"
+        );
+        let full = Usage {
+            in_flight: 3,
+            models: 3,
+        };
+        assert!(decide(&placement(3, 10, true), full, &ids).is_empty());
+        assert!(decide(&placement(3, 10, true), Usage::default(), &[]).is_empty());
+    }
+
+    #[test]
+    fn at_the_model_limit_requests_are_refused_without_taking_a_slot_or_warned() {
+        let ids = line(3);
+        let usage = Usage {
+            in_flight: 0,
+            models: 2,
+        };
+        let refused = decide(&placement(1, 2, true), usage, &ids);
+        assert_eq!(
+            admissions(&refused),
+            ids.iter()
+                .map(|id| Admission::RefusedOverModelLimit(*id))
+                .collect::<Vec<_>>(),
+            "refusals free no slot and take none"
+        );
+        let warned = decide(&placement(1, 2, false), usage, &ids);
+        assert_eq!(
+            admissions(&warned),
+            vec![Admission::AdmittedOverModelLimit(ids[0])]
+        );
+        let crossing = decide(
+            &placement(3, 3, false),
+            Usage {
+                in_flight: 0,
+                models: 2,
+            },
+            &ids,
+        );
+        assert_eq!(
+            admissions(&crossing),
+            vec![
+                Admission::Admitted(ids[0]),
+                Admission::AdmittedOverModelLimit(ids[1]),
+                Admission::AdmittedOverModelLimit(ids[2]),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_refusal_fails_the_request_for_its_own_cause() {
+        let id = ImportId::new();
+        let p = placement(1, 1, true);
+        let now = OffsetDateTime::now_utc();
+        let refused = update_for(
+            &p,
+            &Decision {
+                admission: Admission::RefusedOverModelLimit(id),
+                models: 1,
+            },
+            now,
+        );
+        assert_eq!(
+            refused.transition,
+            Some((Cause::ModelLimitReached, Status::Failed))
+        );
+        assert!(
+            ferry_domain::status::check(
+                Status::Validating,
+                Cause::ModelLimitReached,
+                Status::Failed
+            )
+            .is_ok()
+        );
+        let message = refused.changes.failure_message.clone().unwrap();
+        assert!(message.contains("limit of 1 imported models"), "{message}");
+        assert!(
+            message.contains("already holds or is importing 1 models"),
+            "{message}"
+        );
+        assert_eq!(refused.conditions[0].reason, Reason::ImportedModelLimit);
+        assert_eq!(refused.event.unwrap().kind, EventKind::Refused);
+
+        let admitted = update_for(
+            &p,
+            &Decision {
+                admission: Admission::Admitted(id),
+                models: 0,
+            },
+            now,
+        );
+        assert_eq!(
+            admitted.transition,
+            Some((Cause::PreflightPassed, Status::Submitting))
+        );
+        assert_eq!(admitted.changes.next_attempt_at, Some(now));
+        let event = admitted.event.unwrap();
+        assert_eq!(event.kind, EventKind::Admitted);
+        assert_eq!(
+            event.detail,
+            serde_json::json!({ "account": "777788889999", "region": "us-east-1" })
+        );
+    }
+}
