@@ -1,0 +1,79 @@
+//! `POST /v1/imports`: submit an import request.
+
+use axum::Json;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use ferry_domain::import::{DraftRejected, NewImport};
+use ferry_store::imports;
+use http::{HeaderMap, StatusCode, header};
+
+use super::idempotency::Key;
+use super::location;
+use super::schema::{ImportCreate, ImportOut};
+use crate::auth::Caller;
+use crate::error::{ApiError, FieldProblem};
+use crate::extract::JsonBody;
+use crate::{AppState, Problem};
+
+/// Submits an import request.
+///
+/// Every field is checked against Bedrock's own rules and the team's allowed
+/// sources before anything is stored. The request starts `queued`, or
+/// `pending_approval` in environments that require approval.
+///
+/// Send an `Idempotency-Key` to retry safely: the same key with the same body
+/// returns the first response again (with `Idempotent-Replayed: true`); the
+/// same key with another body is refused. Keys are scoped to the caller and
+/// remembered for 24 hours.
+#[utoipa::path(
+    post, path = "/v1/imports", tag = "imports",
+    request_body = ImportCreate,
+    params(
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: 1 to 255 visible ASCII characters."),
+    ),
+    responses(
+        (status = 201, description = "Created (or replayed)", body = ImportOut,
+         headers(("Location" = String, description = "URL of the new request"))),
+        (status = 403, description = "The caller may not create requests for that team", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The model or job name is already in use in that environment", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+pub(super) async fn create_import(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<ImportCreate>,
+) -> Result<Response, ApiError> {
+    let key = Key::from_request(&headers, &body)?;
+    let mut tx = state.pool.begin().await.map_err(ApiError::internal)?;
+    if let Some(key) = &key
+        && let Some(replayed) = key.replay(&mut tx, &caller.0.id).await?
+    {
+        return Ok(replayed);
+    }
+
+    let new =
+        NewImport::from_draft(&body.draft(), &caller.0, &state.catalog).map_err(|r| match r {
+            DraftRejected::Forbidden(why) => ApiError::forbidden(why),
+            DraftRejected::Invalid(errors) => {
+                ApiError::validation(errors.into_iter().map(FieldProblem::from))
+            }
+        })?;
+    let record = imports::insert(&mut tx, &new, &caller.0.id).await?;
+    let out = ImportOut::from(record);
+    if let Some(key) = key {
+        key.remember(
+            &mut tx,
+            &caller.0.id,
+            &out,
+            new.id,
+            state.settings.idempotency_ttl,
+        )
+        .await?;
+    }
+    tx.commit().await.map_err(ApiError::internal)?;
+    tracing::info!(import_id = %new.id, team = %new.team, environment = %new.environment, status = %new.status, "import request created");
+    let mut res = (StatusCode::CREATED, Json(out)).into_response();
+    res.headers_mut().insert(header::LOCATION, location(new.id));
+    Ok(res)
+}

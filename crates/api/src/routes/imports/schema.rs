@@ -1,0 +1,394 @@
+//! What goes over the wire for `/v1/imports`: request bodies, queries and
+//! the `*Out` views of requests and their events.
+
+use std::collections::BTreeMap;
+
+use ferry_domain::bedrock::Tag;
+use ferry_domain::condition::Condition;
+use ferry_domain::import::ImportDraft;
+use ferry_domain::status::Status;
+use ferry_store::imports::{EventRecord, ImportRecord};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+/// A request to import a model.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ImportCreate {
+    /// S3 URI of the model's folder (Hugging Face layout: `config.json`,
+    /// tokenizer files, `*.safetensors`), in a bucket allowed for the team.
+    /// Bedrock's rules: lower-case bucket; key characters `-!_*'().`, letters
+    /// and digits only.
+    #[schema(
+        example = "s3://model-artifacts-111122223333/llama3-8b/v1/",
+        min_length = 1,
+        max_length = 1024,
+        pattern = r"^s3://[a-z0-9][-.a-z0-9]{1,61}[a-z0-9](/[-!_*'().a-zA-Z0-9]+(/[-!_*'().a-zA-Z0-9]+)*)?/?$"
+    )]
+    pub(super) source: String,
+    /// Target environment (see `GET /v1/environments`).
+    #[schema(
+        example = "dev",
+        min_length = 1,
+        max_length = 32,
+        pattern = "^[a-z][a-z0-9-]*$"
+    )]
+    pub(super) environment: String,
+    /// The imported model's name in Bedrock: letters and digits, each
+    /// optionally followed by one `_` or `-`.
+    #[schema(
+        example = "llama3-8b-support",
+        min_length = 1,
+        max_length = 63,
+        pattern = "^([0-9a-zA-Z][_-]?)+$"
+    )]
+    pub(super) model_name: String,
+    /// The owning team. Researchers may omit it (their own is used); admins must set it.
+    #[schema(
+        example = "research",
+        min_length = 1,
+        max_length = 32,
+        pattern = "^[a-z][a-z0-9-]*$"
+    )]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) team: Option<String>,
+    /// The Bedrock job name; `ferry-<request id>` when omitted.
+    #[schema(
+        min_length = 1,
+        max_length = 63,
+        pattern = r"^[a-zA-Z0-9](-*[a-zA-Z0-9+\-.])*$"
+    )]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) job_name: Option<String>,
+    /// Free text for reviewers.
+    #[schema(max_length = 1024)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) description: Option<String>,
+    /// Tags for the imported model (keys starting with `aws:` or `ferry:` are reserved).
+    #[serde(default)]
+    pub(super) model_tags: BTreeMap<String, String>,
+    /// Tags for the import job.
+    #[serde(default)]
+    pub(super) job_tags: BTreeMap<String, String>,
+}
+
+impl ImportCreate {
+    pub(super) fn draft(&self) -> ImportDraft {
+        ImportDraft {
+            source: self.source.clone(),
+            environment: self.environment.clone(),
+            model_name: self.model_name.clone(),
+            team: self.team.clone(),
+            job_name: self.job_name.clone(),
+            description: self.description.clone(),
+            model_tags: self.model_tags.clone(),
+            job_tags: self.job_tags.clone(),
+        }
+    }
+}
+
+/// Where an import request is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum ImportStatus {
+    PendingApproval,
+    Queued,
+    Validating,
+    Submitting,
+    Importing,
+    Completed,
+    Failed,
+    Rejected,
+    Cancelled,
+    Deleting,
+    Deleted,
+}
+
+impl From<Status> for ImportStatus {
+    fn from(s: Status) -> Self {
+        match s {
+            Status::PendingApproval => Self::PendingApproval,
+            Status::Queued => Self::Queued,
+            Status::Validating => Self::Validating,
+            Status::Submitting => Self::Submitting,
+            Status::Importing => Self::Importing,
+            Status::Completed => Self::Completed,
+            Status::Failed => Self::Failed,
+            Status::Rejected => Self::Rejected,
+            Status::Cancelled => Self::Cancelled,
+            Status::Deleting => Self::Deleting,
+            Status::Deleted => Self::Deleted,
+        }
+    }
+}
+
+impl From<ImportStatus> for Status {
+    fn from(s: ImportStatus) -> Self {
+        match s {
+            ImportStatus::PendingApproval => Self::PendingApproval,
+            ImportStatus::Queued => Self::Queued,
+            ImportStatus::Validating => Self::Validating,
+            ImportStatus::Submitting => Self::Submitting,
+            ImportStatus::Importing => Self::Importing,
+            ImportStatus::Completed => Self::Completed,
+            ImportStatus::Failed => Self::Failed,
+            ImportStatus::Rejected => Self::Rejected,
+            ImportStatus::Cancelled => Self::Cancelled,
+            ImportStatus::Deleting => Self::Deleting,
+            ImportStatus::Deleted => Self::Deleted,
+        }
+    }
+}
+
+/// Why a request is where it is (Kubernetes-style).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub(crate) struct ConditionOut {
+    /// `Accepted`, `Approved`, `Cancelled`, ...
+    #[serde(rename = "type")]
+    pub(super) kind: String,
+    /// `True`, `False` or `Unknown`.
+    pub(super) status: String,
+    /// A CamelCase word programs may match on.
+    pub(super) reason: String,
+    pub(super) message: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub(super) last_transition_time: OffsetDateTime,
+}
+
+impl From<&Condition> for ConditionOut {
+    fn from(c: &Condition) -> Self {
+        Self {
+            kind: c.kind.as_str().to_owned(),
+            status: format!("{:?}", c.status),
+            reason: c.reason.as_str().to_owned(),
+            message: c.message.clone(),
+            last_transition_time: c.last_transition_time,
+        }
+    }
+}
+
+/// An import request.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub(crate) struct ImportOut {
+    pub(super) id: Uuid,
+    pub(super) team: String,
+    pub(super) environment: String,
+    pub(super) source: String,
+    pub(super) model_name: String,
+    pub(super) job_name: String,
+    pub(super) description: Option<String>,
+    pub(super) model_tags: BTreeMap<String, String>,
+    pub(super) job_tags: BTreeMap<String, String>,
+    /// Who submitted it.
+    pub(super) requested_by: String,
+    pub(super) status: ImportStatus,
+    pub(super) conditions: Vec<ConditionOut>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub(super) created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub(super) updated_at: OffsetDateTime,
+    /// 1 for the first try; each retry is a new attempt (new job).
+    pub(super) attempt: i32,
+    /// The preflight report: every check of the artifacts and the access
+    /// chain, with evidence, the broken step and the fix for a failure.
+    #[schema(value_type = Option<Object>)]
+    pub(super) preflight: Option<serde_json::Value>,
+    /// While the request waits for a free import slot: its place in line (1 = next).
+    /// Only on `GET /v1/imports/{id}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) queue_position: Option<u32>,
+    /// The Bedrock import job, once created.
+    pub(super) bedrock_job_arn: Option<String>,
+    /// The imported model, once the job completed.
+    pub(super) imported_model_arn: Option<String>,
+    /// `GetImportedModel` details: architecture, custom model units, key.
+    #[schema(value_type = Option<Object>)]
+    pub(super) imported_model: Option<serde_json::Value>,
+    /// Why the request failed (preflight, Bedrock's validation or the job's `failureMessage`).
+    pub(super) failure_message: Option<String>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub(super) submitted_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub(super) finished_at: Option<OffsetDateTime>,
+    /// The completed request this one promotes (lineage, e.g. dev → staging).
+    pub(super) promoted_from: Option<Uuid>,
+    /// Requests promoted from this one. Only on `GET /v1/imports/{id}`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(super) promotions: Vec<Uuid>,
+}
+
+/// Tags as the JSON object clients send and read.
+pub(super) fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
+    tags.iter()
+        .map(|t| (t.key.clone(), t.value.clone()))
+        .collect()
+}
+
+impl From<ImportRecord> for ImportOut {
+    fn from(r: ImportRecord) -> Self {
+        Self {
+            id: r.id.as_uuid(),
+            team: r.team.into(),
+            environment: r.environment.into(),
+            source: r.source.into(),
+            model_name: r.model_name.into(),
+            job_name: r.job_name.into(),
+            description: r.description,
+            model_tags: tag_map(&r.model_tags),
+            job_tags: tag_map(&r.job_tags),
+            requested_by: r.requested_by,
+            status: r.status.into(),
+            conditions: r.conditions.iter().map(ConditionOut::from).collect(),
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            attempt: r.attempt,
+            preflight: r.preflight,
+            queue_position: None,
+            bedrock_job_arn: r.bedrock_job_arn,
+            imported_model_arn: r.imported_model_arn,
+            imported_model: r.imported_model,
+            failure_message: r.failure_message,
+            submitted_at: r.submitted_at,
+            finished_at: r.finished_at,
+            promoted_from: r.promoted_from.map(|p| p.as_uuid()),
+            promotions: Vec::new(),
+        }
+    }
+}
+
+/// One page of import requests, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ImportPage {
+    pub(super) items: Vec<ImportOut>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) next_cursor: Option<String>,
+}
+
+/// One entry of a request's audit trail.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct EventOut {
+    /// Increases with every event Ferry records.
+    pub(super) id: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub(super) at: OffsetDateTime,
+    /// Who caused it: a user's token name, or `ferry` for the worker.
+    pub(super) actor: String,
+    /// `created`, `status_changed`, ...
+    pub(super) kind: String,
+    pub(super) from_status: Option<ImportStatus>,
+    pub(super) to_status: Option<ImportStatus>,
+    /// Event-specific facts (reason, Bedrock job ARN, failure message, ...).
+    #[schema(value_type = Object)]
+    pub(super) detail: serde_json::Value,
+}
+
+impl From<EventRecord> for EventOut {
+    fn from(e: EventRecord) -> Self {
+        Self {
+            id: e.id,
+            at: e.at,
+            actor: e.actor,
+            kind: e.kind,
+            from_status: e.from_status.map(Into::into),
+            to_status: e.to_status.map(Into::into),
+            detail: e.detail,
+        }
+    }
+}
+
+/// One page of events, oldest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct EventPage {
+    pub(super) items: Vec<EventOut>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) next_cursor: Option<String>,
+}
+
+/// Where to promote a completed import.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PromoteRequest {
+    /// The target environment (subject to its approval rule).
+    #[schema(
+        example = "staging",
+        min_length = 1,
+        max_length = 32,
+        pattern = "^[a-z][a-z0-9-]*$"
+    )]
+    pub(super) environment: String,
+}
+
+/// Why the request is being cancelled.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CancelRequest {
+    #[schema(max_length = 1024)]
+    #[serde(default)]
+    pub(super) reason: Option<String>,
+}
+
+/// An approval, with an optional comment for the audit trail.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ApproveRequest {
+    #[schema(max_length = 1024)]
+    #[serde(default)]
+    pub(super) comment: Option<String>,
+}
+
+/// A rejection; the reason is shown to the requester.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RejectRequest {
+    #[schema(min_length = 1, max_length = 1024)]
+    pub(super) reason: String,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ListImportsQuery {
+    /// Only requests in this status.
+    pub(super) status: Option<ImportStatus>,
+    /// Only requests for this environment.
+    pub(super) environment: Option<String>,
+    /// Only this team's requests (researchers only ever see their own team's).
+    pub(super) team: Option<String>,
+    /// Only requests for this imported model name.
+    pub(super) model_name: Option<String>,
+    /// Page size, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
+    pub(super) limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub(super) cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct PageQuery {
+    /// Page size, 1 to 500 (default 100).
+    #[param(minimum = 1, maximum = 500)]
+    pub(super) limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub(super) cursor: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_mirror_is_exact() {
+        for s in Status::ALL {
+            let mirrored: ImportStatus = s.into();
+            assert_eq!(Status::from(mirrored), s);
+            assert_eq!(
+                serde_json::to_value(mirrored).ok(),
+                serde_json::to_value(s).ok()
+            );
+        }
+    }
+}
