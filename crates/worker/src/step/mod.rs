@@ -210,22 +210,27 @@ async fn environment_removed(ctx: &Ctx, record: &ImportRecord) -> Result<(), Ste
         let started = change(record).to(Cause::StartPreflight, Status::Validating);
         write(ctx, record, started).await?;
     }
-    let reason = Reason::EnvironmentRemoved;
-    fail(
-        ctx,
-        record,
-        cause,
-        Condition::new(
-            ConditionType::Ready,
-            ConditionStatus::False,
-            reason,
-            message.clone(),
-        ),
-        Event::new(
-            EventKind::Failed,
-            serde_json::json!({ "reason": reason, "message": message }),
-        ),
-        |_| {},
-    )
-    .await
+    fail_outside_bedrock(ctx, record, cause, Reason::EnvironmentRemoved, message).await
+}
+
+/// Fails the request for a reason outside Bedrock (configuration drift, an
+/// inconsistent row): the `Ready` condition and a `failed` event say why.
+async fn fail_outside_bedrock(
+    ctx: &Ctx,
+    record: &ImportRecord,
+    cause: Cause,
+    reason: Reason,
+    message: String,
+) -> Result<(), StepError> {
+    let event = Event::new(
+        EventKind::Failed,
+        serde_json::json!({ "reason": reason, "message": message }),
+    );
+    let condition = Condition::new(
+        ConditionType::Ready,
+        ConditionStatus::False,
+        reason,
+        message,
+    );
+    fail(ctx, record, cause, condition, event, |_| {}).await
 }

@@ -12,7 +12,9 @@ use ferry_domain::update::{Changes, Event};
 use ferry_store::imports::ImportRecord;
 use time::OffsetDateTime;
 
-use super::{StepError, budget, change, fail, later, release, retry_later, soon, write};
+use super::{
+    StepError, budget, change, fail, fail_outside_bedrock, later, release, retry_later, soon, write,
+};
 use crate::Ctx;
 
 pub(super) async fn track(
@@ -22,25 +24,8 @@ pub(super) async fn track(
     known: Option<JobState>,
 ) -> Result<(), StepError> {
     let Some(job_arn) = record.bedrock_job_arn.clone() else {
-        let reason = Reason::NoJob;
         let message = "importing without a job ARN".to_owned();
-        return fail(
-            ctx,
-            record,
-            Cause::JobFailed,
-            Condition::new(
-                ConditionType::Ready,
-                ConditionStatus::False,
-                reason,
-                message.clone(),
-            ),
-            Event::new(
-                EventKind::Failed,
-                serde_json::json!({ "reason": reason, "message": message }),
-            ),
-            |_| {},
-        )
-        .await;
+        return fail_outside_bedrock(ctx, record, Cause::JobFailed, Reason::NoJob, message).await;
     };
     let state = match known {
         Some(s) => s,
