@@ -14,7 +14,10 @@ import json
 import re
 import xml.etree.ElementTree as ET
 
-from botocore.retries.standard import ThrottledRetryableChecker, TransientRetryableChecker
+from botocore.retries.standard import (
+    ThrottledRetryableChecker,
+    TransientRetryableChecker,
+)
 
 # --------------------------------------------------------------------------------------
 # Errors every operation may return besides the ones its model declares.
@@ -496,24 +499,24 @@ class Checker:
             if member.type_name in ("blob", "string"):
                 if member.type_name == "string":
                     self.constraints(member, body.decode("utf-8", "replace"), f"<payload:{payload}>")
-                return None
+                return
             root = self.parse_xml(body, "<body>") if body.strip() else None
             if root is not None:
                 want = member.serialization.get("name", payload)
                 if self.local(root.tag) != want:
                     self.v("xml-encoding", "/", f"payload root must be <{want}>, got <{self.local(root.tag)}>")
                 self.xml_structure(member, root, f"/{want}")
-            return None
+            return
         body_members = [n for n, m in out.members.items() if not m.serialization.get("location")]
         if not body_members:
             if body.strip():
                 self.v("unknown-member", "<body>", f"{op.name} output has no body members, sim sends a body")
-            return None
+            return
         if not body.strip():
-            return None
+            return
         root = self.parse_xml(body, "<body>")
         if root is None:
-            return None
+            return
         if op.name == "GetBucketLocation":
             # S3 answers with the member itself as the root (<LocationConstraint>), which the
             # model cannot express; botocore special-cases it (handlers.parse_get_bucket_location).
@@ -522,9 +525,9 @@ class Checker:
                 self.constraints(out.members["LocationConstraint"], root.text, "/LocationConstraint")
             elif self.local(root.tag) != "LocationConstraint":
                 self.v("xml-encoding", "/", f"root must be <LocationConstraint>, got <{self.local(root.tag)}>")
-            return None
+            return
         self.xml_structure(out, root, f"/{self.local(root.tag)}")
-        return None
+        return
 
     # ---- errors ----------------------------------------------------------------------
     def error(self, op, status, headers, body, method):

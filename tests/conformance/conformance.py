@@ -35,7 +35,6 @@ import botocore.config
 import botocore.exceptions
 import botocore.loaders
 import botocore.model
-
 from checker import Checker
 
 # --------------------------------------------------------------------------------------
@@ -260,7 +259,7 @@ def main():
         version = loader.determine_latest_version(svc, "service-2")
         print(f"  {svc} {version} ({os.path.join(os.path.dirname(botocore.__file__), 'data', svc, version)})")
 
-    from selftest import self_test  # noqa: PLC0415 - next to this file
+    from selftest import self_test
 
     if not self_test():
         print("0 passed, 1 failed")
@@ -283,7 +282,7 @@ def main():
             return 2
         time.sleep(0.2)
     try:
-        from cases import run_cases  # noqa: PLC0415 - next to this file
+        from cases import run_cases
 
         run = Run(read_env(env_file), verbose=args.verbose, only=args.only)
         run.can_advance_clock = sim is not None

@@ -4,7 +4,6 @@ zero meaningless; this runs before the cases."""
 
 import botocore.loaders
 import botocore.model
-
 from checker import Checker
 
 REQ = "<ResponseMetadata><RequestId>r</RequestId></ResponseMetadata>"
