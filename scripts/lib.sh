@@ -55,18 +55,20 @@ start_private_postgres() {
     export DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres"
 }
 
-# A virtualenv with tests/contract/requirements.txt and
-# tests/client/requirements.txt (resolved together), rebuilt when one changes.
+# A virtualenv with tests/contract/requirements.txt, tests/client/requirements.txt
+# and tests/conformance/requirements.txt (resolved together), rebuilt when one changes.
 ensure_python_tools() {
     local venv="$CACHE/venv" contract="$ROOT/tests/contract/requirements.txt"
     local client="$ROOT/tests/client/requirements.txt"
+    local conformance="$ROOT/tests/conformance/requirements.txt"
     local stamp="$venv/.requirements"
-    if [ ! -x "$venv/bin/python" ] || ! cat "$contract" "$client" | cmp -s - "$stamp"; then
+    if [ ! -x "$venv/bin/python" ] || ! cat "$contract" "$client" "$conformance" | cmp -s - "$stamp"; then
         log "installing Python test tools into $venv"
         rm -rf "$venv"
         python3 -m venv "$venv"
-        "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$contract" -r "$client"
-        cat "$contract" "$client" >"$stamp"
+        "$venv/bin/pip" install --quiet --disable-pip-version-check \
+            -r "$contract" -r "$client" -r "$conformance"
+        cat "$contract" "$client" "$conformance" >"$stamp"
     fi
     export PATH="$venv/bin:$PATH"
 }

@@ -82,6 +82,12 @@ if ! $quick; then
     boto_status=${PIPESTATUS[0]}
     add_counts boto3-walkthrough "$boto_status" "$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$boto_log" | tail -n 1)"
     rm -f "$boto_log"
+    log "the sim's raw responses against botocore's service models (conformance)"
+    conformance_log="$(mktemp)"
+    scripts/conformance.sh 2>&1 | tee "$conformance_log"
+    conformance_status=${PIPESTATUS[0]}
+    add_counts conformance "$conformance_status" "$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$conformance_log" | tail -n 1)"
+    rm -f "$conformance_log"
     log "the tracking benchmark still runs (a small smoke run; numbers in the README come from full runs)"
     scripts/bench-tracking.sh 30 2
     record bench-tracking-smoke $?

@@ -1,0 +1,457 @@
+"""The cases the conformance suite drives: every operation the sim serves, in its normal
+paths and its error paths (missing or invalid parameters the sim validates, unknown
+resources, access denied, conflicts, quotas, bad signatures, throttling, 5xx).
+
+Each `run.case(client, Operation, case, params, expect=...)` call is one row cell of the
+table; `expect` names the outcome the case is meant to provoke, so a case that ends
+differently reports `case-intent` instead of silently testing something else.
+"""
+
+import json
+import time
+import uuid
+
+UNKNOWN_KEY = ("AKIACONFORMANCE00000", "conformanceUnknownSecretNotAReal0000000")
+
+
+def wait_for(predicate, timeout=60.0, step=0.25):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(step)
+    return None
+
+
+def run_cases(run):
+    env = run.env
+    suffix = uuid.uuid4().hex[:8]
+    ctx = {
+        "suffix": suffix,
+        "bucket": env["ARTIFACT_BUCKET"],
+        "uri": env["SAMPLE_MODEL_URI"],
+        "exec_role": env["EXECUTION_ROLE_ARN"],
+        "control_role": env["CONTROL_ROLE_ARN"],
+        "research_key": env["RESEARCH_KMS_KEY_ARN"],
+        "hosting_key": env["HOSTING_KMS_KEY_ARN"],
+        "hosting_account": env["HOSTING_ACCOUNT_ID"],
+        "research_account": env["RESEARCH_ACCOUNT_ID"],
+    }
+    run.faults({})
+    s3_cases(run, ctx)
+    sts_cases(run, ctx)
+    iam_cases(run, ctx)
+    kms_cases(run, ctx)
+    bedrock_cases(run, ctx)
+    fault_cases(run, ctx)
+    auth_cases(run, ctx)
+    expiry_cases(run, ctx)
+
+
+def bad_clients(run, service, who):
+    p = who.upper().replace("-", "_")
+    bad_sig = run.client(service, run.env[f"{p}_ACCESS_KEY_ID"], "wrongSecretForConformanceNotAReal000000")
+    unknown = run.client(service, *UNKNOWN_KEY)
+    return bad_sig, unknown
+
+
+# --------------------------------------------------------------------------------------
+# S3 (REST-XML)
+# --------------------------------------------------------------------------------------
+def s3_cases(run, ctx):
+    C = run.case
+    s3r = run.principal("s3", "research-admin")
+    s3h = run.principal("s3", "hosting-admin")
+    s3f = run.principal("s3", "ferry-service")
+    bucket, sfx = ctx["bucket"], ctx["suffix"]
+    cb = f"conf-{sfx}"
+    missing = f"conf-missing-{sfx}"
+    prefix = ctx["uri"][len(f"s3://{bucket}/"):]
+
+    C(s3r, "CreateBucket", "ok", {"Bucket": cb})
+    C(s3r, "CreateBucket", "already-owned", {"Bucket": cb}, expect="BucketAlreadyOwnedByYou")
+    C(s3h, "CreateBucket", "taken-by-other-account", {"Bucket": cb}, expect="BucketAlreadyExists")
+    C(s3r, "CreateBucket", "invalid-name", {"Bucket": "conf_Invalid"}, expect="InvalidBucketName")
+    C(s3f, "CreateBucket", "access-denied", {"Bucket": f"conf-denied-{sfx}"}, expect="AccessDenied")
+
+    C(s3r, "HeadBucket", "ok", {"Bucket": bucket})
+    C(s3r, "HeadBucket", "no-such-bucket", {"Bucket": missing}, expect="HEAD")
+    C(s3f, "HeadBucket", "access-denied", {"Bucket": bucket}, expect="HEAD")
+
+    C(s3r, "GetBucketLocation", "ok", {"Bucket": bucket})
+    C(s3r, "GetBucketLocation", "no-such-bucket", {"Bucket": missing}, expect="NoSuchBucket")
+
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "Conformance", "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:iam::{ctx['research_account']}:root"},
+            "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{cb}/*",
+        }],
+    }
+    C(s3r, "GetBucketPolicy", "no-policy", {"Bucket": cb}, expect="NoSuchBucketPolicy")
+    C(s3r, "PutBucketPolicy", "ok", {"Bucket": cb, "Policy": json.dumps(policy)})
+    C(s3r, "PutBucketPolicy", "malformed", {"Bucket": cb, "Policy": "{not json"}, expect="MalformedPolicy")
+    C(s3h, "PutBucketPolicy", "other-account", {"Bucket": bucket, "Policy": json.dumps(policy)}, expect="AccessDenied")
+    C(s3r, "PutBucketPolicy", "no-such-bucket", {"Bucket": missing, "Policy": json.dumps(policy)}, expect="NoSuchBucket")
+    C(s3r, "GetBucketPolicy", "ok", {"Bucket": cb})
+    C(s3r, "GetBucketPolicy", "walkthrough-bucket", {"Bucket": bucket})
+    C(s3h, "GetBucketPolicy", "other-account", {"Bucket": bucket}, expect="AccessDenied")
+    C(s3r, "DeleteBucketPolicy", "ok", {"Bucket": cb})
+    C(s3r, "DeleteBucketPolicy", "no-such-bucket", {"Bucket": missing}, expect="NoSuchBucket")
+
+    key = f"conf/{sfx}/plain.txt"
+    kms_key = f"conf/{sfx}/kms.txt"
+    C(s3r, "PutObject", "ok", {"Bucket": cb, "Key": key, "Body": b"conformance"})
+    C(s3r, "PutObject", "sse-kms", {"Bucket": cb, "Key": kms_key, "Body": b"secret", "ServerSideEncryption": "aws:kms", "SSEKMSKeyId": ctx["research_key"]})
+    C(s3r, "PutObject", "bad-checksum", {"Bucket": cb, "Key": key, "Body": b"conformance", "ChecksumCRC32": "AAAAAA=="}, expect="BadDigest")
+    C(s3r, "PutObject", "unknown-kms-key", {"Bucket": cb, "Key": kms_key, "Body": b"x", "ServerSideEncryption": "aws:kms", "SSEKMSKeyId": "alias/conf-missing"}, expect="KMS.NotFoundException")
+    C(s3r, "PutObject", "no-such-bucket", {"Bucket": missing, "Key": key, "Body": b"x"}, expect="NoSuchBucket")
+    C(s3f, "PutObject", "access-denied", {"Bucket": cb, "Key": key, "Body": b"x"}, expect="AccessDenied")
+
+    C(s3r, "GetObject", "ok", {"Bucket": cb, "Key": key})
+    C(s3r, "GetObject", "sse-kms", {"Bucket": cb, "Key": kms_key})
+    C(s3r, "GetObject", "range", {"Bucket": bucket, "Key": f"{prefix}model.safetensors", "Range": "bytes=0-7"})
+    C(s3r, "GetObject", "no-such-key", {"Bucket": cb, "Key": f"conf/{sfx}/missing"}, expect="NoSuchKey")
+    C(s3r, "GetObject", "unsatisfiable-range", {"Bucket": cb, "Key": key, "Range": "bytes=1000-"}, expect="InvalidRange")
+    C(s3f, "GetObject", "access-denied", {"Bucket": bucket, "Key": f"{prefix}config.json"}, expect="AccessDenied")
+
+    C(s3r, "HeadObject", "ok", {"Bucket": cb, "Key": kms_key})
+    C(s3r, "HeadObject", "no-such-key", {"Bucket": cb, "Key": f"conf/{sfx}/missing"}, expect="HEAD")
+    C(s3f, "HeadObject", "access-denied", {"Bucket": bucket, "Key": f"{prefix}config.json"}, expect="HEAD")
+
+    C(s3r, "ListObjectsV2", "ok", {"Bucket": bucket, "Prefix": prefix})
+    C(s3r, "ListObjectsV2", "delimiter", {"Bucket": bucket, "Prefix": "models/", "Delimiter": "/"})
+    page = C(s3r, "ListObjectsV2", "first-page", {"Bucket": bucket, "Prefix": prefix, "MaxKeys": 2})
+    if page and page.get("NextContinuationToken"):
+        C(s3r, "ListObjectsV2", "next-page", {"Bucket": bucket, "Prefix": prefix, "MaxKeys": 2, "ContinuationToken": page["NextContinuationToken"]})
+    C(s3r, "ListObjectsV2", "start-after", {"Bucket": bucket, "Prefix": prefix, "StartAfter": f"{prefix}config.json"})
+    C(s3r, "ListObjectsV2", "empty", {"Bucket": cb, "Prefix": "nothing/"})
+    C(s3r, "ListObjectsV2", "bad-token", {"Bucket": bucket, "ContinuationToken": "not-a-token"}, expect="InvalidArgument")
+    C(s3r, "ListObjectsV2", "no-such-bucket", {"Bucket": missing}, expect="NoSuchBucket")
+    C(s3f, "ListObjectsV2", "access-denied", {"Bucket": bucket}, expect="AccessDenied")
+
+    mp_key = f"conf/{sfx}/multipart.bin"
+    up = C(s3r, "CreateMultipartUpload", "ok", {"Bucket": cb, "Key": mp_key})
+    C(s3r, "CreateMultipartUpload", "sse-kms", {"Bucket": cb, "Key": f"{mp_key}.kms", "ServerSideEncryption": "aws:kms", "SSEKMSKeyId": ctx["research_key"]})
+    C(s3f, "CreateMultipartUpload", "access-denied", {"Bucket": cb, "Key": mp_key}, expect="AccessDenied")
+    if up:
+        uid = up["UploadId"]
+        p1 = C(s3r, "UploadPart", "ok", {"Bucket": cb, "Key": mp_key, "UploadId": uid, "PartNumber": 1, "Body": b"a" * 1024})
+        p2 = run.principal("s3", "research-admin").upload_part(Bucket=cb, Key=mp_key, UploadId=uid, PartNumber=2, Body=b"b" * 10)
+        C(s3r, "UploadPart", "no-such-upload", {"Bucket": cb, "Key": mp_key, "UploadId": "conformance-missing", "PartNumber": 1, "Body": b"x"}, expect="NoSuchUpload")
+        parts = [{"PartNumber": 1, "ETag": p1["ETag"] if p1 else ""}, {"PartNumber": 2, "ETag": p2["ETag"]}]
+        C(s3r, "CompleteMultipartUpload", "parts-out-of-order", {"Bucket": cb, "Key": mp_key, "UploadId": uid, "MultipartUpload": {"Parts": parts[::-1]}}, expect="InvalidPartOrder")
+        C(s3r, "CompleteMultipartUpload", "part-not-uploaded", {"Bucket": cb, "Key": mp_key, "UploadId": uid, "MultipartUpload": {"Parts": parts + [{"PartNumber": 3, "ETag": "\"0\""}]}}, expect="InvalidPart")
+        C(s3r, "CompleteMultipartUpload", "ok", {"Bucket": cb, "Key": mp_key, "UploadId": uid, "MultipartUpload": {"Parts": parts}})
+        C(s3r, "CompleteMultipartUpload", "no-such-upload", {"Bucket": cb, "Key": mp_key, "UploadId": uid, "MultipartUpload": {"Parts": parts}}, expect="NoSuchUpload")
+    up2 = run.principal("s3", "research-admin").create_multipart_upload(Bucket=cb, Key=f"{mp_key}.aborted")
+    C(s3r, "AbortMultipartUpload", "ok", {"Bucket": cb, "Key": f"{mp_key}.aborted", "UploadId": up2["UploadId"]})
+    C(s3r, "AbortMultipartUpload", "no-such-upload", {"Bucket": cb, "Key": f"{mp_key}.aborted", "UploadId": up2["UploadId"]}, expect="NoSuchUpload")
+
+    C(s3r, "DeleteObject", "ok", {"Bucket": cb, "Key": key})
+    C(s3r, "DeleteObject", "already-gone", {"Bucket": cb, "Key": key})
+    C(s3f, "DeleteObject", "access-denied", {"Bucket": cb, "Key": kms_key}, expect="AccessDenied")
+
+
+# --------------------------------------------------------------------------------------
+# STS (Query)
+# --------------------------------------------------------------------------------------
+def sts_cases(run, ctx):
+    C = run.case
+    stsh = run.principal("sts", "hosting-admin")
+    stsf = run.principal("sts", "ferry-service")
+    stsi = run.principal("sts", "hosting-importer")
+    loose = run.principal("sts", "ferry-service", validate=False)
+    control = ctx["control_role"]
+
+    C(stsh, "GetCallerIdentity", "ok")
+    out = C(stsf, "AssumeRole", "ok", {"RoleArn": control, "RoleSessionName": "conformance", "DurationSeconds": 900})
+    if out:
+        c = out["Credentials"]
+        session = run.client("sts", c["AccessKeyId"], c["SecretAccessKey"], c["SessionToken"])
+        C(session, "GetCallerIdentity", "role-session")
+        C(session, "AssumeRole", "role-chain-with-external-id", {"RoleArn": ctx["exec_role"], "RoleSessionName": "conformance-chain", "ExternalId": "conformance-external-id"})
+    C(stsi, "AssumeRole", "trust-policy-denies", {"RoleArn": control, "RoleSessionName": "conformance"}, expect="AccessDenied")
+    C(stsf, "AssumeRole", "no-such-role", {"RoleArn": f"arn:aws:iam::{ctx['hosting_account']}:role/conf-missing", "RoleSessionName": "conformance"}, expect="AccessDenied")
+    C(stsf, "AssumeRole", "invalid-session-name", {"RoleArn": control, "RoleSessionName": "has space"}, expect="ValidationError")
+    C(stsf, "AssumeRole", "duration-above-role-max", {"RoleArn": control, "RoleSessionName": "conformance", "DurationSeconds": 7200}, expect="ValidationError")
+    C(loose, "AssumeRole", "duration-out-of-range", {"RoleArn": control, "RoleSessionName": "conformance", "DurationSeconds": 60}, expect="ValidationError")
+    C(loose, "AssumeRole", "missing-session-name", {"RoleArn": control}, expect="ValidationError")
+
+
+# --------------------------------------------------------------------------------------
+# IAM (Query)
+# --------------------------------------------------------------------------------------
+def iam_cases(run, ctx):
+    C = run.case
+    iam = run.principal("iam", "hosting-admin")
+    iamf = run.principal("iam", "ferry-service")
+    sfx = ctx["suffix"]
+    role = f"conf-role-{sfx}"
+    exec_name = ctx["exec_role"].rsplit("/", 1)[-1]
+    trust = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "bedrock.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+    allow = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:GetCallerIdentity", "Resource": "*"}]})
+
+    C(iam, "CreateRole", "ok", {"RoleName": role, "AssumeRolePolicyDocument": trust, "Description": "conformance", "MaxSessionDuration": 3600})
+    C(iam, "CreateRole", "already-exists", {"RoleName": role, "AssumeRolePolicyDocument": trust}, expect="EntityAlreadyExists")
+    C(iam, "CreateRole", "malformed-policy", {"RoleName": f"{role}-x", "AssumeRolePolicyDocument": "{not json"}, expect="MalformedPolicyDocument")
+    C(iamf, "CreateRole", "access-denied", {"RoleName": f"{role}-y", "AssumeRolePolicyDocument": trust}, expect="AccessDenied")
+
+    C(iam, "GetRole", "ok", {"RoleName": exec_name})
+    C(iam, "GetRole", "created-role", {"RoleName": role})
+    C(iam, "GetRole", "no-such-entity", {"RoleName": "conf-missing"}, expect="NoSuchEntity")
+    C(iamf, "GetRole", "access-denied", {"RoleName": exec_name}, expect="AccessDenied")
+
+    C(iam, "UpdateAssumeRolePolicy", "ok", {"RoleName": role, "PolicyDocument": trust})
+    C(iam, "UpdateAssumeRolePolicy", "malformed-policy", {"RoleName": role, "PolicyDocument": "{not json"}, expect="MalformedPolicyDocument")
+    C(iam, "UpdateAssumeRolePolicy", "no-such-entity", {"RoleName": "conf-missing", "PolicyDocument": trust}, expect="NoSuchEntity")
+
+    C(iam, "PutRolePolicy", "ok", {"RoleName": role, "PolicyName": "Conformance", "PolicyDocument": allow})
+    C(iam, "PutRolePolicy", "malformed-policy", {"RoleName": role, "PolicyName": "Conformance", "PolicyDocument": "{not json"}, expect="MalformedPolicyDocument")
+    C(iam, "PutRolePolicy", "no-such-entity", {"RoleName": "conf-missing", "PolicyName": "Conformance", "PolicyDocument": allow}, expect="NoSuchEntity")
+    C(iam, "GetRolePolicy", "ok", {"RoleName": role, "PolicyName": "Conformance"})
+    C(iam, "GetRolePolicy", "walkthrough-policy", {"RoleName": exec_name, "PolicyName": f"BedrockCMIExecutionPolicy-{ctx['hosting_account']}"})
+    C(iam, "GetRolePolicy", "no-such-policy", {"RoleName": role, "PolicyName": "Missing"}, expect="NoSuchEntity")
+    C(iam, "DeleteRolePolicy", "ok", {"RoleName": role, "PolicyName": "Conformance"})
+    C(iam, "DeleteRolePolicy", "no-such-policy", {"RoleName": role, "PolicyName": "Conformance"}, expect="NoSuchEntity")
+
+    C(iam, "PutUserPolicy", "ok", {"UserName": "hosting-importer", "PolicyName": "ConformanceNoop", "PolicyDocument": allow})
+    C(iam, "PutUserPolicy", "no-such-entity", {"UserName": "conf-missing", "PolicyName": "ConformanceNoop", "PolicyDocument": allow}, expect="NoSuchEntity")
+    C(iam, "DeleteUserPolicy", "ok", {"UserName": "hosting-importer", "PolicyName": "ConformanceNoop"})
+    C(iam, "DeleteUserPolicy", "no-such-policy", {"UserName": "hosting-importer", "PolicyName": "ConformanceNoop"}, expect="NoSuchEntity")
+
+    C(iam, "SimulatePrincipalPolicy", "ok", {
+        "PolicySourceArn": ctx["exec_role"],
+        "ActionNames": ["s3:GetObject", "s3:PutObject"],
+        "ResourceArns": [f"arn:aws:s3:::{ctx['bucket']}/models/x"],
+        "ContextEntries": [{"ContextKeyName": "aws:ResourceAccount", "ContextKeyValues": [ctx["research_account"]], "ContextKeyType": "string"}],
+    })
+    C(iam, "SimulatePrincipalPolicy", "no-such-entity", {"PolicySourceArn": f"arn:aws:iam::{ctx['hosting_account']}:role/conf-missing", "ActionNames": ["s3:GetObject"]}, expect="NoSuchEntity")
+
+
+# --------------------------------------------------------------------------------------
+# KMS (JSON 1.1)
+# --------------------------------------------------------------------------------------
+def kms_cases(run, ctx):
+    C = run.case
+    kms = run.principal("kms", "hosting-admin")
+    kmsf = run.principal("kms", "ferry-service")
+    loose = run.principal("kms", "hosting-admin", validate=False)
+    sfx = ctx["suffix"]
+    alias = f"alias/conf-{sfx}"
+    policy = json.dumps({"Version": "2012-10-17", "Statement": [{"Sid": "Root", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ctx['hosting_account']}:root"}, "Action": "kms:*", "Resource": "*"}]})
+    missing_key = "0f1e2d3c-0000-4000-8000-000000000000"
+
+    created = C(kms, "CreateKey", "ok", {"Description": "conformance"})
+    C(kms, "CreateKey", "with-policy", {"Policy": policy})
+    C(kms, "CreateKey", "malformed-policy", {"Policy": "{not json"}, expect="MalformedPolicyDocumentException")
+    C(kmsf, "CreateKey", "access-denied", {}, expect="AccessDeniedException")
+    key_id = created["KeyMetadata"]["KeyId"] if created else missing_key
+
+    C(kms, "CreateAlias", "ok", {"AliasName": alias, "TargetKeyId": key_id})
+    C(kms, "CreateAlias", "already-exists", {"AliasName": alias, "TargetKeyId": key_id}, expect="AlreadyExistsException")
+    # The name passes the model's AliasNameType pattern, so the refusal is KMS's own check:
+    # the model declares InvalidAliasNameException for it, while KMS is also known to
+    # answer ValidationException ("Alias must start with the prefix \"alias/\""). Either
+    # is an invalid-name refusal.
+    C(kms, "CreateAlias", "name-without-alias-prefix", {"AliasName": f"conf-{sfx}", "TargetKeyId": key_id}, expect=("InvalidAliasNameException", "ValidationException"))
+    C(kms, "CreateAlias", "no-such-key", {"AliasName": f"{alias}-2", "TargetKeyId": missing_key}, expect="NotFoundException")
+
+    C(kms, "DescribeKey", "by-alias", {"KeyId": alias})
+    C(kms, "DescribeKey", "by-arn", {"KeyId": ctx["hosting_key"]})
+    C(kms, "DescribeKey", "not-found", {"KeyId": "alias/conf-missing"}, expect="NotFoundException")
+    C(kmsf, "DescribeKey", "access-denied", {"KeyId": ctx["hosting_key"]}, expect="AccessDeniedException")
+    C(loose, "DescribeKey", "missing-key-id", {}, expect="ValidationException")
+
+    C(kms, "GetKeyPolicy", "ok", {"KeyId": key_id, "PolicyName": "default"})
+    C(kms, "GetKeyPolicy", "not-found", {"KeyId": missing_key, "PolicyName": "default"}, expect="NotFoundException")
+    C(kms, "PutKeyPolicy", "ok", {"KeyId": key_id, "PolicyName": "default", "Policy": policy})
+    C(kms, "PutKeyPolicy", "malformed-policy", {"KeyId": key_id, "PolicyName": "default", "Policy": "{not json"}, expect="MalformedPolicyDocumentException")
+    C(kms, "PutKeyPolicy", "not-found", {"KeyId": missing_key, "PolicyName": "default", "Policy": policy}, expect="NotFoundException")
+
+    enc = C(kms, "Encrypt", "ok", {"KeyId": alias, "Plaintext": b"conformance"})
+    C(kms, "Encrypt", "not-found", {"KeyId": "alias/conf-missing", "Plaintext": b"x"}, expect="NotFoundException")
+    C(kmsf, "Encrypt", "access-denied", {"KeyId": ctx["hosting_key"], "Plaintext": b"x"}, expect="AccessDeniedException")
+    blob = enc["CiphertextBlob"] if enc else b"x"
+    C(kms, "Decrypt", "ok", {"CiphertextBlob": blob})
+    C(kms, "Decrypt", "with-key-id", {"CiphertextBlob": blob, "KeyId": alias})
+    C(kms, "Decrypt", "invalid-ciphertext", {"CiphertextBlob": b"not a ciphertext"}, expect="InvalidCiphertextException")
+    C(kms, "Decrypt", "incorrect-key", {"CiphertextBlob": blob, "KeyId": ctx["hosting_key"]}, expect="IncorrectKeyException")
+    C(kmsf, "Decrypt", "access-denied", {"CiphertextBlob": blob}, expect="AccessDeniedException")
+
+    C(kms, "GenerateDataKey", "ok", {"KeyId": alias, "KeySpec": "AES_256"})
+    C(kms, "GenerateDataKey", "number-of-bytes", {"KeyId": key_id, "NumberOfBytes": 16})
+    C(kms, "GenerateDataKey", "not-found", {"KeyId": "alias/conf-missing", "KeySpec": "AES_256"}, expect="NotFoundException")
+    C(kms, "GenerateDataKeyWithoutPlaintext", "ok", {"KeyId": alias, "KeySpec": "AES_128"})
+    C(kmsf, "GenerateDataKeyWithoutPlaintext", "access-denied", {"KeyId": ctx["hosting_key"], "KeySpec": "AES_256"}, expect="AccessDeniedException")
+
+
+# --------------------------------------------------------------------------------------
+# Bedrock (REST-JSON): model import jobs and imported models
+# --------------------------------------------------------------------------------------
+def bedrock_cases(run, ctx):
+    C = run.case
+    br = run.principal("bedrock", "hosting-importer")
+    brf = run.principal("bedrock", "ferry-service")
+    loose = run.principal("bedrock", "hosting-importer", validate=False)
+    quiet = run.principal("bedrock", "hosting-importer")  # polling, not a case
+    sfx = ctx["suffix"]
+    region = run.region
+    acct = ctx["hosting_account"]
+
+    def job(name, model, **extra):
+        params = {
+            "jobName": name,
+            "importedModelName": model,
+            "roleArn": ctx["exec_role"],
+            "modelDataSource": {"s3DataSource": {"s3Uri": ctx["uri"]}},
+        }
+        params.update(extra)
+        return params
+
+    def finished(arn):
+        def done():
+            out = quiet.get_model_import_job(jobIdentifier=arn)
+            return out if out["status"] != "InProgress" else None
+        return wait_for(done, timeout=120)
+
+    first = job(f"conf-job-{sfx}", f"conf-model-{sfx}", importedModelKmsKeyId=ctx["hosting_key"],
+                clientRequestToken=f"conf-{sfx}", jobTags=[{"key": "suite", "value": "conformance"}],
+                importedModelTags=[{"key": "suite", "value": "conformance"}])
+    created = C(br, "CreateModelImportJob", "ok", first)
+    C(br, "CreateModelImportJob", "same-token-replays", first)
+    C(br, "CreateModelImportJob", "same-token-other-request", dict(first, jobName=f"conf-other-{sfx}"), expect="ConflictException")
+    C(br, "CreateModelImportJob", "concurrent-job-quota", job(f"conf-second-{sfx}", f"conf-second-{sfx}"), expect="ServiceQuotaExceededException")
+    arn = created["jobArn"] if created else f"arn:aws:bedrock:{region}:{acct}:model-import-job/000000000000"
+    C(br, "GetModelImportJob", "in-progress", {"jobIdentifier": arn})
+
+    C(br, "CreateModelImportJob", "invalid-model-name", job(f"conf-v1-{sfx}", "bad..name"), expect="ValidationException")
+    C(br, "CreateModelImportJob", "invalid-job-name", job("-bad-job-name", f"conf-v2-{sfx}"), expect="ValidationException")
+    C(br, "CreateModelImportJob", "invalid-role-arn", dict(job(f"conf-v3-{sfx}", f"conf-v3-{sfx}"), roleArn=f"arn:aws:iam::{acct}:user/not-a-role"), expect="ValidationException")
+    C(br, "CreateModelImportJob", "invalid-s3-uri", dict(job(f"conf-v4-{sfx}", f"conf-v4-{sfx}"), modelDataSource={"s3DataSource": {"s3Uri": "s3://Not_A_Bucket/x"}}), expect="ValidationException")
+    C(loose, "CreateModelImportJob", "missing-role-arn", {k: v for k, v in job(f"conf-v5-{sfx}", f"conf-v5-{sfx}").items() if k != "roleArn"}, expect="ValidationException")
+    tags = [{"key": f"k{i}", "value": "v"} for i in range(51)]
+    C(br, "CreateModelImportJob", "too-many-tags", job(f"conf-v6-{sfx}", f"conf-v6-{sfx}", jobTags=tags), expect="TooManyTagsException")
+    C(br, "CreateModelImportJob", "pass-role-denied", dict(job(f"conf-v7-{sfx}", f"conf-v7-{sfx}"), roleArn=ctx["control_role"]), expect="AccessDeniedException")
+    C(brf, "CreateModelImportJob", "access-denied", job(f"conf-v8-{sfx}", f"conf-v8-{sfx}"), expect="AccessDeniedException")
+
+    done = finished(arn) if created else None
+    C(br, "GetModelImportJob", "completed", {"jobIdentifier": arn})
+    C(br, "GetModelImportJob", "by-name", {"jobIdentifier": f"conf-job-{sfx}"})
+    C(br, "GetModelImportJob", "not-found", {"jobIdentifier": f"arn:aws:bedrock:{region}:{acct}:model-import-job/000000000000"}, expect="ResourceNotFoundException")
+    C(brf, "GetModelImportJob", "access-denied", {"jobIdentifier": arn}, expect="AccessDeniedException")
+    # AWS answers a job name in use with ValidationException (issue 12); the sim with
+    # ConflictException. Both are declared for the operation, so the model cannot tell.
+    C(br, "CreateModelImportJob", "job-name-in-use", job(f"conf-job-{sfx}", f"conf-other-model-{sfx}"), expect=("ValidationException", "ConflictException"))
+    C(br, "CreateModelImportJob", "model-name-in-use", job(f"conf-job2-{sfx}", f"conf-model-{sfx}"), expect="ConflictException")
+
+    empty = C(br, "CreateModelImportJob", "ok-empty-prefix", dict(job(f"conf-empty-{sfx}", f"conf-empty-{sfx}"), modelDataSource={"s3DataSource": {"s3Uri": f"s3://{ctx['bucket']}/conf-empty-{sfx}/"}}))
+    if empty:
+        finished(empty["jobArn"])
+        C(br, "GetModelImportJob", "failed", {"jobIdentifier": empty["jobArn"]})
+
+    C(br, "ListModelImportJobs", "ok", {})
+    C(br, "ListModelImportJobs", "status-completed", {"statusEquals": "Completed"})
+    C(br, "ListModelImportJobs", "status-failed", {"statusEquals": "Failed"})
+    page = C(br, "ListModelImportJobs", "first-page", {"maxResults": 1})
+    if page and page.get("nextToken"):
+        C(br, "ListModelImportJobs", "next-page", {"maxResults": 1, "nextToken": page["nextToken"]})
+    C(br, "ListModelImportJobs", "sorted-ascending", {"sortBy": "CreationTime", "sortOrder": "Ascending"})
+    C(br, "ListModelImportJobs", "name-contains", {"nameContains": sfx})
+    C(loose, "ListModelImportJobs", "max-results-out-of-range", {"maxResults": 1001}, expect="ValidationException")
+    C(loose, "ListModelImportJobs", "invalid-status", {"statusEquals": "Sideways"}, expect="ValidationException")
+    C(br, "ListModelImportJobs", "invalid-next-token", {"nextToken": "conformance-not-a-token"}, expect="ValidationException")
+    C(brf, "ListModelImportJobs", "access-denied", {}, expect="AccessDeniedException")
+
+    model_arn = done.get("importedModelArn") if done else None
+    model_arn = model_arn or f"arn:aws:bedrock:{region}:{acct}:imported-model/000000000000"
+    C(br, "GetImportedModel", "ok", {"modelIdentifier": model_arn})
+    C(br, "GetImportedModel", "by-name", {"modelIdentifier": f"conf-model-{sfx}"})
+    C(br, "GetImportedModel", "not-found", {"modelIdentifier": f"arn:aws:bedrock:{region}:{acct}:imported-model/000000000000"}, expect="ResourceNotFoundException")
+    C(brf, "GetImportedModel", "access-denied", {"modelIdentifier": model_arn}, expect="AccessDeniedException")
+    C(br, "ListImportedModels", "ok", {})
+    C(br, "ListImportedModels", "first-page", {"maxResults": 1})
+    C(br, "ListImportedModels", "sorted-ascending", {"sortBy": "CreationTime", "sortOrder": "Ascending", "nameContains": "conf"})
+    C(brf, "ListImportedModels", "access-denied", {}, expect="AccessDeniedException")
+
+    # The imported-model quota (3 by default): fill it, then one more import is refused.
+    for i in range(5):
+        models = quiet.list_imported_models()["modelSummaries"]
+        if len(models) >= 3:
+            break
+        extra = quiet.create_model_import_job(**job(f"conf-fill{i}-{sfx}", f"conf-fill{i}-{sfx}"))
+        finished(extra["jobArn"])
+    C(br, "CreateModelImportJob", "imported-model-quota", job(f"conf-over-{sfx}", f"conf-over-{sfx}"), expect="ServiceQuotaExceededException")
+
+    C(brf, "DeleteImportedModel", "access-denied", {"modelIdentifier": model_arn}, expect="AccessDeniedException")
+    C(br, "DeleteImportedModel", "ok", {"modelIdentifier": model_arn})
+    C(br, "DeleteImportedModel", "not-found", {"modelIdentifier": model_arn}, expect="ResourceNotFoundException")
+    for m in quiet.list_imported_models()["modelSummaries"]:
+        if sfx in m["modelName"]:
+            quiet.delete_imported_model(modelIdentifier=m["modelArn"])
+
+
+# --------------------------------------------------------------------------------------
+# Throttling and server errors, through the sim's fault injection (/_sim/faults)
+# --------------------------------------------------------------------------------------
+def fault_cases(run, ctx):
+    C = run.case
+    targets = [
+        ("s3", "research-admin", "ListObjectsV2", {"Bucket": ctx["bucket"]}, "SlowDown", "InternalError"),
+        ("sts", "hosting-admin", "GetCallerIdentity", {}, "Throttling", "InternalFailure"),
+        ("iam", "hosting-admin", "GetRole", {"RoleName": ctx["exec_role"].rsplit("/", 1)[-1]}, "Throttling", "InternalFailure"),
+        ("kms", "hosting-admin", "DescribeKey", {"KeyId": ctx["hosting_key"]}, "ThrottlingException", "KMSInternalException"),
+        ("bedrock", "hosting-importer", "ListImportedModels", {}, "ThrottlingException", "InternalServerException"),
+    ]
+    for service, who, op, params, throttle_code, error_code in targets:
+        client = run.principal(service, who)
+        try:
+            run.faults({f"{service}:{op}": {"throttle_tps": 0}})
+            C(client, op, "throttled", params, expect=throttle_code)
+            run.faults({f"{service}:{op}": {"error_rate": 1.0}})
+            C(client, op, "server-error", params, expect=error_code)
+        finally:
+            run.faults({})
+
+
+# --------------------------------------------------------------------------------------
+# SigV4: wrong secret, unknown access key, per service
+# --------------------------------------------------------------------------------------
+def auth_cases(run, ctx):
+    C = run.case
+    targets = [
+        ("s3", "ListObjectsV2", {"Bucket": ctx["bucket"]}, "SignatureDoesNotMatch", "InvalidAccessKeyId"),
+        ("sts", "GetCallerIdentity", {}, "SignatureDoesNotMatch", "InvalidClientTokenId"),
+        ("iam", "GetRole", {"RoleName": "conf-any"}, "SignatureDoesNotMatch", "InvalidClientTokenId"),
+        ("kms", "DescribeKey", {"KeyId": ctx["hosting_key"]}, "InvalidSignatureException", "UnrecognizedClientException"),
+        ("bedrock", "ListImportedModels", {}, "InvalidSignatureException", "UnrecognizedClientException"),
+    ]
+    for service, op, params, sig_code, key_code in targets:
+        bad_sig, unknown = bad_clients(run, service, "hosting-admin")
+        C(bad_sig, op, "bad-signature", params, expect=sig_code)
+        C(unknown, op, "unknown-access-key", params, expect=key_code)
+
+
+# --------------------------------------------------------------------------------------
+# Expired sessions: moves the sim's clock, so it runs last and only on a sim we started
+# --------------------------------------------------------------------------------------
+def expiry_cases(run, ctx):
+    if not getattr(run, "can_advance_clock", False):
+        print("skip expired-session cases: the sim was not started by this run")
+        return
+    sts = run.principal("sts", "ferry-service")
+    c = sts.assume_role(RoleArn=ctx["control_role"], RoleSessionName="conformance-expiry", DurationSeconds=900)["Credentials"]
+    run.admin("clock", {"advance_secs": 1000})
+    expected = {"s3": "ExpiredToken", "sts": "ExpiredToken", "iam": "ExpiredToken", "kms": "ExpiredTokenException", "bedrock": "ExpiredTokenException"}
+    ops = {
+        "s3": ("ListObjectsV2", {"Bucket": ctx["bucket"]}),
+        "sts": ("GetCallerIdentity", {}),
+        "iam": ("GetRole", {"RoleName": "conf-any"}),
+        "kms": ("DescribeKey", {"KeyId": ctx["hosting_key"]}),
+        "bedrock": ("ListImportedModels", {}),
+    }
+    for service, (op, params) in ops.items():
+        client = run.client(service, c["AccessKeyId"], c["SecretAccessKey"], c["SessionToken"])
+        run.case(client, op, "expired-session", params, expect=expected[service])
