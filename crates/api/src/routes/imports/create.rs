@@ -60,7 +60,7 @@ pub(super) async fn create_import(
             }
         })?;
     let record = imports::insert(&mut tx, &new, &caller.0.id).await?;
-    let out = ImportOut::from(record);
+    let out = ImportOut::new(record, &caller);
     if let Some(key) = key {
         key.remember(
             &mut tx,

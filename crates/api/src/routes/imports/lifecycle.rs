@@ -15,7 +15,7 @@ use time::OffsetDateTime;
 use super::access::{load_for, parse_id};
 use super::location;
 use super::review::{Action, act};
-use super::schema::{ImportOut, PromoteRequest};
+use super::schema::{ImportAction, ImportOut, PromoteRequest};
 use crate::auth::Caller;
 use crate::error::{ApiError, FieldProblem};
 use crate::extract::{JsonBody, Path};
@@ -41,14 +41,7 @@ pub(super) async fn retry_import(
 ) -> Result<Json<ImportOut>, ApiError> {
     let id = parse_id(&id)?;
     let mut tx = state.pool.begin().await.map_err(ApiError::internal)?;
-    let record = load_for(
-        &mut tx,
-        &caller,
-        id,
-        "retry",
-        ferry_domain::auth::Principal::can_retry,
-    )
-    .await?;
+    let record = load_for(&mut tx, &caller, id, ImportAction::Retry).await?;
     let attempt = u32::try_from(record.attempt).unwrap_or(1);
     let current = JobName::parse(&record.job_name).map_err(ApiError::internal)?;
     let first = JobName::first_of(&current, attempt).unwrap_or(current);
@@ -71,7 +64,7 @@ pub(super) async fn retry_import(
     .await?;
     tx.commit().await.map_err(ApiError::internal)?;
     tracing::info!(import_id = %id, attempt = attempt + 1, "import request retried");
-    Ok(Json(updated.into()))
+    Ok(Json(ImportOut::new(updated, &caller)))
 }
 
 /// Deletes the imported model of a completed request in Bedrock (imported
@@ -96,15 +89,8 @@ pub(super) async fn delete_model(
 ) -> Result<(StatusCode, Json<ImportOut>), ApiError> {
     let id = parse_id(&id)?;
     let name = caller.0.name.clone();
-    let verb = "delete the models of";
-    let updated = act(
-        &state,
-        &caller,
-        id,
-        verb,
-        ferry_domain::auth::Principal::can_review,
-        |_| Ok(()),
-        |record| Action {
+    let updated = act(&state, &caller, id, ImportAction::DeleteModel, |record| {
+        Action {
             cause: Cause::DeleteModel,
             to: Status::Deleting,
             kind: "delete_requested",
@@ -119,10 +105,10 @@ pub(super) async fn delete_model(
                 next_attempt_at: Some(OffsetDateTime::now_utc()),
                 ..ferry_store::work::Changes::default()
             },
-        },
-    )
+        }
+    })
     .await?;
-    Ok((StatusCode::ACCEPTED, Json(updated.into())))
+    Ok((StatusCode::ACCEPTED, Json(ImportOut::new(updated, &caller))))
 }
 
 /// Promotes a completed import to another environment: a new, linked
@@ -150,23 +136,7 @@ pub(super) async fn promote_import(
 ) -> Result<Response, ApiError> {
     let id = parse_id(&id)?;
     let mut tx = state.pool.begin().await.map_err(ApiError::internal)?;
-    let record = load_for(
-        &mut tx,
-        &caller,
-        id,
-        "promote",
-        ferry_domain::auth::Principal::can_review,
-    )
-    .await?;
-    if record.status != Status::Completed {
-        return Err(ApiError::conflict(
-            "not_completed",
-            format!(
-                "only a completed import can be promoted; this one is {}",
-                record.status
-            ),
-        ));
-    }
+    let record = load_for(&mut tx, &caller, id, ImportAction::Promote).await?;
     if record.environment == body.environment {
         return Err(ApiError::validation([FieldProblem {
             pointer: "/environment".into(),
@@ -205,7 +175,7 @@ pub(super) async fn promote_import(
     .await?;
     tx.commit().await.map_err(ApiError::internal)?;
     tracing::info!(import_id = %id, promotion = %new.id, "import promoted");
-    let mut res = (StatusCode::CREATED, Json(ImportOut::from(created))).into_response();
+    let mut res = (StatusCode::CREATED, Json(ImportOut::new(created, &caller))).into_response();
     res.headers_mut().insert(header::LOCATION, location(new.id));
     Ok(res)
 }

@@ -71,7 +71,10 @@ pub(super) async fn list_imports(
         None
     };
     Ok(Json(ImportPage {
-        items: rows.into_iter().map(ImportOut::from).collect(),
+        items: rows
+            .into_iter()
+            .map(|r| ImportOut::new(r, &caller))
+            .collect(),
         next_cursor,
     }))
 }
@@ -95,7 +98,7 @@ pub(super) async fn get_import(
     let record = load_visible(&mut conn, &caller, id).await?;
     let position = ferry_store::work::queue_position(&mut conn, &record).await?;
     let promotions = imports::promotions(&mut conn, record.id).await?;
-    let mut out = ImportOut::from(record);
+    let mut out = ImportOut::new(record, &caller);
     out.queue_position = position.and_then(|p| u32::try_from(p).ok());
     out.promotions = promotions.into_iter().map(|p| p.as_uuid()).collect();
     Ok(Json(out))
