@@ -40,7 +40,7 @@ pub(super) async fn retry_import(
     Path(id): Path<String>,
 ) -> Result<Json<ImportOut>, ApiError> {
     let id = parse_id(&id)?;
-    let mut tx = state.pool.begin().await.map_err(ApiError::internal)?;
+    let mut tx = state.pool.begin().await?;
     let record = load_for(&mut tx, &caller, id, ImportAction::Retry).await?;
     let attempt = u32::try_from(record.attempt).unwrap_or(1);
     let current = JobName::parse(&record.job_name).map_err(ApiError::internal)?;
@@ -62,7 +62,7 @@ pub(super) async fn retry_import(
         condition,
     )
     .await?;
-    tx.commit().await.map_err(ApiError::internal)?;
+    tx.commit().await?;
     tracing::info!(import_id = %id, attempt = attempt + 1, "import request retried");
     Ok(Json(ImportOut::new(updated, &caller)))
 }
@@ -135,7 +135,7 @@ pub(super) async fn promote_import(
     JsonBody(body): JsonBody<PromoteRequest>,
 ) -> Result<Response, ApiError> {
     let id = parse_id(&id)?;
-    let mut tx = state.pool.begin().await.map_err(ApiError::internal)?;
+    let mut tx = state.pool.begin().await?;
     let record = load_for(&mut tx, &caller, id, ImportAction::Promote).await?;
     if record.environment == body.environment {
         return Err(ApiError::validation([FieldProblem {
@@ -173,7 +173,7 @@ pub(super) async fn promote_import(
         &serde_json::json!({ "to": new.id.to_string(), "environment": body.environment }),
     )
     .await?;
-    tx.commit().await.map_err(ApiError::internal)?;
+    tx.commit().await?;
     tracing::info!(import_id = %id, promotion = %new.id, "import promoted");
     let mut res = (StatusCode::CREATED, Json(ImportOut::new(created, &caller))).into_response();
     res.headers_mut().insert(header::LOCATION, location(new.id));

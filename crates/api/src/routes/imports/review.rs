@@ -36,7 +36,7 @@ pub(super) async fn act(
     allowed: ImportAction,
     action: impl FnOnce(&ImportRecord) -> Action,
 ) -> Result<ImportRecord, ApiError> {
-    let mut tx = state.pool.begin().await.map_err(ApiError::internal)?;
+    let mut tx = state.pool.begin().await?;
     let record = load_for(&mut tx, caller, id, allowed).await?;
     let a = action(&record);
     let updated = ferry_store::work::apply(
@@ -53,7 +53,7 @@ pub(super) async fn act(
         &a.detail,
     )
     .await?;
-    tx.commit().await.map_err(ApiError::internal)?;
+    tx.commit().await?;
     tracing::info!(import_id = %id, status = %a.to, "{} by {}", a.kind, caller.0.id);
     Ok(updated)
 }
