@@ -4,6 +4,7 @@
 
 mod actions;
 mod auth;
+mod conformance;
 mod dashboard;
 mod environments;
 mod errors;
