@@ -117,7 +117,10 @@ async fn the_hosting_team_runs_a_live_preflight(pool: PgPool) {
         .await
         .unwrap();
     let sample = sim.scenario().env("SAMPLE_MODEL_URI").unwrap().to_owned();
-    let app = TestApp::spawn_with_cloud(pool, ferry_e2e::sim_cloud(&sim).await).await;
+    let app = TestApp::builder(pool)
+        .cloud(ferry_e2e::sim_cloud(&sim).await)
+        .spawn()
+        .await;
     let hosting = app.token(Role::Hosting, None, "hosting").await;
     let researcher = app.researcher("research").await;
     let path = "/v1/environments/dev/preflight";

@@ -108,7 +108,7 @@ async fn expired_keys_can_be_used_again(pool: PgPool) {
         idempotency_ttl: time::Duration::ZERO,
         ..ApiSettings::default()
     };
-    let app = TestApp::spawn_with(pool, settings).await;
+    let app = TestApp::builder(pool).settings(settings).spawn().await;
     let token = app.researcher("research").await;
     assert_eq!(
         post_with_key(&app, &token, "k", &valid_body("model-a"))

@@ -2,7 +2,9 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod actions;
 mod auth;
+mod conformance;
 mod dashboard;
 mod environments;
 mod errors;

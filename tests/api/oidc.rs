@@ -181,7 +181,10 @@ fn settings(jwks: JwksSource) -> OidcSettings {
 async fn app_with(pool: PgPool, settings: OidcSettings) -> TestApp {
     let verifier = OidcVerifier::new(settings).unwrap();
     verifier.load().await.unwrap();
-    TestApp::spawn_with_oidc(pool, Arc::new(verifier)).await
+    TestApp::builder(pool)
+        .oidc(Arc::new(verifier))
+        .spawn()
+        .await
 }
 
 /// The 401 for `token`, its detail checked to contain `want` and never the token.
@@ -531,7 +534,10 @@ async fn oidc_without_reachable_keys_is_503_while_ferry_tokens_work(pool: PgPool
     drop(closed);
     let verifier = OidcVerifier::new(settings(JwksSource::Url(url.parse().unwrap()))).unwrap();
     assert!(verifier.load().await.is_err());
-    let app = TestApp::spawn_with_oidc(pool, Arc::new(verifier)).await;
+    let app = TestApp::builder(pool)
+        .oidc(Arc::new(verifier))
+        .spawn()
+        .await;
 
     let token = Signer::rsa1().sign(&claims("user-a", "viewer", None));
     let p = problem(app.get(&token, "/v1/imports").await, 503).await;

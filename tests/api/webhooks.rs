@@ -319,7 +319,10 @@ async fn only_admins_manage_webhooks_and_bad_subscriptions_are_named(pool: PgPoo
 
 #[sqlx::test(migrations = "../migrations")]
 async fn deliveries_are_signed_filtered_and_logged(pool: PgPool) {
-    let app = TestApp::spawn_with(pool.clone(), allow_http()).await;
+    let app = TestApp::builder(pool.clone())
+        .settings(allow_http())
+        .spawn()
+        .await;
     let admin = app.token(Role::Admin, None, "platform-admin").await;
     let research = app.researcher("research").await;
     let receiver = Receiver::new();
@@ -412,7 +415,10 @@ async fn deliveries_are_signed_filtered_and_logged(pool: PgPool) {
 /// dispatch. Every event arrives, signed, and is acknowledged once.
 #[sqlx::test(migrations = "../migrations")]
 async fn a_receiver_that_was_down_gets_every_event_once_it_is_back(pool: PgPool) {
-    let app = TestApp::spawn_with(pool.clone(), allow_http()).await;
+    let app = TestApp::builder(pool.clone())
+        .settings(allow_http())
+        .spawn()
+        .await;
     let admin = app.token(Role::Admin, None, "platform-admin").await;
     let research = app.researcher("research").await;
     let port = {
@@ -525,7 +531,10 @@ async fn a_receiver_that_was_down_gets_every_event_once_it_is_back(pool: PgPool)
 
 #[sqlx::test(migrations = "../migrations")]
 async fn a_rotated_secret_keeps_signing_during_its_grace_period(pool: PgPool) {
-    let app = TestApp::spawn_with(pool.clone(), allow_http()).await;
+    let app = TestApp::builder(pool.clone())
+        .settings(allow_http())
+        .spawn()
+        .await;
     let admin = app.token(Role::Admin, None, "platform-admin").await;
     let receiver = Receiver::new();
     let url = receiver.serve(0).await;
@@ -598,7 +607,10 @@ async fn a_rotated_secret_keeps_signing_during_its_grace_period(pool: PgPool) {
 
 #[sqlx::test(migrations = "../migrations")]
 async fn a_delivery_fails_for_good_after_its_schedule(pool: PgPool) {
-    let app = TestApp::spawn_with(pool.clone(), allow_http()).await;
+    let app = TestApp::builder(pool.clone())
+        .settings(allow_http())
+        .spawn()
+        .await;
     let admin = app.token(Role::Admin, None, "platform-admin").await;
     let receiver = Receiver::new();
     receiver.answer(500);

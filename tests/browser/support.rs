@@ -76,7 +76,10 @@ impl Stack {
         .unwrap();
         let sample = sim.scenario().env("SAMPLE_MODEL_URI").unwrap().to_owned();
         let cloud = ferry_e2e::sim_cloud(&sim).await;
-        let app = TestApp::spawn_with_cloud(pool.clone(), Arc::clone(&cloud)).await;
+        let app = TestApp::builder(pool.clone())
+            .cloud(Arc::clone(&cloud))
+            .spawn()
+            .await;
         let ctx = Ctx {
             pool,
             cloud,

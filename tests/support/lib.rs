@@ -74,39 +74,44 @@ pub fn valid_body(model_name: &str) -> Value {
     })
 }
 
-impl TestApp {
-    pub async fn spawn(pool: PgPool) -> Self {
-        Self::spawn_with(pool, ApiSettings::default()).await
+/// How to start a [`TestApp`]: `TestApp::builder(pool)`, then the parts a
+/// test needs, then [`TestAppBuilder::spawn`].
+#[derive(Debug)]
+#[must_use]
+pub struct TestAppBuilder {
+    pool: PgPool,
+    settings: ApiSettings,
+    cloud: Option<Arc<ferry_cloud::Cloud>>,
+    oidc: Option<Arc<ferry_api::oidc::OidcVerifier>>,
+}
+
+impl TestAppBuilder {
+    /// API settings other than the defaults.
+    pub fn settings(mut self, settings: ApiSettings) -> Self {
+        self.settings = settings;
+        self
     }
 
-    pub async fn spawn_with(pool: PgPool, settings: ApiSettings) -> Self {
-        Self::spawn_full(pool, settings, None).await
+    /// AWS clients (pointed at a sim) for the endpoints that call AWS.
+    pub fn cloud(mut self, cloud: Arc<ferry_cloud::Cloud>) -> Self {
+        self.cloud = Some(cloud);
+        self
     }
 
-    /// With AWS clients (pointed at a sim) for the endpoints that call AWS.
-    pub async fn spawn_with_cloud(pool: PgPool, cloud: Arc<ferry_cloud::Cloud>) -> Self {
-        Self::spawn_full(pool, ApiSettings::default(), Some(cloud)).await
+    /// Accept OIDC tokens through `oidc` besides Ferry's own tokens.
+    pub fn oidc(mut self, oidc: Arc<ferry_api::oidc::OidcVerifier>) -> Self {
+        self.oidc = Some(oidc);
+        self
     }
 
-    /// Accepting OIDC tokens through `oidc` besides Ferry's own tokens.
-    pub async fn spawn_with_oidc(pool: PgPool, oidc: Arc<ferry_api::oidc::OidcVerifier>) -> Self {
-        Self::spawn_full_oidc(pool, ApiSettings::default(), None, Some(oidc)).await
-    }
-
-    async fn spawn_full(
-        pool: PgPool,
-        settings: ApiSettings,
-        cloud: Option<Arc<ferry_cloud::Cloud>>,
-    ) -> Self {
-        Self::spawn_full_oidc(pool, settings, cloud, None).await
-    }
-
-    async fn spawn_full_oidc(
-        pool: PgPool,
-        settings: ApiSettings,
-        cloud: Option<Arc<ferry_cloud::Cloud>>,
-        oidc: Option<Arc<ferry_api::oidc::OidcVerifier>>,
-    ) -> Self {
+    /// Serves the API on an ephemeral port.
+    pub async fn spawn(self) -> TestApp {
+        let Self {
+            pool,
+            settings,
+            cloud,
+            oidc,
+        } = self;
         let state = AppState {
             pool: pool.clone(),
             catalog: Arc::new(example_catalog()),
@@ -122,12 +127,29 @@ impl TestApp {
                 .await
                 .unwrap();
         });
-        Self {
+        TestApp {
             addr,
             pool,
             client: reqwest::Client::new(),
             server,
         }
+    }
+}
+
+impl TestApp {
+    /// A builder for an app with more than the defaults.
+    pub fn builder(pool: PgPool) -> TestAppBuilder {
+        TestAppBuilder {
+            pool,
+            settings: ApiSettings::default(),
+            cloud: None,
+            oidc: None,
+        }
+    }
+
+    /// The API with default settings, no AWS clients and Ferry tokens only.
+    pub async fn spawn(pool: PgPool) -> Self {
+        Self::builder(pool).spawn().await
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -239,6 +239,21 @@ impl From<IllegalTransition> for ApiError {
     }
 }
 
+/// A database failure outside the store's queries (a connection from the
+/// pool, a transaction's begin or commit): a 500 whose cause is logged.
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> Self {
+        ApiError::internal(e)
+    }
+}
+
+/// Serialising a response body or request body failed: a bug, so a 500.
+impl From<serde_json::Error> for ApiError {
+    fn from(e: serde_json::Error) -> Self {
+        ApiError::internal(e)
+    }
+}
+
 impl From<QueryRejection> for ApiError {
     fn from(r: QueryRejection) -> Self {
         ApiError::bad_request("invalid_query", r.body_text())

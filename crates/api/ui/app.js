@@ -16,8 +16,6 @@ const STATUSES = [
   'pending_approval', 'queued', 'validating', 'submitting', 'importing',
   'completed', 'failed', 'rejected', 'cancelled', 'deleting', 'deleted',
 ];
-const IN_FLIGHT = new Set(['queued', 'validating', 'submitting', 'importing']);
-const CANCELLABLE = new Set(['pending_approval', ...IN_FLIGHT]);
 const HAPPY_PATH = ['queued', 'validating', 'submitting', 'importing', 'completed'];
 const FILTERS = ['environment', 'status', 'team', 'model_name'];
 const PAGE = 100;
@@ -48,34 +46,32 @@ const $ = (id) => document.getElementById(id);
 
 // ------------------------------------------------------------- permissions
 
-function isReviewer() {
-  return state.me && (state.me.role === 'hosting' || state.me.role === 'admin');
+// What the server says the caller may do with a request now
+// (`allowed_actions`, decided by the same check that authorizes each action);
+// the page keeps no copy of the roles or the status machine.
+function offers(imp, action) {
+  return Array.isArray(imp.allowed_actions) && imp.allowed_actions.includes(action);
 }
 
-function ownsOrReviews(imp) {
-  if (!state.me) return false;
-  if (isReviewer()) return true;
-  return state.me.role === 'researcher' && state.me.team === imp.team;
+// The caller reviews this request but submitted it: approving is refused
+// (separation of duties). The button stays so the server's answer explains
+// why.
+function ownReview(imp) {
+  return offers(imp, 'reject') && !offers(imp, 'approve')
+    && Boolean(state.me) && imp.requested_by === state.me.name;
 }
 
-// Which actions to offer on a request (auth.rs: can_review, can_cancel,
-// can_retry; the status machine: which transitions exist).
+// Which buttons to show on a request.
 function allowed(action, imp) {
   switch (action) {
     case 'approve':
-    case 'reject':
-      return isReviewer() && imp.status === 'pending_approval';
+      return offers(imp, 'approve') || ownReview(imp);
     case 'promote':
-      return isReviewer() && imp.status === 'completed'
-        && state.environments.some((e) => e.name !== imp.environment);
+      return offers(imp, 'promote') && state.environments.some((e) => e.name !== imp.environment);
     case 'delete':
-      return isReviewer() && imp.status === 'completed' && Boolean(imp.imported_model_arn);
-    case 'cancel':
-      return ownsOrReviews(imp) && CANCELLABLE.has(imp.status);
-    case 'retry':
-      return ownsOrReviews(imp) && imp.status === 'failed';
+      return offers(imp, 'delete_model') && Boolean(imp.imported_model_arn);
     default:
-      return false;
+      return offers(imp, action);
   }
 }
 
@@ -412,9 +408,9 @@ function renderOverview(filters) {
       info ? h('div', { class: 'env-meta muted', text: `${info.account_id} · ${info.region}${info.description ? ` · ${info.description}` : ''}` }) : null,
       h('div', { class: 'chips' }, chips.length ? chips : h('span', { class: 'muted', text: 'no requests' }))));
   }
-  const waiting = [...state.all.values()].filter((i) => i.status === 'pending_approval').length;
+  const waiting = [...state.all.values()].filter((i) => i.status === 'pending_approval' && offers(i, 'reject')).length;
   return h('div', { class: 'overview', id: 'overview' },
-    isReviewer() && waiting > 0
+    waiting > 0
       ? h('a', { class: 'callout', id: 'waiting', href: listHash({ status: 'pending_approval' }) },
         `${waiting} request${waiting === 1 ? ' waits' : 's wait'} for approval`)
       : null,
@@ -588,10 +584,10 @@ function actionButtons(imp) {
   add('cancel', 'Cancel request…', 'ghost', cancel);
   add('delete', 'Delete model…', 'danger', deleteModel);
   const notes = [];
-  if (allowed('approve', imp) && state.me && imp.requested_by === state.me.name) {
+  if (ownReview(imp)) {
     notes.push(h('p', { class: 'muted small', text: 'You requested this one: someone else must approve it.' }));
   }
-  if (imp.status === 'pending_approval' && !isReviewer()) {
+  if (imp.status === 'pending_approval' && !offers(imp, 'reject')) {
     notes.push(h('p', { class: 'muted small', text: 'Waiting for the hosting team to approve.' }));
   }
   if (buttons.length === 0 && notes.length === 0) return null;

@@ -193,7 +193,7 @@ async fn stream_events(
             let id: ImportId = raw.parse().map_err(|_| {
                 ApiError::invalid_query("import_id", "uuid", "import_id must be a UUID")
             })?;
-            let mut conn = state.pool.acquire().await.map_err(ApiError::internal)?;
+            let mut conn = state.pool.acquire().await?;
             load_visible(&mut conn, &caller, id).await?;
             Some(id)
         }
@@ -214,7 +214,7 @@ async fn stream_events(
     let after = match header_cursor(&headers)?.or(q.after) {
         Some(a) => a,
         None => {
-            let mut conn = state.pool.acquire().await.map_err(ApiError::internal)?;
+            let mut conn = state.pool.acquire().await?;
             ferry_store::feed::head(&mut conn).await?
         }
     };

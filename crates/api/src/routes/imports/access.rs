@@ -1,12 +1,17 @@
-//! Who may see and touch a request: loading it for a caller, the permission
-//! checks per action and how a refusal is answered.
+//! Who may see and touch a request: loading it for a caller, the one check
+//! that decides whether a caller may take an action on a request now (which
+//! the handlers enforce and `allowed_actions` reports), and how a refusal is
+//! answered.
 
-use ferry_domain::auth::Denied;
+use ferry_domain::auth::{Denied, Principal};
 use ferry_domain::ids::ImportId;
 use ferry_domain::names::TeamName;
+use ferry_domain::status::{Cause, IllegalTransition, Status};
 use ferry_store::PgConnection;
 use ferry_store::imports::{self, ImportRecord};
+use http::StatusCode;
 
+use super::schema::ImportAction;
 use crate::auth::Caller;
 use crate::error::ApiError;
 
@@ -26,20 +31,113 @@ pub(crate) async fn load_visible(
     Ok(record)
 }
 
-/// Principal check for one kind of action on a request of a team.
-pub(super) type Permission = fn(&ferry_domain::auth::Principal, &TeamName) -> Result<(), Denied>;
-
-/// Loads a request the caller may see and checks it may `verb` it.
+/// Loads a request the caller may see and checks it may take `action` on it
+/// now (see [`authorize`]).
 pub(super) async fn load_for(
     conn: &mut PgConnection,
     caller: &Caller,
     id: ImportId,
-    verb: &str,
-    allowed: Permission,
+    action: ImportAction,
 ) -> Result<ImportRecord, ApiError> {
     let record = load_visible(conn, caller, id).await?;
-    allowed(&caller.0, &record.team).map_err(|d| denied(d, verb, caller))?;
+    authorize(caller, &record, action)?;
     Ok(record)
+}
+
+/// Principal check for one kind of action on a request of a team.
+type Permission = fn(&Principal, &TeamName) -> Result<(), Denied>;
+
+impl ImportAction {
+    pub(super) const ALL: [ImportAction; 6] = [
+        ImportAction::Approve,
+        ImportAction::Reject,
+        ImportAction::Cancel,
+        ImportAction::Retry,
+        ImportAction::DeleteModel,
+        ImportAction::Promote,
+    ];
+
+    /// The role check, per the table in `ferry_domain::auth`.
+    fn permission(self) -> Permission {
+        match self {
+            Self::Approve | Self::Reject | Self::DeleteModel | Self::Promote => {
+                Principal::can_review
+            }
+            Self::Cancel => Principal::can_cancel,
+            Self::Retry => Principal::can_retry,
+        }
+    }
+
+    /// How a refusal names the action: "a viewer may not {verb} import requests".
+    fn verb(self) -> &'static str {
+        match self {
+            Self::Approve => "approve",
+            Self::Reject => "reject",
+            Self::Cancel => "cancel",
+            Self::Retry => "retry",
+            Self::DeleteModel => "delete the models of",
+            Self::Promote => "promote",
+        }
+    }
+
+    /// The status change the action makes, checked against the domain's
+    /// state machine; `None` for promotion, which leaves the request as it is.
+    fn transition(self) -> Option<(Cause, Status)> {
+        match self {
+            Self::Approve => Some((Cause::Approve, Status::Queued)),
+            Self::Reject => Some((Cause::Reject, Status::Rejected)),
+            Self::Cancel => Some((Cause::Cancel, Status::Cancelled)),
+            Self::Retry => Some((Cause::Retry, Status::Queued)),
+            Self::DeleteModel => Some((Cause::DeleteModel, Status::Deleting)),
+            Self::Promote => None,
+        }
+    }
+}
+
+/// Whether `caller` may take `action` on `record` now: the one decision the
+/// handlers enforce and [`allowed_actions`] reports, so the two cannot
+/// disagree. Checked in the order the API answers: the role (404 for another
+/// team's request, 403), separation of duties (403), then the request's
+/// status (409).
+pub(super) fn authorize(
+    caller: &Caller,
+    record: &ImportRecord,
+    action: ImportAction,
+) -> Result<(), ApiError> {
+    action.permission()(&caller.0, &record.team).map_err(|d| denied(d, action.verb(), caller))?;
+    if action == ImportAction::Approve && record.requester_id == caller.0.id {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "separation_of_duties",
+            "a request cannot be approved by the credential that submitted it",
+        ));
+    }
+    match action.transition() {
+        Some((cause, to)) if record.status.check_transition(to) != Ok(cause) => {
+            Err(IllegalTransition {
+                from: record.status,
+                to,
+            }
+            .into())
+        }
+        Some(_) => Ok(()),
+        None if record.status != Status::Completed => Err(ApiError::conflict(
+            "not_completed",
+            format!(
+                "only a completed import can be promoted; this one is {}",
+                record.status
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The actions `caller` may take on `record` now.
+pub(super) fn allowed_actions(caller: &Caller, record: &ImportRecord) -> Vec<ImportAction> {
+    ImportAction::ALL
+        .into_iter()
+        .filter(|a| authorize(caller, record, *a).is_ok())
+        .collect()
 }
 
 pub(super) fn parse_id(raw: &str) -> Result<ImportId, ApiError> {
@@ -47,7 +145,7 @@ pub(super) fn parse_id(raw: &str) -> Result<ImportId, ApiError> {
         .map_err(|_| ApiError::not_found("import request"))
 }
 
-pub(super) fn denied(d: Denied, what: &str, caller: &Caller) -> ApiError {
+fn denied(d: Denied, what: &str, caller: &Caller) -> ApiError {
     match d {
         Denied::Hidden => ApiError::not_found("import request"),
         Denied::Forbidden => ApiError::forbidden(format!(

@@ -45,7 +45,7 @@ pub(super) async fn create_import(
     JsonBody(body): JsonBody<ImportCreate>,
 ) -> Result<Response, ApiError> {
     let key = Key::from_request(&headers, &body)?;
-    let mut tx = state.pool.begin().await.map_err(ApiError::internal)?;
+    let mut tx = state.pool.begin().await?;
     if let Some(key) = &key
         && let Some(replayed) = key.replay(&mut tx, &caller.0.id).await?
     {
@@ -60,7 +60,7 @@ pub(super) async fn create_import(
             }
         })?;
     let record = imports::insert(&mut tx, &new, &caller.0.id).await?;
-    let out = ImportOut::from(record);
+    let out = ImportOut::new(record, &caller);
     if let Some(key) = key {
         key.remember(
             &mut tx,
@@ -71,7 +71,7 @@ pub(super) async fn create_import(
         )
         .await?;
     }
-    tx.commit().await.map_err(ApiError::internal)?;
+    tx.commit().await?;
     tracing::info!(import_id = %new.id, team = %new.team, environment = %new.environment, status = %new.status, "import request created");
     let mut res = (StatusCode::CREATED, Json(out)).into_response();
     res.headers_mut().insert(header::LOCATION, location(new.id));

@@ -32,7 +32,7 @@ impl Key {
             return Ok(None);
         };
         let request_hash = {
-            let canonical = serde_json::to_vec(body).map_err(ApiError::internal)?;
+            let canonical = serde_json::to_vec(body)?;
             Sha256::digest(&canonical).to_vec()
         };
         Ok(Some(Self { key, request_hash }))
@@ -81,7 +81,7 @@ impl Key {
         let saved = idempotency::SavedResponse {
             request_hash: self.request_hash,
             status: StatusCode::CREATED.as_u16(),
-            body: serde_json::to_value(body).map_err(ApiError::internal)?,
+            body: serde_json::to_value(body)?,
             resource_id: Some(id.as_uuid()),
             created_at: OffsetDateTime::now_utc(),
         };

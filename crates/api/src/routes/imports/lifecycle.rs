@@ -17,7 +17,7 @@ use time::OffsetDateTime;
 use super::access::{load_for, parse_id};
 use super::location;
 use super::review::{Action, act};
-use super::schema::{ImportOut, PromoteRequest, tag_map};
+use super::schema::{ImportAction, ImportOut, PromoteRequest, tag_map};
 use crate::auth::Caller;
 use crate::error::{ApiError, FieldProblem};
 use crate::extract::{JsonBody, Path};
@@ -42,15 +42,8 @@ pub(super) async fn retry_import(
     Path(id): Path<String>,
 ) -> Result<Json<ImportOut>, ApiError> {
     let id = parse_id(&id)?;
-    let mut tx = state.pool.begin().await.map_err(ApiError::internal)?;
-    let record = load_for(
-        &mut tx,
-        &caller,
-        id,
-        "retry",
-        ferry_domain::auth::Principal::can_retry,
-    )
-    .await?;
+    let mut tx = state.pool.begin().await?;
+    let record = load_for(&mut tx, &caller, id, ImportAction::Retry).await?;
     let attempt = u32::try_from(record.attempt).unwrap_or(1);
     let current = record.job_name.clone();
     let first = JobName::first_of(&current, attempt).unwrap_or(current);
@@ -77,9 +70,9 @@ pub(super) async fn retry_import(
         })
         .event(Event::new(EventKind::Retried, detail));
     let updated = imports::update(&mut tx, &update).await?;
-    tx.commit().await.map_err(ApiError::internal)?;
+    tx.commit().await?;
     tracing::info!(import_id = %id, attempt = attempt + 1, "import request retried");
-    Ok(Json(updated.into()))
+    Ok(Json(ImportOut::new(updated, &caller)))
 }
 
 /// Deletes the imported model of a completed request in Bedrock (imported
@@ -104,15 +97,8 @@ pub(super) async fn delete_model(
 ) -> Result<(StatusCode, Json<ImportOut>), ApiError> {
     let id = parse_id(&id)?;
     let name = caller.0.name.clone();
-    let verb = "delete the models of";
-    let updated = act(
-        &state,
-        &caller,
-        id,
-        verb,
-        ferry_domain::auth::Principal::can_review,
-        |_| Ok(()),
-        |record| Action {
+    let updated = act(&state, &caller, id, ImportAction::DeleteModel, |record| {
+        Action {
             cause: Cause::DeleteModel,
             to: Status::Deleting,
             kind: EventKind::DeleteRequested,
@@ -127,10 +113,10 @@ pub(super) async fn delete_model(
                 next_attempt_at: Some(OffsetDateTime::now_utc()),
                 ..Changes::default()
             },
-        },
-    )
+        }
+    })
     .await?;
-    Ok((StatusCode::ACCEPTED, Json(updated.into())))
+    Ok((StatusCode::ACCEPTED, Json(ImportOut::new(updated, &caller))))
 }
 
 /// Promotes a completed import to another environment: a new, linked
@@ -157,24 +143,8 @@ pub(super) async fn promote_import(
     JsonBody(body): JsonBody<PromoteRequest>,
 ) -> Result<Response, ApiError> {
     let id = parse_id(&id)?;
-    let mut tx = state.pool.begin().await.map_err(ApiError::internal)?;
-    let record = load_for(
-        &mut tx,
-        &caller,
-        id,
-        "promote",
-        ferry_domain::auth::Principal::can_review,
-    )
-    .await?;
-    if record.status != Status::Completed {
-        return Err(ApiError::conflict(
-            "not_completed",
-            format!(
-                "only a completed import can be promoted; this one is {}",
-                record.status
-            ),
-        ));
-    }
+    let mut tx = state.pool.begin().await?;
+    let record = load_for(&mut tx, &caller, id, ImportAction::Promote).await?;
     if record.environment.as_str() == body.environment {
         return Err(ApiError::validation([FieldProblem {
             pointer: "/environment".into(),
@@ -204,9 +174,9 @@ pub(super) async fn promote_import(
         serde_json::json!({ "to": new.id.to_string(), "environment": body.environment }),
     ));
     imports::update(&mut tx, &promoted).await?;
-    tx.commit().await.map_err(ApiError::internal)?;
+    tx.commit().await?;
     tracing::info!(import_id = %id, promotion = %new.id, "import promoted");
-    let mut res = (StatusCode::CREATED, Json(ImportOut::from(created))).into_response();
+    let mut res = (StatusCode::CREATED, Json(ImportOut::new(created, &caller))).into_response();
     res.headers_mut().insert(header::LOCATION, location(new.id));
     Ok(res)
 }

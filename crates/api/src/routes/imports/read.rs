@@ -62,7 +62,7 @@ pub(super) async fn list_imports(
         status: q.status.map(Into::into),
         model_name: model_name.map(String::from),
     };
-    let mut conn = state.pool.acquire().await.map_err(ApiError::internal)?;
+    let mut conn = state.pool.acquire().await?;
     let mut rows = imports::list(&mut conn, &filter, before, limit + 1).await?;
     let next_cursor = if rows.len() > limit as usize {
         rows.truncate(limit as usize);
@@ -71,7 +71,10 @@ pub(super) async fn list_imports(
         None
     };
     Ok(Json(ImportPage {
-        items: rows.into_iter().map(ImportOut::from).collect(),
+        items: rows
+            .into_iter()
+            .map(|r| ImportOut::new(r, &caller))
+            .collect(),
         next_cursor,
     }))
 }
@@ -91,11 +94,11 @@ pub(super) async fn get_import(
     Path(id): Path<String>,
 ) -> Result<Json<ImportOut>, ApiError> {
     let id = parse_id(&id)?;
-    let mut conn = state.pool.acquire().await.map_err(ApiError::internal)?;
+    let mut conn = state.pool.acquire().await?;
     let record = load_visible(&mut conn, &caller, id).await?;
     let position = ferry_store::work::queue_position(&mut conn, &record).await?;
     let promotions = imports::promotions(&mut conn, record.id).await?;
-    let mut out = ImportOut::from(record);
+    let mut out = ImportOut::new(record, &caller);
     out.queue_position = position.and_then(|p| u32::try_from(p).ok());
     out.promotions = promotions.into_iter().map(|p| p.as_uuid()).collect();
     Ok(Json(out))
@@ -124,7 +127,7 @@ pub(super) async fn list_events(
         .as_deref()
         .map(|c| decode_cursor::<i64>("e", c))
         .transpose()?;
-    let mut conn = state.pool.acquire().await.map_err(ApiError::internal)?;
+    let mut conn = state.pool.acquire().await?;
     load_visible(&mut conn, &caller, id).await?;
     let mut rows = imports::events(&mut conn, id, after, limit + 1).await?;
     let next_cursor = if rows.len() > limit as usize {

@@ -10,10 +10,9 @@ use ferry_domain::import::MAX_DESCRIPTION;
 use ferry_domain::status::{Cause, Status};
 use ferry_domain::update::{Changes, Event, Update};
 use ferry_store::imports::{self, ImportRecord};
-use http::StatusCode;
 
-use super::access::{Permission, load_for, parse_id};
-use super::schema::{ApproveRequest, CancelRequest, ImportOut, RejectRequest};
+use super::access::{load_for, parse_id};
+use super::schema::{ApproveRequest, CancelRequest, ImportAction, ImportOut, RejectRequest};
 use crate::auth::Caller;
 use crate::error::{ApiError, FieldProblem};
 use crate::extract::{JsonBody, OptionalJsonBody, Path};
@@ -30,21 +29,17 @@ pub(super) struct Action {
     pub(super) changes: Changes,
 }
 
-/// Loads a request the caller may see, checks `allowed` for its team and
-/// `guard` on the request, then applies `action` with its event, in one
-/// transaction.
+/// Loads a request the caller may see, checks it may take `allowed` on it
+/// now, then applies `action` with its event, in one transaction.
 pub(super) async fn act(
     state: &AppState,
     caller: &Caller,
     id: ImportId,
-    verb: &str,
-    allowed: Permission,
-    guard: impl FnOnce(&ImportRecord) -> Result<(), ApiError>,
+    allowed: ImportAction,
     action: impl FnOnce(&ImportRecord) -> Action,
 ) -> Result<ImportRecord, ApiError> {
-    let mut tx = state.pool.begin().await.map_err(ApiError::internal)?;
-    let record = load_for(&mut tx, caller, id, verb, allowed).await?;
-    guard(&record)?;
+    let mut tx = state.pool.begin().await?;
+    let record = load_for(&mut tx, caller, id, allowed).await?;
     let a = action(&record);
     let update = Update::new(id, caller.0.name.as_str())
         .to(a.cause, a.to)
@@ -52,7 +47,7 @@ pub(super) async fn act(
         .changes(a.changes)
         .event(Event::new(a.kind, a.detail));
     let updated = imports::update(&mut tx, &update).await?;
-    tx.commit().await.map_err(ApiError::internal)?;
+    tx.commit().await?;
     tracing::info!(import_id = %id, status = %a.to, "{} by {}", a.kind, caller.0.id);
     Ok(updated)
 }
@@ -94,41 +89,22 @@ pub(super) async fn approve_import(
 ) -> Result<Json<ImportOut>, ApiError> {
     let id = parse_id(&id)?;
     check_note(body.comment.as_deref(), "/comment", false)?;
-    let me = caller.0.id.clone();
     let name = caller.0.name.clone();
-    let separation = |record: &ImportRecord| {
-        if record.requester_id == me {
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "separation_of_duties",
-                "a request cannot be approved by the credential that submitted it",
-            ));
-        }
-        Ok(())
-    };
-    let updated = act(
-        &state,
-        &caller,
-        id,
-        "approve",
-        ferry_domain::auth::Principal::can_review,
-        separation,
-        |_| Action {
-            cause: Cause::Approve,
-            to: Status::Queued,
-            kind: EventKind::Approved,
-            condition: Condition::new(
-                ConditionType::Approved,
-                ConditionStatus::True,
-                Reason::Approved,
-                format!("approved by {name}"),
-            ),
-            detail: serde_json::json!({ "comment": body.comment }),
-            changes: Changes::default(),
-        },
-    )
+    let updated = act(&state, &caller, id, ImportAction::Approve, |_| Action {
+        cause: Cause::Approve,
+        to: Status::Queued,
+        kind: EventKind::Approved,
+        condition: Condition::new(
+            ConditionType::Approved,
+            ConditionStatus::True,
+            Reason::Approved,
+            format!("approved by {name}"),
+        ),
+        detail: serde_json::json!({ "comment": body.comment }),
+        changes: Changes::default(),
+    })
     .await?;
-    Ok(Json(updated.into()))
+    Ok(Json(ImportOut::new(updated, &caller)))
 }
 
 /// Rejects a request waiting in `pending_approval`, with a reason.
@@ -152,29 +128,21 @@ pub(super) async fn reject_import(
     let id = parse_id(&id)?;
     check_note(Some(&body.reason), "/reason", true)?;
     let name = caller.0.name.clone();
-    let updated = act(
-        &state,
-        &caller,
-        id,
-        "reject",
-        ferry_domain::auth::Principal::can_review,
-        |_| Ok(()),
-        |_| Action {
-            cause: Cause::Reject,
-            to: Status::Rejected,
-            kind: EventKind::Rejected,
-            condition: Condition::new(
-                ConditionType::Approved,
-                ConditionStatus::False,
-                Reason::Rejected,
-                format!("rejected by {name}: {}", body.reason),
-            ),
-            detail: serde_json::json!({ "reason": body.reason }),
-            changes: Changes::default(),
-        },
-    )
+    let updated = act(&state, &caller, id, ImportAction::Reject, |_| Action {
+        cause: Cause::Reject,
+        to: Status::Rejected,
+        kind: EventKind::Rejected,
+        condition: Condition::new(
+            ConditionType::Approved,
+            ConditionStatus::False,
+            Reason::Rejected,
+            format!("rejected by {name}: {}", body.reason),
+        ),
+        detail: serde_json::json!({ "reason": body.reason }),
+        changes: Changes::default(),
+    })
     .await?;
-    Ok(Json(updated.into()))
+    Ok(Json(ImportOut::new(updated, &caller)))
 }
 
 /// Cancels a request that has not finished.
@@ -203,7 +171,7 @@ pub(super) async fn cancel_import(
     let id = parse_id(&id)?;
     check_note(body.reason.as_deref(), "/reason", false)?;
     let name = caller.0.name.clone();
-    let updated = act(&state, &caller, id, "cancel", ferry_domain::auth::Principal::can_cancel, |_| Ok(()), |record| {
+    let updated = act(&state, &caller, id, ImportAction::Cancel, |record| {
         let message = match record.status {
             Status::Submitting | Status::Importing => format!(
                 "cancelled by {name}; Bedrock import jobs cannot be stopped, so job {} may still finish in Bedrock, \
@@ -222,5 +190,5 @@ pub(super) async fn cancel_import(
         }
     })
     .await?;
-    Ok(Json(updated.into()))
+    Ok(Json(ImportOut::new(updated, &caller)))
 }

@@ -13,6 +13,9 @@ use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use super::access::allowed_actions;
+use crate::auth::Caller;
+
 /// A request to import a model.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -142,6 +145,19 @@ impl From<ImportStatus> for Status {
     }
 }
 
+/// Something a caller may do with a request: `POST /v1/imports/{id}/approve`,
+/// `/reject`, `/cancel`, `/retry`, `/promote`, or `DELETE /v1/imports/{id}/model`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum ImportAction {
+    Approve,
+    Reject,
+    Cancel,
+    Retry,
+    DeleteModel,
+    Promote,
+}
+
 /// Why a request is where it is (Kubernetes-style).
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub(crate) struct ConditionOut {
@@ -184,6 +200,11 @@ pub(crate) struct ImportOut {
     /// Who submitted it.
     pub(super) requested_by: String,
     pub(super) status: ImportStatus,
+    /// What the caller may do with the request now, decided by the same
+    /// check that authorizes each action (role, separation of duties,
+    /// status). An action listed can still fail on what only running it
+    /// finds: a model name taken since, a concurrent change.
+    pub(super) allowed_actions: Vec<ImportAction>,
     pub(super) conditions: Vec<ConditionOut>,
     #[serde(with = "time::serde::rfc3339")]
     pub(super) created_at: OffsetDateTime,
@@ -226,8 +247,10 @@ pub(super) fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
         .collect()
 }
 
-impl From<ImportRecord> for ImportOut {
-    fn from(r: ImportRecord) -> Self {
+impl ImportOut {
+    /// The request as `caller` sees it (with the actions it may take).
+    pub(super) fn new(r: ImportRecord, caller: &Caller) -> Self {
+        let allowed_actions = allowed_actions(caller, &r);
         Self {
             id: r.id.as_uuid(),
             team: r.team.into(),
@@ -240,6 +263,7 @@ impl From<ImportRecord> for ImportOut {
             job_tags: tag_map(&r.job_tags),
             requested_by: r.requested_by,
             status: r.status.into(),
+            allowed_actions,
             conditions: r.conditions.iter().map(ConditionOut::from).collect(),
             created_at: r.created_at,
             updated_at: r.updated_at,
