@@ -9,7 +9,6 @@ use axum::extract::FromRequestParts;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ferry_domain::auth::{Principal, Role};
-use ferry_domain::names::TeamName;
 use http::request::Parts;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
@@ -111,17 +110,11 @@ async fn ferry_token(state: &AppState, token: &str) -> Result<Principal, ApiErro
     let record = ferry_store::tokens::find_live(&mut conn, &digest(token))
         .await?
         .ok_or_else(|| ApiError::invalid_token("the token is unknown, revoked or expired"))?;
-    let team = record
-        .team
-        .as_deref()
-        .map(TeamName::parse)
-        .transpose()
-        .map_err(ApiError::internal)?;
     Ok(Principal {
         id: format!("token:{}", record.id),
         name: record.name,
         role: record.role,
-        team,
+        team: record.team,
     })
 }
 

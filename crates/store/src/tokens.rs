@@ -1,6 +1,7 @@
 //! API bearer tokens, stored as SHA-256 digests only.
 
 use ferry_domain::auth::Role;
+use ferry_domain::names::TeamName;
 use sqlx::PgConnection;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -12,7 +13,7 @@ pub struct TokenRecord {
     pub id: Uuid,
     pub name: String,
     pub role: Role,
-    pub team: Option<String>,
+    pub team: Option<TeamName>,
     pub created_at: OffsetDateTime,
     pub expires_at: Option<OffsetDateTime>,
 }
@@ -63,8 +64,13 @@ pub async fn find_live(
             role: r
                 .role
                 .parse()
-                .map_err(|e| StoreError::Corrupt(format!("{e}")))?,
-            team: r.team,
+                .map_err(|e| StoreError::Corrupt(format!("api_tokens.role: {e}")))?,
+            team: r
+                .team
+                .as_deref()
+                .map(TeamName::parse)
+                .transpose()
+                .map_err(|e| StoreError::Corrupt(format!("api_tokens.team: {e}")))?,
             created_at: r.created_at,
             expires_at: r.expires_at,
         })
