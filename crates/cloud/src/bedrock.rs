@@ -1,9 +1,8 @@
 //! Bedrock Custom Model Import calls, as the environment's control role.
 
 use aws_sdk_bedrock::types::{self as bt, ModelDataSource, ModelImportJobStatus, S3DataSource};
-use ferry_domain::bedrock::{
-    ClientRequestToken, ImportedModelName, JobName, KmsKeyRef, RoleArn, S3Uri, Tag,
-};
+use ferry_domain::aws::{KmsKeyRef, RoleArn};
+use ferry_domain::bedrock::{ClientRequestToken, ImportedModelName, JobName, S3Uri, Tag};
 use ferry_domain::names::EnvironmentName;
 
 use crate::error::{CallError, map_bedrock_error};

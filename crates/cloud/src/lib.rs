@@ -30,7 +30,7 @@ use aws_config::{BehaviorVersion, SdkConfig};
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_sdk_bedrock::error::{ProvideErrorMetadata, SdkError};
-use ferry_domain::bedrock::{AccountId, KmsKeyRef, Region, RoleArn};
+use ferry_domain::aws::{AccountId, KmsKeyRef, Region, RoleArn};
 use ferry_domain::names::EnvironmentName;
 use secrecy::ExposeSecret as _;
 

@@ -8,7 +8,8 @@ use aws_sdk_bedrock::error::{ProvideErrorMetadata, SdkError};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use ferry_domain::artifacts::{self, ArtifactProblem, SAFETENSORS_INDEX};
-use ferry_domain::bedrock::{KmsKeyRef, S3Uri};
+use ferry_domain::aws::KmsKeyRef;
+use ferry_domain::bedrock::S3Uri;
 use ferry_domain::names::EnvironmentName;
 use ferry_domain::preflight::{
     Access, Check, DeniedCall, ModelFacts, Outcome, PreflightReport, check_names as n,
@@ -453,9 +454,7 @@ impl Run<'_> {
             ));
             return;
         };
-        let c = match ferry_domain::preflight::check_bedrock_trust(
-            &doc, &role_arn, &account, &region,
-        ) {
+        let c = match ferry_policy::trust::check_bedrock_trust(&doc, &role_arn, &account, &region) {
             Ok(()) => Check::passed(
                 n::BEDROCK_TRUST,
                 format!(
@@ -469,7 +468,7 @@ impl Run<'_> {
                 )
                 .with_evidence(why);
                 c.chain_step = Some(ferry_domain::preflight::ChainStep::TrustPolicy);
-                c.fix = Some(ferry_domain::preflight::bedrock_trust_fix(
+                c.fix = Some(ferry_policy::trust::bedrock_trust_fix(
                     &role_arn, &account, &region,
                 ));
                 c

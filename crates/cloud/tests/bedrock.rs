@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use common::*;
 use ferry_cloud::{CallError, ChainStep, Cloud, CreateJob, JobState, JobStatus, VpcConfig};
-use ferry_domain::bedrock::{ClientRequestToken, ImportedModelName, JobName, RoleArn, Tag};
+use ferry_domain::aws::RoleArn;
+use ferry_domain::bedrock::{ClientRequestToken, ImportedModelName, JobName, Tag};
 use ferry_sim::{FaultRule, SimHandle};
 
 fn job(sim: &SimHandle, name: &str, token: &str) -> CreateJob {

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use common::*;
 use ferry_cloud::{ChainStep, Outcome, PreflightReport};
-use ferry_domain::bedrock::KmsKeyRef;
+use ferry_domain::aws::KmsKeyRef;
 use serde_json::json;
 
 fn failed_steps(r: &PreflightReport) -> BTreeSet<ChainStep> {

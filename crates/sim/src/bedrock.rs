@@ -7,10 +7,9 @@ use std::sync::Arc;
 use axum::http::{Method, StatusCode};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use ferry_domain::bedrock::{
-    ClientRequestToken, ImportedModelName, JobName, KmsKeyRef, RoleArn, S3Uri, Tag,
-};
-use ferry_domain::iam::{Principal, RequestContext, ResourcePolicyMode};
+use ferry_domain::aws::{KmsKeyRef, RoleArn};
+use ferry_domain::bedrock::{ClientRequestToken, ImportedModelName, JobName, S3Uri, Tag};
+use ferry_policy::iam::{Principal, RequestContext, ResourcePolicyMode};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;

@@ -4,7 +4,7 @@
 //! One HTTP server speaks S3 (REST-XML, path-style), STS and IAM (Query), KMS (JSON 1.1) and
 //! the Bedrock model-import control plane (REST-JSON). Requests are routed by the SigV4
 //! credential scope's service name, every signature is verified, and every request is
-//! authorized by [`ferry_domain::iam`] with AWS's cross-account semantics. Import jobs act as
+//! authorized by [`ferry_policy::iam`] with AWS's cross-account semantics. Import jobs act as
 //! `bedrock.amazonaws.com`: they assume the execution role and read the artifacts with its
 //! rights, then complete or fail with a message naming the broken link.
 //!

@@ -5,7 +5,7 @@ use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use ferry_domain::iam::{Principal, RequestContext, ResourcePolicyMode};
+use ferry_policy::iam::{Principal, RequestContext, ResourcePolicyMode};
 use sha2::{Digest, Sha256};
 
 use crate::server::{Caller, Ctx, authorize, empty};

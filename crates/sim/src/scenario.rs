@@ -412,7 +412,7 @@ impl Scenario {
             state
                 .users
                 .insert((u.account.clone(), u.name.clone()), User { policies });
-            let principal = ferry_domain::iam::Principal::User {
+            let principal = ferry_policy::iam::Principal::User {
                 account: u.account.clone(),
                 name: u.name.clone(),
             };

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use aws_credential_types::Credentials;
 use ferry_cloud::{Cloud, CloudOptions, EnvTarget};
-use ferry_domain::bedrock::{AccountId, KmsKeyRef, Region, RoleArn, S3Uri};
+use ferry_domain::aws::{AccountId, KmsKeyRef, Region, RoleArn};
+use ferry_domain::bedrock::S3Uri;
 use ferry_domain::names::EnvironmentName;
 use ferry_sim::{Sim, SimHandle, SimOptions};
 use futures::StreamExt as _;

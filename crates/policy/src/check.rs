@@ -10,13 +10,13 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use super::render::{ChainInputs, DocumentKind, RenderedDocument, render};
-use super::{BEDROCK_IMPORT_ACTIONS, BEDROCK_SERVICE, HOSTING_KEY_ACTIONS, SOURCE_KEY_ACTIONS};
 use crate::iam::{
     ActionMatch, Decision, Effect, PolicyDocument, Principal, RequestContext, ResourcePolicyMode,
     Statement, authorize,
 };
-use crate::preflight::ChainStep;
+use crate::render::{ChainInputs, DocumentKind, RenderedDocument, render};
+use crate::{BEDROCK_IMPORT_ACTIONS, BEDROCK_SERVICE, HOSTING_KEY_ACTIONS, SOURCE_KEY_ACTIONS};
+use ferry_domain::preflight::ChainStep;
 
 /// The documents an account already has; `None` when not given (not checked).
 #[derive(Debug, Clone, Default)]
@@ -417,7 +417,7 @@ pub fn check(inputs: &ChainInputs, given: &GivenDocuments) -> CheckReport {
         if let (Some((kind, sid, attached)), Some(doc)) = (res, given_res)
             && !decide(&req.ctx, rendered_id.as_ref(), Some(doc), req.mode).is_allowed()
         {
-            blamed.push((*kind, sid.clone(), super::step_of(*kind), attached.clone()));
+            blamed.push((*kind, sid.clone(), crate::step_of(*kind), attached.clone()));
         }
         if blamed.is_empty() {
             // Each document is fine with the other's rendered form, but not together.
@@ -425,7 +425,7 @@ pub fn check(inputs: &ChainInputs, given: &GivenDocuments) -> CheckReport {
                 blamed.push((*kind, sid.clone(), *step, None));
             }
             if let Some((kind, sid, attached)) = res {
-                blamed.push((*kind, sid.clone(), super::step_of(*kind), attached.clone()));
+                blamed.push((*kind, sid.clone(), crate::step_of(*kind), attached.clone()));
             }
         }
         for (kind, sid, step, attached) in blamed {
@@ -450,7 +450,7 @@ pub fn check(inputs: &ChainInputs, given: &GivenDocuments) -> CheckReport {
     for kind in not_checked {
         findings.push(Finding {
             kind: FindingKind::NotChecked,
-            step: super::step_of(kind),
+            step: crate::step_of(kind),
             document: kind,
             statement: None,
             detail: format!("{} was not given: not checked", kind.slug()),
@@ -527,7 +527,7 @@ fn over_grants(inputs: &ChainInputs, given: &GivenDocuments) -> Vec<Finding> {
             let mut flag = |detail: String| {
                 out.push(Finding {
                     kind: FindingKind::OverGrant,
-                    step: super::step_of(kind),
+                    step: crate::step_of(kind),
                     document: kind,
                     statement: Some(label(st, i)),
                     detail,
@@ -673,7 +673,7 @@ fn write_probes(inputs: &ChainInputs, kind: DocumentKind, doc: &PolicyDocument) 
         if !granted.is_empty() {
             out.push(Finding {
                 kind: FindingKind::OverGrant,
-                step: super::step_of(kind),
+                step: crate::step_of(kind),
                 document: kind,
                 statement: Some(label(st, i)),
                 detail: format!(

@@ -5,10 +5,10 @@ use std::collections::BTreeSet;
 use serde_json::{Value, json};
 
 use super::*;
-use crate::bedrock::{AccountId, KmsKeyRef, Region, RoleArn};
-use crate::catalog::{AllowedSource, Catalog, Environment, Team};
 use crate::iam::PolicyDocument;
-use crate::names::{EnvironmentName, TeamName};
+use ferry_domain::aws::{AccountId, KmsKeyRef, Region, RoleArn};
+use ferry_domain::catalog::{AllowedSource, Catalog, Environment, Team};
+use ferry_domain::names::{EnvironmentName, TeamName};
 
 const ROLE: &str = "arn:aws:iam::777788889999:role/BedrockCMIExecutionRole-777788889999";
 const CONTROL: &str = "arn:aws:iam::777788889999:role/FerryControlRole-777788889999";

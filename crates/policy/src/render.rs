@@ -3,10 +3,10 @@
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use super::{BEDROCK_IMPORT_ACTIONS, BEDROCK_SERVICE, HOSTING_KEY_ACTIONS, SOURCE_KEY_ACTIONS};
-use crate::bedrock::{KmsKeyForm, KmsKeyRef};
-use crate::catalog::{AllowedSource, Catalog, Environment};
-use crate::preflight::AccountSide;
+use crate::{BEDROCK_IMPORT_ACTIONS, BEDROCK_SERVICE, HOSTING_KEY_ACTIONS, SOURCE_KEY_ACTIONS};
+use ferry_domain::aws::{KmsKeyForm, KmsKeyRef};
+use ferry_domain::catalog::{AllowedSource, Catalog, Environment};
+use ferry_domain::preflight::AccountSide;
 
 /// Which document of the chain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
