@@ -342,22 +342,3 @@ pub(crate) async fn vision_copy(p: &Pipeline) -> String {
     }
     format!("s3://{bucket}/{target}")
 }
-
-/// An IAM client acting as the hosting account's admin.
-pub(crate) async fn hosting_iam(p: &Pipeline) -> aws_sdk_iam::Client {
-    let admin = p.sim.scenario().principal("hosting-admin").unwrap();
-    let creds = aws_sdk_iam::config::Credentials::new(
-        &admin.access_key_id,
-        &admin.secret_access_key,
-        None,
-        None,
-        "test",
-    );
-    let config = aws_sdk_iam::Config::builder()
-        .behavior_version_latest()
-        .region(aws_sdk_iam::config::Region::new("us-east-1"))
-        .endpoint_url(p.sim.endpoint())
-        .credentials_provider(creds)
-        .build();
-    aws_sdk_iam::Client::from_conf(config)
-}

@@ -38,7 +38,8 @@ pub use bedrock::{
     CreateJob, CustomModelUnits, ImportedModelDetails, JobState, JobStatus, VpcConfig,
 };
 pub use error::{CallError, CloudError};
-pub use ferry_domain::preflight::{ChainStep, Check, ModelFacts, Outcome, PreflightReport};
+pub use ferry_domain::chain::ChainStep;
+pub use ferry_domain::preflight::{Check, ModelFacts, Outcome, PreflightReport};
 
 use credentials::RoleCredentials;
 

@@ -467,7 +467,7 @@ impl Run<'_> {
                     format!("Bedrock will not be able to assume {role_arn} for an import job in {account} ({region})"),
                 )
                 .with_evidence(why);
-                c.chain_step = Some(ferry_domain::preflight::ChainStep::TrustPolicy);
+                c.chain_step = Some(ferry_domain::chain::ChainStep::TrustPolicy);
                 c.fix = Some(ferry_policy::trust::bedrock_trust_fix(
                     &role_arn, &account, &region,
                 ));
@@ -541,7 +541,7 @@ impl Run<'_> {
                 format!("{control} may not pass {role_arn} to Bedrock: CreateModelImportJob would be refused"),
             )
             .with_evidence(denied.join("; "));
-            c.chain_step = Some(ferry_domain::preflight::ChainStep::PassRole);
+            c.chain_step = Some(ferry_domain::chain::ChainStep::PassRole);
             c.fix = Some(format!(
                 "In the hosting account, add to the control role's policy a statement allowing iam:PassRole on {role_arn} with the condition StringEquals iam:PassedToService = bedrock.amazonaws.com."
             ));

@@ -127,7 +127,7 @@ async fn drop_ferry_trust(sim: &ferry_sim::SimHandle) {
 
 #[tokio::test]
 async fn each_broken_chain_step_is_named() {
-    use ferry_sim::ChainStep as Sim;
+    use ferry_sim::ChainBreak as Sim;
     let cases: Vec<(&str, Option<Sim>, ChainStep, &str)> = vec![
         (
             "bucket policy",
@@ -187,7 +187,10 @@ async fn each_broken_chain_step_is_named() {
     for (name, step, expected, check) in cases {
         let (sim, cloud) = setup().await;
         match step {
-            Some(s) => sim.remove_step(s).expect("remove step"),
+            Some(s) => {
+                assert_eq!(s.step(), expected, "{name}");
+                sim.break_chain(s).expect("remove step")
+            }
             None => drop_ferry_trust(&sim).await,
         }
         let r = cloud.preflight(&dev(), &sample_uri(&sim), None).await;
@@ -411,7 +414,8 @@ async fn s3_outages_fail_the_report_transiently() {
     assert!(c.transient && c.chain_step.is_none(), "{c:#?}");
     // Access problems are not transient.
     sim.faults().set_rule("s3:ListObjectsV2", None);
-    sim.remove_step(ferry_sim::ChainStep::BucketPolicy).unwrap();
+    sim.break_chain(ferry_sim::ChainBreak::BucketPolicy)
+        .unwrap();
     let r = cloud.preflight(&dev(), &sample_uri(&sim), None).await;
     assert!(!r.passed() && !r.failed_transiently(), "{r:#?}");
 }

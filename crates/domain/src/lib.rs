@@ -10,6 +10,7 @@ pub mod auth;
 pub mod aws;
 pub mod bedrock;
 pub mod catalog;
+pub mod chain;
 pub mod condition;
 pub mod events;
 pub mod ids;

@@ -13,7 +13,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand, ValueEnum};
-use ferry_domain::preflight::AccountSide;
+use ferry_domain::chain::AccountSide;
 use ferry_policy::iam::PolicyDocument;
 use ferry_policy::{
     ChainInputs, CheckReport, DocumentKind, FindingKind, GivenDocuments, RenderedDocument, check,

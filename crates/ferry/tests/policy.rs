@@ -334,7 +334,7 @@ fn each_removed_or_weakened_statement_is_named_by_its_step() {
         ),
         (
             "PassRole",
-            |a| a.remove(DOCS[5].1, "PassExecutionRole"),
+            |a| a.remove(DOCS[5].1, ferry_policy::PASS_ROLE_SID),
             "pass_role",
         ),
         (

@@ -15,8 +15,10 @@ use crate::iam::{
     Statement, authorize,
 };
 use crate::render::{ChainInputs, DocumentKind, RenderedDocument, render};
-use crate::{BEDROCK_IMPORT_ACTIONS, BEDROCK_SERVICE, HOSTING_KEY_ACTIONS, SOURCE_KEY_ACTIONS};
-use ferry_domain::preflight::ChainStep;
+use crate::{
+    BEDROCK_IMPORT_ACTIONS, BEDROCK_SERVICE, HOSTING_KEY_ACTIONS, PASS_ROLE_SID, SOURCE_KEY_ACTIONS,
+};
+use ferry_domain::chain::ChainStep;
 
 /// The documents an account already has; `None` when not given (not checked).
 #[derive(Debug, Clone, Default)]
@@ -323,7 +325,7 @@ fn requirements(inputs: &ChainInputs) -> Vec<Requirement> {
             .with_key("iam:PassedToService", BEDROCK_SERVICE),
         identity: Some((
             DocumentKind::ControlRolePolicy,
-            "PassExecutionRole".into(),
+            PASS_ROLE_SID.into(),
             ChainStep::PassRole,
         )),
         resource: None,

@@ -21,7 +21,11 @@ mod render;
 pub use check::{CheckReport, Finding, FindingKind, GivenDocuments, check};
 pub use render::{ChainInputs, DocumentKind, RenderedDocument, StatementNote, render};
 
-use ferry_domain::preflight::ChainStep;
+use ferry_domain::chain::ChainStep;
+
+/// The `Sid` of the control role's statement that passes the execution role to Bedrock
+/// ([`ChainStep::PassRole`]): in rendered documents, in checks, and in the sim's scenario.
+pub const PASS_ROLE_SID: &str = "PassExecutionRole";
 
 /// The Bedrock service principal.
 pub const BEDROCK_SERVICE: &str = "bedrock.amazonaws.com";

@@ -3,10 +3,12 @@
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use crate::{BEDROCK_IMPORT_ACTIONS, BEDROCK_SERVICE, HOSTING_KEY_ACTIONS, SOURCE_KEY_ACTIONS};
+use crate::{
+    BEDROCK_IMPORT_ACTIONS, BEDROCK_SERVICE, HOSTING_KEY_ACTIONS, PASS_ROLE_SID, SOURCE_KEY_ACTIONS,
+};
 use ferry_domain::aws::{KmsKeyForm, KmsKeyRef};
 use ferry_domain::catalog::{AllowedSource, Catalog, Environment};
-use ferry_domain::preflight::AccountSide;
+use ferry_domain::chain::AccountSide;
 
 /// Which document of the chain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -585,7 +587,7 @@ pub fn render(inputs: &ChainInputs) -> Vec<RenderedDocument> {
         ),
     );
     b.push(
-        "PassExecutionRole",
+        PASS_ROLE_SID,
         format!("passes {role} to Bedrock, and to no other service"),
         obj(json!({
             "Action": "iam:PassRole",

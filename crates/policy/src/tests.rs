@@ -311,13 +311,13 @@ fn removing_or_weakening_one_statement_names_exactly_its_step() {
         ),
         (
             "PassRole",
-            |d| remove(d, D::ControlRolePolicy, "PassExecutionRole"),
+            |d| remove(d, D::ControlRolePolicy, PASS_ROLE_SID),
             ChainStep::PassRole,
         ),
         (
             "PassRole to any service",
             |d| {
-                statement_mut(d, D::ControlRolePolicy, "PassExecutionRole")["Condition"]["StringEquals"]
+                statement_mut(d, D::ControlRolePolicy, PASS_ROLE_SID)["Condition"]["StringEquals"]
                     ["iam:PassedToService"] = json!("sagemaker.amazonaws.com");
             },
             ChainStep::PassRole,

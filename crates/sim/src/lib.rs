@@ -38,7 +38,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-pub use chain::{ChainError, ChainStep};
+pub use chain::{ChainBreak, ChainError};
 pub use faults::{FaultConfig, FaultRule, Faults};
 pub use scenario::{
     ARTIFACT_BUCKET, BucketSpec, EXECUTION_POLICY_NAME, EXECUTION_ROLE_NAME, HOSTING_ACCOUNT,
@@ -168,9 +168,9 @@ impl SimHandle {
     }
 
     /// Breaks one step of the default scenario's chain in place (no HTTP), for tests of code
-    /// that must say which step is broken.
-    pub fn remove_step(&self, step: ChainStep) -> Result<(), ChainError> {
-        chain::remove(&mut self.ctx.state(), step)
+    /// that must say which step is broken ([`ChainBreak::step`]).
+    pub fn break_chain(&self, how: ChainBreak) -> Result<(), ChainError> {
+        chain::remove(&mut self.ctx.state(), how)
     }
 
     /// Moves the sim's clock forward (sessions expire; signatures still use real time).
