@@ -178,22 +178,7 @@ pub(crate) const ONE: Quota = Quota {
 
 /// An S3 client acting as the research account's admin.
 pub(crate) async fn research_s3(p: &Pipeline) -> aws_sdk_s3::Client {
-    let admin = p.sim.scenario().principal("research-admin").unwrap();
-    let creds = aws_sdk_s3::config::Credentials::new(
-        &admin.access_key_id,
-        &admin.secret_access_key,
-        None,
-        None,
-        "test",
-    );
-    let config = aws_sdk_s3::Config::builder()
-        .behavior_version_latest()
-        .region(aws_sdk_s3::config::Region::new("us-east-1"))
-        .endpoint_url(p.sim.endpoint())
-        .force_path_style(true)
-        .credentials_provider(creds)
-        .build();
-    aws_sdk_s3::Client::from_conf(config)
+    ferry_sim::sdk::s3(&ferry_sim::sdk::config_for(&p.sim, "research-admin"))
 }
 
 /// Copies the sample model under new prefixes, each with one flaw, and

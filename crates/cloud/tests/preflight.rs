@@ -94,7 +94,7 @@ async fn the_sample_model_passes_as_the_execution_role() {
 /// Removes the `AllowFerryPreflight` statement through the real IAM API, as an administrator
 /// would, keeping Bedrock's statement.
 async fn drop_ferry_trust(sim: &ferry_sim::SimHandle) {
-    let iam = aws_sdk_iam::Client::new(&config_for(sim, "hosting-admin").await);
+    let iam = ferry_sim::sdk::iam(&config_for(sim, "hosting-admin"));
     let role = ferry_sim::EXECUTION_ROLE_NAME;
     let got = iam
         .get_role()
@@ -355,7 +355,7 @@ async fn complete_sharded_model_passes_with_summed_parameters() {
 #[tokio::test]
 async fn without_iam_get_role_bedrock_trust_is_only_a_warning() {
     let (sim, cloud) = setup().await;
-    let iam = aws_sdk_iam::Client::new(&config_for(&sim, "hosting-admin").await);
+    let iam = ferry_sim::sdk::iam(&config_for(&sim, "hosting-admin"));
     let control = env(&sim, "CONTROL_ROLE_ARN");
     let exec = env(&sim, "EXECUTION_ROLE_ARN");
     let policy = json!({"Version": "2012-10-17", "Statement": [

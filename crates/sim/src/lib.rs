@@ -27,6 +27,8 @@ mod kms;
 pub mod model;
 mod s3;
 mod scenario;
+#[cfg(feature = "test-support")]
+pub mod sdk;
 mod server;
 mod sigv4;
 mod state;
