@@ -19,7 +19,7 @@ use futures::StreamExt as _;
 use time::OffsetDateTime;
 
 use crate::error::code_message;
-use crate::{Cloud, EnvClients};
+use crate::{Cloud, EnvironmentClients};
 
 /// How many safetensors headers are read at once.
 const HEADER_READS: usize = 4;
@@ -111,7 +111,7 @@ struct Got {
 }
 
 struct Run<'a> {
-    e: &'a EnvClients,
+    clients: &'a EnvironmentClients,
     source: &'a S3Uri,
     expected_key: Option<&'a KmsKeyRef>,
     as_exec: bool,
@@ -132,7 +132,7 @@ impl Cloud {
         source: &S3Uri,
         source_kms_key: Option<&KmsKeyRef>,
     ) -> PreflightReport {
-        let Ok(e) = self.env(env) else {
+        let Ok(clients) = self.clients(env) else {
             return PreflightReport {
                 checked_at: OffsetDateTime::now_utc(),
                 checked_as: String::new(),
@@ -145,11 +145,11 @@ impl Cloud {
             };
         };
         let mut run = Run {
-            e,
+            clients,
             source,
             expected_key: source_kms_key,
             as_exec: false,
-            role: e.target.control_role.to_string(),
+            role: clients.target.control_role.to_string(),
             checks: Vec::new(),
             facts: ModelFacts::default(),
             research_account: source_kms_key
@@ -175,17 +175,17 @@ impl Cloud {
 impl Run<'_> {
     fn s3(&self) -> &aws_sdk_s3::Client {
         if self.as_exec {
-            &self.e.exec_s3
+            &self.clients.exec_s3
         } else {
-            &self.e.control_s3
+            &self.clients.control_s3
         }
     }
 
     fn kms(&self) -> &aws_sdk_kms::Client {
         if self.as_exec {
-            &self.e.exec_kms
+            &self.clients.exec_kms
         } else {
-            &self.e.control_kms
+            &self.clients.control_kms
         }
     }
 
@@ -216,14 +216,14 @@ impl Run<'_> {
             );
         }
         let resource = f.resource().unwrap_or(resource);
-        let hosting = self.e.target.account.to_string();
+        let hosting = self.clients.target.account.to_string();
         c.with_diagnosis(diagnose_access_denied(&DeniedCall {
             access,
             action,
             resource,
             aws_message: &f.message,
             is_cross_account: access != Access::HostingKey,
-            role_arn: self.e.target.execution_role.as_str(),
+            role_arn: self.clients.target.execution_role.as_str(),
             research_account: self.research_account.as_deref(),
             hosting_account: Some(&hosting),
         }))
@@ -333,13 +333,13 @@ impl Run<'_> {
     }
 
     async fn assume(&mut self) {
-        let exec = self.e.target.execution_role.to_string();
-        let mut result = self.e.exec_creds.provide_credentials().await;
+        let exec = self.clients.target.execution_role.to_string();
+        let mut result = self.clients.exec_creds.provide_credentials().await;
         if let Err(err) = &result
             && format!("{}", DisplayErrorContext(err)).contains("ExpiredToken")
         {
-            self.e.invalidate().await;
-            result = self.e.exec_creds.provide_credentials().await;
+            self.clients.invalidate().await;
+            result = self.clients.exec_creds.provide_credentials().await;
         }
         match result {
             Ok(_) => {
@@ -349,7 +349,7 @@ impl Run<'_> {
                     n::ASSUME_EXECUTION_ROLE,
                     format!(
                         "assumed {exec} from {}: the checks below use the rights Bedrock will use",
-                        self.e.target.control_role
+                        self.clients.target.control_role
                     ),
                 ));
             }
@@ -380,8 +380,8 @@ impl Run<'_> {
                     );
                     return;
                 }
-                let control = self.e.target.control_role.to_string();
-                let hosting = self.e.target.account.to_string();
+                let control = self.clients.target.control_role.to_string();
+                let hosting = self.clients.target.account.to_string();
                 let control_failed = text.contains(&format!("resource: {control}"));
                 let d = diagnose_access_denied(&DeniedCall {
                     access: if control_failed {
@@ -419,12 +419,15 @@ impl Run<'_> {
     /// that Bedrock may assume the role for this account's import jobs. Ferry's own statement
     /// cannot prove that: Bedrock comes in through its own statement and conditions.
     async fn bedrock_trust(&mut self) {
-        let t = &self.e.target;
+        let t = &self.clients.target;
         let role_arn = t.execution_role.to_string();
         let (account, region) = (t.account.to_string(), t.region.to_string());
-        let iam = self.e.control_iam.clone();
+        let iam = self.clients.control_iam.clone();
         let name = t.execution_role.role_name().to_owned();
-        let got = self.e.call(|| iam.get_role().role_name(&name).send()).await;
+        let got = self
+            .clients
+            .call(|| iam.get_role().role_name(&name).send())
+            .await;
         let doc = match got {
             Ok(out) => out
                 .role()
@@ -482,17 +485,17 @@ impl Run<'_> {
     /// one step of the chain no read can prove, since CreateModelImportJob
     /// has no dry run.
     async fn pass_role(&mut self) {
-        let t = &self.e.target;
+        let t = &self.clients.target;
         let role_arn = t.execution_role.to_string();
         let control = t.control_role.to_string();
-        let iam = self.e.control_iam.clone();
+        let iam = self.clients.control_iam.clone();
         let context = aws_sdk_iam::types::ContextEntry::builder()
             .context_key_name("iam:PassedToService")
             .context_key_values("bedrock.amazonaws.com")
             .context_key_type(aws_sdk_iam::types::ContextKeyTypeEnum::String)
             .build();
         let got = self
-            .e
+            .clients
             .call(|| {
                 iam.simulate_principal_policy()
                     .policy_source_arn(&control)
@@ -559,7 +562,7 @@ impl Run<'_> {
         loop {
             let s3 = self.s3().clone();
             let r = self
-                .e
+                .clients
                 .call(|| {
                     s3.list_objects_v2()
                         .bucket(&bucket)
@@ -625,7 +628,7 @@ impl Run<'_> {
         let bucket = self.source.bucket();
         let s3 = self.s3();
         let out = self
-            .e
+            .clients
             .call(|| {
                 s3.get_object()
                     .bucket(bucket)
@@ -897,7 +900,7 @@ impl Run<'_> {
 
     /// The hosting key: `DescribeKey` and `GenerateDataKey` as the execution role.
     async fn hosting_key(&mut self) {
-        let Some(key) = self.e.target.imported_model_kms_key.clone() else {
+        let Some(key) = self.clients.target.imported_model_kms_key.clone() else {
             self.push(Check::skipped(
                 n::HOSTING_KEY,
                 "no imported-model KMS key is configured for this environment (Bedrock uses an AWS owned key)",
@@ -906,13 +909,13 @@ impl Run<'_> {
         };
         let kms = self.kms().clone();
         let describe = self
-            .e
+            .clients
             .call(|| kms.describe_key().key_id(key.as_str()).send())
             .await
             .map_err(|e| ("kms:DescribeKey", AwsFailure::from_sdk(&e)));
         let result = match describe {
             Ok(_) => self
-                .e
+                .clients
                 .call(|| {
                     kms.generate_data_key()
                         .key_id(key.as_str())
@@ -928,7 +931,7 @@ impl Run<'_> {
             Ok(out) => match out.ciphertext_blob() {
                 Some(blob) => {
                     let blob = blob.clone();
-                    self.e
+                    self.clients
                         .call(|| {
                             kms.decrypt()
                                 .key_id(key.as_str())
