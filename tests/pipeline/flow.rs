@@ -1,7 +1,7 @@
 use ferry_domain::events::EventKind;
 use ferry_domain::status::{Cause, Status};
 use ferry_domain::update::{Event, Update};
-use ferry_sim::ChainStep;
+use ferry_sim::ChainBreak;
 
 use crate::support::{ONE, Pipeline, quick_jobs};
 
@@ -90,16 +90,16 @@ async fn artifact_problems_fail_at_preflight_without_a_bedrock_job(pool: ferry_s
 #[sqlx::test(migrations = "../migrations")]
 async fn each_broken_step_of_the_chain_is_named_by_the_preflight(pool: ferry_store::PgPool) {
     let cases = [
-        (ChainStep::BucketPolicy, "bucket_policy"),
+        (ChainBreak::BucketPolicy, "bucket_policy"),
         (
-            ChainStep::IdentityS3Statement,
+            ChainBreak::IdentityS3Statement,
             "execution_role_identity_policy",
         ),
-        (ChainStep::ResearchKeyPolicyStatement, "source_key_policy"),
+        (ChainBreak::ResearchKeyPolicyStatement, "source_key_policy"),
     ];
     for (step, expect) in cases {
         let p = Pipeline::start(pool.clone(), quick_jobs()).await;
-        p.sim.remove_step(step).unwrap();
+        p.sim.break_chain(step).unwrap();
         let ctx = p.ctx("w1", ONE).await;
         let id = p
             .submit("research", "dev", &p.sample.clone(), "sample-llama")
@@ -189,30 +189,7 @@ async fn a_transient_outage_during_preflight_retries_instead_of_failing(pool: fe
 #[sqlx::test(migrations = "../migrations")]
 async fn a_missing_pass_role_fails_the_request_with_the_fix(pool: ferry_store::PgPool) {
     let p = Pipeline::start(pool, crate::support::quick_jobs()).await;
-    let iam = crate::support::hosting_iam(&p).await;
-    let role = "FerryControlRole-777788889999";
-    let current = iam
-        .get_role_policy()
-        .role_name(role)
-        .policy_name("FerryControlPolicy")
-        .send()
-        .await
-        .unwrap();
-    let doc = percent_encoding::percent_decode_str(current.policy_document())
-        .decode_utf8()
-        .unwrap();
-    let mut policy: serde_json::Value = serde_json::from_str(&doc).unwrap();
-    policy["Statement"]
-        .as_array_mut()
-        .unwrap()
-        .retain(|s| s["Sid"] != "PassExecutionRole");
-    iam.put_role_policy()
-        .role_name(role)
-        .policy_name("FerryControlPolicy")
-        .policy_document(policy.to_string())
-        .send()
-        .await
-        .unwrap();
+    p.sim.break_chain(ChainBreak::PassRole).unwrap();
     let ctx = p.ctx("w1", ONE).await;
     let id = p
         .submit("research", "dev", &p.sample.clone(), "sample-llama")

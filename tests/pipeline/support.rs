@@ -178,22 +178,7 @@ pub(crate) const ONE: Quota = Quota {
 
 /// An S3 client acting as the research account's admin.
 pub(crate) async fn research_s3(p: &Pipeline) -> aws_sdk_s3::Client {
-    let admin = p.sim.scenario().principal("research-admin").unwrap();
-    let creds = aws_sdk_s3::config::Credentials::new(
-        &admin.access_key_id,
-        &admin.secret_access_key,
-        None,
-        None,
-        "test",
-    );
-    let config = aws_sdk_s3::Config::builder()
-        .behavior_version_latest()
-        .region(aws_sdk_s3::config::Region::new("us-east-1"))
-        .endpoint_url(p.sim.endpoint())
-        .force_path_style(true)
-        .credentials_provider(creds)
-        .build();
-    aws_sdk_s3::Client::from_conf(config)
+    ferry_sim::sdk::s3(&ferry_sim::sdk::config_for(&p.sim, "research-admin"))
 }
 
 /// Copies the sample model under new prefixes, each with one flaw, and
@@ -341,23 +326,4 @@ pub(crate) async fn vision_copy(p: &Pipeline) -> String {
         }
     }
     format!("s3://{bucket}/{target}")
-}
-
-/// An IAM client acting as the hosting account's admin.
-pub(crate) async fn hosting_iam(p: &Pipeline) -> aws_sdk_iam::Client {
-    let admin = p.sim.scenario().principal("hosting-admin").unwrap();
-    let creds = aws_sdk_iam::config::Credentials::new(
-        &admin.access_key_id,
-        &admin.secret_access_key,
-        None,
-        None,
-        "test",
-    );
-    let config = aws_sdk_iam::Config::builder()
-        .behavior_version_latest()
-        .region(aws_sdk_iam::config::Region::new("us-east-1"))
-        .endpoint_url(p.sim.endpoint())
-        .credentials_provider(creds)
-        .build();
-    aws_sdk_iam::Client::from_conf(config)
 }

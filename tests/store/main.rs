@@ -63,11 +63,11 @@ fn dev(quota: Quota, refuse_over_model_limit: bool) -> Placement {
     }
 }
 
-fn account() -> ferry_domain::bedrock::AccountId {
+fn account() -> ferry_domain::aws::AccountId {
     "777788889999".parse().unwrap()
 }
 
-fn region() -> ferry_domain::bedrock::Region {
+fn region() -> ferry_domain::aws::Region {
     "us-east-1".parse().unwrap()
 }
 

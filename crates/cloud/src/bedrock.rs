@@ -1,13 +1,12 @@
 //! Bedrock Custom Model Import calls, as the environment's control role.
 
 use aws_sdk_bedrock::types::{self as bt, ModelDataSource, ModelImportJobStatus, S3DataSource};
-use ferry_domain::bedrock::{
-    ClientRequestToken, ImportedModelName, JobName, KmsKeyRef, RoleArn, S3Uri, Tag,
-};
+use ferry_domain::aws::{KmsKeyRef, RoleArn};
+use ferry_domain::bedrock::{ClientRequestToken, ImportedModelName, JobName, S3Uri, Tag};
 use ferry_domain::names::EnvironmentName;
 
 use crate::error::{CallError, map_bedrock_error};
-use crate::{Cloud, EnvClients, to_offset};
+use crate::{Cloud, EnvironmentClients, to_offset};
 
 /// A `CreateModelImportJob` request. Every field is already parsed with Bedrock's rules.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -126,7 +125,7 @@ fn tags(v: &[Tag]) -> Result<Option<Vec<bt::Tag>>, CallError> {
 
 impl Cloud {
     fn map<E>(
-        env: &EnvClients,
+        clients: &EnvironmentClients,
     ) -> impl FnOnce(
         aws_sdk_bedrock::error::SdkError<
             E,
@@ -136,8 +135,8 @@ impl Cloud {
     where
         E: aws_sdk_bedrock::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
-        let caller = env.target.control_role.to_string();
-        let account = env.target.account.to_string();
+        let caller = clients.target.control_role.to_string();
+        let account = clients.target.account.to_string();
         move |e| map_bedrock_error(e, &caller, &account)
     }
 
@@ -149,7 +148,7 @@ impl Cloud {
         env: &EnvironmentName,
         job: &CreateJob,
     ) -> Result<String, CallError> {
-        let e = self.env(env)?;
+        let clients = self.clients(env)?;
         let source = S3DataSource::builder()
             .s3_uri(job.source.as_str())
             .build()
@@ -170,11 +169,12 @@ impl Cloud {
         let key = job
             .imported_model_kms_key
             .as_ref()
-            .or(e.target.imported_model_kms_key.as_ref())
+            .or(clients.target.imported_model_kms_key.as_ref())
             .map(|k| k.as_str().to_owned());
-        let out = e
+        let out = clients
             .call(|| {
-                e.bedrock
+                clients
+                    .bedrock
                     .create_model_import_job()
                     .job_name(job.job_name.as_str())
                     .imported_model_name(job.model_name.as_str())
@@ -188,7 +188,7 @@ impl Cloud {
                     .send()
             })
             .await
-            .map_err(Self::map(e))?;
+            .map_err(Self::map(clients))?;
         Ok(out.job_arn().to_owned())
     }
 
@@ -199,16 +199,17 @@ impl Cloud {
         env: &EnvironmentName,
         job_arn: &str,
     ) -> Result<JobState, CallError> {
-        let e = self.env(env)?;
-        let out = e
+        let clients = self.clients(env)?;
+        let out = clients
             .call(|| {
-                e.bedrock
+                clients
+                    .bedrock
                     .get_model_import_job()
                     .job_identifier(job_arn)
                     .send()
             })
             .await
-            .map_err(Self::map(e))?;
+            .map_err(Self::map(clients))?;
         Ok(JobState {
             job_arn: out.job_arn().unwrap_or(job_arn).to_owned(),
             job_name: out.job_name().unwrap_or_default().to_owned(),
@@ -228,15 +229,16 @@ impl Cloud {
         env: &EnvironmentName,
         created_after: time::OffsetDateTime,
     ) -> Result<Vec<JobState>, CallError> {
-        let e = self.env(env)?;
+        let clients = self.clients(env)?;
         let after = aws_smithy_types::DateTime::from_nanos(created_after.unix_timestamp_nanos())
             .map_err(|err| CallError::Validation(format!("created_after: {err}")))?;
         let mut jobs = Vec::new();
         let mut token: Option<String> = None;
         loop {
-            let out = e
+            let out = clients
                 .call(|| {
-                    e.bedrock
+                    clients
+                        .bedrock
                         .list_model_import_jobs()
                         .creation_time_after(after)
                         .max_results(1000)
@@ -244,7 +246,7 @@ impl Cloud {
                         .send()
                 })
                 .await
-                .map_err(Self::map(e))?;
+                .map_err(Self::map(clients))?;
             jobs.extend(out.model_import_job_summaries().iter().map(|s| JobState {
                 job_arn: s.job_arn().to_owned(),
                 job_name: s.job_name().to_owned(),
@@ -270,16 +272,17 @@ impl Cloud {
         env: &EnvironmentName,
         model_arn: &str,
     ) -> Result<ImportedModelDetails, CallError> {
-        let e = self.env(env)?;
-        let out = e
+        let clients = self.clients(env)?;
+        let out = clients
             .call(|| {
-                e.bedrock
+                clients
+                    .bedrock
                     .get_imported_model()
                     .model_identifier(model_arn)
                     .send()
             })
             .await
-            .map_err(Self::map(e))?;
+            .map_err(Self::map(clients))?;
         Ok(ImportedModelDetails {
             model_arn: out.model_arn().unwrap_or(model_arn).to_owned(),
             model_name: out.model_name().unwrap_or_default().to_owned(),
@@ -300,15 +303,17 @@ impl Cloud {
         env: &EnvironmentName,
         model_arn: &str,
     ) -> Result<(), CallError> {
-        let e = self.env(env)?;
-        e.call(|| {
-            e.bedrock
-                .delete_imported_model()
-                .model_identifier(model_arn)
-                .send()
-        })
-        .await
-        .map_err(Self::map(e))?;
+        let clients = self.clients(env)?;
+        clients
+            .call(|| {
+                clients
+                    .bedrock
+                    .delete_imported_model()
+                    .model_identifier(model_arn)
+                    .send()
+            })
+            .await
+            .map_err(Self::map(clients))?;
         Ok(())
     }
 }

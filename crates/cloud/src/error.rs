@@ -2,7 +2,7 @@
 
 use aws_sdk_bedrock::error::{ProvideErrorMetadata, SdkError};
 use aws_smithy_types::error::display::DisplayErrorContext;
-use ferry_domain::preflight::ChainStep;
+use ferry_domain::chain::ChainStep;
 
 /// `Cloud::new` failed.
 #[derive(Debug, thiserror::Error)]

@@ -30,7 +30,7 @@ use aws_config::{BehaviorVersion, SdkConfig};
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_sdk_bedrock::error::{ProvideErrorMetadata, SdkError};
-use ferry_domain::bedrock::{AccountId, KmsKeyRef, Region, RoleArn};
+use ferry_domain::aws::{AccountId, KmsKeyRef, Region, RoleArn};
 use ferry_domain::names::EnvironmentName;
 use secrecy::ExposeSecret as _;
 
@@ -38,7 +38,8 @@ pub use bedrock::{
     CreateJob, CustomModelUnits, ImportedModelDetails, JobState, JobStatus, VpcConfig,
 };
 pub use error::{CallError, CloudError};
-pub use ferry_domain::preflight::{ChainStep, Check, ModelFacts, Outcome, PreflightReport};
+pub use ferry_domain::chain::ChainStep;
+pub use ferry_domain::preflight::{Check, ModelFacts, Outcome, PreflightReport};
 
 use credentials::RoleCredentials;
 
@@ -106,9 +107,9 @@ impl EnvTarget {
     }
 }
 
-/// Clients of one environment.
+/// The SDK clients and role sessions of one hosting environment.
 #[derive(Debug)]
-struct EnvClients {
+struct EnvironmentClients {
     target: EnvTarget,
     control_creds: RoleCredentials,
     exec_creds: RoleCredentials,
@@ -120,7 +121,7 @@ struct EnvClients {
     exec_kms: aws_sdk_kms::Client,
 }
 
-impl EnvClients {
+impl EnvironmentClients {
     async fn invalidate(&self) {
         self.control_creds.invalidate().await;
         self.exec_creds.invalidate().await;
@@ -148,7 +149,7 @@ impl EnvClients {
 /// Ferry's AWS adapters for a set of hosting environments.
 #[derive(Debug, Clone)]
 pub struct Cloud {
-    envs: Arc<HashMap<EnvironmentName, EnvClients>>,
+    envs: Arc<HashMap<EnvironmentName, EnvironmentClients>>,
 }
 
 impl Cloud {
@@ -170,7 +171,7 @@ impl Cloud {
             if map.contains_key(&target.name) {
                 return Err(CloudError::DuplicateEnvironment(target.name.to_string()));
             }
-            let clients = build_env(&options, target.clone()).await;
+            let clients = build_clients(&options, target.clone()).await;
             map.insert(target.name, clients);
         }
         Ok(Self {
@@ -181,17 +182,17 @@ impl Cloud {
     /// The configured environments.
     #[must_use]
     pub fn environments(&self) -> Vec<&EnvTarget> {
-        self.envs.values().map(|e| &e.target).collect()
+        self.envs.values().map(|clients| &clients.target).collect()
     }
 
-    fn env(&self, name: &EnvironmentName) -> Result<&EnvClients, CallError> {
+    fn clients(&self, name: &EnvironmentName) -> Result<&EnvironmentClients, CallError> {
         self.envs
             .get(name)
             .ok_or_else(|| CallError::UnknownEnvironment(name.to_string()))
     }
 }
 
-async fn build_env(options: &CloudOptions, target: EnvTarget) -> EnvClients {
+async fn build_clients(options: &CloudOptions, target: EnvTarget) -> EnvironmentClients {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .region(aws_config::Region::new(target.region.as_str().to_owned()))
         .retry_config(RetryConfig::standard().with_max_attempts(options.retry_max_attempts));
@@ -247,7 +248,7 @@ async fn build_env(options: &CloudOptions, target: EnvTarget) -> EnvClients {
                 .build(),
         )
     };
-    EnvClients {
+    EnvironmentClients {
         bedrock: aws_sdk_bedrock::Client::new(&control_cfg),
         control_iam: aws_sdk_iam::Client::new(&control_cfg),
         control_s3: s3(&control_cfg),

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use common::*;
 use ferry_cloud::{CallError, ChainStep, Cloud, CreateJob, JobState, JobStatus, VpcConfig};
-use ferry_domain::bedrock::{ClientRequestToken, ImportedModelName, JobName, RoleArn, Tag};
+use ferry_domain::aws::RoleArn;
+use ferry_domain::bedrock::{ClientRequestToken, ImportedModelName, JobName, Tag};
 use ferry_sim::{FaultRule, SimHandle};
 
 fn job(sim: &SimHandle, name: &str, token: &str) -> CreateJob {
@@ -268,7 +269,7 @@ async fn sessions_are_assumed_again_after_they_expire() {
 #[tokio::test]
 async fn the_external_id_is_sent_when_the_control_role_requires_one() {
     let sim = start_sim().await;
-    let iam = aws_sdk_iam::Client::new(&config_for(&sim, "hosting-admin").await);
+    let iam = ferry_sim::sdk::iam(&config_for(&sim, "hosting-admin"));
     let trust = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
         "Principal": {"AWS": "arn:aws:iam::777788889999:user/ferry-service"}, "Action": "sts:AssumeRole",
         "Condition": {"StringEquals": {"sts:ExternalId": "ferry-dev-3f9a"}}}]});
@@ -366,7 +367,7 @@ async fn session_tags_need_sts_tag_session_in_the_control_role_trust() {
         ),
         "AWS refuses session tags the trust policy does not allow: {e:?}"
     );
-    let iam = aws_sdk_iam::Client::new(&config_for(&sim, "hosting-admin").await);
+    let iam = ferry_sim::sdk::iam(&config_for(&sim, "hosting-admin"));
     let trust = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
         "Principal": {"AWS": "arn:aws:iam::777788889999:user/ferry-service"},
         "Action": ["sts:AssumeRole", "sts:TagSession"]}]});

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use common::*;
 use ferry_cloud::{ChainStep, Outcome, PreflightReport};
-use ferry_domain::bedrock::KmsKeyRef;
+use ferry_domain::aws::KmsKeyRef;
 use serde_json::json;
 
 fn failed_steps(r: &PreflightReport) -> BTreeSet<ChainStep> {
@@ -94,7 +94,7 @@ async fn the_sample_model_passes_as_the_execution_role() {
 /// Removes the `AllowFerryPreflight` statement through the real IAM API, as an administrator
 /// would, keeping Bedrock's statement.
 async fn drop_ferry_trust(sim: &ferry_sim::SimHandle) {
-    let iam = aws_sdk_iam::Client::new(&config_for(sim, "hosting-admin").await);
+    let iam = ferry_sim::sdk::iam(&config_for(sim, "hosting-admin"));
     let role = ferry_sim::EXECUTION_ROLE_NAME;
     let got = iam
         .get_role()
@@ -127,7 +127,7 @@ async fn drop_ferry_trust(sim: &ferry_sim::SimHandle) {
 
 #[tokio::test]
 async fn each_broken_chain_step_is_named() {
-    use ferry_sim::ChainStep as Sim;
+    use ferry_sim::ChainBreak as Sim;
     let cases: Vec<(&str, Option<Sim>, ChainStep, &str)> = vec![
         (
             "bucket policy",
@@ -187,7 +187,10 @@ async fn each_broken_chain_step_is_named() {
     for (name, step, expected, check) in cases {
         let (sim, cloud) = setup().await;
         match step {
-            Some(s) => sim.remove_step(s).expect("remove step"),
+            Some(s) => {
+                assert_eq!(s.step(), expected, "{name}");
+                sim.break_chain(s).expect("remove step")
+            }
             None => drop_ferry_trust(&sim).await,
         }
         let r = cloud.preflight(&dev(), &sample_uri(&sim), None).await;
@@ -352,7 +355,7 @@ async fn complete_sharded_model_passes_with_summed_parameters() {
 #[tokio::test]
 async fn without_iam_get_role_bedrock_trust_is_only_a_warning() {
     let (sim, cloud) = setup().await;
-    let iam = aws_sdk_iam::Client::new(&config_for(&sim, "hosting-admin").await);
+    let iam = ferry_sim::sdk::iam(&config_for(&sim, "hosting-admin"));
     let control = env(&sim, "CONTROL_ROLE_ARN");
     let exec = env(&sim, "EXECUTION_ROLE_ARN");
     let policy = json!({"Version": "2012-10-17", "Statement": [
@@ -411,7 +414,8 @@ async fn s3_outages_fail_the_report_transiently() {
     assert!(c.transient && c.chain_step.is_none(), "{c:#?}");
     // Access problems are not transient.
     sim.faults().set_rule("s3:ListObjectsV2", None);
-    sim.remove_step(ferry_sim::ChainStep::BucketPolicy).unwrap();
+    sim.break_chain(ferry_sim::ChainBreak::BucketPolicy)
+        .unwrap();
     let r = cloud.preflight(&dev(), &sample_uri(&sim), None).await;
     assert!(!r.passed() && !r.failed_transiently(), "{r:#?}");
 }

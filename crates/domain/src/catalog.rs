@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 
 use crate::RuleError;
-use crate::bedrock::{AccountId, KmsKeyRef, Region, RoleArn, S3Uri, VpcSettings, check_bucket};
+use crate::aws::{AccountId, KmsKeyRef, Region, RoleArn};
+use crate::bedrock::{S3Uri, VpcSettings, check_bucket};
 use crate::names::{EnvironmentName, TeamName};
 
 /// A hosting environment: one Bedrock account and Region.

@@ -3,7 +3,8 @@
 use std::collections::BTreeMap;
 
 use crate::auth::{Denied, Principal};
-use crate::bedrock::{AccountId, ImportedModelName, JobName, MAX_TAGS, Region, S3Uri, Tag};
+use crate::aws::{AccountId, Region};
+use crate::bedrock::{ImportedModelName, JobName, MAX_TAGS, S3Uri, Tag};
 use crate::catalog::Catalog;
 use crate::condition::{Condition, ConditionStatus, ConditionType, Reason};
 use crate::ids::ImportId;

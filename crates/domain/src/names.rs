@@ -1,9 +1,7 @@
 //! Ferry's own names: environments and teams.
 
-use std::fmt;
-
 use crate::RuleError;
-use crate::bedrock::string_newtype;
+use crate::newtype::string_newtype;
 
 /// Ferry's rule for the names it owns: 1 to 32 characters, lower-case letters,
 /// digits and '-', starting with a letter. They appear in URLs, tags, metric

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use ferry_domain::bedrock::{AccountId, KmsKeyRef, Region, RoleArn};
+use ferry_domain::aws::{AccountId, KmsKeyRef, Region, RoleArn};
 use ferry_domain::catalog::{AllowedSource, Catalog, Environment, Team};
 use ferry_domain::names::{EnvironmentName, TeamName};
 use figment::Figment;

@@ -1,6 +1,6 @@
 //! `ferry policy`: render the chain's IAM/KMS documents, or check the ones an account has.
 //!
-//! The documents come from `ferry_domain::policy`; this module reads the configuration and
+//! The documents come from `ferry_policy`; this module reads the configuration and
 //! files, writes files and reports. CloudFormation templates are plain JSON templates, one per
 //! account: the research account's bucket policy as a resource and its key policy statement as
 //! an output; the hosting account's execution and control roles as resources and its key
@@ -13,12 +13,12 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand, ValueEnum};
-use ferry_domain::iam::PolicyDocument;
-use ferry_domain::policy::{
+use ferry_domain::chain::AccountSide;
+use ferry_policy::iam::PolicyDocument;
+use ferry_policy::{
     ChainInputs, CheckReport, DocumentKind, FindingKind, GivenDocuments, RenderedDocument, check,
     render,
 };
-use ferry_domain::preflight::AccountSide;
 use serde_json::{Value, json};
 
 use crate::config::Config;

@@ -5,7 +5,7 @@
 
 use std::process::Command;
 
-use ferry_sim::{ChainStep, Sim, SimOptions};
+use ferry_sim::{ChainBreak, Sim, SimOptions};
 
 const FERRY: &str = env!("CARGO_BIN_EXE_ferry");
 
@@ -54,7 +54,7 @@ async fn doctor_names_the_broken_step_of_the_chain() {
             .contains("BedrockCMIExecutionRole")
     );
 
-    sim.remove_step(ChainStep::BucketPolicy).unwrap();
+    sim.break_chain(ChainBreak::BucketPolicy).unwrap();
     let (code, out) = doctor(&config, &["--source", &sample]);
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("FAIL list_prefix"), "{out}");
@@ -68,25 +68,29 @@ async fn doctor_names_the_broken_step_of_the_chain() {
 #[tokio::test(flavor = "multi_thread")]
 async fn doctor_names_each_removed_step() {
     let cases = [
-        (ChainStep::BucketPolicy, "dev", "artifact bucket policy"),
+        (ChainBreak::BucketPolicy, "dev", "artifact bucket policy"),
         (
-            ChainStep::IdentityS3Statement,
+            ChainBreak::IdentityS3Statement,
             "dev",
             "execution role identity policy",
         ),
-        (ChainStep::TrustPolicy, "dev", "execution role trust policy"),
         (
-            ChainStep::TrustSourceArn,
+            ChainBreak::TrustPolicy,
             "dev",
             "execution role trust policy",
         ),
         (
-            ChainStep::ResearchKeyPolicyStatement,
+            ChainBreak::TrustSourceArn,
+            "dev",
+            "execution role trust policy",
+        ),
+        (
+            ChainBreak::ResearchKeyPolicyStatement,
             "dev",
             "research KMS key policy",
         ),
         (
-            ChainStep::HostingKeyPolicyStatement,
+            ChainBreak::HostingKeyPolicyStatement,
             "prod",
             "hosting KMS key policy",
         ),
@@ -97,7 +101,7 @@ async fn doctor_names_each_removed_step() {
         let config = dir.path().join("ferry.toml");
         std::fs::write(&config, ferry::dev::dev_config(0, &sim).unwrap()).unwrap();
         let sample = sim.scenario().env("SAMPLE_MODEL_URI").unwrap().to_owned();
-        sim.remove_step(step).unwrap();
+        sim.break_chain(step).unwrap();
         let out = Command::new(FERRY)
             .args([
                 "--config",
@@ -135,44 +139,7 @@ async fn doctor_names_a_missing_pass_role() {
     let config = dir.path().join("ferry.toml");
     std::fs::write(&config, ferry::dev::dev_config(0, &sim).unwrap()).unwrap();
     let sample = sim.scenario().env("SAMPLE_MODEL_URI").unwrap().to_owned();
-    let admin = sim.scenario().principal("hosting-admin").unwrap();
-    let iam = aws_sdk_iam::Client::from_conf(
-        aws_sdk_iam::Config::builder()
-            .behavior_version_latest()
-            .region(aws_sdk_iam::config::Region::new("us-east-1"))
-            .endpoint_url(sim.endpoint())
-            .credentials_provider(aws_sdk_iam::config::Credentials::new(
-                &admin.access_key_id,
-                &admin.secret_access_key,
-                None,
-                None,
-                "test",
-            ))
-            .build(),
-    );
-    let role = "FerryControlRole-777788889999";
-    let current = iam
-        .get_role_policy()
-        .role_name(role)
-        .policy_name("FerryControlPolicy")
-        .send()
-        .await
-        .unwrap();
-    let doc = percent_encoding::percent_decode_str(current.policy_document())
-        .decode_utf8()
-        .unwrap();
-    let mut policy: serde_json::Value = serde_json::from_str(&doc).unwrap();
-    policy["Statement"]
-        .as_array_mut()
-        .unwrap()
-        .retain(|s| s["Sid"] != "PassExecutionRole");
-    iam.put_role_policy()
-        .role_name(role)
-        .policy_name("FerryControlPolicy")
-        .policy_document(policy.to_string())
-        .send()
-        .await
-        .unwrap();
+    sim.break_chain(ChainBreak::PassRole).unwrap();
     let (code, out) = doctor(&config, &["--source", &sample]);
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("FAIL pass_role"), "{out}");

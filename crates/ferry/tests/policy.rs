@@ -334,7 +334,7 @@ fn each_removed_or_weakened_statement_is_named_by_its_step() {
         ),
         (
             "PassRole",
-            |a| a.remove(DOCS[5].1, "PassExecutionRole"),
+            |a| a.remove(DOCS[5].1, ferry_policy::PASS_ROLE_SID),
             "pass_role",
         ),
         (
@@ -448,54 +448,12 @@ mod sim {
     //! The rendered documents applied to the local AWS endpoint through the real SDK, then
     //! the import run the way Ferry runs it: as the control role, assumed by Ferry's user.
 
-    use aws_config::{BehaviorVersion, Region, SdkConfig};
-    use aws_credential_types::Credentials;
-    use aws_credential_types::provider::SharedCredentialsProvider;
     use aws_sdk_bedrock::types::{ModelDataSource, ModelImportJobStatus, S3DataSource};
-    use aws_smithy_types::retry::RetryConfig;
-    use ferry_sim::{FaultConfig, Sim, SimHandle, SimOptions};
+    use ferry_sim::sdk::{assume, config_for as user};
+    use ferry_sim::{FaultConfig, Sim, SimOptions};
     use serde_json::{Value, json};
 
     use super::*;
-
-    fn config(sim: &SimHandle, creds: Credentials) -> SdkConfig {
-        SdkConfig::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new(sim.scenario().region.clone()))
-            .endpoint_url(sim.endpoint())
-            .credentials_provider(SharedCredentialsProvider::new(creds))
-            .retry_config(RetryConfig::disabled())
-            .build()
-    }
-
-    fn user(sim: &SimHandle, name: &str) -> SdkConfig {
-        let p = sim.scenario().principal(name).unwrap();
-        config(
-            sim,
-            Credentials::new(&p.access_key_id, &p.secret_access_key, None, None, "test"),
-        )
-    }
-
-    async fn assume(sim: &SimHandle, from: &SdkConfig, role: &str, session: &str) -> SdkConfig {
-        let out = aws_sdk_sts::Client::new(from)
-            .assume_role()
-            .role_arn(role)
-            .role_session_name(session)
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("assume {role}: {:?}", e.into_service_error()));
-        let c = out.credentials().unwrap();
-        config(
-            sim,
-            Credentials::new(
-                c.access_key_id(),
-                c.secret_access_key(),
-                Some(c.session_token().to_owned()),
-                None,
-                "assumed",
-            ),
-        )
-    }
 
     fn read(dir: &Path, file: &str) -> Value {
         serde_json::from_str(&std::fs::read_to_string(dir.join(file)).unwrap()).unwrap()
@@ -564,17 +522,13 @@ mod sim {
 
         // Research account: bucket policy and the research key's policy.
         let research = user(&sim, "research-admin");
-        aws_sdk_s3::Client::from_conf(
-            aws_sdk_s3::config::Builder::from(&research)
-                .force_path_style(true)
-                .build(),
-        )
-        .put_bucket_policy()
-        .bucket(env("ARTIFACT_BUCKET"))
-        .policy(read(d, DOCS[0].1).to_string())
-        .send()
-        .await
-        .unwrap();
+        ferry_sim::sdk::s3(&research)
+            .put_bucket_policy()
+            .bucket(env("ARTIFACT_BUCKET"))
+            .policy(read(d, DOCS[0].1).to_string())
+            .send()
+            .await
+            .unwrap();
         aws_sdk_kms::Client::new(&research)
             .put_key_policy()
             .key_id(env("RESEARCH_KMS_KEY_ARN"))
@@ -645,17 +599,13 @@ mod sim {
             "ferry-preflight-prod",
         )
         .await;
-        let listed = aws_sdk_s3::Client::from_conf(
-            aws_sdk_s3::config::Builder::from(&exec)
-                .force_path_style(true)
-                .build(),
-        )
-        .list_objects_v2()
-        .bucket(env("ARTIFACT_BUCKET"))
-        .prefix(ferry_sim::SAMPLE_MODEL_PREFIX)
-        .send()
-        .await
-        .unwrap();
+        let listed = ferry_sim::sdk::s3(&exec)
+            .list_objects_v2()
+            .bucket(env("ARTIFACT_BUCKET"))
+            .prefix(ferry_sim::SAMPLE_MODEL_PREFIX)
+            .send()
+            .await
+            .unwrap();
         assert!(!listed.contents().is_empty());
 
         let bedrock = aws_sdk_bedrock::Client::new(&control);

@@ -1,18 +1,24 @@
-//! Breaking one step of the walkthrough's chain directly in the sim's state, for tests of code
-//! that must name the broken step (Ferry's preflight). The sim's own tests break the chain
-//! through the real SDKs instead; both routes edit the same policies.
+//! Breaking one link of the walkthrough's chain directly in the sim's state, for tests of code
+//! that must name the broken step (Ferry's preflight, doctor and worker). The sim's own tests
+//! break the chain through the real SDKs instead; both routes edit the same policies.
+//!
+//! The steps are Ferry's one notion of the chain, [`ChainStep`]; a [`ChainBreak`] is one way
+//! to break one of them (a step can break in more than one way: the trust policy's principal,
+//! or its `aws:SourceAccount`, or its `aws:SourceArn`).
 
+use ferry_domain::chain::ChainStep;
+use ferry_policy::PASS_ROLE_SID;
 use serde_json::Value;
 
 use crate::scenario::{
-    ARTIFACT_BUCKET, EXECUTION_POLICY_NAME, EXECUTION_ROLE_NAME, HOSTING_ACCOUNT, HOSTING_KEY_ID,
-    RESEARCH_KEY_ID,
+    ARTIFACT_BUCKET, CONTROL_POLICY_NAME, CONTROL_ROLE_NAME, EXECUTION_POLICY_NAME,
+    EXECUTION_ROLE_NAME, HOSTING_ACCOUNT, HOSTING_KEY_ID, RESEARCH_KEY_ID,
 };
 use crate::state::{State, StoredPolicy};
 
-/// One step of the default scenario's chain (the walkthrough's numbering).
+/// One way to break one [`ChainStep`] of the default scenario (the walkthrough's numbering).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ChainStep {
+pub enum ChainBreak {
     /// Step 1: the bucket policy granting the execution role (deleted).
     BucketPolicy,
     /// Step 2: the execution role's S3 statement (`ReadModelArtifacts`).
@@ -29,9 +35,30 @@ pub enum ChainStep {
     HostingKeyPolicyStatement,
     /// Step 5: the execution role's decrypt statement for the research key.
     IdentityResearchKeyStatement,
+    /// Step 6: the control role's statement allowing `iam:PassRole` on the execution role.
+    PassRole,
 }
 
-/// The default scenario does not hold what a [`ChainStep`] edits.
+impl ChainBreak {
+    /// The step this break breaks: the one Ferry's diagnosis must name.
+    #[must_use]
+    pub fn step(self) -> ChainStep {
+        match self {
+            Self::BucketPolicy => ChainStep::BucketPolicy,
+            Self::IdentityS3Statement | Self::IdentityResearchKeyStatement => {
+                ChainStep::ExecutionRoleIdentityPolicy
+            }
+            Self::TrustPolicy | Self::TrustSourceAccount | Self::TrustSourceArn => {
+                ChainStep::TrustPolicy
+            }
+            Self::ResearchKeyPolicyStatement => ChainStep::SourceKeyPolicy,
+            Self::HostingKeyPolicyStatement => ChainStep::HostingKeyPolicy,
+            Self::PassRole => ChainStep::PassRole,
+        }
+    }
+}
+
+/// The default scenario does not hold what a [`ChainBreak`] edits.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("the scenario has no {0} to break")]
 pub struct ChainError(String);
@@ -48,12 +75,31 @@ fn edit(policy: &mut StoredPolicy, f: impl FnOnce(&mut Vec<Value>)) -> Result<()
     Ok(())
 }
 
-pub(crate) fn remove(state: &mut State, step: ChainStep) -> Result<(), ChainError> {
+/// Removes the statement `sid` from the inline policy `policy` of the hosting role `role`.
+fn remove_statement(
+    state: &mut State,
+    role: &str,
+    policy: &str,
+    sid: &str,
+) -> Result<(), ChainError> {
+    let policy = state
+        .roles
+        .get_mut(&(HOSTING_ACCOUNT.to_owned(), role.to_owned()))
+        .ok_or_else(|| ChainError(format!("role {role}")))?
+        .policies
+        .get_mut(policy)
+        .ok_or_else(|| ChainError(format!("policy {policy}")))?;
+    edit(policy, |s| {
+        s.retain(|st| st.get("Sid").and_then(Value::as_str) != Some(sid))
+    })
+}
+
+pub(crate) fn remove(state: &mut State, step: ChainBreak) -> Result<(), ChainError> {
     let role_key = (HOSTING_ACCOUNT.to_owned(), EXECUTION_ROLE_NAME.to_owned());
     let role_arn = format!("arn:aws:iam::{HOSTING_ACCOUNT}:role/{EXECUTION_ROLE_NAME}");
     let missing = |what: &str| ChainError(what.to_owned());
     match step {
-        ChainStep::BucketPolicy => {
+        ChainBreak::BucketPolicy => {
             state
                 .buckets
                 .get_mut(ARTIFACT_BUCKET)
@@ -61,25 +107,15 @@ pub(crate) fn remove(state: &mut State, step: ChainStep) -> Result<(), ChainErro
                 .policy = None;
             Ok(())
         }
-        ChainStep::IdentityS3Statement | ChainStep::IdentityResearchKeyStatement => {
-            let sid = if step == ChainStep::IdentityS3Statement {
+        ChainBreak::IdentityS3Statement | ChainBreak::IdentityResearchKeyStatement => {
+            let sid = if step == ChainBreak::IdentityS3Statement {
                 "ReadModelArtifacts"
             } else {
                 "DecryptModelArtifacts"
             };
-            let role = state
-                .roles
-                .get_mut(&role_key)
-                .ok_or_else(|| missing("execution role"))?;
-            let policy = role
-                .policies
-                .get_mut(EXECUTION_POLICY_NAME)
-                .ok_or_else(|| missing("execution policy"))?;
-            edit(policy, |s| {
-                s.retain(|st| st.get("Sid").and_then(Value::as_str) != Some(sid))
-            })
+            remove_statement(state, EXECUTION_ROLE_NAME, EXECUTION_POLICY_NAME, sid)
         }
-        ChainStep::TrustPolicy | ChainStep::TrustSourceAccount | ChainStep::TrustSourceArn => {
+        ChainBreak::TrustPolicy | ChainBreak::TrustSourceAccount | ChainBreak::TrustSourceArn => {
             let role = state
                 .roles
                 .get_mut(&role_key)
@@ -92,10 +128,10 @@ pub(crate) fn remove(state: &mut State, step: ChainStep) -> Result<(), ChainErro
                         continue;
                     }
                     match step {
-                        ChainStep::TrustPolicy => {
+                        ChainBreak::TrustPolicy => {
                             st["Principal"]["Service"] = Value::from("sagemaker.amazonaws.com")
                         }
-                        ChainStep::TrustSourceAccount => {
+                        ChainBreak::TrustSourceAccount => {
                             st["Condition"]["StringEquals"]["aws:SourceAccount"] =
                                 Value::from("111122223333")
                         }
@@ -108,8 +144,11 @@ pub(crate) fn remove(state: &mut State, step: ChainStep) -> Result<(), ChainErro
                 }
             })
         }
-        ChainStep::ResearchKeyPolicyStatement | ChainStep::HostingKeyPolicyStatement => {
-            let id = if step == ChainStep::ResearchKeyPolicyStatement {
+        ChainBreak::PassRole => {
+            remove_statement(state, CONTROL_ROLE_NAME, CONTROL_POLICY_NAME, PASS_ROLE_SID)
+        }
+        ChainBreak::ResearchKeyPolicyStatement | ChainBreak::HostingKeyPolicyStatement => {
+            let id = if step == ChainBreak::ResearchKeyPolicyStatement {
                 RESEARCH_KEY_ID
             } else {
                 HOSTING_KEY_ID

@@ -2,7 +2,7 @@
 //! UpdateAssumeRolePolicy, Put/Get/DeleteRolePolicy (inline policies), Put/DeleteUserPolicy.
 
 use axum::http::StatusCode;
-use ferry_domain::iam::{Principal, RequestContext, ResourcePolicyMode};
+use ferry_policy::iam::{Principal, RequestContext, ResourcePolicyMode};
 
 use crate::server::{Caller, Ctx, authorize};
 use crate::state::{Role, State, StoredPolicy};
@@ -21,7 +21,7 @@ fn no_such_entity(msg: String) -> SimError {
     SimError::new(StatusCode::NOT_FOUND, "NoSuchEntity", msg)
 }
 
-fn malformed(e: &ferry_domain::iam::PolicyError) -> SimError {
+fn malformed(e: &ferry_policy::iam::PolicyError) -> SimError {
     SimError::new(
         StatusCode::BAD_REQUEST,
         "MalformedPolicyDocument",
@@ -182,19 +182,19 @@ pub(crate) async fn handle(ctx: &Ctx, req: &SimRequest, caller: &Caller) -> SimR
                     for (k, v) in &context {
                         rctx = rctx.with_key(k, v.clone());
                     }
-                    let decision = ferry_domain::iam::authorize(
+                    let decision = ferry_policy::iam::authorize(
                         &rctx,
                         &identity,
                         None,
                         ResourcePolicyMode::Optional,
                     );
                     let verdict = match decision {
-                        ferry_domain::iam::Decision::Allow => "allowed",
-                        ferry_domain::iam::Decision::Deny(
-                            ferry_domain::iam::DenyReason::ExplicitDenyInIdentityPolicy
-                            | ferry_domain::iam::DenyReason::ExplicitDenyInResourcePolicy,
+                        ferry_policy::iam::Decision::Allow => "allowed",
+                        ferry_policy::iam::Decision::Deny(
+                            ferry_policy::iam::DenyReason::ExplicitDenyInIdentityPolicy
+                            | ferry_policy::iam::DenyReason::ExplicitDenyInResourcePolicy,
                         ) => "explicitDeny",
-                        ferry_domain::iam::Decision::Deny(_) => "implicitDeny",
+                        ferry_policy::iam::Decision::Deny(_) => "implicitDeny",
                     };
                     results.push_str(&format!(
                         "<member><EvalActionName>{}</EvalActionName><EvalResourceName>{}</EvalResourceName><EvalDecision>{verdict}</EvalDecision></member>",

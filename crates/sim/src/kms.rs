@@ -5,7 +5,7 @@
 use axum::http::StatusCode;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use ferry_domain::iam::{RequestContext, ResourcePolicyMode};
+use ferry_policy::iam::{RequestContext, ResourcePolicyMode};
 use serde_json::{Value, json};
 
 use crate::server::{Caller, Ctx, authorize};
@@ -65,7 +65,7 @@ pub(crate) fn key_metadata(k: &Key) -> Value {
 /// Authorizes `action` on `key` for `caller`: the key policy is mandatory.
 pub(crate) fn authorize_key(
     state: &State,
-    principal: &ferry_domain::iam::Principal,
+    principal: &ferry_policy::iam::Principal,
     action: &str,
     key: &Key,
 ) -> SimResult<()> {

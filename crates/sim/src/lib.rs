@@ -4,7 +4,7 @@
 //! One HTTP server speaks S3 (REST-XML, path-style), STS and IAM (Query), KMS (JSON 1.1) and
 //! the Bedrock model-import control plane (REST-JSON). Requests are routed by the SigV4
 //! credential scope's service name, every signature is verified, and every request is
-//! authorized by [`ferry_domain::iam`] with AWS's cross-account semantics. Import jobs act as
+//! authorized by [`ferry_policy::iam`] with AWS's cross-account semantics. Import jobs act as
 //! `bedrock.amazonaws.com`: they assume the execution role and read the artifacts with its
 //! rights, then complete or fail with a message naming the broken link.
 //!
@@ -27,6 +27,8 @@ mod kms;
 pub mod model;
 mod s3;
 mod scenario;
+#[cfg(feature = "test-support")]
+pub mod sdk;
 mod server;
 mod sigv4;
 mod state;
@@ -38,7 +40,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-pub use chain::{ChainError, ChainStep};
+pub use chain::{ChainBreak, ChainError};
 pub use faults::{FaultConfig, FaultRule, Faults};
 pub use scenario::{
     ARTIFACT_BUCKET, BucketSpec, EXECUTION_POLICY_NAME, EXECUTION_ROLE_NAME, HOSTING_ACCOUNT,
@@ -168,9 +170,9 @@ impl SimHandle {
     }
 
     /// Breaks one step of the default scenario's chain in place (no HTTP), for tests of code
-    /// that must say which step is broken.
-    pub fn remove_step(&self, step: ChainStep) -> Result<(), ChainError> {
-        chain::remove(&mut self.ctx.state(), step)
+    /// that must say which step is broken ([`ChainBreak::step`]).
+    pub fn break_chain(&self, how: ChainBreak) -> Result<(), ChainError> {
+        chain::remove(&mut self.ctx.state(), how)
     }
 
     /// Moves the sim's clock forward (sessions expire; signatures still use real time).

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use ferry_policy::PASS_ROLE_SID;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -299,7 +300,7 @@ impl Scenario {
                             {"Sid": "ModelImport", "Effect": "Allow", "Action": [
                                 "bedrock:CreateModelImportJob", "bedrock:GetModelImportJob", "bedrock:ListModelImportJobs",
                                 "bedrock:GetImportedModel", "bedrock:ListImportedModels", "bedrock:DeleteImportedModel"], "Resource": "*"},
-                            {"Sid": "PassExecutionRole", "Effect": "Allow", "Action": "iam:PassRole", "Resource": role_arn,
+                            {"Sid": PASS_ROLE_SID, "Effect": "Allow", "Action": "iam:PassRole", "Resource": role_arn,
                              "Condition": {"StringEquals": {"iam:PassedToService": "bedrock.amazonaws.com"}}},
                             {"Sid": "AssumeExecutionRoleForPreflight", "Effect": "Allow", "Action": "sts:AssumeRole", "Resource": role_arn},
                         {"Sid": "ReadExecutionRoleTrust", "Effect": "Allow", "Action": "iam:GetRole", "Resource": role_arn},
@@ -412,7 +413,7 @@ impl Scenario {
             state
                 .users
                 .insert((u.account.clone(), u.name.clone()), User { policies });
-            let principal = ferry_domain::iam::Principal::User {
+            let principal = ferry_policy::iam::Principal::User {
                 account: u.account.clone(),
                 name: u.name.clone(),
             };

@@ -7,7 +7,7 @@ use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State as AxState};
 use axum::http::{Method, StatusCode};
 use axum::response::Response;
-use ferry_domain::iam::{self, PolicyDocument, Principal, RequestContext, ResourcePolicyMode};
+use ferry_policy::iam::{self, PolicyDocument, Principal, RequestContext, ResourcePolicyMode};
 
 use crate::faults::{Faults, Injected};
 use crate::scenario::ScenarioInfo;

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use ferry_domain::iam::{PolicyDocument, Principal};
+use ferry_policy::iam::{PolicyDocument, Principal};
 use time::{Duration, OffsetDateTime};
 
 /// A policy as the user wrote it (returned verbatim by Get*Policy) and as parsed.
@@ -14,7 +14,7 @@ pub(crate) struct StoredPolicy {
 }
 
 impl StoredPolicy {
-    pub(crate) fn parse(text: &str) -> Result<Self, ferry_domain::iam::PolicyError> {
+    pub(crate) fn parse(text: &str) -> Result<Self, ferry_policy::iam::PolicyError> {
         Ok(Self {
             text: text.to_owned(),
             doc: PolicyDocument::parse(text)?,

@@ -1,7 +1,7 @@
 //! STS (Query protocol): AssumeRole with the trust policy evaluated, GetCallerIdentity.
 
 use axum::http::StatusCode;
-use ferry_domain::iam::{Principal, RequestContext, ResourcePolicyMode};
+use ferry_policy::iam::{Principal, RequestContext, ResourcePolicyMode};
 use time::Duration;
 
 use crate::server::{Caller, Ctx, authorize};

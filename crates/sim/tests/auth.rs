@@ -451,17 +451,10 @@ async fn aws_config_assume_role_provider_works_against_the_sim() {
         .expect("trust");
     // What a service loads in production: aws_config defaults (time source, sleep, ...), here
     // with the sim's endpoint and a static key instead of the environment.
-    let admin = sim.scenario().principal(HOSTING_ADMIN).unwrap();
     let base = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new("us-east-1"))
         .endpoint_url(sim.endpoint())
-        .credentials_provider(Credentials::new(
-            &admin.access_key_id,
-            &admin.secret_access_key,
-            None,
-            None,
-            "static",
-        ))
+        .credentials_provider(ferry_sim::sdk::credentials(&sim, HOSTING_ADMIN))
         .load()
         .await;
     let provider = aws_config::sts::AssumeRoleProvider::builder(env(&sim, "EXECUTION_ROLE_ARN"))

@@ -528,8 +528,8 @@ async fn research_account_cannot_read_hosting_resources_or_assume_the_role() {
 }
 
 #[tokio::test]
-async fn remove_step_breaks_the_same_links_in_process() {
-    use ferry_sim::ChainStep::*;
+async fn break_chain_breaks_the_same_links_in_process() {
+    use ferry_sim::ChainBreak::*;
     let table = [
         (BucketPolicy, BUCKET_ARN),
         (
@@ -551,7 +551,7 @@ async fn remove_step_breaks_the_same_links_in_process() {
     ];
     for (i, (step, needle)) in table.into_iter().enumerate() {
         let sim = start().await;
-        sim.remove_step(step).expect("breaks");
+        sim.break_chain(step).expect("breaks");
         let client = bedrock(&config_for(&sim, HOSTING_IMPORTER));
         let job = create_import(
             &client,

@@ -6,31 +6,13 @@
 
 mod common;
 
-use aws_credential_types::Credentials;
 use common::*;
 use ferry_sim::SimHandle;
 
 const FERRY: &str = "ferry-service";
 
 async fn assume(sim: &SimHandle, cfg: &aws_config::SdkConfig, role: &str) -> aws_config::SdkConfig {
-    let out = sts(cfg)
-        .assume_role()
-        .role_arn(role)
-        .role_session_name("ferry")
-        .send()
-        .await
-        .expect("assume");
-    let c = out.credentials().unwrap();
-    static_config(
-        sim,
-        Credentials::new(
-            c.access_key_id(),
-            c.secret_access_key(),
-            Some(c.session_token().to_owned()),
-            None,
-            "assumed",
-        ),
-    )
+    ferry_sim::sdk::assume(sim, cfg, role, "ferry").await
 }
 
 #[tokio::test]

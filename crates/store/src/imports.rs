@@ -2,7 +2,8 @@
 
 use std::collections::BTreeMap;
 
-use ferry_domain::bedrock::{AccountId, ImportedModelName, JobName, Region, S3Uri, Tag};
+use ferry_domain::aws::{AccountId, Region};
+use ferry_domain::bedrock::{ImportedModelName, JobName, S3Uri, Tag};
 use ferry_domain::condition::{Condition, set_condition};
 use ferry_domain::events::EventKind;
 use ferry_domain::ids::ImportId;

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use ferry_domain::bedrock::{AccountId, Region};
+use ferry_domain::aws::{AccountId, Region};
 use ferry_domain::ids::ImportId;
 use ferry_domain::status::Status;
 use sqlx::PgConnection;

@@ -3,7 +3,7 @@
 //! the one update path. The store only answers the questions (the line, the
 //! usage) and holds the per-placement lock.
 
-use ferry_domain::bedrock::{AccountId, Region};
+use ferry_domain::aws::{AccountId, Region};
 use ferry_domain::condition::{Condition, ConditionStatus, ConditionType, Reason};
 use ferry_domain::events::EventKind;
 use ferry_domain::ids::ImportId;

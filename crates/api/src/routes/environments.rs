@@ -172,8 +172,8 @@ async fn environment_policies(
         .catalog
         .environment(&name)
         .ok_or_else(|| crate::ApiError::not_found("environment"))?;
-    let inputs = ferry_domain::policy::ChainInputs::for_environment(&state.catalog, env, None);
-    let items = ferry_domain::policy::render(&inputs)
+    let inputs = ferry_policy::ChainInputs::for_environment(&state.catalog, env, None);
+    let items = ferry_policy::render(&inputs)
         .into_iter()
         .map(|d| PolicyDocumentOut {
             kind: d.kind.slug().to_owned(),

@@ -5,9 +5,9 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use aws_credential_types::Credentials;
 use ferry_cloud::{Cloud, CloudOptions, EnvTarget};
-use ferry_domain::bedrock::{AccountId, KmsKeyRef, Region, RoleArn, S3Uri};
+use ferry_domain::aws::{AccountId, KmsKeyRef, Region, RoleArn};
+use ferry_domain::bedrock::S3Uri;
 use ferry_domain::names::EnvironmentName;
 use ferry_sim::{Sim, SimHandle, SimOptions};
 use futures::StreamExt as _;
@@ -71,31 +71,11 @@ pub fn sample_uri(sim: &SimHandle) -> S3Uri {
     S3Uri::parse(&env(sim, "SAMPLE_MODEL_URI")).unwrap()
 }
 
-/// An SDK config signed as a scenario user.
-pub async fn config_for(sim: &SimHandle, user: &str) -> aws_config::SdkConfig {
-    let p = sim.scenario().principal(user).expect("principal");
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(sim.endpoint())
-        .credentials_provider(Credentials::new(
-            p.access_key_id.clone(),
-            p.secret_access_key.clone(),
-            None,
-            None,
-            "test",
-        ))
-        .load()
-        .await
-}
+pub use ferry_sim::sdk::config_for;
 
 /// Uploads `files` under `prefix` of the artifact bucket as research-admin; returns the URI.
 pub async fn upload(sim: &SimHandle, prefix: &str, files: &BTreeMap<String, Vec<u8>>) -> S3Uri {
-    let cfg = config_for(sim, "research-admin").await;
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&cfg)
-            .force_path_style(true)
-            .build(),
-    );
+    let s3 = ferry_sim::sdk::s3(&config_for(sim, "research-admin"));
     let bucket = env(sim, "ARTIFACT_BUCKET");
     let puts = files.iter().map(|(name, data)| {
         s3.put_object()

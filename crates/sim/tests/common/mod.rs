@@ -3,10 +3,8 @@
 
 use std::time::Duration;
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_credential_types::Credentials;
+use aws_config::SdkConfig;
 use aws_sdk_bedrock::types::{ModelDataSource, ModelImportJobStatus, S3DataSource};
-use aws_smithy_types::retry::RetryConfig;
 use ferry_sim::{FaultConfig, Sim, SimHandle, SimOptions};
 
 pub const RESEARCH_ADMIN: &str = "research-admin";
@@ -27,49 +25,9 @@ pub async fn start() -> SimHandle {
     .expect("sim starts")
 }
 
-pub fn static_config(sim: &SimHandle, creds: Credentials) -> SdkConfig {
-    SdkConfig::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new(sim.scenario().region.clone()))
-        .endpoint_url(sim.endpoint())
-        .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(creds))
-        // Tests assert on the first answer; the SDK would otherwise retry 429/5xx.
-        .retry_config(RetryConfig::disabled())
-        .build()
-}
-
-/// SDK config for a scenario user.
-pub fn config_for(sim: &SimHandle, user: &str) -> SdkConfig {
-    let p = sim.scenario().principal(user).expect("scenario user");
-    static_config(
-        sim,
-        Credentials::new(&p.access_key_id, &p.secret_access_key, None, None, "test"),
-    )
-}
-
-pub fn s3(cfg: &SdkConfig) -> aws_sdk_s3::Client {
-    aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(cfg)
-            .force_path_style(true)
-            .build(),
-    )
-}
-
-pub fn sts(cfg: &SdkConfig) -> aws_sdk_sts::Client {
-    aws_sdk_sts::Client::new(cfg)
-}
-
-pub fn iam(cfg: &SdkConfig) -> aws_sdk_iam::Client {
-    aws_sdk_iam::Client::new(cfg)
-}
-
-pub fn kms(cfg: &SdkConfig) -> aws_sdk_kms::Client {
-    aws_sdk_kms::Client::new(cfg)
-}
-
-pub fn bedrock(cfg: &SdkConfig) -> aws_sdk_bedrock::Client {
-    aws_sdk_bedrock::Client::new(cfg)
-}
+// Each test binary uses some of these.
+#[allow(unused_imports)]
+pub use ferry_sim::sdk::{bedrock, config as static_config, config_for, iam, kms, s3, sts};
 
 pub fn env(sim: &SimHandle, key: &str) -> String {
     sim.scenario()
@@ -98,24 +56,13 @@ pub async fn trust_hosting_admin(sim: &SimHandle) {
 
 /// Credentials of an execution-role session assumed by hosting-admin.
 pub async fn exec_role_config(sim: &SimHandle) -> SdkConfig {
-    let out = sts(&config_for(sim, HOSTING_ADMIN))
-        .assume_role()
-        .role_arn(env(sim, "EXECUTION_ROLE_ARN"))
-        .role_session_name("troubleshooting")
-        .send()
-        .await
-        .expect("assume execution role");
-    let c = out.credentials().expect("credentials");
-    static_config(
+    ferry_sim::sdk::assume(
         sim,
-        Credentials::new(
-            c.access_key_id(),
-            c.secret_access_key(),
-            Some(c.session_token().to_owned()),
-            None,
-            "assumed",
-        ),
+        &config_for(sim, HOSTING_ADMIN),
+        &env(sim, "EXECUTION_ROLE_ARN"),
+        "troubleshooting",
     )
+    .await
 }
 
 /// Starts an import of the sample model as hosting-importer.

@@ -5,10 +5,10 @@ use std::collections::BTreeSet;
 use serde_json::{Value, json};
 
 use super::*;
-use crate::bedrock::{AccountId, KmsKeyRef, Region, RoleArn};
-use crate::catalog::{AllowedSource, Catalog, Environment, Team};
 use crate::iam::PolicyDocument;
-use crate::names::{EnvironmentName, TeamName};
+use ferry_domain::aws::{AccountId, KmsKeyRef, Region, RoleArn};
+use ferry_domain::catalog::{AllowedSource, Catalog, Environment, Team};
+use ferry_domain::names::{EnvironmentName, TeamName};
 
 const ROLE: &str = "arn:aws:iam::777788889999:role/BedrockCMIExecutionRole-777788889999";
 const CONTROL: &str = "arn:aws:iam::777788889999:role/FerryControlRole-777788889999";
@@ -311,13 +311,13 @@ fn removing_or_weakening_one_statement_names_exactly_its_step() {
         ),
         (
             "PassRole",
-            |d| remove(d, D::ControlRolePolicy, "PassExecutionRole"),
+            |d| remove(d, D::ControlRolePolicy, PASS_ROLE_SID),
             ChainStep::PassRole,
         ),
         (
             "PassRole to any service",
             |d| {
-                statement_mut(d, D::ControlRolePolicy, "PassExecutionRole")["Condition"]["StringEquals"]
+                statement_mut(d, D::ControlRolePolicy, PASS_ROLE_SID)["Condition"]["StringEquals"]
                     ["iam:PassedToService"] = json!("sagemaker.amazonaws.com");
             },
             ChainStep::PassRole,

@@ -1,10 +1,19 @@
-//! The cross-account policy kit: every IAM and KMS policy document the import chain needs,
-//! rendered from the catalog, and a check of documents an account already has.
+//! Ferry's IAM: an evaluator of AWS policies ([`iam`]), and the cross-account policy kit built
+//! on it: every IAM and KMS policy document the import chain needs, rendered from the catalog,
+//! and a check of documents an account already has.
 //!
-//! Pure code: no AWS calls. [`render`] builds least-privilege documents for one hosting
-//! environment and the sources its teams may import from; [`check`] evaluates existing
-//! documents with [`crate::iam::authorize`] against exactly the requests the import makes and
-//! names the [`ChainStep`] of every missing grant, plus the over-grants it sees.
+//! Pure code: no AWS calls. [`iam::authorize`] decides a request the way AWS does (identity,
+//! resource and trust policies, conditions, cross-account rules); the sim enforces it and
+//! Ferry's preflight and checks use it, so both sides agree.
+//!
+//! [`render`] builds least-privilege documents for one hosting environment and the sources its
+//! teams may import from; [`check`] evaluates existing documents with [`iam::authorize`]
+//! against exactly the requests the import makes and names the [`ChainStep`] of every missing
+//! grant, plus the over-grants it sees; [`trust`] asks whether Bedrock may assume an execution
+//! role.
+
+pub mod iam;
+pub mod trust;
 
 mod check;
 mod render;
@@ -12,7 +21,11 @@ mod render;
 pub use check::{CheckReport, Finding, FindingKind, GivenDocuments, check};
 pub use render::{ChainInputs, DocumentKind, RenderedDocument, StatementNote, render};
 
-use crate::preflight::ChainStep;
+use ferry_domain::chain::ChainStep;
+
+/// The `Sid` of the control role's statement that passes the execution role to Bedrock
+/// ([`ChainStep::PassRole`]): in rendered documents, in checks, and in the sim's scenario.
+pub const PASS_ROLE_SID: &str = "PassExecutionRole";
 
 /// The Bedrock service principal.
 pub const BEDROCK_SERVICE: &str = "bedrock.amazonaws.com";

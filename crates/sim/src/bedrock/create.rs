@@ -1,0 +1,263 @@
+//! CreateModelImportJob: Bedrock's input validation, `iam:PassRole`, idempotency by client
+//! request token, name conflicts and quotas.
+
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use ferry_domain::aws::{KmsKeyRef, RoleArn};
+use ferry_domain::bedrock::{ClientRequestToken, ImportedModelName, JobName, S3Uri, Tag};
+use ferry_policy::iam::{RequestContext, ResourcePolicyMode};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::server::{Caller, Ctx, authorize};
+use crate::state::{Job, JobStatus};
+use crate::wire::{
+    LOWER_ALNUM, Service, SimError, SimRequest, SimResult, json_response, random_id,
+};
+
+use super::BEDROCK;
+use super::check_action;
+use super::field_error;
+use super::job_arn_pattern;
+use super::run::run_job;
+use super::validation;
+
+pub(super) fn create_job(ctx: &Arc<Ctx>, req: &SimRequest, caller: &Caller) -> SimResult {
+    let body: Value = serde_json::from_slice(&req.body)
+        .map_err(|e| validation(format!("Malformed request body: {e}")))?;
+    let account = caller.account().to_owned();
+    let region = ctx.region.clone();
+    let s = |name: &str| body.get(name).and_then(Value::as_str);
+    let required = |name: &str| {
+        s(name).ok_or_else(|| validation(format!("1 validation error detected: Value null at '{name}' failed to satisfy constraint: Member must not be null")))
+    };
+
+    {
+        let state = ctx.state();
+        check_action(
+            &state,
+            caller,
+            "bedrock:CreateModelImportJob",
+            job_arn_pattern(&region, &account),
+        )?;
+    }
+
+    // Input validation with Bedrock's own rules (ferry_domain::bedrock).
+    let job_name = required("jobName")?;
+    JobName::parse(job_name).map_err(|e| field_error("jobName", job_name, &e))?;
+    let model_name = required("importedModelName")?;
+    ImportedModelName::parse(model_name)
+        .map_err(|e| field_error("importedModelName", model_name, &e))?;
+    let role_arn = required("roleArn")?;
+    RoleArn::parse(role_arn).map_err(|e| field_error("roleArn", role_arn, &e))?;
+    let s3_uri = body
+        .pointer("/modelDataSource/s3DataSource/s3Uri")
+        .and_then(Value::as_str)
+        .ok_or_else(|| validation("1 validation error detected: Value null at 'modelDataSource.s3DataSource.s3Uri' failed to satisfy constraint: Member must not be null"))?;
+    let uri = S3Uri::parse(s3_uri)
+        .map_err(|e| field_error("modelDataSource.s3DataSource.s3Uri", s3_uri, &e))?;
+    let token = s("clientRequestToken");
+    if let Some(t) = token {
+        ClientRequestToken::parse(t).map_err(|e| field_error("clientRequestToken", t, &e))?;
+    }
+    for field in ["jobTags", "importedModelTags"] {
+        if let Some(tags) = body.get(field) {
+            let tags = tags
+                .as_array()
+                .ok_or_else(|| validation(format!("{field} must be a list")))?;
+            if tags.len() > 200 {
+                return Err(validation(format!(
+                    "1 validation error detected: Value at '{field}' failed to satisfy constraint: Member must have length less than or equal to 200"
+                )));
+            }
+            if tags.len() > ferry_domain::bedrock::MAX_TAGS {
+                return Err(SimError::new(
+                    StatusCode::BAD_REQUEST,
+                    "TooManyTagsException",
+                    format!(
+                        "The number of tags exceeds the limit of {} per resource",
+                        ferry_domain::bedrock::MAX_TAGS
+                    ),
+                ));
+            }
+            for t in tags {
+                let k = t.get("key").and_then(Value::as_str).unwrap_or_default();
+                let v = t.get("value").and_then(Value::as_str).unwrap_or_default();
+                Tag::new(k, v).map_err(|e| field_error(field, k, &e))?;
+            }
+        }
+    }
+    if let Some(vpc) = body.get("vpcConfig") {
+        for (field, max) in [("subnetIds", 16usize), ("securityGroupIds", 5usize)] {
+            let ids = vpc
+                .get(field)
+                .and_then(Value::as_array)
+                .ok_or_else(|| validation(format!("vpcConfig.{field} is required")))?;
+            let ok = (1..=max).contains(&ids.len())
+                && ids.iter().all(|i| {
+                    i.as_str().is_some_and(|s| {
+                        !s.is_empty()
+                            && s.len() <= 32
+                            && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                    })
+                });
+            if !ok {
+                return Err(validation(format!(
+                    "1 validation error detected: Value at 'vpcConfig.{field}' failed to satisfy constraint: 1 to {max} ids matching [-0-9a-zA-Z]+ of at most 32 characters"
+                )));
+            }
+        }
+    }
+    let kms_ref = s("importedModelKmsKeyId");
+    if let Some(k) = kms_ref {
+        KmsKeyRef::parse(k).map_err(|e| field_error("importedModelKmsKeyId", k, &e))?;
+    }
+    let digest = hex::encode(Sha256::digest(body.to_string().as_bytes()));
+
+    let mut state = ctx.state();
+    // Idempotency: the same token replays the same job.
+    if let Some(t) = token
+        && let Some(existing) = state.tokens.get(&(account.clone(), t.to_owned())).cloned()
+    {
+        let job = state.jobs.iter().find(|j| j.arn == existing);
+        return match job {
+            Some(j) if j.request_digest == digest => Ok(json_response(
+                StatusCode::CREATED,
+                "application/json",
+                &json!({"jobArn": j.arn}),
+            )),
+            _ => Err(SimError::new(
+                StatusCode::BAD_REQUEST,
+                "ConflictException",
+                format!(
+                    "The clientRequestToken {t} was already used with different request parameters."
+                ),
+            )),
+        };
+    }
+    // iam:PassRole on the execution role.
+    let pass = RequestContext::new(
+        caller.principal.clone(),
+        "iam:PassRole",
+        role_arn,
+        account.clone(),
+    )
+    .with_key("iam:PassedToService", BEDROCK);
+    if !role_arn.starts_with(&format!("arn:aws:iam::{account}:")) {
+        return Err(crate::wire::access_denied(
+            Service::Bedrock,
+            format!(
+                "User: {} is not authorized to perform: iam:PassRole on resource: {role_arn} because the role is in another account",
+                caller.principal.arn()
+            ),
+        ));
+    }
+    authorize(
+        &state,
+        Service::Bedrock,
+        &pass,
+        None,
+        ResourcePolicyMode::Optional,
+    )?;
+
+    if state
+        .jobs
+        .iter()
+        .any(|j| j.account == account && j.name == job_name)
+    {
+        return Err(SimError::new(
+            StatusCode::BAD_REQUEST,
+            "ConflictException",
+            format!("A model import job with the name {job_name} already exists."),
+        ));
+    }
+    if state
+        .models
+        .iter()
+        .any(|m| m.account == account && m.name == model_name)
+        || state.jobs.iter().any(|j| {
+            j.account == account && j.model_name == model_name && j.status == JobStatus::InProgress
+        })
+    {
+        return Err(SimError::new(
+            StatusCode::BAD_REQUEST,
+            "ConflictException",
+            format!("An imported model with the name {model_name} already exists."),
+        ));
+    }
+    let faults = ctx.faults.get();
+    let running = state
+        .jobs
+        .iter()
+        .filter(|j| j.account == account && j.status == JobStatus::InProgress)
+        .count();
+    if running >= faults.max_concurrent_import_jobs {
+        return Err(SimError::new(
+            StatusCode::BAD_REQUEST,
+            "ServiceQuotaExceededException",
+            format!(
+                "You have reached the maximum number of concurrent model import jobs ({}) for this account in {region}.",
+                faults.max_concurrent_import_jobs
+            ),
+        ));
+    }
+    if state.models.iter().filter(|m| m.account == account).count() >= faults.max_imported_models {
+        return Err(SimError::new(
+            StatusCode::BAD_REQUEST,
+            "ServiceQuotaExceededException",
+            format!(
+                "You have reached the maximum number of imported models ({}) for this account in {region}.",
+                faults.max_imported_models
+            ),
+        ));
+    }
+    let kms_key_arn = match kms_ref {
+        None => None,
+        Some(r) => Some(
+            state
+                .resolve_key(&account, r)
+                .map(|k| k.arn.clone())
+                .ok_or_else(|| {
+                    validation(format!(
+                        "The KMS key {r} does not exist or is not accessible."
+                    ))
+                })?,
+        ),
+    };
+    let now = ctx.clock.now();
+    let arn = format!(
+        "arn:aws:bedrock:{region}:{account}:model-import-job/{}",
+        random_id(LOWER_ALNUM, 12)
+    );
+    state.jobs.push(Job {
+        arn: arn.clone(),
+        account: account.clone(),
+        name: job_name.to_owned(),
+        model_name: model_name.to_owned(),
+        model_arn: None,
+        role_arn: role_arn.to_owned(),
+        s3_uri: uri.as_str().to_owned(),
+        status: JobStatus::InProgress,
+        failure_message: None,
+        created: now,
+        last_modified: now,
+        end_time: None,
+        kms_key_arn,
+        vpc_config: body.get("vpcConfig").cloned(),
+        request_digest: digest,
+    });
+    if let Some(t) = token {
+        state.tokens.insert((account, t.to_owned()), arn.clone());
+    }
+    drop(state);
+    tracing::info!(job = %arn, "model import job created");
+    let ctx2 = Arc::clone(ctx);
+    let job_arn = arn.clone();
+    tokio::spawn(async move { run_job(ctx2, job_arn).await });
+    Ok(json_response(
+        StatusCode::CREATED,
+        "application/json",
+        &json!({"jobArn": arn}),
+    ))
+}
