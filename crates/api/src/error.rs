@@ -14,6 +14,7 @@ use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use ferry_domain::FieldError;
+use ferry_domain::import::DraftRejected;
 use ferry_domain::status::IllegalTransition;
 use ferry_store::StoreError;
 use http::{HeaderValue, StatusCode, header};
@@ -236,6 +237,19 @@ impl From<IllegalTransition> for ApiError {
             "invalid_transition",
             format!("the request is {}; it cannot become {}", t.from, t.to),
         )
+    }
+}
+
+/// A draft the catalog or Bedrock's rules refuse: 403 for a team or source
+/// the caller may not use, 422 naming each field otherwise.
+impl From<DraftRejected> for ApiError {
+    fn from(r: DraftRejected) -> Self {
+        match r {
+            DraftRejected::Forbidden(why) => ApiError::forbidden(why),
+            DraftRejected::Invalid(errors) => {
+                ApiError::validation(errors.into_iter().map(FieldProblem::from))
+            }
+        }
     }
 }
 

@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use ferry_domain::import::{DraftRejected, NewImport};
+use ferry_domain::import::NewImport;
 use ferry_store::imports;
 use http::{HeaderMap, StatusCode, header};
 
@@ -11,7 +11,7 @@ use super::idempotency::Key;
 use super::location;
 use super::schema::{ImportCreate, ImportOut};
 use crate::auth::Caller;
-use crate::error::{ApiError, FieldProblem};
+use crate::error::ApiError;
 use crate::extract::JsonBody;
 use crate::{AppState, Problem};
 
@@ -52,13 +52,7 @@ pub(super) async fn create_import(
         return Ok(replayed);
     }
 
-    let new =
-        NewImport::from_draft(&body.draft(), &caller.0, &state.catalog).map_err(|r| match r {
-            DraftRejected::Forbidden(why) => ApiError::forbidden(why),
-            DraftRejected::Invalid(errors) => {
-                ApiError::validation(errors.into_iter().map(FieldProblem::from))
-            }
-        })?;
+    let new = NewImport::from_draft(&body.draft(), &caller.0, &state.catalog)?;
     let record = imports::insert(&mut tx, &new, &caller.0.id).await?;
     let out = ImportOut::new(record, &caller);
     if let Some(key) = key {

@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use ferry_domain::bedrock::JobName;
 use ferry_domain::condition::{Condition, ConditionStatus, ConditionType, Reason};
 use ferry_domain::events::EventKind;
-use ferry_domain::import::{DraftRejected, ImportDraft, NewImport};
+use ferry_domain::import::{ImportDraft, NewImport};
 use ferry_domain::status::{Cause, Status};
 use ferry_domain::update::{Changes, Event, Update};
 use ferry_store::imports;
@@ -162,12 +162,7 @@ pub(super) async fn promote_import(
         model_tags: tag_map(&record.model_tags),
         job_tags: tag_map(&record.job_tags),
     };
-    let new = NewImport::promotion(&draft, id, &caller.0, &state.catalog).map_err(|r| match r {
-        DraftRejected::Forbidden(why) => ApiError::forbidden(why),
-        DraftRejected::Invalid(errors) => {
-            ApiError::validation(errors.into_iter().map(FieldProblem::from))
-        }
-    })?;
+    let new = NewImport::promotion(&draft, id, &caller.0, &state.catalog)?;
     let created = imports::insert(&mut tx, &new, &caller.0.id).await?;
     let promoted = Update::new(id, caller.0.name.as_str()).event(Event::new(
         EventKind::Promoted,
