@@ -40,33 +40,41 @@ const INDEX: Asset = Asset {
     body: include_bytes!("../ui/index.html"),
 };
 
-/// Served under `/ui/`.
+/// An ES module of the page, served under `/ui/`.
+macro_rules! module {
+    ($name:literal) => {
+        Asset {
+            name: $name,
+            content_type: "text/javascript; charset=utf-8",
+            body: include_bytes!(concat!("../ui/", $name)),
+        }
+    };
+}
+
+/// Served under `/ui/`: the stylesheet, the entry module `app.js`, the
+/// modules it imports (one view or concern each), and the icon.
 const ASSETS: &[Asset] = &[
     Asset {
         name: "app.css",
         content_type: "text/css; charset=utf-8",
         body: include_bytes!("../ui/app.css"),
     },
-    Asset {
-        name: "app.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_bytes!("../ui/app.js"),
-    },
-    Asset {
-        name: "api.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_bytes!("../ui/api.js"),
-    },
-    Asset {
-        name: "live.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_bytes!("../ui/live.js"),
-    },
-    Asset {
-        name: "dom.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_bytes!("../ui/dom.js"),
-    },
+    module!("app.js"),
+    module!("state.js"),
+    module!("session.js"),
+    module!("routes.js"),
+    module!("list.js"),
+    module!("overview.js"),
+    module!("detail.js"),
+    module!("sections.js"),
+    module!("preflight.js"),
+    module!("actions.js"),
+    module!("dialog.js"),
+    module!("notice.js"),
+    module!("parts.js"),
+    module!("api.js"),
+    module!("live.js"),
+    module!("dom.js"),
     Asset {
         name: "favicon.svg",
         content_type: "image/svg+xml",
