@@ -31,6 +31,50 @@ async fn the_page_and_its_modules_are_served_without_a_token_under_a_strict_poli
             "text/javascript; charset=utf-8",
             "textContent",
         ),
+        (
+            "/ui/state.js",
+            "text/javascript; charset=utf-8",
+            "onSignOut",
+        ),
+        ("/ui/session.js", "text/javascript; charset=utf-8", "/v1/me"),
+        (
+            "/ui/routes.js",
+            "text/javascript; charset=utf-8",
+            "#/imports/",
+        ),
+        (
+            "/ui/list.js",
+            "text/javascript; charset=utf-8",
+            "/v1/imports",
+        ),
+        (
+            "/ui/overview.js",
+            "text/javascript; charset=utf-8",
+            "env-card",
+        ),
+        ("/ui/detail.js", "text/javascript; charset=utf-8", "/events"),
+        (
+            "/ui/sections.js",
+            "text/javascript; charset=utf-8",
+            "timeline",
+        ),
+        (
+            "/ui/preflight.js",
+            "text/javascript; charset=utf-8",
+            "Preflight report",
+        ),
+        (
+            "/ui/actions.js",
+            "text/javascript; charset=utf-8",
+            "allowed_actions",
+        ),
+        (
+            "/ui/dialog.js",
+            "text/javascript; charset=utf-8",
+            "showModal",
+        ),
+        ("/ui/notice.js", "text/javascript; charset=utf-8", "toast"),
+        ("/ui/parts.js", "text/javascript; charset=utf-8", "badge"),
         ("/ui/app.css", "text/css; charset=utf-8", ":root"),
         ("/ui/favicon.svg", "image/svg+xml", "<svg"),
     ] {

@@ -40,33 +40,41 @@ const INDEX: Asset = Asset {
     body: include_bytes!("../ui/index.html"),
 };
 
-/// Served under `/ui/`.
+/// An ES module of the page, served under `/ui/`.
+macro_rules! module {
+    ($name:literal) => {
+        Asset {
+            name: $name,
+            content_type: "text/javascript; charset=utf-8",
+            body: include_bytes!(concat!("../ui/", $name)),
+        }
+    };
+}
+
+/// Served under `/ui/`: the stylesheet, the entry module `app.js`, the
+/// modules it imports (one view or concern each), and the icon.
 const ASSETS: &[Asset] = &[
     Asset {
         name: "app.css",
         content_type: "text/css; charset=utf-8",
         body: include_bytes!("../ui/app.css"),
     },
-    Asset {
-        name: "app.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_bytes!("../ui/app.js"),
-    },
-    Asset {
-        name: "api.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_bytes!("../ui/api.js"),
-    },
-    Asset {
-        name: "live.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_bytes!("../ui/live.js"),
-    },
-    Asset {
-        name: "dom.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_bytes!("../ui/dom.js"),
-    },
+    module!("app.js"),
+    module!("state.js"),
+    module!("session.js"),
+    module!("routes.js"),
+    module!("list.js"),
+    module!("overview.js"),
+    module!("detail.js"),
+    module!("sections.js"),
+    module!("preflight.js"),
+    module!("actions.js"),
+    module!("dialog.js"),
+    module!("notice.js"),
+    module!("parts.js"),
+    module!("api.js"),
+    module!("live.js"),
+    module!("dom.js"),
     Asset {
         name: "favicon.svg",
         content_type: "image/svg+xml",
@@ -188,6 +196,71 @@ mod tests {
                     "{} imports {target:?}, which is not served",
                     a.name
                 );
+            }
+        }
+    }
+
+    /// The modules `text` imports, by file name (`./x.js` → `x.js`).
+    fn imports(text: &str) -> Vec<&str> {
+        text.lines()
+            .filter(|l| l.starts_with("import "))
+            .filter_map(|l| l.split(['"', '\'']).nth(1))
+            .filter_map(|p| p.strip_prefix("./"))
+            .collect()
+    }
+
+    #[test]
+    fn every_module_is_reached_from_the_entry() {
+        let mut reached = vec!["app.js"];
+        let mut i = 0;
+        while let Some(name) = reached.get(i).copied() {
+            i += 1;
+            let Some(module) = ASSETS.iter().find(|a| a.name == name) else {
+                continue;
+            };
+            for target in imports(std::str::from_utf8(module.body).unwrap_or_default()) {
+                if !reached.contains(&target) {
+                    reached.push(target);
+                }
+            }
+        }
+        for a in ASSETS.iter().filter(|a| a.name.ends_with(".js")) {
+            assert!(
+                reached.contains(&a.name),
+                "{} is served but no module imports it",
+                a.name
+            );
+        }
+    }
+
+    #[test]
+    fn every_file_of_the_page_is_served() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("ui");
+        let files = std::fs::read_dir(&dir).map_or_else(|_| Vec::new(), |d| d.flatten().collect());
+        assert!(!files.is_empty(), "{} is readable", dir.display());
+        for file in files {
+            let name = file.file_name().to_string_lossy().into_owned();
+            assert!(
+                name == INDEX.name || ASSETS.iter().any(|a| a.name == name),
+                "ui/{name} is not in ASSETS"
+            );
+        }
+    }
+
+    #[test]
+    fn no_module_writes_markup() {
+        for a in ASSETS.iter().filter(|a| a.name.ends_with(".js")) {
+            let text = std::str::from_utf8(a.body).unwrap_or_default();
+            for sink in [
+                ".innerHTML",
+                ".outerHTML",
+                "insertAdjacentHTML",
+                "document.write",
+                "eval(",
+                "new Function",
+                "import(",
+            ] {
+                assert!(!text.contains(sink), "{} uses {sink}", a.name);
             }
         }
     }

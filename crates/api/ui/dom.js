@@ -1,6 +1,10 @@
 // Small DOM helpers. Text always goes in through textContent (never
 // innerHTML), so nothing the API returns can become markup.
 
+export function $(id) {
+  return document.getElementById(id);
+}
+
 export function h(tag, props, ...children) {
   const el = document.createElement(tag);
   for (const [k, v] of Object.entries(props || {})) {

@@ -1,0 +1,25 @@
+// The page's addresses: `#/?environment=…&status=…` lists requests with
+// the API's filters, `#/imports/<id>` shows one.
+
+import { query } from './api.js';
+
+export const FILTERS = ['environment', 'status', 'team', 'model_name'];
+
+export function parseHash() {
+  const raw = location.hash.replace(/^#/, '') || '/';
+  const [path, qs] = raw.split('?');
+  const m = /^\/imports\/([0-9a-fA-F-]{36})$/.exec(path);
+  if (m) return { kind: 'detail', id: m[1].toLowerCase() };
+  const params = new URLSearchParams(qs || '');
+  const filters = {};
+  for (const k of FILTERS) if (params.get(k)) filters[k] = params.get(k);
+  return { kind: 'list', filters };
+}
+
+export function listHash(filters) {
+  return `#/${query(filters)}`;
+}
+
+export function detailHash(id) {
+  return `#/imports/${id}`;
+}
