@@ -25,13 +25,17 @@
 //!   not count; its absence is only a warning (it carries the chat template).
 //! - **Size**: all objects under the prefix together stay under [`MAX_TOTAL_BYTES`] (200 GB).
 
+mod architectures;
 mod config;
 mod files;
 mod safetensors;
 
-pub use config::{
-    Architecture, ModelConfigFacts, SUPPORTED_ARCHITECTURES, check_config_json, match_architecture,
+pub use architectures::{
+    AWS_SAMPLE_QWEN3, Architecture, InvocationApis, SUPPORTED_ARCHITECTURES,
+    USER_GUIDE_CODE_SAMPLES, USER_GUIDE_IMPORT, USER_GUIDE_INVOKE, architecture_named,
+    match_architecture,
 };
+pub use config::{ModelConfigFacts, check_config_json};
 pub use files::{
     TokenizerFacts, WeightFiles, check_not_adapter, check_tokenizer, classify_weights,
     resolve_weights,
