@@ -263,10 +263,16 @@ pub(crate) fn check(files: &BTreeMap<String, Vec<u8>>, uri: &str) -> Result<Mode
             "No tokenizer files (tokenizer.json, tokenizer.model or tokenizer_config.json) were found at {uri}."
         ));
     }
-    let instruct_supported = files
-        .get("tokenizer_config.json")
-        .and_then(|b| serde_json::from_slice::<Value>(b).ok())
-        .is_some_and(|v| v.get("chat_template").is_some());
+    // Instruct (chat) support follows the chat template, wherever it is: a template file wins
+    // over tokenizer_config.json's (the same rule preflight reports).
+    let names: Vec<String> = files.keys().cloned().collect();
+    let instruct_supported = !matches!(
+        ferry_domain::artifacts::chat_template(
+            &names,
+            files.get("tokenizer_config.json").map(Vec::as_slice)
+        ),
+        ferry_domain::artifacts::ChatTemplate::None
+    );
     Ok(ModelFacts {
         architecture: arch.name.to_owned(),
         instruct_supported,
@@ -286,6 +292,15 @@ mod tests {
         assert_eq!(facts.architecture, "llama");
         assert!(facts.instruct_supported);
         assert!(facts.parameters > 1000);
+        // A chat_template.jinja alone makes a model instruct-capable.
+        let mut f = sample_llama();
+        f.insert(
+            "tokenizer_config.json".into(),
+            br#"{"bos_token": "<s>"}"#.to_vec(),
+        );
+        assert!(!check(&f, "u").expect("valid").instruct_supported);
+        f.insert("chat_template.jinja".into(), b"{{ messages }}".to_vec());
+        assert!(check(&f, "u").expect("valid").instruct_supported);
     }
 
     #[test]

@@ -286,3 +286,54 @@ fn the_table_says_which_apis_each_family_answers_and_why() {
     );
     assert!(match_architecture(Some("bert"), &names(&["BertModel"])).is_none());
 }
+
+#[test]
+fn chat_template_files_win_over_tokenizer_config() {
+    let with = br#"{"chat_template": "{{ messages }}"}"#;
+    let without = br#"{"bos_token": "<s>"}"#;
+    let listing = names(&[
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "chat_template.jinja",
+    ]);
+    assert_eq!(
+        chat_template(&listing, Some(with)),
+        ChatTemplate::File {
+            file: "chat_template.jinja".into(),
+            overrides_tokenizer_config: true
+        }
+    );
+    assert!(
+        chat_template(&listing, Some(with))
+            .describe()
+            .contains("wins over")
+    );
+    // jinja before json; json alone counts without any tokenizer_config.json.
+    let both = names(&["chat_template.json", "chat_template.jinja"]);
+    assert!(
+        matches!(chat_template(&both, None), ChatTemplate::File { file, .. } if file == "chat_template.jinja")
+    );
+    let json_only = names(&["tokenizer.json", "chat_template.json"]);
+    assert_eq!(
+        chat_template(&json_only, None),
+        ChatTemplate::File {
+            file: "chat_template.json".into(),
+            overrides_tokenizer_config: false
+        }
+    );
+    let plain = names(&["tokenizer.json", "tokenizer_config.json"]);
+    assert_eq!(
+        chat_template(&plain, Some(with)),
+        ChatTemplate::TokenizerConfig
+    );
+    assert_eq!(chat_template(&plain, Some(without)), ChatTemplate::None);
+    assert_eq!(chat_template(&plain, None), ChatTemplate::None);
+    // transformers' named templates, and an empty string.
+    assert!(tokenizer_config_has_chat_template(
+        br#"{"chat_template": [{"name": "default", "template": "x"}]}"#
+    ));
+    assert!(!tokenizer_config_has_chat_template(
+        br#"{"chat_template": " "}"#
+    ));
+    assert!(!tokenizer_config_has_chat_template(b"not json"));
+}
