@@ -15,6 +15,8 @@ import sys
 import time
 import uuid
 
+sys.dont_write_bytecode = True  # importing walkthrough must not leave a __pycache__ in the tree
+
 import boto3
 import botocore.config
 import botocore.exceptions
