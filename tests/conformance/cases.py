@@ -44,6 +44,7 @@ def run_cases(run):
     iam_cases(run, ctx)
     kms_cases(run, ctx)
     bedrock_cases(run, ctx)
+    runtime_cases(run, ctx)
     fault_cases(run, ctx)
     auth_cases(run, ctx)
     expiry_cases(run, ctx)
@@ -391,6 +392,91 @@ def bedrock_cases(run, ctx):
     for m in quiet.list_imported_models()["modelSummaries"]:
         if sfx in m["modelName"]:
             quiet.delete_imported_model(modelIdentifier=m["modelArn"])
+
+
+# --------------------------------------------------------------------------------------
+# bedrock-runtime (REST-JSON, signing name bedrock): InvokeModel and Converse on imports
+# --------------------------------------------------------------------------------------
+def runtime_cases(run, ctx):
+    C = run.case
+    rt = run.principal("bedrock-runtime", "hosting-admin")
+    rti = run.principal("bedrock-runtime", "hosting-importer")  # no bedrock:InvokeModel
+    admin = run.principal("bedrock", "hosting-admin")  # imports, not cases
+    s3r = run.principal("s3", "research-admin")
+    sfx = ctx["suffix"]
+    bucket = ctx["bucket"]
+    prefix = ctx["uri"][len(f"s3://{bucket}/"):]
+
+    def import_model(name, config=None):
+        uri = ctx["uri"]
+        if config is not None:
+            # A copy of the sample with another architecture in config.json.
+            variant = f"conf-rt-{name}-{sfx}/"
+            listing = s3r.list_objects_v2(Bucket=bucket, Prefix=prefix)["Contents"]
+            for o in listing:
+                rel = o["Key"][len(prefix):]
+                data = json.dumps(config).encode() if rel == "config.json" else s3r.get_object(Bucket=bucket, Key=o["Key"])["Body"].read()
+                s3r.put_object(Bucket=bucket, Key=variant + rel, Body=data)
+            uri = f"s3://{bucket}/{variant}"
+        job = admin.create_model_import_job(
+            jobName=f"conf-rt-{name}-{sfx}", importedModelName=f"conf-rt-{name}-{sfx}",
+            roleArn=ctx["exec_role"], modelDataSource={"s3DataSource": {"s3Uri": uri}},
+        )["jobArn"]
+
+        def done():
+            out = admin.get_model_import_job(jobIdentifier=job)
+            return out if out["status"] != "InProgress" else None
+
+        out = wait_for(done, timeout=120)
+        return out.get("importedModelArn") if out else None
+
+    native = json.dumps({"prompt": "conformance runs here", "max_gen_len": 8})
+    chat = json.dumps({"messages": [{"role": "user", "content": "hello"}], "max_tokens": 8})
+    conv = {"messages": [{"role": "user", "content": [{"text": "hello"}]}], "inferenceConfig": {"maxTokens": 8}}
+    llama = import_model("llama")
+    if not llama:
+        print("FAIL bedrock-runtime: the sample model did not import")
+        return
+    # Loading after import (default cold start: 2 s).
+    C(rt, "InvokeModel", "model-not-ready", {"modelId": llama, "body": native}, expect="ModelNotReadyException")
+    C(rt, "Converse", "model-not-ready", dict(conv, modelId=llama), expect="ModelNotReadyException")
+
+    def ready():
+        try:
+            rt.invoke_model(modelId=llama, body=native)
+            return True
+        except rt.exceptions.ModelNotReadyException:
+            return False
+
+    wait_for(ready, timeout=60)
+    C(rt, "InvokeModel", "ok-native", {"modelId": llama, "body": native, "contentType": "application/json", "accept": "application/json"})
+    C(rt, "InvokeModel", "ok-openai-chat", {"modelId": llama, "body": chat})
+    C(rt, "InvokeModel", "ok-openai-completion", {"modelId": llama, "body": json.dumps({"prompt": "a b", "max_tokens": 4})})
+    C(rt, "InvokeModel", "malformed-body", {"modelId": llama, "body": json.dumps({"input": "x"})}, expect="ValidationException")
+    C(rt, "InvokeModel", "unknown-model", {"modelId": llama.rsplit("/", 1)[0] + "/zzzzzzzzzzzz", "body": native}, expect="ValidationException")
+    C(rti, "InvokeModel", "access-denied", {"modelId": llama, "body": native}, expect="AccessDeniedException")
+    C(rt, "Converse", "ok", dict(conv, modelId=llama))
+    C(rt, "Converse", "ok-with-system", dict(conv, modelId=llama, system=[{"text": "be brief"}]))
+    C(rt, "Converse", "first-message-not-user", {"modelId": llama, "messages": [{"role": "assistant", "content": [{"text": "hi"}]}]}, expect="ValidationException")
+    C(rti, "Converse", "access-denied", dict(conv, modelId=llama), expect="AccessDeniedException")
+    try:
+        run.faults({"bedrock:InvokeModel": {"throttle_tps": 0}})
+        C(rt, "InvokeModel", "throttled", {"modelId": llama, "body": native}, expect="ThrottlingException")
+        run.faults({"bedrock:Converse": {"error_rate": 1.0}})
+        C(rt, "Converse", "server-error", dict(conv, modelId=llama), expect="InternalServerException")
+    finally:
+        run.faults({})
+    bad_sig, unknown = bad_clients(run, "bedrock-runtime", "hosting-admin")
+    C(bad_sig, "InvokeModel", "bad-signature", {"modelId": llama, "body": native}, expect="InvalidSignatureException")
+    C(unknown, "Converse", "unknown-access-key", dict(conv, modelId=llama), expect="UnrecognizedClientException")
+
+    # Converse is refused for Qwen3 (the architecture table); InvokeModel still answers.
+    qwen3 = import_model("qwen3", {"model_type": "qwen3", "architectures": ["Qwen3ForCausalLM"]})
+    if qwen3:
+        C(rt, "Converse", "unsupported-architecture", dict(conv, modelId=qwen3), expect="ValidationException")
+    for m in admin.list_imported_models(nameContains="conf-rt-")["modelSummaries"]:
+        if sfx in m["modelName"]:
+            admin.delete_imported_model(modelIdentifier=m["modelArn"])
 
 
 # --------------------------------------------------------------------------------------

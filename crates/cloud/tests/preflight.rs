@@ -82,9 +82,9 @@ async fn the_sample_model_passes_as_the_execution_role() {
         Some(env(&sim, "RESEARCH_KMS_KEY_ARN").as_str())
     );
     // Weights are never downloaded: one GET for config.json, two ranged GETs per safetensors
-    // file (length, then header).
+    // file (length, then header), one for tokenizer_config.json (which chat template is used).
     let calls = sim.faults().call_counts();
-    assert_eq!(calls.get("s3:GetObject"), Some(&3), "{calls:?}");
+    assert_eq!(calls.get("s3:GetObject"), Some(&4), "{calls:?}");
     assert_eq!(calls.get("s3:ListObjectsV2"), Some(&1), "{calls:?}");
     // The report is what the worker stores.
     let back: PreflightReport = serde_json::from_value(serde_json::to_value(&r).unwrap()).unwrap();

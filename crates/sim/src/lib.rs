@@ -25,6 +25,7 @@ mod faults;
 mod iam_api;
 mod kms;
 pub mod model;
+pub mod runtime;
 mod s3;
 mod scenario;
 #[cfg(feature = "test-support")]
@@ -42,6 +43,7 @@ use std::time::Duration;
 
 pub use chain::{ChainBreak, ChainError};
 pub use faults::{FaultConfig, FaultRule, Faults};
+pub use runtime::{Runtime, RuntimeConfig};
 pub use scenario::{
     ARTIFACT_BUCKET, BucketSpec, EXECUTION_POLICY_NAME, EXECUTION_ROLE_NAME, HOSTING_ACCOUNT,
     HOSTING_KEY_ID, KeySpec, ModelSpec, PrincipalInfo, RESEARCH_ACCOUNT, RESEARCH_KEY_ID, RoleSpec,
@@ -101,6 +103,7 @@ impl Sim {
             clock: state::Clock::default(),
             region: options.scenario.region.clone(),
             info: Mutex::new(None),
+            runtime: runtime::Runtime::default(),
         });
         let info = {
             let now = ctx.clock.now();
@@ -169,6 +172,12 @@ impl SimHandle {
         &self.ctx.faults
     }
 
+    /// bedrock-runtime's cold start and idle eviction of imported models.
+    #[must_use]
+    pub fn runtime(&self) -> &Runtime {
+        &self.ctx.runtime
+    }
+
     /// Breaks one step of the default scenario's chain in place (no HTTP), for tests of code
     /// that must say which step is broken ([`ChainBreak::step`]).
     pub fn break_chain(&self, how: ChainBreak) -> Result<(), ChainError> {
@@ -232,6 +241,13 @@ pub struct SimArgs {
     /// How long an import job stays InProgress, in seconds.
     #[arg(long, default_value_t = 3.0)]
     pub job_duration: f64,
+    /// How long an imported model answers ModelNotReadyException after its import (and after
+    /// being evicted), in seconds.
+    #[arg(long, default_value_t = 2.0)]
+    pub cold_start: f64,
+    /// After how many idle seconds a loaded imported model is evicted (0: never).
+    #[arg(long, default_value_t = 300.0)]
+    pub idle_after: f64,
     /// Write `KEY=value` lines (endpoint, access keys, ARNs) to this file once listening.
     #[arg(long)]
     pub env_file: Option<PathBuf>,
@@ -276,6 +292,18 @@ pub async fn run(args: SimArgs) -> anyhow::Result<()> {
         faults,
     })
     .await?;
+    for (flag, v) in [
+        ("--cold-start", args.cold_start),
+        ("--idle-after", args.idle_after),
+    ] {
+        if !(v.is_finite() && v >= 0.0) {
+            anyhow::bail!("{flag} must be a non-negative number of seconds");
+        }
+    }
+    sim.runtime()
+        .set_cold_start(Duration::from_secs_f64(args.cold_start));
+    sim.runtime()
+        .set_idle_after((args.idle_after > 0.0).then(|| Duration::from_secs_f64(args.idle_after)));
     if let Some(p) = &args.env_file {
         sim.write_env_file(p)
             .with_context(|| format!("writing {}", p.display()))?;

@@ -6,21 +6,9 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-/// `model_type` values Bedrock Custom Model Import accepts, with the architecture name
-/// GetImportedModel reports. Data, easy to update.
-pub const SUPPORTED_ARCHITECTURES: &[(&str, &str)] = &[
-    ("llama", "llama"),
-    ("mllama", "mllama"),
-    ("mistral", "mistral"),
-    ("mixtral", "mixtral"),
-    ("t5", "flan-t5"),
-    ("gpt_bigcode", "gpt-bigcode"),
-    ("qwen2", "qwen2"),
-    ("qwen2_vl", "qwen2-vl"),
-    ("qwen2_5_vl", "qwen2.5-vl"),
-    ("qwen3", "qwen3"),
-    ("gpt_oss", "gpt-oss"),
-];
+/// The architectures Bedrock Custom Model Import accepts: the one table Ferry's preflight reads
+/// too (`ferry_domain::artifacts`), matched by `model_type` or by an `architectures[]` class.
+pub use ferry_domain::artifacts::SUPPORTED_ARCHITECTURES;
 
 const TOKENIZER_FILES: &[&str] = &["tokenizer.json", "tokenizer.model", "tokenizer_config.json"];
 
@@ -234,18 +222,23 @@ pub(crate) fn check(files: &BTreeMap<String, Vec<u8>>, uri: &str) -> Result<Mode
         .ok_or_else(|| format!("The model artifacts at {uri} do not contain config.json."))?;
     let config: Value = serde_json::from_slice(config)
         .map_err(|e| format!("config.json at {uri} is not valid JSON: {e}"))?;
-    let model_type = config
-        .get("model_type")
-        .and_then(Value::as_str)
+    let model_type = config.get("model_type").and_then(Value::as_str);
+    let classes: Vec<String> = config
+        .get("architectures")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
         .unwrap_or_default();
-    let Some((_, arch)) = SUPPORTED_ARCHITECTURES
-        .iter()
-        .find(|(t, _)| *t == model_type)
-    else {
+    let Some(arch) = ferry_domain::artifacts::match_architecture(model_type, &classes) else {
         let archs = config
             .get("architectures")
             .map(Value::to_string)
             .unwrap_or_default();
+        let model_type = model_type.unwrap_or_default();
         return Err(format!(
             "The model architecture in config.json (model_type {model_type:?}, architectures {archs}) is not supported by Amazon Bedrock Custom Model Import."
         ));
@@ -270,12 +263,18 @@ pub(crate) fn check(files: &BTreeMap<String, Vec<u8>>, uri: &str) -> Result<Mode
             "No tokenizer files (tokenizer.json, tokenizer.model or tokenizer_config.json) were found at {uri}."
         ));
     }
-    let instruct_supported = files
-        .get("tokenizer_config.json")
-        .and_then(|b| serde_json::from_slice::<Value>(b).ok())
-        .is_some_and(|v| v.get("chat_template").is_some());
+    // Instruct (chat) support follows the chat template, wherever it is: a template file wins
+    // over tokenizer_config.json's (the same rule preflight reports).
+    let names: Vec<String> = files.keys().cloned().collect();
+    let instruct_supported = !matches!(
+        ferry_domain::artifacts::chat_template(
+            &names,
+            files.get("tokenizer_config.json").map(Vec::as_slice)
+        ),
+        ferry_domain::artifacts::ChatTemplate::None
+    );
     Ok(ModelFacts {
-        architecture: (*arch).to_owned(),
+        architecture: arch.name.to_owned(),
         instruct_supported,
         parameters,
     })
@@ -293,6 +292,15 @@ mod tests {
         assert_eq!(facts.architecture, "llama");
         assert!(facts.instruct_supported);
         assert!(facts.parameters > 1000);
+        // A chat_template.jinja alone makes a model instruct-capable.
+        let mut f = sample_llama();
+        f.insert(
+            "tokenizer_config.json".into(),
+            br#"{"bos_token": "<s>"}"#.to_vec(),
+        );
+        assert!(!check(&f, "u").expect("valid").instruct_supported);
+        f.insert("chat_template.jinja".into(), b"{{ messages }}".to_vec());
+        assert!(check(&f, "u").expect("valid").instruct_supported);
     }
 
     #[test]
@@ -310,6 +318,17 @@ mod tests {
             br#"{"model_type":"bert","architectures":["BertModel"]}"#.to_vec(),
         );
         assert!(check(&f, "u").expect_err("bert").contains("not supported"));
+        let mut f = sample_llama();
+        f.insert(
+            "config.json".into(),
+            br#"{"architectures":["Qwen3MoeForCausalLM"]}"#.to_vec(),
+        );
+        assert_eq!(
+            check(&f, "u")
+                .expect("a class alone names the architecture")
+                .architecture,
+            "qwen3-moe"
+        );
         let mut f = sample_llama();
         f.remove("model.safetensors");
         assert!(

@@ -26,6 +26,8 @@ pub(crate) struct Ctx {
     pub(crate) clock: Clock,
     pub(crate) region: String,
     pub(crate) info: Mutex<Option<ScenarioInfo>>,
+    /// bedrock-runtime: cold starts and their configuration.
+    pub(crate) runtime: crate::runtime::Runtime,
 }
 
 /// The authenticated caller.
@@ -127,7 +129,9 @@ fn guess_service(req: &SimRequest) -> Service {
         .is_some_and(|t| t.starts_with("TrentService"))
     {
         Service::Kms
-    } else if req.path.starts_with("/model-import-jobs") || req.path.starts_with("/imported-models")
+    } else if req.path.starts_with("/model-import-jobs")
+        || req.path.starts_with("/imported-models")
+        || crate::runtime::is_runtime_path(&req.path)
     {
         Service::Bedrock
     } else if req.method == Method::POST && req.path == "/" {
@@ -321,6 +325,9 @@ pub(crate) async fn handle(AxState(ctx): AxState<Arc<Ctx>>, request: Request) ->
         body,
         request_id: request_id.clone(),
     };
+    if req.path == "/_sim/runtime" {
+        return crate::runtime::admin(&ctx, &req);
+    }
     if req.path.starts_with("/_sim/") {
         return crate::admin::handle(&ctx, &req);
     }
@@ -336,6 +343,10 @@ pub(crate) async fn handle(AxState(ctx): AxState<Arc<Ctx>>, request: Request) ->
         Service::Sts => crate::sts::handle(&ctx, &req, &caller).await,
         Service::Iam => crate::iam_api::handle(&ctx, &req, &caller).await,
         Service::Kms => crate::kms::handle(&ctx, &req, &caller).await,
+        // bedrock-runtime signs as `bedrock` too; its paths are `/model/{modelId}/...`.
+        Service::Bedrock if crate::runtime::is_runtime_path(&req.path) => {
+            crate::runtime::handle(&ctx, &req, &caller).await
+        }
         Service::Bedrock => crate::bedrock::handle(&ctx, &req, &caller).await,
     };
     match result {

@@ -267,6 +267,53 @@ impl Run<'_> {
         }
     }
 
+    /// The tokenizer rule, and which chat template the model will be served with: a
+    /// `chat_template.jinja`/`.json` file wins over `tokenizer_config.json`'s template, which is
+    /// read only when no such file exists.
+    pub(super) async fn tokenizer(&mut self, names: &[String], reads_ok: bool) {
+        let t = match rules::check_tokenizer(names) {
+            Ok(t) => t,
+            Err(p) => {
+                self.push(artifact_failed(n::TOKENIZER, &p));
+                return;
+            }
+        };
+        let has_file = rules::CHAT_TEMPLATE_FILES
+            .iter()
+            .any(|f| names.iter().any(|n| n == f));
+        let config = if t.has_tokenizer_config && reads_ok {
+            match self.get("tokenizer_config.json", None).await {
+                Ok(got) => Some(got.body),
+                Err(f) if has_file => {
+                    // The file wins anyway; only whether it overrides something is unknown.
+                    tracing::debug!(error = %f.message, "tokenizer_config.json unreadable");
+                    None
+                }
+                Err(f) => {
+                    let c = self.read_failed(n::TOKENIZER, "tokenizer_config.json", &f);
+                    self.push(c);
+                    return;
+                }
+            }
+        } else {
+            None
+        };
+        let vocabulary = t.vocabulary.join(", ");
+        if t.has_tokenizer_config && !reads_ok && !has_file {
+            self.push(Check::passed(
+                n::TOKENIZER,
+                format!("{vocabulary} and tokenizer_config.json (not read: objects under the prefix could not be read, so its chat template is unknown)"),
+            ));
+            return;
+        }
+        let template = rules::chat_template(names, config.as_deref());
+        let detail = format!("{vocabulary}; {}", template.describe());
+        match template {
+            rules::ChatTemplate::None => self.push(Check::warning(n::TOKENIZER, detail)),
+            _ => self.push(Check::passed(n::TOKENIZER, detail)),
+        }
+    }
+
     /// Reads and parses each safetensors header with two ranged GETs.
     pub(super) async fn headers(&mut self, files: &[String], listing: &[(String, u64)]) {
         let this = &*self;

@@ -179,20 +179,7 @@ impl Run<'_> {
             )),
         }
 
-        match rules::check_tokenizer(&names) {
-            Ok(t) if t.has_tokenizer_config => self.push(Check::passed(
-                n::TOKENIZER,
-                format!("{} and tokenizer_config.json", t.vocabulary.join(", ")),
-            )),
-            Ok(t) => self.push(Check::warning(
-                n::TOKENIZER,
-                format!(
-                    "{} present but no tokenizer_config.json (no chat template: the model may import without instruct support)",
-                    t.vocabulary.join(", ")
-                ),
-            )),
-            Err(p) => self.push(artifact_failed(n::TOKENIZER, &p)),
-        }
+        self.tokenizer(&names, reads_ok).await;
 
         let total = self.facts.total_bytes;
         match rules::check_total_size(total) {

@@ -5,76 +5,7 @@ use serde_json::Value;
 
 use super::ArtifactProblem;
 use super::MAX_CONTEXT_TOKENS;
-
-/// One supported architecture family. Keep this table in step with the Bedrock user guide.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Architecture {
-    /// Human name, e.g. `"Llama"`.
-    pub family: &'static str,
-    /// `config.json` `model_type` values.
-    pub model_types: &'static [&'static str],
-    /// `config.json` `architectures[]` class names.
-    pub classes: &'static [&'static str],
-}
-
-/// Architectures Bedrock Custom Model Import accepts.
-pub const SUPPORTED_ARCHITECTURES: &[Architecture] = &[
-    Architecture {
-        family: "Llama (2, 3, 3.1, 3.2, 3.3)",
-        model_types: &["llama"],
-        classes: &["LlamaForCausalLM"],
-    },
-    Architecture {
-        family: "Llama 3.2 Vision (Mllama)",
-        model_types: &["mllama"],
-        classes: &["MllamaForConditionalGeneration", "MllamaForCausalLM"],
-    },
-    Architecture {
-        family: "Mistral",
-        model_types: &["mistral"],
-        classes: &["MistralForCausalLM"],
-    },
-    Architecture {
-        family: "Mixtral",
-        model_types: &["mixtral"],
-        classes: &["MixtralForCausalLM"],
-    },
-    Architecture {
-        family: "Flan-T5",
-        model_types: &["t5"],
-        classes: &["T5ForConditionalGeneration"],
-    },
-    Architecture {
-        family: "GPTBigCode",
-        model_types: &["gpt_bigcode"],
-        classes: &["GPTBigCodeForCausalLM"],
-    },
-    Architecture {
-        family: "Qwen2 / Qwen2.5",
-        model_types: &["qwen2"],
-        classes: &["Qwen2ForCausalLM"],
-    },
-    Architecture {
-        family: "Qwen2-VL",
-        model_types: &["qwen2_vl"],
-        classes: &["Qwen2VLForConditionalGeneration"],
-    },
-    Architecture {
-        family: "Qwen2.5-VL",
-        model_types: &["qwen2_5_vl"],
-        classes: &["Qwen2_5_VLForConditionalGeneration"],
-    },
-    Architecture {
-        family: "Qwen3",
-        model_types: &["qwen3"],
-        classes: &["Qwen3ForCausalLM"],
-    },
-    Architecture {
-        family: "GPT-OSS",
-        model_types: &["gpt_oss"],
-        classes: &["GptOssForCausalLM"],
-    },
-];
+use super::architectures::{SUPPORTED_ARCHITECTURES, match_architecture};
 
 /// What `config.json` says.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -89,20 +20,6 @@ pub struct ModelConfigFacts {
     pub context_length: Option<u64>,
     /// `torch_dtype` (or the newer `dtype`).
     pub torch_dtype: Option<String>,
-}
-
-/// The supported architecture `config.json` names, if any.
-#[must_use]
-pub fn match_architecture(
-    model_type: Option<&str>,
-    architectures: &[String],
-) -> Option<&'static Architecture> {
-    SUPPORTED_ARCHITECTURES.iter().find(|a| {
-        model_type.is_some_and(|t| a.model_types.contains(&t))
-            || architectures
-                .iter()
-                .any(|c| a.classes.contains(&c.as_str()))
-    })
 }
 
 /// Checks `config.json`: valid JSON object, supported architecture, context length.

@@ -111,3 +111,78 @@ pub fn check_tokenizer(names: &[String]) -> Result<TokenizerFacts, ArtifactProbl
         has_tokenizer_config: has("tokenizer_config.json"),
     })
 }
+
+/// Files that hold a chat template on their own, in the order they win. Recent transformers
+/// releases save `chat_template.jinja` beside the tokenizer (earlier processors saved
+/// `chat_template.json`), and the Bedrock user guide (Custom Model Import, custom chat
+/// templates) uses such a file instead of the template inside `tokenizer_config.json`.
+pub const CHAT_TEMPLATE_FILES: &[&str] = &["chat_template.jinja", "chat_template.json"];
+
+/// Where the chat template the model will be served with comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ChatTemplate {
+    /// A template file ([`CHAT_TEMPLATE_FILES`]); `overrides_tokenizer_config` when
+    /// `tokenizer_config.json` carries one too, which is then not used.
+    File {
+        /// `chat_template.jinja` or `chat_template.json`.
+        file: String,
+        /// Whether `tokenizer_config.json` also has a `chat_template`.
+        overrides_tokenizer_config: bool,
+    },
+    /// The `chat_template` member of `tokenizer_config.json`.
+    TokenizerConfig,
+    /// No template anywhere: the model imports without instruct (chat) support.
+    None,
+}
+
+impl ChatTemplate {
+    /// One line for a report.
+    #[must_use]
+    pub fn describe(&self) -> String {
+        match self {
+            Self::File {
+                file,
+                overrides_tokenizer_config: true,
+            } => format!(
+                "chat template from {file} (it wins over the template in tokenizer_config.json)"
+            ),
+            Self::File { file, .. } => format!("chat template from {file}"),
+            Self::TokenizerConfig => "chat template from tokenizer_config.json".to_owned(),
+            Self::None => "no chat template (no chat_template.jinja, chat_template.json or \
+                 tokenizer_config.json chat_template): the model imports without instruct support"
+                .to_owned(),
+        }
+    }
+}
+
+/// Whether a `tokenizer_config.json` body carries a non-empty `chat_template` (a string, or
+/// transformers' list of named templates).
+#[must_use]
+pub fn tokenizer_config_has_chat_template(bytes: &[u8]) -> bool {
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+        return false;
+    };
+    match v.get("chat_template") {
+        Some(serde_json::Value::String(s)) => !s.trim().is_empty(),
+        Some(serde_json::Value::Array(a)) => !a.is_empty(),
+        _ => false,
+    }
+}
+
+/// Which chat template the model will use, from the listing's top-level names and the
+/// `tokenizer_config.json` body when it was read.
+#[must_use]
+pub fn chat_template(names: &[String], tokenizer_config: Option<&[u8]>) -> ChatTemplate {
+    let in_config = tokenizer_config.is_some_and(tokenizer_config_has_chat_template);
+    match CHAT_TEMPLATE_FILES
+        .iter()
+        .find(|f| names.iter().any(|n| n == *f))
+    {
+        Some(file) => ChatTemplate::File {
+            file: (*file).to_owned(),
+            overrides_tokenizer_config: in_config,
+        },
+        None if in_config => ChatTemplate::TokenizerConfig,
+        None => ChatTemplate::None,
+    }
+}

@@ -23,18 +23,27 @@
 //!   tokenizer), `tokenizer.model` or `spiece.model` (SentencePiece), or `vocab.json` with
 //!   `merges.txt` (byte-level BPE). `tokenizer_config.json` alone holds no vocabulary and does
 //!   not count; its absence is only a warning (it carries the chat template).
+//! - **Chat template**: `chat_template.jinja`, then `chat_template.json`, then the
+//!   `chat_template` member of `tokenizer_config.json` ([`chat_template`]); the first found is
+//!   the one the model is served with. None at all is a warning: the model imports without
+//!   instruct support.
 //! - **Size**: all objects under the prefix together stay under [`MAX_TOTAL_BYTES`] (200 GB).
 
+mod architectures;
 mod config;
 mod files;
 mod safetensors;
 
-pub use config::{
-    Architecture, ModelConfigFacts, SUPPORTED_ARCHITECTURES, check_config_json, match_architecture,
+pub use architectures::{
+    AWS_SAMPLE_QWEN3, Architecture, InvocationApis, SUPPORTED_ARCHITECTURES,
+    USER_GUIDE_CODE_SAMPLES, USER_GUIDE_IMPORT, USER_GUIDE_INVOKE, architecture_named,
+    match_architecture,
 };
+pub use config::{ModelConfigFacts, check_config_json};
 pub use files::{
-    TokenizerFacts, WeightFiles, check_not_adapter, check_tokenizer, classify_weights,
-    resolve_weights,
+    CHAT_TEMPLATE_FILES, ChatTemplate, TokenizerFacts, WeightFiles, chat_template,
+    check_not_adapter, check_tokenizer, classify_weights, resolve_weights,
+    tokenizer_config_has_chat_template,
 };
 pub use safetensors::{
     SafetensorsFacts, SafetensorsIndex, parse_safetensors_header, parse_safetensors_index,

@@ -41,6 +41,7 @@ fn every_supported_family_is_recognised() {
         ("qwen2_vl", "Qwen2VLForConditionalGeneration"),
         ("qwen2_5_vl", "Qwen2_5_VLForConditionalGeneration"),
         ("qwen3", "Qwen3ForCausalLM"),
+        ("qwen3_moe", "Qwen3MoeForCausalLM"),
         ("gpt_oss", "GptOssForCausalLM"),
     ] {
         let cfg = json!({"model_type": mt, "architectures": [class]}).to_string();
@@ -245,4 +246,94 @@ fn size_limit() {
         check_total_size(MAX_TOTAL_BYTES + 1),
         Err(ArtifactProblem::TooLarge { .. })
     ));
+}
+
+#[test]
+fn the_table_says_which_apis_each_family_answers_and_why() {
+    let by_type = |t: &str| match_architecture(Some(t), &[]).unwrap();
+    // Converse is refused for Qwen2.5 (shares `qwen2`), Qwen2-VL, Qwen2.5-VL and GPT-OSS per the
+    // invoke page, and for Qwen3 per AWS's 2026 sample.
+    for t in [
+        "qwen2",
+        "qwen2_vl",
+        "qwen2_5_vl",
+        "qwen3",
+        "qwen3_moe",
+        "gpt_oss",
+    ] {
+        assert!(!by_type(t).apis.converse, "{t}");
+    }
+    for t in ["llama", "mllama", "mistral", "mixtral", "t5", "gpt_bigcode"] {
+        let a = by_type(t);
+        assert!(a.apis.converse && a.apis.native, "{t}");
+    }
+    // GPT-OSS takes the OpenAI-compatible bodies only.
+    let oss = by_type("gpt_oss");
+    assert!(!oss.apis.native && oss.apis.openai_chat_completions);
+    assert!(
+        SUPPORTED_ARCHITECTURES
+            .iter()
+            .all(|a| a.apis.openai_chat_completions && a.source.starts_with("https://"))
+    );
+    // Names are unique, and each one finds its row back.
+    for a in SUPPORTED_ARCHITECTURES {
+        assert_eq!(architecture_named(a.name), Some(a));
+    }
+    assert_eq!(by_type("qwen3_moe").name, "qwen3-moe");
+    assert!(
+        match_architecture(None, &names(&["Qwen3MoeForCausalLM"]))
+            .is_some_and(|a| a.family == "Qwen3 MoE")
+    );
+    assert!(match_architecture(Some("bert"), &names(&["BertModel"])).is_none());
+}
+
+#[test]
+fn chat_template_files_win_over_tokenizer_config() {
+    let with = br#"{"chat_template": "{{ messages }}"}"#;
+    let without = br#"{"bos_token": "<s>"}"#;
+    let listing = names(&[
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "chat_template.jinja",
+    ]);
+    assert_eq!(
+        chat_template(&listing, Some(with)),
+        ChatTemplate::File {
+            file: "chat_template.jinja".into(),
+            overrides_tokenizer_config: true
+        }
+    );
+    assert!(
+        chat_template(&listing, Some(with))
+            .describe()
+            .contains("wins over")
+    );
+    // jinja before json; json alone counts without any tokenizer_config.json.
+    let both = names(&["chat_template.json", "chat_template.jinja"]);
+    assert!(
+        matches!(chat_template(&both, None), ChatTemplate::File { file, .. } if file == "chat_template.jinja")
+    );
+    let json_only = names(&["tokenizer.json", "chat_template.json"]);
+    assert_eq!(
+        chat_template(&json_only, None),
+        ChatTemplate::File {
+            file: "chat_template.json".into(),
+            overrides_tokenizer_config: false
+        }
+    );
+    let plain = names(&["tokenizer.json", "tokenizer_config.json"]);
+    assert_eq!(
+        chat_template(&plain, Some(with)),
+        ChatTemplate::TokenizerConfig
+    );
+    assert_eq!(chat_template(&plain, Some(without)), ChatTemplate::None);
+    assert_eq!(chat_template(&plain, None), ChatTemplate::None);
+    // transformers' named templates, and an empty string.
+    assert!(tokenizer_config_has_chat_template(
+        br#"{"chat_template": [{"name": "default", "template": "x"}]}"#
+    ));
+    assert!(!tokenizer_config_has_chat_template(
+        br#"{"chat_template": " "}"#
+    ));
+    assert!(!tokenizer_config_has_chat_template(b"not json"));
 }
