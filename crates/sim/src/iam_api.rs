@@ -40,6 +40,23 @@ fn check(state: &State, caller: &Caller, action: &str, resource: String) -> SimR
     )
 }
 
+/// The answer of an IAM operation without an output shape (UpdateAssumeRolePolicy,
+/// Put/DeleteRolePolicy, Put/DeleteUserPolicy): botocore's `iam/2010-05-08/service-2.json`
+/// gives them no `output` and so no `resultWrapper`; IAM answers with `ResponseMetadata` only
+/// (the IAM API reference's examples, e.g. PutRolePolicy: `<PutRolePolicyResponse
+/// xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><ResponseMetadata>...`).
+fn metadata_only_response(action: &str, request_id: &str) -> axum::response::Response {
+    let body = format!(
+        "<{action}Response xmlns=\"{IAM_NS}\"><ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata></{action}Response>"
+    );
+    axum::response::Response::builder()
+        .status(StatusCode::OK)
+        .header("content-type", "text/xml")
+        .header("x-amzn-requestid", request_id)
+        .body(axum::body::Body::from(body))
+        .unwrap_or_else(|_| axum::response::Response::new(axum::body::Body::empty()))
+}
+
 fn role_xml(role: &Role) -> String {
     format!(
         "<Role><Path>{}</Path><RoleName>{}</RoleName><RoleId>{}</RoleId><Arn>{}</Arn><CreateDate>{}</CreateDate><AssumeRolePolicyDocument>{}</AssumeRolePolicyDocument>{}<MaxSessionDuration>{}</MaxSessionDuration></Role>",
@@ -235,7 +252,7 @@ pub(crate) async fn handle(ctx: &Ctx, req: &SimRequest, caller: &Caller) -> SimR
                     no_such_entity(format!("The role with name {name} cannot be found."))
                 })?;
             role.trust = trust;
-            Ok(query_response("UpdateAssumeRolePolicy", IAM_NS, "", rid))
+            Ok(metadata_only_response("UpdateAssumeRolePolicy", rid))
         }
         "PutRolePolicy" | "PutUserPolicy" => {
             let user = action == "PutUserPolicy";
@@ -267,7 +284,7 @@ pub(crate) async fn handle(ctx: &Ctx, req: &SimRequest, caller: &Caller) -> SimR
                 ))
             })?;
             policies.insert(policy_name, policy);
-            Ok(query_response(&action, IAM_NS, "", rid))
+            Ok(metadata_only_response(&action, rid))
         }
         "GetRolePolicy" => {
             let name = param(&form, "RoleName")?;
@@ -325,7 +342,7 @@ pub(crate) async fn handle(ctx: &Ctx, req: &SimRequest, caller: &Caller) -> SimR
                     "The policy with name {policy_name} cannot be found."
                 ))
             })?;
-            Ok(query_response(&action, IAM_NS, "", rid))
+            Ok(metadata_only_response(&action, rid))
         }
         other => Err(SimError::new(
             StatusCode::BAD_REQUEST,
