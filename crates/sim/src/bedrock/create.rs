@@ -166,11 +166,11 @@ pub(super) fn create_job(ctx: &Arc<Ctx>, req: &SimRequest, caller: &Caller) -> S
         .iter()
         .any(|j| j.account == account && j.name == job_name)
     {
-        return Err(SimError::new(
-            StatusCode::BAD_REQUEST,
-            "ConflictException",
-            format!("A model import job with the name {job_name} already exists."),
-        ));
+        // AWS answers a job name in use with ValidationException, not ConflictException:
+        // "The provided job name is currently in use." (aws/sagemaker-python-sdk PR 6076,
+        // rerunning an import with a fixed job name; completed jobs cannot be deleted, so the
+        // name stays taken). A replay with the same client request token is answered above.
+        return Err(validation("The provided job name is currently in use."));
     }
     if state
         .models

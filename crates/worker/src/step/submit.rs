@@ -52,6 +52,67 @@ pub fn create_job_request(record: &ImportRecord, env: &Environment) -> CreateJob
     }
 }
 
+/// The job name is taken (Bedrock's `ValidationException` "The provided job name is currently
+/// in use.", or a `ConflictException` naming the job). When the job holding the name is the
+/// one this attempt asks for (a create that took effect but whose answer was lost, then
+/// retried after Bedrock stopped matching the client request token), it exists: carry on with
+/// it. Otherwise the name belongs to another job, which cannot be deleted: refuse clearly.
+async fn find_own_job(
+    ctx: &Ctx,
+    env: &Environment,
+    job: &CreateJob,
+    message: String,
+) -> Result<String, CallError> {
+    let found = ctx
+        .cloud
+        .get_import_job(&env.name, job.job_name.as_str())
+        .await;
+    match found {
+        Ok(state) if state.is_for(job) => {
+            tracing::info!(job_arn = %state.job_arn, "job name in use by this request's own job; carrying on with it");
+            Ok(state.job_arn)
+        }
+        Ok(state) => Err(CallError::JobNameInUse(format!(
+            "{message} The job name {} belongs to another import job ({}, model {}), not to this request; Bedrock keeps job names even after the job ends. Retry the request with another job_name.",
+            job.job_name,
+            state.job_arn,
+            state.imported_model_name.as_deref().unwrap_or("unknown"),
+        ))),
+        // The name is taken but the job cannot be read: say both.
+        Err(e) if e.is_retryable() => Err(e),
+        Err(e) => Err(CallError::JobNameInUse(format!(
+            "{message} The job holding the name {} could not be read ({e}). Retry the request with another job_name.",
+            job.job_name
+        ))),
+    }
+}
+
+async fn job_created(ctx: &Ctx, record: &ImportRecord, job_arn: String) -> Result<(), StepError> {
+    tracing::info!(job_arn = %job_arn, "import job created");
+    let update = change(record)
+        .to(Cause::JobCreated, Status::Importing)
+        .condition(Condition::new(
+            ConditionType::JobSubmitted,
+            ConditionStatus::True,
+            Reason::JobCreated,
+            format!("Bedrock import job {job_arn}"),
+        ))
+        .changes(Changes {
+            bedrock_job_arn: Some(job_arn.clone()),
+            mark_submitted: true,
+            polls: Some(0),
+            retries: Some(0),
+            next_attempt_at: Some(later(ctx.settings.poll.delay(1, rand::random()))),
+            release: true,
+            ..Changes::default()
+        })
+        .event(Event::new(
+            EventKind::JobCreated,
+            serde_json::json!({ "job_arn": job_arn }),
+        ));
+    write(ctx, record, update).await
+}
+
 pub(super) async fn submit(
     ctx: &Ctx,
     record: &ImportRecord,
@@ -61,32 +122,12 @@ pub(super) async fn submit(
     if !budget(ctx, env).await? {
         return release(ctx, record, Some(soon())).await;
     }
-    match ctx.cloud.create_import_job(&env.name, &job).await {
-        Ok(job_arn) => {
-            tracing::info!(job_arn = %job_arn, "import job created");
-            let update = change(record)
-                .to(Cause::JobCreated, Status::Importing)
-                .condition(Condition::new(
-                    ConditionType::JobSubmitted,
-                    ConditionStatus::True,
-                    Reason::JobCreated,
-                    format!("Bedrock import job {job_arn}"),
-                ))
-                .changes(Changes {
-                    bedrock_job_arn: Some(job_arn.clone()),
-                    mark_submitted: true,
-                    polls: Some(0),
-                    retries: Some(0),
-                    next_attempt_at: Some(later(ctx.settings.poll.delay(1, rand::random()))),
-                    release: true,
-                    ..Changes::default()
-                })
-                .event(Event::new(
-                    EventKind::JobCreated,
-                    serde_json::json!({ "job_arn": job_arn }),
-                ));
-            write(ctx, record, update).await
-        }
+    let created = match ctx.cloud.create_import_job(&env.name, &job).await {
+        Err(CallError::JobNameInUse(message)) => find_own_job(ctx, env, &job, message).await,
+        other => other,
+    };
+    match created {
+        Ok(job_arn) => job_created(ctx, record, job_arn).await,
         Err(e) if e.is_retryable() => {
             let reason = match &e {
                 CallError::QuotaExceeded(_) => Reason::WaitingForQuota,
