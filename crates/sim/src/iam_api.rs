@@ -57,6 +57,17 @@ fn metadata_only_response(action: &str, request_id: &str) -> axum::response::Res
         .unwrap_or_else(|_| axum::response::Response::new(axum::body::Body::empty()))
 }
 
+/// Records that a role's policies changed now (the `iam_propagation_ms` fault).
+fn note_role_change(state: &mut State, account: &str, name: &str, now: time::OffsetDateTime) {
+    if let Some(arn) = state
+        .roles
+        .get(&(account.to_owned(), name.to_owned()))
+        .map(Role::arn)
+    {
+        state.iam_changed.insert(arn, now);
+    }
+}
+
 fn role_xml(role: &Role) -> String {
     format!(
         "<Role><Path>{}</Path><RoleName>{}</RoleName><RoleId>{}</RoleId><Arn>{}</Arn><CreateDate>{}</CreateDate><AssumeRolePolicyDocument>{}</AssumeRolePolicyDocument>{}<MaxSessionDuration>{}</MaxSessionDuration></Role>",
@@ -132,6 +143,7 @@ pub(crate) async fn handle(ctx: &Ctx, req: &SimRequest, caller: &Caller) -> SimR
                 created: ctx.clock.now(),
             };
             let xml = role_xml(&role);
+            state.iam_changed.insert(role.arn(), ctx.clock.now());
             state.roles.insert((account.clone(), name.to_owned()), role);
             Ok(query_response("CreateRole", IAM_NS, &xml, rid))
         }
@@ -252,6 +264,8 @@ pub(crate) async fn handle(ctx: &Ctx, req: &SimRequest, caller: &Caller) -> SimR
                     no_such_entity(format!("The role with name {name} cannot be found."))
                 })?;
             role.trust = trust;
+            let arn = role.arn();
+            state.iam_changed.insert(arn, ctx.clock.now());
             Ok(metadata_only_response("UpdateAssumeRolePolicy", rid))
         }
         "PutRolePolicy" | "PutUserPolicy" => {
@@ -284,6 +298,9 @@ pub(crate) async fn handle(ctx: &Ctx, req: &SimRequest, caller: &Caller) -> SimR
                 ))
             })?;
             policies.insert(policy_name, policy);
+            if !user {
+                note_role_change(&mut state, &account, name, ctx.clock.now());
+            }
             Ok(metadata_only_response(&action, rid))
         }
         "GetRolePolicy" => {
@@ -342,6 +359,9 @@ pub(crate) async fn handle(ctx: &Ctx, req: &SimRequest, caller: &Caller) -> SimR
                     "The policy with name {policy_name} cannot be found."
                 ))
             })?;
+            if !user {
+                note_role_change(&mut state, &account, name, ctx.clock.now());
+            }
             Ok(metadata_only_response(&action, rid))
         }
         other => Err(SimError::new(

@@ -167,9 +167,24 @@ pub(crate) struct State {
     pub(crate) models: Vec<ImportedModel>,
     /// `(account, clientRequestToken)` → job ARN.
     pub(crate) tokens: HashMap<(String, String), String>,
+    /// Role ARN → when it was last created or changed through the IAM API (trust or inline
+    /// policies), for the `iam_propagation_ms` fault.
+    pub(crate) iam_changed: HashMap<String, OffsetDateTime>,
 }
 
 impl State {
+    /// Whether a change to `role_arn` made through IAM is still propagating, `window` after it.
+    pub(crate) fn iam_propagating(
+        &self,
+        role_arn: &str,
+        now: OffsetDateTime,
+        window: Duration,
+    ) -> bool {
+        self.iam_changed
+            .get(role_arn)
+            .is_some_and(|changed| now < *changed + window)
+    }
+
     /// The identity policies attached to `principal`.
     pub(crate) fn identity_policies(&self, principal: &Principal) -> Vec<PolicyDocument> {
         match principal {

@@ -23,6 +23,47 @@ use super::job_arn_pattern;
 use super::run::run_job;
 use super::validation;
 
+/// Bedrock checks the execution role when the job is created, not only when it runs: a role it
+/// cannot assume (missing, or a trust policy that does not let `bedrock.amazonaws.com` in for
+/// this account and job) is `ValidationException` "The provided role ARN is invalid." at once
+/// (the Bedrock API reference's CreateModelImportJob errors: ValidationException, "input fails
+/// to satisfy the constraints specified by Amazon Bedrock"). Right after the role or its
+/// policies change, IAM has not propagated the change yet (IAM user guide, "Troubleshooting
+/// IAM", changes not immediately visible): with the `iam_propagation_ms` fault the same answer
+/// comes for that long, then the same call works.
+fn role_usable(
+    state: &mut crate::state::State,
+    now: time::OffsetDateTime,
+    faults: &crate::faults::FaultConfig,
+    role_arn: &str,
+    account: &str,
+    job_arn: &str,
+) -> SimResult<()> {
+    let invalid = || validation("The provided role ARN is invalid.");
+    let window =
+        time::Duration::milliseconds(i64::try_from(faults.iam_propagation_ms).unwrap_or(i64::MAX));
+    if state.iam_propagating(role_arn, now, window) {
+        return Err(invalid());
+    }
+    let service = ferry_policy::iam::Principal::Service(BEDROCK.to_owned());
+    let extra = [
+        ("aws:SourceAccount", account.to_owned()),
+        ("aws:SourceArn", job_arn.to_owned()),
+    ];
+    let session = crate::sts::assume(
+        state,
+        now,
+        &service,
+        role_arn,
+        "bedrock-role-check",
+        900,
+        &extra,
+    )
+    .map_err(|_| invalid())?;
+    state.credentials.remove(&session.access_key_id);
+    Ok(())
+}
+
 pub(super) fn create_job(ctx: &Arc<Ctx>, req: &SimRequest, caller: &Caller) -> SimResult {
     let body: Value = serde_json::from_slice(&req.body)
         .map_err(|e| validation(format!("Malformed request body: {e}")))?;
@@ -187,6 +228,12 @@ pub(super) fn create_job(ctx: &Arc<Ctx>, req: &SimRequest, caller: &Caller) -> S
         ));
     }
     let faults = ctx.faults.get();
+    let now = ctx.clock.now();
+    let arn = format!(
+        "arn:aws:bedrock:{region}:{account}:model-import-job/{}",
+        random_id(LOWER_ALNUM, 12)
+    );
+    role_usable(&mut state, now, &faults, role_arn, &account, &arn)?;
     let running = state
         .jobs
         .iter()
@@ -225,11 +272,6 @@ pub(super) fn create_job(ctx: &Arc<Ctx>, req: &SimRequest, caller: &Caller) -> S
                 })?,
         ),
     };
-    let now = ctx.clock.now();
-    let arn = format!(
-        "arn:aws:bedrock:{region}:{account}:model-import-job/{}",
-        random_id(LOWER_ALNUM, 12)
-    );
     state.jobs.push(Job {
         arn: arn.clone(),
         account: account.clone(),
