@@ -44,6 +44,12 @@ pub enum CallError {
     /// Completed jobs cannot be deleted, so the name stays taken.
     #[error("job name in use: {0}")]
     JobNameInUse(String),
+    /// `ValidationException` "The provided role ARN is invalid.": Bedrock checks at create time
+    /// that it can assume the execution role. Right after the role or its policies were created
+    /// or changed this is IAM still propagating, and the same call works a little later; the
+    /// caller decides how long to wait.
+    #[error("execution role not usable by Bedrock: {0}")]
+    RoleNotUsable(String),
     /// `ConflictException`: a model name in use, or a token reused for another request.
     #[error("conflict: {0}")]
     Conflict(String),
@@ -153,6 +159,14 @@ where
                     if job_name_in_use(e.message().unwrap_or_default()) =>
                 {
                     CallError::JobNameInUse(msg)
+                }
+                Some("ValidationException")
+                    if e.message()
+                        .unwrap_or_default()
+                        .to_ascii_lowercase()
+                        .contains("role arn is invalid") =>
+                {
+                    CallError::RoleNotUsable(msg)
                 }
                 Some("ValidationException" | "TooManyTagsException") => CallError::Validation(msg),
                 Some("ConflictException") => CallError::Conflict(msg),

@@ -196,6 +196,10 @@ pub struct WorkerConfig {
     /// Bedrock calls per second per hosting account and Region, all replicas together.
     pub budget_per_second: f64,
     pub budget_burst: f64,
+    /// How long a submission Bedrock refuses with "The provided role ARN is invalid." is
+    /// retried before the request fails: right after the policy kit creates or changes the
+    /// execution role, IAM takes a while to propagate the change. 0 fails at once.
+    pub role_propagation_secs: u64,
 }
 
 impl Default for WorkerConfig {
@@ -212,6 +216,7 @@ impl Default for WorkerConfig {
             list_threshold: 3,
             budget_per_second: 5.0,
             budget_burst: 20.0,
+            role_propagation_secs: 300,
         }
     }
 }

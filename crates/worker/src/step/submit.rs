@@ -87,9 +87,82 @@ async fn find_own_job(
     }
 }
 
+/// Bedrock refused the execution role at create time ("The provided role ARN is invalid.").
+/// Right after the policy kit created or changed the role or its policies, that is IAM still
+/// propagating (IAM user guide, "Troubleshooting IAM": changes are not always immediately
+/// visible): retry for `role_propagation_window` from the first refusal, saying why, then
+/// fail with the fix.
+async fn role_not_usable(
+    ctx: &Ctx,
+    record: &ImportRecord,
+    env: &Environment,
+    message: String,
+) -> Result<(), StepError> {
+    let window = ctx.settings.role_propagation_window;
+    let since = record
+        .conditions
+        .iter()
+        .find(|c| {
+            c.kind == ConditionType::ExecutionRoleAccepted && c.status == ConditionStatus::False
+        })
+        .map(|c| c.last_transition_time);
+    let waited = since.map_or(std::time::Duration::ZERO, |s| {
+        std::time::Duration::try_from(time::OffsetDateTime::now_utc() - s).unwrap_or_default()
+    });
+    let role = &env.execution_role;
+    if waited < window {
+        let why = format!(
+            "{message} Bedrock cannot use the execution role {role} yet; IAM changes take a while to propagate, so Ferry retries for up to {}s after the first refusal.",
+            window.as_secs()
+        );
+        let conditions = vec![
+            Condition::new(
+                ConditionType::ExecutionRoleAccepted,
+                ConditionStatus::False,
+                Reason::WaitingForIamPropagation,
+                why.clone(),
+            ),
+            Condition::new(
+                ConditionType::JobSubmitted,
+                ConditionStatus::False,
+                Reason::WaitingForIamPropagation,
+                format!("will retry: {why}"),
+            ),
+        ];
+        return retry_later(ctx, record, conditions, None).await;
+    }
+    let message = format!(
+        "{message} Bedrock still could not use the execution role {role} after {}s. Fix: its trust policy must let bedrock.amazonaws.com call sts:AssumeRole with aws:SourceAccount {account} and aws:SourceArn arn:aws:bedrock:{region}:{account}:model-import-job/* (`ferry policy render` prints the statement; `ferry policy check` finds what differs), then retry the request.",
+        window.as_secs(),
+        account = env.account,
+        region = env.region,
+    );
+    let event = Event::new(
+        EventKind::SubmitFailed,
+        serde_json::json!({ "message": message }),
+    );
+    fail(
+        ctx,
+        record,
+        Cause::SubmitFailed,
+        Condition::new(
+            ConditionType::ExecutionRoleAccepted,
+            ConditionStatus::False,
+            Reason::Rejected,
+            message,
+        ),
+        event,
+        |_| {},
+    )
+    .await
+}
+
 async fn job_created(ctx: &Ctx, record: &ImportRecord, job_arn: String) -> Result<(), StepError> {
     tracing::info!(job_arn = %job_arn, "import job created");
-    let update = change(record)
+    let waited_for_role = record.conditions.iter().any(|c| {
+        c.kind == ConditionType::ExecutionRoleAccepted && c.status == ConditionStatus::False
+    });
+    let mut update = change(record)
         .to(Cause::JobCreated, Status::Importing)
         .condition(Condition::new(
             ConditionType::JobSubmitted,
@@ -110,6 +183,14 @@ async fn job_created(ctx: &Ctx, record: &ImportRecord, job_arn: String) -> Resul
             EventKind::JobCreated,
             serde_json::json!({ "job_arn": job_arn }),
         ));
+    if waited_for_role {
+        update = update.condition(Condition::new(
+            ConditionType::ExecutionRoleAccepted,
+            ConditionStatus::True,
+            Reason::RoleAccepted,
+            "Bedrock accepted the execution role once IAM had propagated the change",
+        ));
+    }
     write(ctx, record, update).await
 }
 
@@ -128,6 +209,7 @@ pub(super) async fn submit(
     };
     match created {
         Ok(job_arn) => job_created(ctx, record, job_arn).await,
+        Err(CallError::RoleNotUsable(message)) => role_not_usable(ctx, record, env, message).await,
         Err(e) if e.is_retryable() => {
             let reason = match &e {
                 CallError::QuotaExceeded(_) => Reason::WaitingForQuota,
