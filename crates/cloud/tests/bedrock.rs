@@ -158,6 +158,13 @@ async fn invalid_input_is_a_validation_error() {
     let e = cloud.create_import_job(&dev(), &j).await.unwrap_err();
     assert!(matches!(e, CallError::Validation(_)), "{e:?}");
     assert!(!e.is_retryable());
+    // Bedrock's message, worded as AWS words validation errors, reaches the user as it came.
+    assert_eq!(
+        e.to_string(),
+        "rejected by Bedrock: ValidationException: 1 validation error detected: Value '[]' at \
+         'vpcConfig.subnetIds' failed to satisfy constraint: Member must have length greater \
+         than or equal to 1"
+    );
     // Too many tags: Bedrock's TooManyTagsException is a validation failure too.
     let mut j = job(&sim, "tags", "t-tags");
     j.job_tags = (0..51)

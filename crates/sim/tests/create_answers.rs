@@ -53,3 +53,22 @@ async fn a_role_change_still_propagating_is_an_invalid_role_until_it_lands() {
         .await
         .expect("accepted once propagated");
 }
+
+#[tokio::test]
+async fn validation_errors_are_worded_as_aws_words_them() {
+    let sim = start().await;
+    let (code, message) = create_error(&sim, "worded", "bad..name").await;
+    assert_eq!(code, "ValidationException");
+    assert_eq!(
+        message,
+        r"1 validation error detected: Value 'bad..name' at 'importedModelName' failed to satisfy constraint: Member must satisfy regular expression pattern: ([0-9a-zA-Z][_-]?)+"
+    );
+    let long = "a".repeat(64);
+    let (_, message) = create_error(&sim, &long, "fine").await;
+    assert_eq!(
+        message,
+        format!(
+            "1 validation error detected: Value '{long}' at 'jobName' failed to satisfy constraint: Member must have length less than or equal to 63"
+        )
+    );
+}

@@ -122,10 +122,14 @@ pub(super) fn create_job(ctx: &Arc<Ctx>, req: &SimRequest, caller: &Caller) -> S
                     ),
                 ));
             }
-            for t in tags {
+            for (i, t) in tags.iter().enumerate() {
                 let k = t.get("key").and_then(Value::as_str).unwrap_or_default();
                 let v = t.get("value").and_then(Value::as_str).unwrap_or_default();
-                Tag::new(k, v).map_err(|e| field_error(field, k, &e))?;
+                // AWS names a list member's field `list.N.member.field`, counting from 1.
+                Tag::new(k, "")
+                    .map_err(|e| field_error(&format!("{field}.{}.member.key", i + 1), k, &e))?;
+                Tag::new(k, v)
+                    .map_err(|e| field_error(&format!("{field}.{}.member.value", i + 1), v, &e))?;
             }
         }
     }
@@ -144,8 +148,18 @@ pub(super) fn create_job(ctx: &Arc<Ctx>, req: &SimRequest, caller: &Caller) -> S
                     })
                 });
             if !ok {
+                // Worded as AWS words list constraints (shapes SubnetIds 1..16,
+                // SecurityGroupIds 1..5, members `[-0-9a-zA-Z]+` of at most 32).
+                let shown = serde_json::to_string(ids).unwrap_or_default();
+                let constraint = if ids.is_empty() {
+                    "Member must have length greater than or equal to 1".to_owned()
+                } else if ids.len() > max {
+                    format!("Member must have length less than or equal to {max}")
+                } else {
+                    "Member must satisfy constraint: [Member must have length less than or equal to 32, Member must have length greater than or equal to 1, Member must satisfy regular expression pattern: [-0-9a-zA-Z]+]".to_owned()
+                };
                 return Err(validation(format!(
-                    "1 validation error detected: Value at 'vpcConfig.{field}' failed to satisfy constraint: 1 to {max} ids matching [-0-9a-zA-Z]+ of at most 32 characters"
+                    "1 validation error detected: Value '{shown}' at 'vpcConfig.{field}' failed to satisfy constraint: {constraint}"
                 )));
             }
         }
