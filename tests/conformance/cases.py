@@ -386,6 +386,21 @@ def bedrock_cases(run, ctx):
         finished(extra["jobArn"])
     C(br, "CreateModelImportJob", "imported-model-quota", job(f"conf-over-{sfx}", f"conf-over-{sfx}"), expect="ServiceQuotaExceededException")
 
+    # Tags on jobs and imported models (hosting-admin may tag; the importer's policy may not).
+    bra = run.principal("bedrock", "hosting-admin")
+    missing_job = f"arn:aws:bedrock:{region}:{acct}:model-import-job/000000000000"
+    for kind, res in (("job", arn), ("model", model_arn)):
+        C(bra, "ListTagsForResource", f"{kind}", {"resourceARN": res})
+        C(bra, "TagResource", f"{kind}", {"resourceARN": res, "tags": [{"key": "reviewed", "value": "yes"}]})
+        C(bra, "UntagResource", f"{kind}", {"resourceARN": res, "tagKeys": ["reviewed"]})
+    C(bra, "TagResource", "too-many-tags", {"resourceARN": arn, "tags": [{"key": f"t{i}", "value": "v"} for i in range(51)]}, expect="TooManyTagsException")
+    C(bra, "TagResource", "invalid-key", {"resourceARN": arn, "tags": [{"key": "bad*key", "value": "v"}]}, expect="ValidationException")
+    C(bra, "ListTagsForResource", "not-found", {"resourceARN": missing_job}, expect="ResourceNotFoundException")
+    C(bra, "UntagResource", "not-found", {"resourceARN": missing_job, "tagKeys": ["x"]}, expect="ResourceNotFoundException")
+    C(br, "ListTagsForResource", "access-denied", {"resourceARN": arn}, expect="AccessDeniedException")
+    C(br, "TagResource", "access-denied", {"resourceARN": arn, "tags": [{"key": "k", "value": "v"}]}, expect="AccessDeniedException")
+    C(br, "UntagResource", "access-denied", {"resourceARN": arn, "tagKeys": ["k"]}, expect="AccessDeniedException")
+
     C(brf, "DeleteImportedModel", "access-denied", {"modelIdentifier": model_arn}, expect="AccessDeniedException")
     C(br, "DeleteImportedModel", "ok", {"modelIdentifier": model_arn})
     C(br, "DeleteImportedModel", "not-found", {"modelIdentifier": model_arn}, expect="ResourceNotFoundException")

@@ -134,6 +134,10 @@ pub(crate) struct Job {
     pub(crate) vpc_config: Option<serde_json::Value>,
     /// Digest of the create request, for `clientRequestToken` replays.
     pub(crate) request_digest: String,
+    /// The job's tags (`jobTags`, then TagResource/UntagResource), in order.
+    pub(crate) tags: Vec<(String, String)>,
+    /// `importedModelTags`, given to the model the job creates.
+    pub(crate) model_tags: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone)]
@@ -149,6 +153,8 @@ pub(crate) struct ImportedModel {
     pub(crate) kms_key_arn: Option<String>,
     pub(crate) instruct_supported: bool,
     pub(crate) custom_model_units: i32,
+    /// The model's tags.
+    pub(crate) tags: Vec<(String, String)>,
 }
 
 /// The whole world of the sim.

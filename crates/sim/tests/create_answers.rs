@@ -72,3 +72,118 @@ async fn validation_errors_are_worded_as_aws_words_them() {
         )
     );
 }
+
+fn tag(k: &str, v: &str) -> aws_sdk_bedrock::types::Tag {
+    aws_sdk_bedrock::types::Tag::builder()
+        .key(k)
+        .value(v)
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn tags_on_jobs_and_imported_models() {
+    let sim = start().await;
+    let importer = bedrock(&config_for(&sim, HOSTING_IMPORTER));
+    let admin = bedrock(&config_for(&sim, HOSTING_ADMIN));
+    let job = importer
+        .create_model_import_job()
+        .job_name("tagged")
+        .imported_model_name("tagged-model")
+        .role_arn(env(&sim, "EXECUTION_ROLE_ARN"))
+        .model_data_source(aws_sdk_bedrock::types::ModelDataSource::S3DataSource(
+            aws_sdk_bedrock::types::S3DataSource::builder()
+                .s3_uri(env(&sim, "SAMPLE_MODEL_URI"))
+                .build()
+                .unwrap(),
+        ))
+        .job_tags(tag("team", "research"))
+        .imported_model_tags(tag("stage", "dev"))
+        .send()
+        .await
+        .unwrap()
+        .job_arn()
+        .to_owned();
+    let model = wait_job(&importer, &job)
+        .await
+        .imported_model_arn()
+        .unwrap()
+        .to_owned();
+    let keys =
+        |out: aws_sdk_bedrock::operation::list_tags_for_resource::ListTagsForResourceOutput| {
+            out.tags()
+                .iter()
+                .map(|t| format!("{}={}", t.key(), t.value()))
+                .collect::<Vec<_>>()
+        };
+    let listed = admin
+        .list_tags_for_resource()
+        .resource_arn(&job)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(keys(listed), vec!["team=research"]);
+    let listed = admin
+        .list_tags_for_resource()
+        .resource_arn(&model)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(keys(listed), vec!["stage=dev"]);
+
+    admin
+        .tag_resource()
+        .resource_arn(&model)
+        .tags(tag("stage", "prod"))
+        .tags(tag("owner", "alice"))
+        .send()
+        .await
+        .unwrap();
+    admin
+        .untag_resource()
+        .resource_arn(&model)
+        .tag_keys("owner")
+        .send()
+        .await
+        .unwrap();
+    let listed = admin
+        .list_tags_for_resource()
+        .resource_arn(&model)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(keys(listed), vec!["stage=prod"]);
+
+    // 50 tags per resource, existing ones included: TooManyTagsException names the resource.
+    let mut many = admin.tag_resource().resource_arn(&job);
+    for i in 0..50 {
+        many = many.tags(tag(&format!("k{i}"), "v"));
+    }
+    let err = many.send().await.expect_err("51 tags").into_service_error();
+    match err {
+        aws_sdk_bedrock::operation::tag_resource::TagResourceError::TooManyTagsException(e) => {
+            assert_eq!(e.resource_name(), Some(job.as_str()));
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // IAM decides: the importer's policy grants no tagging.
+    let err = importer
+        .list_tags_for_resource()
+        .resource_arn(&job)
+        .send()
+        .await
+        .expect_err("denied")
+        .into_service_error();
+    assert_eq!(err.code(), Some("AccessDeniedException"));
+    // An unknown resource is ResourceNotFoundException.
+    let gone = format!("{}000000000000", &job[..job.rfind('/').unwrap() + 1]);
+    let err = admin
+        .list_tags_for_resource()
+        .resource_arn(gone)
+        .send()
+        .await
+        .expect_err("unknown")
+        .into_service_error();
+    assert_eq!(err.code(), Some("ResourceNotFoundException"));
+}

@@ -84,6 +84,10 @@ pub(super) fn create_job(ctx: &Arc<Ctx>, req: &SimRequest, caller: &Caller) -> S
         )?;
     }
 
+    let arn = format!(
+        "arn:aws:bedrock:{region}:{account}:model-import-job/{}",
+        random_id(LOWER_ALNUM, 12)
+    );
     // Input validation with Bedrock's own rules (ferry_domain::bedrock).
     let job_name = required("jobName")?;
     JobName::parse(job_name).map_err(|e| field_error("jobName", job_name, &e))?;
@@ -113,14 +117,8 @@ pub(super) fn create_job(ctx: &Arc<Ctx>, req: &SimRequest, caller: &Caller) -> S
                 )));
             }
             if tags.len() > ferry_domain::bedrock::MAX_TAGS {
-                return Err(SimError::new(
-                    StatusCode::BAD_REQUEST,
-                    "TooManyTagsException",
-                    format!(
-                        "The number of tags exceeds the limit of {} per resource",
-                        ferry_domain::bedrock::MAX_TAGS
-                    ),
-                ));
+                // The job is the resource being created (the model does not exist yet).
+                return Err(super::tags::too_many_tags(&arn));
             }
             for (i, t) in tags.iter().enumerate() {
                 let k = t.get("key").and_then(Value::as_str).unwrap_or_default();
@@ -243,10 +241,6 @@ pub(super) fn create_job(ctx: &Arc<Ctx>, req: &SimRequest, caller: &Caller) -> S
     }
     let faults = ctx.faults.get();
     let now = ctx.clock.now();
-    let arn = format!(
-        "arn:aws:bedrock:{region}:{account}:model-import-job/{}",
-        random_id(LOWER_ALNUM, 12)
-    );
     role_usable(&mut state, now, &faults, role_arn, &account, &arn)?;
     let running = state
         .jobs
@@ -302,6 +296,8 @@ pub(super) fn create_job(ctx: &Arc<Ctx>, req: &SimRequest, caller: &Caller) -> S
         kms_key_arn,
         vpc_config: body.get("vpcConfig").cloned(),
         request_digest: digest,
+        tags: super::tags::pairs(body.get("jobTags")),
+        model_tags: super::tags::pairs(body.get("importedModelTags")),
     });
     if let Some(t) = token {
         state.tokens.insert((account, t.to_owned()), arn.clone());

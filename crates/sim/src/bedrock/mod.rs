@@ -6,6 +6,7 @@ mod jobs;
 mod list;
 mod models;
 mod run;
+mod tags;
 
 use std::sync::Arc;
 
@@ -119,6 +120,9 @@ pub(crate) async fn handle(ctx: &Arc<Ctx>, req: &SimRequest, caller: &Caller) ->
         (&Method::GET, ["imported-models"]) => "ListImportedModels",
         (&Method::GET, ["imported-models", _]) => "GetImportedModel",
         (&Method::DELETE, ["imported-models", _]) => "DeleteImportedModel",
+        (&Method::POST, ["tagResource"]) => "TagResource",
+        (&Method::POST, ["untagResource"]) => "UntagResource",
+        (&Method::POST, ["listTagsForResource"]) => "ListTagsForResource",
         _ => {
             return Err(SimError::new(
                 StatusCode::NOT_FOUND,
@@ -137,6 +141,9 @@ pub(crate) async fn handle(ctx: &Arc<Ctx>, req: &SimRequest, caller: &Caller) ->
         "ListModelImportJobs" => list_jobs(ctx, req, caller),
         "GetImportedModel" => get_model(ctx, caller, seg[1]),
         "ListImportedModels" => list_models(ctx, req, caller),
+        "TagResource" | "UntagResource" | "ListTagsForResource" => {
+            tags::handle(ctx, req, caller, op)
+        }
         _ => delete_model(ctx, caller, seg[1]),
     };
     ctx.faults.after(Service::Bedrock.name(), op).await;
