@@ -16,6 +16,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 mod oidc;
+mod regions;
 pub use oidc::{Audience, OidcConfig};
 
 /// Top-level sections; other `FERRY_*` variables (`FERRY_CONFIG`,
@@ -158,6 +159,9 @@ pub struct AwsConfig {
     pub session_name: String,
     /// Attempts per AWS call, with the SDK's exponential backoff.
     pub retry_max_attempts: u32,
+    /// Regions where Custom Model Import runs besides the ones Ferry knows
+    /// (`ferry_domain::bedrock::CUSTOM_MODEL_IMPORT_REGIONS`): AWS adds Regions.
+    pub extra_import_regions: Vec<String>,
 }
 
 impl Default for AwsConfig {
@@ -168,6 +172,7 @@ impl Default for AwsConfig {
             secret_access_key: None,
             session_name: "ferry".to_owned(),
             retry_max_attempts: 3,
+            extra_import_regions: Vec::new(),
         }
     }
 }
@@ -449,6 +454,7 @@ impl Config {
             });
         }
         self.check_placements()?;
+        self.check_import_regions()?;
         self.check_webhooks()?;
         Catalog::new(envs, teams).map_err(|e| ConfigError::key(e.key, e.message))
     }

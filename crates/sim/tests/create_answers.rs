@@ -187,3 +187,18 @@ async fn tags_on_jobs_and_imported_models() {
         .into_service_error();
     assert_eq!(err.code(), Some("ResourceNotFoundException"));
 }
+
+#[tokio::test]
+async fn imports_are_refused_outside_the_custom_model_import_regions() {
+    let mut scenario = ferry_sim::Scenario::walkthrough();
+    scenario.region = "ap-south-1".to_owned();
+    let sim = ferry_sim::Sim::start(ferry_sim::SimOptions {
+        scenario,
+        ..ferry_sim::SimOptions::default()
+    })
+    .await
+    .expect("sim starts");
+    let (code, message) = create_error(&sim, "elsewhere", "elsewhere-model").await;
+    assert_eq!(code, "ValidationException");
+    assert!(message.contains("ap-south-1"), "{message}");
+}

@@ -88,6 +88,14 @@ pub(super) fn create_job(ctx: &Arc<Ctx>, req: &SimRequest, caller: &Caller) -> S
         "arn:aws:bedrock:{region}:{account}:model-import-job/{}",
         random_id(LOWER_ALNUM, 12)
     );
+    // Custom Model Import runs only in some Regions (the Bedrock user guide's import-model
+    // page; `ferry_domain::bedrock::CUSTOM_MODEL_IMPORT_REGIONS`). AWS's exact answer elsewhere
+    // is not documented; the sim refuses with a ValidationException naming the Region.
+    if !ferry_domain::bedrock::CUSTOM_MODEL_IMPORT_REGIONS.contains(&region.as_str()) {
+        return Err(validation(format!(
+            "Custom model import is not supported in the {region} Region."
+        )));
+    }
     // Input validation with Bedrock's own rules (ferry_domain::bedrock).
     let job_name = required("jobName")?;
     JobName::parse(job_name).map_err(|e| field_error("jobName", job_name, &e))?;
