@@ -12,9 +12,7 @@ impl Config {
         let extra = &self.aws.extra_import_regions;
         for (name, e) in &self.environments {
             let region = e.region.to_string();
-            if CUSTOM_MODEL_IMPORT_REGIONS.contains(&region.as_str())
-                || extra.iter().any(|r| *r == region)
-            {
+            if CUSTOM_MODEL_IMPORT_REGIONS.contains(&region.as_str()) || extra.contains(&region) {
                 continue;
             }
             return Err(ConfigError::key(
