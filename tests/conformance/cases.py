@@ -343,9 +343,10 @@ def bedrock_cases(run, ctx):
     C(br, "GetModelImportJob", "by-name", {"jobIdentifier": f"conf-job-{sfx}"})
     C(br, "GetModelImportJob", "not-found", {"jobIdentifier": f"arn:aws:bedrock:{region}:{acct}:model-import-job/000000000000"}, expect="ResourceNotFoundException")
     C(brf, "GetModelImportJob", "access-denied", {"jobIdentifier": arn}, expect="AccessDeniedException")
-    # AWS answers a job name in use with ValidationException (issue 12); the sim with
-    # ConflictException. Both are declared for the operation, so the model cannot tell.
-    C(br, "CreateModelImportJob", "job-name-in-use", job(f"conf-job-{sfx}", f"conf-other-model-{sfx}"), expect=("ValidationException", "ConflictException"))
+    # AWS answers a job name in use with ValidationException "The provided job name is
+    # currently in use." (aws/sagemaker-python-sdk PR 6076); ConflictException is declared
+    # too, so the model alone cannot tell: the case pins the real one.
+    C(br, "CreateModelImportJob", "job-name-in-use", job(f"conf-job-{sfx}", f"conf-other-model-{sfx}"), expect="ValidationException")
     C(br, "CreateModelImportJob", "model-name-in-use", job(f"conf-job2-{sfx}", f"conf-model-{sfx}"), expect="ConflictException")
 
     empty = C(br, "CreateModelImportJob", "ok-empty-prefix", dict(job(f"conf-empty-{sfx}", f"conf-empty-{sfx}"), modelDataSource={"s3DataSource": {"s3Uri": f"s3://{ctx['bucket']}/conf-empty-{sfx}/"}}))
@@ -385,6 +386,21 @@ def bedrock_cases(run, ctx):
         extra = quiet.create_model_import_job(**job(f"conf-fill{i}-{sfx}", f"conf-fill{i}-{sfx}"))
         finished(extra["jobArn"])
     C(br, "CreateModelImportJob", "imported-model-quota", job(f"conf-over-{sfx}", f"conf-over-{sfx}"), expect="ServiceQuotaExceededException")
+
+    # Tags on jobs and imported models (hosting-admin may tag; the importer's policy may not).
+    bra = run.principal("bedrock", "hosting-admin")
+    missing_job = f"arn:aws:bedrock:{region}:{acct}:model-import-job/000000000000"
+    for kind, res in (("job", arn), ("model", model_arn)):
+        C(bra, "ListTagsForResource", f"{kind}", {"resourceARN": res})
+        C(bra, "TagResource", f"{kind}", {"resourceARN": res, "tags": [{"key": "reviewed", "value": "yes"}]})
+        C(bra, "UntagResource", f"{kind}", {"resourceARN": res, "tagKeys": ["reviewed"]})
+    C(bra, "TagResource", "too-many-tags", {"resourceARN": arn, "tags": [{"key": f"t{i}", "value": "v"} for i in range(51)]}, expect="TooManyTagsException")
+    C(bra, "TagResource", "invalid-key", {"resourceARN": arn, "tags": [{"key": "bad*key", "value": "v"}]}, expect="ValidationException")
+    C(bra, "ListTagsForResource", "not-found", {"resourceARN": missing_job}, expect="ResourceNotFoundException")
+    C(bra, "UntagResource", "not-found", {"resourceARN": missing_job, "tagKeys": ["x"]}, expect="ResourceNotFoundException")
+    C(br, "ListTagsForResource", "access-denied", {"resourceARN": arn}, expect="AccessDeniedException")
+    C(br, "TagResource", "access-denied", {"resourceARN": arn, "tags": [{"key": "k", "value": "v"}]}, expect="AccessDeniedException")
+    C(br, "UntagResource", "access-denied", {"resourceARN": arn, "tagKeys": ["k"]}, expect="AccessDeniedException")
 
     C(brf, "DeleteImportedModel", "access-denied", {"modelIdentifier": model_arn}, expect="AccessDeniedException")
     C(br, "DeleteImportedModel", "ok", {"modelIdentifier": model_arn})

@@ -44,33 +44,6 @@ from checker import Checker
 # crates/sim/README.md ("Conformance").
 # --------------------------------------------------------------------------------------
 KNOWN_GAPS = [
-    *[
-        {
-            "operation": op,
-            "case": "ok",
-            "rule": "query-envelope",
-            "reason": f"TODO-fix: sim sends an empty <{op}Result/> inside <{op}Response>; model says "
-            f"{op} has no output (no resultWrapper), so IAM answers with ResponseMetadata only",
-        }
-        for op in ("UpdateAssumeRolePolicy", "PutRolePolicy", "DeleteRolePolicy", "PutUserPolicy", "DeleteUserPolicy")
-    ],
-    *[
-        {
-            "operation": op,
-            "case": "*",
-            "rule": "unknown-member",
-            "reason": f"TODO-fix: sim sends EncryptionAlgorithm in the {op} response; model says "
-            f"{op}Response has no such member (only Encrypt/Decrypt/ReEncrypt return it)",
-        }
-        for op in ("GenerateDataKey", "GenerateDataKeyWithoutPlaintext")
-    ],
-    {
-        "operation": "GetImportedModel",
-        "case": "*",
-        "rule": "pattern",
-        "reason": "TODO-fix: sim sends customModelUnits.customModelUnitsVersion \"1.0\"; model says "
-        "CustomModelUnitsVersion matches v\\d+.\\d+ (e.g. \"v1.0\")",
-    },
 ]
 
 # --------------------------------------------------------------------------------------

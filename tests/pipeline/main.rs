@@ -6,6 +6,7 @@
 
 mod support;
 
+mod bedrock_answers;
 mod flow;
 mod replicas;
 mod scheduling;

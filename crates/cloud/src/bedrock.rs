@@ -79,6 +79,25 @@ pub struct JobState {
     pub failure_message: Option<String>,
     /// When it ended.
     pub end_time: Option<time::OffsetDateTime>,
+    /// `importedModelName` (GetModelImportJob and the list summaries).
+    pub imported_model_name: Option<String>,
+    /// `roleArn` (GetModelImportJob only).
+    pub role_arn: Option<String>,
+    /// `modelDataSource.s3DataSource.s3Uri` (GetModelImportJob only).
+    pub source: Option<String>,
+}
+
+impl JobState {
+    /// Whether this job is the one `job` asks for: GetModelImportJob returns neither the client
+    /// request token nor the tags, so a job found by name is recognised by what Ferry derives
+    /// from the request and sends: the imported model's name, the execution role and the source.
+    #[must_use]
+    pub fn is_for(&self, job: &CreateJob) -> bool {
+        self.job_name == job.job_name.as_str()
+            && self.imported_model_name.as_deref() == Some(job.model_name.as_str())
+            && self.role_arn.as_deref() == Some(job.role_arn.as_str())
+            && self.source.as_deref() == Some(job.source.as_str())
+    }
 }
 
 /// Hosting units of an imported model.
@@ -219,6 +238,12 @@ impl Cloud {
             imported_model_arn: out.imported_model_arn().map(str::to_owned),
             failure_message: out.failure_message().map(str::to_owned),
             end_time: out.end_time().and_then(to_offset),
+            imported_model_name: out.imported_model_name().map(str::to_owned),
+            role_arn: out.role_arn().map(str::to_owned),
+            source: match out.model_data_source() {
+                Some(ModelDataSource::S3DataSource(s)) => Some(s.s3_uri().to_owned()),
+                _ => None,
+            },
         })
     }
 
@@ -254,6 +279,9 @@ impl Cloud {
                 imported_model_arn: s.imported_model_arn().map(str::to_owned),
                 failure_message: None,
                 end_time: s.end_time().and_then(to_offset),
+                imported_model_name: s.imported_model_name().map(str::to_owned),
+                role_arn: None,
+                source: None,
             }));
             match out.next_token() {
                 Some(t) if !t.is_empty() && token.as_deref() != Some(t) => {

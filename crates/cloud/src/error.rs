@@ -37,7 +37,20 @@ pub enum CallError {
         /// What to change.
         fix: Option<String>,
     },
-    /// `ConflictException`: a job or model name in use, or a token reused for another request.
+    /// The job name is taken. Bedrock answers `ValidationException` "The provided job name is
+    /// currently in use." (aws/sagemaker-python-sdk PR 6076 meets exactly this on a rerun; the
+    /// Bedrock API reference's CreateModelImportJob errors list `ValidationException` and
+    /// `ConflictException`); a `ConflictException` naming the job is read the same way.
+    /// Completed jobs cannot be deleted, so the name stays taken.
+    #[error("job name in use: {0}")]
+    JobNameInUse(String),
+    /// `ValidationException` "The provided role ARN is invalid.": Bedrock checks at create time
+    /// that it can assume the execution role. Right after the role or its policies were created
+    /// or changed this is IAM still propagating, and the same call works a little later; the
+    /// caller decides how long to wait.
+    #[error("execution role not usable by Bedrock: {0}")]
+    RoleNotUsable(String),
+    /// `ConflictException`: a model name in use, or a token reused for another request.
     #[error("conflict: {0}")]
     Conflict(String),
     /// `ResourceNotFoundException`.
@@ -142,6 +155,19 @@ where
                     CallError::Throttled(msg)
                 }
                 Some("ServiceQuotaExceededException") => CallError::QuotaExceeded(msg),
+                Some("ValidationException" | "ConflictException")
+                    if job_name_in_use(e.message().unwrap_or_default()) =>
+                {
+                    CallError::JobNameInUse(msg)
+                }
+                Some("ValidationException")
+                    if e.message()
+                        .unwrap_or_default()
+                        .to_ascii_lowercase()
+                        .contains("role arn is invalid") =>
+                {
+                    CallError::RoleNotUsable(msg)
+                }
                 Some("ValidationException" | "TooManyTagsException") => CallError::Validation(msg),
                 Some("ConflictException") => CallError::Conflict(msg),
                 Some("ResourceNotFoundException") => CallError::NotFound(msg),
@@ -206,6 +232,14 @@ where
     }
 }
 
+/// Whether a `ValidationException` or `ConflictException` message says the job name is taken:
+/// AWS's "The provided job name is currently in use." or a conflict naming the import job.
+pub(crate) fn job_name_in_use(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    (m.contains("job name") && m.contains("in use"))
+        || (m.contains("model import job with the name") && m.contains("already exists"))
+}
+
 fn access_denied(aws_message: &str, msg: String, caller: &str, hosting_account: &str) -> CallError {
     use ferry_domain::preflight::{Access, DeniedCall, diagnose_access_denied};
     let pass_role = aws_message.contains("iam:PassRole");
@@ -237,5 +271,27 @@ fn access_denied(aws_message: &str, msg: String, caller: &str, hosting_account: 
         message: msg,
         step: Some(d.step),
         fix: Some(d.fix),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::job_name_in_use;
+
+    #[test]
+    fn a_job_name_in_use_is_recognised_in_both_wordings() {
+        assert!(job_name_in_use(
+            "The provided job name is currently in use."
+        ));
+        assert!(job_name_in_use(
+            "A model import job with the name ferry-1 already exists."
+        ));
+        assert!(!job_name_in_use(
+            "An imported model with the name m already exists."
+        ));
+        assert!(!job_name_in_use(
+            "The clientRequestToken t was already used with different request parameters."
+        ));
+        assert!(!job_name_in_use("The provided role ARN is invalid."));
     }
 }

@@ -110,13 +110,25 @@ async fn the_client_request_token_makes_create_idempotent() {
     let b = cloud.create_import_job(&dev(), &j).await.expect("replay");
     assert_eq!(a, b);
     wait(&cloud, &a).await;
-    // The job name again with another token is a conflict.
-    let e = cloud
-        .create_import_job(&dev(), &job(&sim, "idem", "other-token"))
-        .await
-        .unwrap_err();
-    assert!(matches!(e, CallError::Conflict(_)), "{e:?}");
+    // The job name again with another token: AWS answers ValidationException "The provided
+    // job name is currently in use." (aws/sagemaker-python-sdk PR 6076), not a
+    // ConflictException as this test used to expect; Ferry reads it as JobNameInUse.
+    let other = job(&sim, "idem", "other-token");
+    let e = cloud.create_import_job(&dev(), &other).await.unwrap_err();
+    assert!(matches!(e, CallError::JobNameInUse(_)), "{e:?}");
+    assert!(
+        e.to_string()
+            .contains("ValidationException: The provided job name is currently in use."),
+        "{e}"
+    );
     assert!(!e.is_retryable());
+    // The job holding the name is found by name and recognised as the one asked for.
+    let found = cloud.get_import_job(&dev(), "idem").await.expect("by name");
+    assert_eq!(found.job_arn, a);
+    assert!(found.is_for(&other), "{found:?}");
+    let mut elsewhere = other.clone();
+    elsewhere.model_name = ImportedModelName::parse("another-model").unwrap();
+    assert!(!found.is_for(&elsewhere));
 }
 
 #[tokio::test]
@@ -146,6 +158,13 @@ async fn invalid_input_is_a_validation_error() {
     let e = cloud.create_import_job(&dev(), &j).await.unwrap_err();
     assert!(matches!(e, CallError::Validation(_)), "{e:?}");
     assert!(!e.is_retryable());
+    // Bedrock's message, worded as AWS words validation errors, reaches the user as it came.
+    assert_eq!(
+        e.to_string(),
+        "rejected by Bedrock: ValidationException: 1 validation error detected: Value '[]' at \
+         'vpcConfig.subnetIds' failed to satisfy constraint: Member must have length greater \
+         than or equal to 1"
+    );
     // Too many tags: Bedrock's TooManyTagsException is a validation failure too.
     let mut j = job(&sim, "tags", "t-tags");
     j.job_tags = (0..51)

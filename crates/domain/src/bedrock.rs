@@ -326,6 +326,13 @@ fn is_tag_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || c.is_whitespace() || "._:/=+@-".contains(c)
 }
 
+/// The Regions where Amazon Bedrock Custom Model Import runs, as the Bedrock user guide's
+/// import-model page lists them ("Supported Regions", 2026 copies): US East (N. Virginia),
+/// US East (Ohio), US West (Oregon), Europe (Frankfurt). AWS adds Regions: Ferry's config
+/// extends this list with `[aws] extra_import_regions`.
+pub const CUSTOM_MODEL_IMPORT_REGIONS: &[&str] =
+    &["us-east-1", "us-east-2", "us-west-2", "eu-central-1"];
+
 /// Most tags one Bedrock resource takes. The API model says 200, but the
 /// service's `TooManyTagsException` says 50 per resource; Ferry holds to the
 /// smaller number.

@@ -58,6 +58,10 @@ words!(
         Scheduled,
         /// `CreateModelImportJob` was called.
         JobSubmitted,
+        /// Bedrock accepted the execution role when the job was created (it checks that it
+        /// can assume the role; right after IAM changes it may not yet). `False` since the
+        /// first refusal: its transition time starts the wait for IAM to propagate.
+        ExecutionRoleAccepted,
         /// Bedrock reported a job status Ferry knows.
         JobStatusKnown,
         /// The imported model exists and can be used.
@@ -104,6 +108,10 @@ words!(
         NoModel,
         Retrying,
         DeleteRefused,
+        /// Bedrock refused the execution role; IAM changes may still be propagating.
+        WaitingForIamPropagation,
+        /// Bedrock accepted the execution role after refusing it.
+        RoleAccepted,
     }
 );
 

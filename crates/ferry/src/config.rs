@@ -16,6 +16,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 mod oidc;
+mod regions;
 pub use oidc::{Audience, OidcConfig};
 
 /// Top-level sections; other `FERRY_*` variables (`FERRY_CONFIG`,
@@ -158,6 +159,9 @@ pub struct AwsConfig {
     pub session_name: String,
     /// Attempts per AWS call, with the SDK's exponential backoff.
     pub retry_max_attempts: u32,
+    /// Regions where Custom Model Import runs besides the ones Ferry knows
+    /// (`ferry_domain::bedrock::CUSTOM_MODEL_IMPORT_REGIONS`): AWS adds Regions.
+    pub extra_import_regions: Vec<String>,
 }
 
 impl Default for AwsConfig {
@@ -168,6 +172,7 @@ impl Default for AwsConfig {
             secret_access_key: None,
             session_name: "ferry".to_owned(),
             retry_max_attempts: 3,
+            extra_import_regions: Vec::new(),
         }
     }
 }
@@ -196,6 +201,10 @@ pub struct WorkerConfig {
     /// Bedrock calls per second per hosting account and Region, all replicas together.
     pub budget_per_second: f64,
     pub budget_burst: f64,
+    /// How long a submission Bedrock refuses with "The provided role ARN is invalid." is
+    /// retried before the request fails: right after the policy kit creates or changes the
+    /// execution role, IAM takes a while to propagate the change. 0 fails at once.
+    pub role_propagation_secs: u64,
 }
 
 impl Default for WorkerConfig {
@@ -212,6 +221,7 @@ impl Default for WorkerConfig {
             list_threshold: 3,
             budget_per_second: 5.0,
             budget_burst: 20.0,
+            role_propagation_secs: 300,
         }
     }
 }
@@ -444,6 +454,7 @@ impl Config {
             });
         }
         self.check_placements()?;
+        self.check_import_regions()?;
         self.check_webhooks()?;
         Catalog::new(envs, teams).map_err(|e| ConfigError::key(e.key, e.message))
     }

@@ -72,6 +72,7 @@ pub(crate) fn worker_settings(config: &Config, owner: String) -> Settings {
         budget_per_second: w.budget_per_second,
         budget_burst: w.budget_burst,
         placements: placements.into_values().collect(),
+        role_propagation_window: Duration::from_secs(w.role_propagation_secs),
     }
 }
 

@@ -42,6 +42,13 @@ pub struct FaultConfig {
     /// Report this status for running import jobs instead of `InProgress`
     /// (a value newer than the client's API model), to test how clients cope.
     pub reported_status: Option<String>,
+    /// IAM is eventually consistent: for this long after a role is created or its trust or
+    /// inline policies change through the IAM API, Bedrock does not see the change yet, and
+    /// CreateModelImportJob answers `ValidationException` "The provided role ARN is invalid."
+    /// (IAM user guide, "Troubleshooting IAM": "changes that I make are not always immediately
+    /// visible"; the Bedrock API reference lists ValidationException for CreateModelImportJob).
+    /// 0 (the default): changes are effective at once.
+    pub iam_propagation_ms: u64,
 }
 
 impl Default for FaultConfig {
@@ -52,6 +59,7 @@ impl Default for FaultConfig {
             max_concurrent_import_jobs: 1,
             max_imported_models: 3,
             reported_status: None,
+            iam_propagation_ms: 0,
         }
     }
 }

@@ -40,6 +40,34 @@ fn check(state: &State, caller: &Caller, action: &str, resource: String) -> SimR
     )
 }
 
+/// The answer of an IAM operation without an output shape (UpdateAssumeRolePolicy,
+/// Put/DeleteRolePolicy, Put/DeleteUserPolicy): botocore's `iam/2010-05-08/service-2.json`
+/// gives them no `output` and so no `resultWrapper`; IAM answers with `ResponseMetadata` only
+/// (the IAM API reference's examples, e.g. PutRolePolicy: `<PutRolePolicyResponse
+/// xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><ResponseMetadata>...`).
+fn metadata_only_response(action: &str, request_id: &str) -> axum::response::Response {
+    let body = format!(
+        "<{action}Response xmlns=\"{IAM_NS}\"><ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata></{action}Response>"
+    );
+    axum::response::Response::builder()
+        .status(StatusCode::OK)
+        .header("content-type", "text/xml")
+        .header("x-amzn-requestid", request_id)
+        .body(axum::body::Body::from(body))
+        .unwrap_or_else(|_| axum::response::Response::new(axum::body::Body::empty()))
+}
+
+/// Records that a role's policies changed now (the `iam_propagation_ms` fault).
+fn note_role_change(state: &mut State, account: &str, name: &str, now: time::OffsetDateTime) {
+    if let Some(arn) = state
+        .roles
+        .get(&(account.to_owned(), name.to_owned()))
+        .map(Role::arn)
+    {
+        state.iam_changed.insert(arn, now);
+    }
+}
+
 fn role_xml(role: &Role) -> String {
     format!(
         "<Role><Path>{}</Path><RoleName>{}</RoleName><RoleId>{}</RoleId><Arn>{}</Arn><CreateDate>{}</CreateDate><AssumeRolePolicyDocument>{}</AssumeRolePolicyDocument>{}<MaxSessionDuration>{}</MaxSessionDuration></Role>",
@@ -115,6 +143,7 @@ pub(crate) async fn handle(ctx: &Ctx, req: &SimRequest, caller: &Caller) -> SimR
                 created: ctx.clock.now(),
             };
             let xml = role_xml(&role);
+            state.iam_changed.insert(role.arn(), ctx.clock.now());
             state.roles.insert((account.clone(), name.to_owned()), role);
             Ok(query_response("CreateRole", IAM_NS, &xml, rid))
         }
@@ -235,7 +264,9 @@ pub(crate) async fn handle(ctx: &Ctx, req: &SimRequest, caller: &Caller) -> SimR
                     no_such_entity(format!("The role with name {name} cannot be found."))
                 })?;
             role.trust = trust;
-            Ok(query_response("UpdateAssumeRolePolicy", IAM_NS, "", rid))
+            let arn = role.arn();
+            state.iam_changed.insert(arn, ctx.clock.now());
+            Ok(metadata_only_response("UpdateAssumeRolePolicy", rid))
         }
         "PutRolePolicy" | "PutUserPolicy" => {
             let user = action == "PutUserPolicy";
@@ -267,7 +298,10 @@ pub(crate) async fn handle(ctx: &Ctx, req: &SimRequest, caller: &Caller) -> SimR
                 ))
             })?;
             policies.insert(policy_name, policy);
-            Ok(query_response(&action, IAM_NS, "", rid))
+            if !user {
+                note_role_change(&mut state, &account, name, ctx.clock.now());
+            }
+            Ok(metadata_only_response(&action, rid))
         }
         "GetRolePolicy" => {
             let name = param(&form, "RoleName")?;
@@ -325,7 +359,10 @@ pub(crate) async fn handle(ctx: &Ctx, req: &SimRequest, caller: &Caller) -> SimR
                     "The policy with name {policy_name} cannot be found."
                 ))
             })?;
-            Ok(query_response(&action, IAM_NS, "", rid))
+            if !user {
+                note_role_change(&mut state, &account, name, ctx.clock.now());
+            }
+            Ok(metadata_only_response(&action, rid))
         }
         other => Err(SimError::new(
             StatusCode::BAD_REQUEST,

@@ -238,7 +238,13 @@ pub(crate) async fn handle(ctx: &Ctx, req: &SimRequest, caller: &Caller) -> SimR
                 key.arn,
                 B64.encode(&plaintext)
             ));
-            let mut out = json!({"CiphertextBlob": blob, "KeyId": key.arn, "EncryptionAlgorithm": "SYMMETRIC_DEFAULT"});
+            let mut out = json!({"CiphertextBlob": blob, "KeyId": key.arn});
+            // Only Encrypt answers with EncryptionAlgorithm: botocore's
+            // `kms/2014-11-01/service-2.json` has no such member in
+            // GenerateDataKey(WithoutPlaintext)Response.
+            if op == "Encrypt" {
+                out["EncryptionAlgorithm"] = json!("SYMMETRIC_DEFAULT");
+            }
             if op == "GenerateDataKey" {
                 out["Plaintext"] = json!(B64.encode(&plaintext));
             }

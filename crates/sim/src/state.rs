@@ -134,6 +134,10 @@ pub(crate) struct Job {
     pub(crate) vpc_config: Option<serde_json::Value>,
     /// Digest of the create request, for `clientRequestToken` replays.
     pub(crate) request_digest: String,
+    /// The job's tags (`jobTags`, then TagResource/UntagResource), in order.
+    pub(crate) tags: Vec<(String, String)>,
+    /// `importedModelTags`, given to the model the job creates.
+    pub(crate) model_tags: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone)]
@@ -149,6 +153,8 @@ pub(crate) struct ImportedModel {
     pub(crate) kms_key_arn: Option<String>,
     pub(crate) instruct_supported: bool,
     pub(crate) custom_model_units: i32,
+    /// The model's tags.
+    pub(crate) tags: Vec<(String, String)>,
 }
 
 /// The whole world of the sim.
@@ -167,9 +173,24 @@ pub(crate) struct State {
     pub(crate) models: Vec<ImportedModel>,
     /// `(account, clientRequestToken)` → job ARN.
     pub(crate) tokens: HashMap<(String, String), String>,
+    /// Role ARN → when it was last created or changed through the IAM API (trust or inline
+    /// policies), for the `iam_propagation_ms` fault.
+    pub(crate) iam_changed: HashMap<String, OffsetDateTime>,
 }
 
 impl State {
+    /// Whether a change to `role_arn` made through IAM is still propagating, `window` after it.
+    pub(crate) fn iam_propagating(
+        &self,
+        role_arn: &str,
+        now: OffsetDateTime,
+        window: Duration,
+    ) -> bool {
+        self.iam_changed
+            .get(role_arn)
+            .is_some_and(|changed| now < *changed + window)
+    }
+
     /// The identity policies attached to `principal`.
     pub(crate) fn identity_policies(&self, principal: &Principal) -> Vec<PolicyDocument> {
         match principal {

@@ -152,7 +152,12 @@ impl SimError {
                 builder = builder
                     .header("content-type", "application/json")
                     .header("x-amzn-errortype", self.code.as_str());
-                serde_json::json!({"message": self.message}).to_string()
+                // TooManyTagsException carries `resourceName` (botocore's bedrock model).
+                match &self.resource {
+                    Some(r) => serde_json::json!({"message": self.message, "resourceName": r}),
+                    None => serde_json::json!({"message": self.message}),
+                }
+                .to_string()
             }
         };
         if self.status == StatusCode::TOO_MANY_REQUESTS

@@ -133,13 +133,14 @@ async fn client_request_token_makes_create_idempotent() {
     .await
     .expect_err("mismatch");
     assert!(e.is_conflict_exception(), "{e:?}");
-    // Without a token, reusing the job name conflicts.
+    // Without a token, reusing the job name is refused as AWS refuses it:
+    // ValidationException "The provided job name is currently in use." (aws/sagemaker-python-sdk
+    // PR 6076), where this test used to expect a ConflictException naming the job.
     let e = create(&sim, &client, |b| b).await.expect_err("name reuse");
-    assert!(e.is_conflict_exception(), "{e:?}");
-    assert!(
-        aws_sdk_bedrock::error::ProvideErrorMetadata::message(&e)
-            .unwrap()
-            .contains("job-1")
+    assert!(e.is_validation_exception(), "{e:?}");
+    assert_eq!(
+        aws_sdk_bedrock::error::ProvideErrorMetadata::message(&e),
+        Some("The provided job name is currently in use.")
     );
     // Replays still work after completion.
     wait_job(&client, &first).await;

@@ -384,8 +384,34 @@ async fn removing_any_single_step_fails_the_matching_call_and_the_job() {
             Direct::None => {}
         }
 
-        // The import job fails and names the broken link.
         let client = bedrock(&config_for(&sim, HOSTING_IMPORTER));
+        // A trust policy that keeps Bedrock out is refused when the job is created, as AWS
+        // does ("The provided role ARN is invalid."); it used to be accepted and fail later.
+        // `a_trust_broken_while_the_job_runs_fails_the_job_naming_the_statement` keeps the
+        // job's own message for these cases.
+        if case.message.first() == Some(&"sts:AssumeRole") {
+            let err = create_import(
+                &client,
+                &sim,
+                &format!("broken-{i}"),
+                &format!("broken-{i}"),
+                true,
+            )
+            .await
+            .expect_err(case.name);
+            let svc = err.into_service_error();
+            let meta = aws_sdk_bedrock::error::ProvideErrorMetadata::meta(&svc);
+            assert_eq!(meta.code(), Some("ValidationException"), "{}", case.name);
+            assert_eq!(
+                meta.message(),
+                Some("The provided role ARN is invalid."),
+                "{}",
+                case.name
+            );
+            sim.shutdown().await;
+            continue;
+        }
+        // The import job fails and names the broken link.
         let job = create_import(
             &client,
             &sim,
@@ -431,6 +457,49 @@ async fn removing_any_single_step_fails_the_matching_call_and_the_job() {
             "{}: no model",
             case.name
         );
+        sim.shutdown().await;
+    }
+}
+
+/// The trust cases of `cases()`, broken after the job was accepted: the job fails and its
+/// message names the trust statement Bedrock needed.
+#[tokio::test]
+async fn a_trust_broken_while_the_job_runs_fails_the_job_naming_the_statement() {
+    for (i, case) in cases()
+        .into_iter()
+        .filter(|c| c.message.first() == Some(&"sts:AssumeRole"))
+        .enumerate()
+    {
+        let sim = start().await;
+        trust_hosting_admin(&sim).await;
+        sim.faults()
+            .set_job_duration(std::time::Duration::from_secs(2));
+        let client = bedrock(&config_for(&sim, HOSTING_IMPORTER));
+        let job = create_import(
+            &client,
+            &sim,
+            &format!("late-{i}"),
+            &format!("late-{i}"),
+            true,
+        )
+        .await
+        .expect("accepted while the trust is intact");
+        (case.breaks)(&sim).await;
+        let done = wait_job(&client, &job).await;
+        assert_eq!(
+            done.status(),
+            Some(&ModelImportJobStatus::Failed),
+            "{}",
+            case.name
+        );
+        let msg = done.failure_message().expect("failure message");
+        for needle in case.message {
+            assert!(
+                msg.contains(needle),
+                "{}: {needle:?} not in {msg:?}",
+                case.name
+            );
+        }
         sim.shutdown().await;
     }
 }
@@ -551,8 +620,54 @@ async fn break_chain_breaks_the_same_links_in_process() {
     ];
     for (i, (step, needle)) in table.into_iter().enumerate() {
         let sim = start().await;
-        sim.break_chain(step).expect("breaks");
         let client = bedrock(&config_for(&sim, HOSTING_IMPORTER));
+        if needle == "sts:AssumeRole" {
+            // A broken Bedrock trust statement is refused at create time (AWS: "The provided
+            // role ARN is invalid."), where it used to fail the job later; broken after the
+            // job was accepted, the job fails naming sts:AssumeRole.
+            sim.break_chain(step).expect("breaks");
+            let err = create_import(
+                &client,
+                &sim,
+                &format!("step-{i}"),
+                &format!("step-{i}"),
+                true,
+            )
+            .await
+            .expect_err("role refused at create");
+            let svc = err.into_service_error();
+            let meta = aws_sdk_bedrock::error::ProvideErrorMetadata::meta(&svc);
+            assert_eq!(meta.code(), Some("ValidationException"), "{step:?}");
+            sim.shutdown().await;
+            let sim = start().await;
+            sim.faults()
+                .set_job_duration(std::time::Duration::from_secs(2));
+            let client = bedrock(&config_for(&sim, HOSTING_IMPORTER));
+            let job = create_import(
+                &client,
+                &sim,
+                &format!("step-{i}"),
+                &format!("step-{i}"),
+                true,
+            )
+            .await
+            .expect("create");
+            sim.break_chain(step).expect("breaks");
+            let done = wait_job(&client, &job).await;
+            assert_eq!(
+                done.status(),
+                Some(&ModelImportJobStatus::Failed),
+                "{step:?}"
+            );
+            assert!(
+                done.failure_message().unwrap().contains(needle),
+                "{step:?}: {:?}",
+                done.failure_message()
+            );
+            sim.shutdown().await;
+            continue;
+        }
+        sim.break_chain(step).expect("breaks");
         let job = create_import(
             &client,
             &sim,

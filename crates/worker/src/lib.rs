@@ -57,6 +57,9 @@ pub struct Settings {
     pub budget_per_second: f64,
     pub budget_burst: f64,
     pub placements: Vec<Placement>,
+    /// How long to keep retrying a submission Bedrock refuses with "The provided role ARN is
+    /// invalid." (IAM changes propagating) before failing the request with the fix.
+    pub role_propagation_window: Duration,
 }
 
 impl Default for Settings {
@@ -72,6 +75,7 @@ impl Default for Settings {
             budget_per_second: 5.0,
             budget_burst: 20.0,
             placements: Vec::new(),
+            role_propagation_window: Duration::from_secs(300),
         }
     }
 }
@@ -91,6 +95,7 @@ impl Settings {
             budget_per_second: 1000.0,
             budget_burst: 1000.0,
             placements,
+            role_propagation_window: Duration::from_secs(60),
         }
     }
 }

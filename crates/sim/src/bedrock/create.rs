@@ -23,6 +23,47 @@ use super::job_arn_pattern;
 use super::run::run_job;
 use super::validation;
 
+/// Bedrock checks the execution role when the job is created, not only when it runs: a role it
+/// cannot assume (missing, or a trust policy that does not let `bedrock.amazonaws.com` in for
+/// this account and job) is `ValidationException` "The provided role ARN is invalid." at once
+/// (the Bedrock API reference's CreateModelImportJob errors: ValidationException, "input fails
+/// to satisfy the constraints specified by Amazon Bedrock"). Right after the role or its
+/// policies change, IAM has not propagated the change yet (IAM user guide, "Troubleshooting
+/// IAM", changes not immediately visible): with the `iam_propagation_ms` fault the same answer
+/// comes for that long, then the same call works.
+fn role_usable(
+    state: &mut crate::state::State,
+    now: time::OffsetDateTime,
+    faults: &crate::faults::FaultConfig,
+    role_arn: &str,
+    account: &str,
+    job_arn: &str,
+) -> SimResult<()> {
+    let invalid = || validation("The provided role ARN is invalid.");
+    let window =
+        time::Duration::milliseconds(i64::try_from(faults.iam_propagation_ms).unwrap_or(i64::MAX));
+    if state.iam_propagating(role_arn, now, window) {
+        return Err(invalid());
+    }
+    let service = ferry_policy::iam::Principal::Service(BEDROCK.to_owned());
+    let extra = [
+        ("aws:SourceAccount", account.to_owned()),
+        ("aws:SourceArn", job_arn.to_owned()),
+    ];
+    let session = crate::sts::assume(
+        state,
+        now,
+        &service,
+        role_arn,
+        "bedrock-role-check",
+        900,
+        &extra,
+    )
+    .map_err(|_| invalid())?;
+    state.credentials.remove(&session.access_key_id);
+    Ok(())
+}
+
 pub(super) fn create_job(ctx: &Arc<Ctx>, req: &SimRequest, caller: &Caller) -> SimResult {
     let body: Value = serde_json::from_slice(&req.body)
         .map_err(|e| validation(format!("Malformed request body: {e}")))?;
@@ -43,6 +84,18 @@ pub(super) fn create_job(ctx: &Arc<Ctx>, req: &SimRequest, caller: &Caller) -> S
         )?;
     }
 
+    let arn = format!(
+        "arn:aws:bedrock:{region}:{account}:model-import-job/{}",
+        random_id(LOWER_ALNUM, 12)
+    );
+    // Custom Model Import runs only in some Regions (the Bedrock user guide's import-model
+    // page; `ferry_domain::bedrock::CUSTOM_MODEL_IMPORT_REGIONS`). AWS's exact answer elsewhere
+    // is not documented; the sim refuses with a ValidationException naming the Region.
+    if !ferry_domain::bedrock::CUSTOM_MODEL_IMPORT_REGIONS.contains(&region.as_str()) {
+        return Err(validation(format!(
+            "Custom model import is not supported in the {region} Region."
+        )));
+    }
     // Input validation with Bedrock's own rules (ferry_domain::bedrock).
     let job_name = required("jobName")?;
     JobName::parse(job_name).map_err(|e| field_error("jobName", job_name, &e))?;
@@ -72,19 +125,17 @@ pub(super) fn create_job(ctx: &Arc<Ctx>, req: &SimRequest, caller: &Caller) -> S
                 )));
             }
             if tags.len() > ferry_domain::bedrock::MAX_TAGS {
-                return Err(SimError::new(
-                    StatusCode::BAD_REQUEST,
-                    "TooManyTagsException",
-                    format!(
-                        "The number of tags exceeds the limit of {} per resource",
-                        ferry_domain::bedrock::MAX_TAGS
-                    ),
-                ));
+                // The job is the resource being created (the model does not exist yet).
+                return Err(super::tags::too_many_tags(&arn));
             }
-            for t in tags {
+            for (i, t) in tags.iter().enumerate() {
                 let k = t.get("key").and_then(Value::as_str).unwrap_or_default();
                 let v = t.get("value").and_then(Value::as_str).unwrap_or_default();
-                Tag::new(k, v).map_err(|e| field_error(field, k, &e))?;
+                // AWS names a list member's field `list.N.member.field`, counting from 1.
+                Tag::new(k, "")
+                    .map_err(|e| field_error(&format!("{field}.{}.member.key", i + 1), k, &e))?;
+                Tag::new(k, v)
+                    .map_err(|e| field_error(&format!("{field}.{}.member.value", i + 1), v, &e))?;
             }
         }
     }
@@ -103,8 +154,18 @@ pub(super) fn create_job(ctx: &Arc<Ctx>, req: &SimRequest, caller: &Caller) -> S
                     })
                 });
             if !ok {
+                // Worded as AWS words list constraints (shapes SubnetIds 1..16,
+                // SecurityGroupIds 1..5, members `[-0-9a-zA-Z]+` of at most 32).
+                let shown = serde_json::to_string(ids).unwrap_or_default();
+                let constraint = if ids.is_empty() {
+                    "Member must have length greater than or equal to 1".to_owned()
+                } else if ids.len() > max {
+                    format!("Member must have length less than or equal to {max}")
+                } else {
+                    "Member must satisfy constraint: [Member must have length less than or equal to 32, Member must have length greater than or equal to 1, Member must satisfy regular expression pattern: [-0-9a-zA-Z]+]".to_owned()
+                };
                 return Err(validation(format!(
-                    "1 validation error detected: Value at 'vpcConfig.{field}' failed to satisfy constraint: 1 to {max} ids matching [-0-9a-zA-Z]+ of at most 32 characters"
+                    "1 validation error detected: Value '{shown}' at 'vpcConfig.{field}' failed to satisfy constraint: {constraint}"
                 )));
             }
         }
@@ -166,11 +227,11 @@ pub(super) fn create_job(ctx: &Arc<Ctx>, req: &SimRequest, caller: &Caller) -> S
         .iter()
         .any(|j| j.account == account && j.name == job_name)
     {
-        return Err(SimError::new(
-            StatusCode::BAD_REQUEST,
-            "ConflictException",
-            format!("A model import job with the name {job_name} already exists."),
-        ));
+        // AWS answers a job name in use with ValidationException, not ConflictException:
+        // "The provided job name is currently in use." (aws/sagemaker-python-sdk PR 6076,
+        // rerunning an import with a fixed job name; completed jobs cannot be deleted, so the
+        // name stays taken). A replay with the same client request token is answered above.
+        return Err(validation("The provided job name is currently in use."));
     }
     if state
         .models
@@ -187,6 +248,8 @@ pub(super) fn create_job(ctx: &Arc<Ctx>, req: &SimRequest, caller: &Caller) -> S
         ));
     }
     let faults = ctx.faults.get();
+    let now = ctx.clock.now();
+    role_usable(&mut state, now, &faults, role_arn, &account, &arn)?;
     let running = state
         .jobs
         .iter()
@@ -225,11 +288,6 @@ pub(super) fn create_job(ctx: &Arc<Ctx>, req: &SimRequest, caller: &Caller) -> S
                 })?,
         ),
     };
-    let now = ctx.clock.now();
-    let arn = format!(
-        "arn:aws:bedrock:{region}:{account}:model-import-job/{}",
-        random_id(LOWER_ALNUM, 12)
-    );
     state.jobs.push(Job {
         arn: arn.clone(),
         account: account.clone(),
@@ -246,6 +304,8 @@ pub(super) fn create_job(ctx: &Arc<Ctx>, req: &SimRequest, caller: &Caller) -> S
         kms_key_arn,
         vpc_config: body.get("vpcConfig").cloned(),
         request_digest: digest,
+        tags: super::tags::pairs(body.get("jobTags")),
+        model_tags: super::tags::pairs(body.get("importedModelTags")),
     });
     if let Some(t) = token {
         state.tokens.insert((account, t.to_owned()), arn.clone());

@@ -18,6 +18,10 @@ fn find_model<'a>(state: &'a State, account: &str, id: &str) -> Option<&'a Impor
         .find(|m| m.account == account && (m.arn == id || m.name == id))
 }
 
+/// `CustomModelUnitsVersion` in botocore's `bedrock/2023-04-20/service-2.json` has the
+/// pattern `v\d+.\d+`: the version has a leading `v`.
+const CUSTOM_MODEL_UNITS_VERSION: &str = "v1.0";
+
 pub(super) fn get_model(ctx: &Ctx, caller: &Caller, id: &str) -> SimResult {
     let state = ctx.state();
     let model = find_model(&state, caller.account(), id);
@@ -42,7 +46,7 @@ pub(super) fn get_model(ctx: &Ctx, caller: &Caller, id: &str) -> SimResult {
         "creationTime": iso8601_millis(m.created),
         "modelArchitecture": m.architecture,
         "instructSupported": m.instruct_supported,
-        "customModelUnits": {"customModelUnitsPerModelCopy": m.custom_model_units, "customModelUnitsVersion": "1.0"}
+        "customModelUnits": {"customModelUnitsPerModelCopy": m.custom_model_units, "customModelUnitsVersion": CUSTOM_MODEL_UNITS_VERSION}
     });
     if let Some(k) = &m.kms_key_arn {
         v["modelKmsKeyArn"] = json!(k);

@@ -44,6 +44,7 @@ pub(super) async fn run_job(ctx: Arc<Ctx>, job_arn: String) {
                 kms_key_arn: job.kms_key_arn,
                 instruct_supported: facts.instruct_supported,
                 custom_model_units: units,
+                tags: job.model_tags,
             });
             (JobStatus::Completed, None, Some(model_arn))
         }

@@ -299,6 +299,7 @@ mod tests {
             kms_key_arn: None,
             instruct_supported: true,
             custom_model_units: 1,
+            tags: Vec::new(),
         }
     }
 

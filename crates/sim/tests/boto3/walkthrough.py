@@ -217,11 +217,13 @@ def main():
             check("delete-imported-model", lambda: bedrock.delete_imported_model(modelIdentifier=model_arn))
 
     def conflict():
-        code, _, status = error_code(lambda: bedrock.create_model_import_job(
+        # AWS: ValidationException "The provided job name is currently in use."
+        # (aws/sagemaker-python-sdk PR 6076), not ConflictException.
+        code, msg, status = error_code(lambda: bedrock.create_model_import_job(
             jobName=job_name, importedModelName=f"other-{suffix}", roleArn=role_arn, modelDataSource={"s3DataSource": {"s3Uri": uri}}))
-        expect(code == "ConflictException" and status == 400, (code, status))
+        expect(code == "ValidationException" and status == 400 and "job name is currently in use" in msg, (code, msg, status))
 
-    check("reused job name is a ConflictException", conflict)
+    check("reused job name is a ValidationException", conflict)
 
     def validation():
         code, msg, _ = error_code(lambda: bedrock.create_model_import_job(

@@ -52,6 +52,148 @@ pub fn create_job_request(record: &ImportRecord, env: &Environment) -> CreateJob
     }
 }
 
+/// The job name is taken (Bedrock's `ValidationException` "The provided job name is currently
+/// in use.", or a `ConflictException` naming the job). When the job holding the name is the
+/// one this attempt asks for (a create that took effect but whose answer was lost, then
+/// retried after Bedrock stopped matching the client request token), it exists: carry on with
+/// it. Otherwise the name belongs to another job, which cannot be deleted: refuse clearly.
+async fn find_own_job(
+    ctx: &Ctx,
+    env: &Environment,
+    job: &CreateJob,
+    message: String,
+) -> Result<String, CallError> {
+    let found = ctx
+        .cloud
+        .get_import_job(&env.name, job.job_name.as_str())
+        .await;
+    match found {
+        Ok(state) if state.is_for(job) => {
+            tracing::info!(job_arn = %state.job_arn, "job name in use by this request's own job; carrying on with it");
+            Ok(state.job_arn)
+        }
+        Ok(state) => Err(CallError::JobNameInUse(format!(
+            "{message} The job name {} belongs to another import job ({}, model {}), not to this request; Bedrock keeps job names even after the job ends. Retry the request with another job_name.",
+            job.job_name,
+            state.job_arn,
+            state.imported_model_name.as_deref().unwrap_or("unknown"),
+        ))),
+        // The name is taken but the job cannot be read: say both.
+        Err(e) if e.is_retryable() => Err(e),
+        Err(e) => Err(CallError::JobNameInUse(format!(
+            "{message} The job holding the name {} could not be read ({e}). Retry the request with another job_name.",
+            job.job_name
+        ))),
+    }
+}
+
+/// Bedrock refused the execution role at create time ("The provided role ARN is invalid.").
+/// Right after the policy kit created or changed the role or its policies, that is IAM still
+/// propagating (IAM user guide, "Troubleshooting IAM": changes are not always immediately
+/// visible): retry for `role_propagation_window` from the first refusal, saying why, then
+/// fail with the fix.
+async fn role_not_usable(
+    ctx: &Ctx,
+    record: &ImportRecord,
+    env: &Environment,
+    message: String,
+) -> Result<(), StepError> {
+    let window = ctx.settings.role_propagation_window;
+    let since = record
+        .conditions
+        .iter()
+        .find(|c| {
+            c.kind == ConditionType::ExecutionRoleAccepted && c.status == ConditionStatus::False
+        })
+        .map(|c| c.last_transition_time);
+    let waited = since.map_or(std::time::Duration::ZERO, |s| {
+        std::time::Duration::try_from(time::OffsetDateTime::now_utc() - s).unwrap_or_default()
+    });
+    let role = &env.execution_role;
+    if waited < window {
+        let why = format!(
+            "{message} Bedrock cannot use the execution role {role} yet; IAM changes take a while to propagate, so Ferry retries for up to {}s after the first refusal.",
+            window.as_secs()
+        );
+        let conditions = vec![
+            Condition::new(
+                ConditionType::ExecutionRoleAccepted,
+                ConditionStatus::False,
+                Reason::WaitingForIamPropagation,
+                why.clone(),
+            ),
+            Condition::new(
+                ConditionType::JobSubmitted,
+                ConditionStatus::False,
+                Reason::WaitingForIamPropagation,
+                format!("will retry: {why}"),
+            ),
+        ];
+        return retry_later(ctx, record, conditions, None).await;
+    }
+    let message = format!(
+        "{message} Bedrock still could not use the execution role {role} after {}s. Fix: its trust policy must let bedrock.amazonaws.com call sts:AssumeRole with aws:SourceAccount {account} and aws:SourceArn arn:aws:bedrock:{region}:{account}:model-import-job/* (`ferry policy render` prints the statement; `ferry policy check` finds what differs), then retry the request.",
+        window.as_secs(),
+        account = env.account,
+        region = env.region,
+    );
+    let event = Event::new(
+        EventKind::SubmitFailed,
+        serde_json::json!({ "message": message }),
+    );
+    fail(
+        ctx,
+        record,
+        Cause::SubmitFailed,
+        Condition::new(
+            ConditionType::ExecutionRoleAccepted,
+            ConditionStatus::False,
+            Reason::Rejected,
+            message,
+        ),
+        event,
+        |_| {},
+    )
+    .await
+}
+
+async fn job_created(ctx: &Ctx, record: &ImportRecord, job_arn: String) -> Result<(), StepError> {
+    tracing::info!(job_arn = %job_arn, "import job created");
+    let waited_for_role = record.conditions.iter().any(|c| {
+        c.kind == ConditionType::ExecutionRoleAccepted && c.status == ConditionStatus::False
+    });
+    let mut update = change(record)
+        .to(Cause::JobCreated, Status::Importing)
+        .condition(Condition::new(
+            ConditionType::JobSubmitted,
+            ConditionStatus::True,
+            Reason::JobCreated,
+            format!("Bedrock import job {job_arn}"),
+        ))
+        .changes(Changes {
+            bedrock_job_arn: Some(job_arn.clone()),
+            mark_submitted: true,
+            polls: Some(0),
+            retries: Some(0),
+            next_attempt_at: Some(later(ctx.settings.poll.delay(1, rand::random()))),
+            release: true,
+            ..Changes::default()
+        })
+        .event(Event::new(
+            EventKind::JobCreated,
+            serde_json::json!({ "job_arn": job_arn }),
+        ));
+    if waited_for_role {
+        update = update.condition(Condition::new(
+            ConditionType::ExecutionRoleAccepted,
+            ConditionStatus::True,
+            Reason::RoleAccepted,
+            "Bedrock accepted the execution role once IAM had propagated the change",
+        ));
+    }
+    write(ctx, record, update).await
+}
+
 pub(super) async fn submit(
     ctx: &Ctx,
     record: &ImportRecord,
@@ -61,32 +203,13 @@ pub(super) async fn submit(
     if !budget(ctx, env).await? {
         return release(ctx, record, Some(soon())).await;
     }
-    match ctx.cloud.create_import_job(&env.name, &job).await {
-        Ok(job_arn) => {
-            tracing::info!(job_arn = %job_arn, "import job created");
-            let update = change(record)
-                .to(Cause::JobCreated, Status::Importing)
-                .condition(Condition::new(
-                    ConditionType::JobSubmitted,
-                    ConditionStatus::True,
-                    Reason::JobCreated,
-                    format!("Bedrock import job {job_arn}"),
-                ))
-                .changes(Changes {
-                    bedrock_job_arn: Some(job_arn.clone()),
-                    mark_submitted: true,
-                    polls: Some(0),
-                    retries: Some(0),
-                    next_attempt_at: Some(later(ctx.settings.poll.delay(1, rand::random()))),
-                    release: true,
-                    ..Changes::default()
-                })
-                .event(Event::new(
-                    EventKind::JobCreated,
-                    serde_json::json!({ "job_arn": job_arn }),
-                ));
-            write(ctx, record, update).await
-        }
+    let created = match ctx.cloud.create_import_job(&env.name, &job).await {
+        Err(CallError::JobNameInUse(message)) => find_own_job(ctx, env, &job, message).await,
+        other => other,
+    };
+    match created {
+        Ok(job_arn) => job_created(ctx, record, job_arn).await,
+        Err(CallError::RoleNotUsable(message)) => role_not_usable(ctx, record, env, message).await,
         Err(e) if e.is_retryable() => {
             let reason = match &e {
                 CallError::QuotaExceeded(_) => Reason::WaitingForQuota,
