@@ -109,7 +109,7 @@ async fn environment_preflight(
         .preflight(&env.name, &source, source_key.as_ref())
         .await;
     Ok(Json(
-        serde_json::to_value(&report).map_err(crate::ApiError::internal)?,
+        serde_json::to_value(&report)?,
     ))
 }
 
