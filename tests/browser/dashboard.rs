@@ -443,11 +443,14 @@ async fn a_promotion_is_linked_and_a_refusal_shows_the_servers_reason(pool: PgPo
     let stack = Stack::start(pool, 300).await;
     let research = stack.researcher("research").await;
     let hosting = stack.hosting().await;
+    let second = stack.app.token(Role::Hosting, None, "hosting-second").await;
     let sample = stack.sample.clone();
     let dev = stack.submit(&research, "dev", "llama-dev", &sample).await;
     stack
         .wait_for(&hosting, &dev, "completed", |i| i["status"] == "completed")
         .await;
+    // The body also reads and acts through the API.
+    let stack = &stack;
 
     Browser::run("promote_and_refusal", &stack.app, |mut b| async move {
         b.login(&hosting).await;
@@ -499,19 +502,82 @@ async fn a_promotion_is_linked_and_a_refusal_shows_the_servers_reason(pool: PgPo
         .await;
         let lineage = b.text("#lineage").await;
         assert!(lineage.contains("Promoted from"), "{lineage}");
-        // The promoter counts as requester: the server refuses its approval,
-        // and the page says why.
+        // The promoter counts as requester, so the server does not offer it
+        // the approval: the page shows no Approve button (it keeps no copy of
+        // that rule), only what the request's `allowed_actions` lists.
+        let promoted = b
+            .js(
+                "return document.querySelector('#detail').dataset.id",
+                vec![],
+            )
+            .await;
+        let promoted = promoted.as_str().unwrap().to_owned();
+        let offered = stack.import(&hosting, &promoted).await["allowed_actions"].clone();
+        assert!(
+            !offered.as_array().unwrap().contains(&json!("approve")),
+            "the server does not offer the promoter the approval: {offered}"
+        );
+        b.wait(
+            "the actions the server offers",
+            "document.querySelector('#actions button[data-action=\"reject\"]')",
+        )
+        .await;
+        assert_eq!(
+            b.js(
+                "return document.querySelectorAll('button[data-action=\"approve\"]').length",
+                vec![]
+            )
+            .await,
+            json!(0),
+            "no Approve button for the promoter"
+        );
+        assert!(
+            b.text("#actions").await.contains("someone else to approve"),
+            "the page says the approval is someone else's"
+        );
+        assert!(
+            b.text("#detail").await.contains("pending approval"),
+            "still waiting"
+        );
+        b.shot("promoted-no-approve").await;
+
+        // A refusal shows the server's reason: another reviewer opens the
+        // approve dialog, the promoter rejects the request through the API
+        // before that reviewer confirms, and the server refuses the approval.
+        b.click("#logout").await;
+        b.login(&second).await;
+        b.wait("the list", "document.querySelector('#requests')")
+            .await;
+        b.js(
+            "location.hash = '#/imports/' + arguments[0]; return true;",
+            vec![json!(promoted)],
+        )
+        .await;
         b.click("button[data-action=\"approve\"]").await;
         b.wait(
             "the approve dialog",
             "document.getElementById('dialog').open",
         )
         .await;
+        let res = stack
+            .app
+            .post(
+                &hosting,
+                &format!("/v1/imports/{promoted}/reject"),
+                &json!({ "reason": "not for prod yet" }),
+            )
+            .await;
+        assert_eq!(res.status(), 200, "the promoter may reject");
         b.click("#dialog-ok").await;
+        b.wait(
+            "the refusal in the dialog",
+            "!document.getElementById('dialog-error').hidden",
+        )
+        .await;
         let refusal = b.text("#dialog-error").await;
         assert!(
-            refusal.contains("Not allowed")
-                && refusal.contains("cannot be approved by the credential that submitted it"),
+            refusal.contains("Not possible now")
+                && refusal.contains("the request is rejected; it cannot become queued"),
             "{refusal}"
         );
         b.shot("refused").await;
@@ -521,10 +587,11 @@ async fn a_promotion_is_linked_and_a_refusal_shows_the_servers_reason(pool: PgPo
             "!document.getElementById('dialog').open",
         )
         .await;
-        assert!(
-            b.text("#detail").await.contains("pending approval"),
-            "still waiting"
-        );
+        b.wait(
+            "the request shown rejected",
+            "document.querySelector('#detail[data-status=\"rejected\"]')",
+        )
+        .await;
     })
     .await;
 }

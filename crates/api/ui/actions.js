@@ -5,7 +5,7 @@
 // refusals are shown as they come (problem+json `detail`).
 
 import { h } from './dom.js';
-import { api, me, environments, currentRoute } from './state.js';
+import { api, environments, currentRoute } from './state.js';
 import { detailHash } from './routes.js';
 import { hideError, toast } from './notice.js';
 import { handle } from './session.js';
@@ -16,20 +16,10 @@ export function offers(imp, action) {
   return Array.isArray(imp.allowed_actions) && imp.allowed_actions.includes(action);
 }
 
-// The caller reviews this request but submitted it: approving is refused
-// (separation of duties), so the server does not list `approve`. The button
-// stays, with a note, so that the server's answer explains why.
-function ownReview(imp) {
-  const who = me();
-  return offers(imp, 'reject') && !offers(imp, 'approve') && Boolean(who) && imp.requested_by === who.name;
-}
-
 // Which buttons to show: what the server offers, where the page has what
 // the action needs (another environment to promote to, a model to delete).
 function shows(action, imp) {
   switch (action) {
-    case 'approve':
-      return offers(imp, 'approve') || ownReview(imp);
     case 'promote':
       return offers(imp, 'promote') && environments().some((e) => e.name !== imp.environment);
     case 'delete':
@@ -57,11 +47,12 @@ export function actionButtons(imp, view) {
   add('cancel', 'Cancel request…', 'ghost', cancel);
   add('delete', 'Delete model…', 'danger', deleteModel);
   const notes = [];
-  if (ownReview(imp)) {
-    notes.push(h('p', { class: 'muted small', text: 'You requested this one: someone else must approve it.' }));
-  }
+  // Notes say only what `allowed_actions` implies: a request waiting for
+  // an approval the caller may not give waits for someone else's.
   if (imp.status === 'pending_approval' && !offers(imp, 'reject')) {
     notes.push(h('p', { class: 'muted small', text: 'Waiting for the hosting team to approve.' }));
+  } else if (imp.status === 'pending_approval' && !offers(imp, 'approve')) {
+    notes.push(h('p', { class: 'muted small', text: 'Waiting for someone else to approve it.' }));
   }
   if (buttons.length === 0 && notes.length === 0) return null;
   return h('div', { class: 'actions', id: 'actions' }, buttons, notes);
