@@ -359,3 +359,35 @@ async fn a_stored_value_that_no_longer_parses_is_an_error_naming_the_field(pool:
         vec![good.id]
     );
 }
+
+/// Ferry reaches Postgres over TLS when the URL asks for it (`sslmode=require`), as managed
+/// databases demand (RDS for PostgreSQL 15 and later refuses unencrypted connections by
+/// default). Debian's PostgreSQL serves TLS with its snakeoil certificate; a private test
+/// cluster without TLS must refuse the upgrade instead.
+#[tokio::test]
+async fn the_database_is_reached_over_tls_when_the_url_asks_for_it() {
+    let base = std::env::var("DATABASE_URL").expect("DATABASE_URL names the test server");
+    let plain = ferry_store::connect(&base, 1).await.unwrap();
+    let server_tls: String = sqlx::query_scalar("SHOW ssl")
+        .fetch_one(&plain)
+        .await
+        .unwrap();
+    let url = format!(
+        "{base}{}sslmode=require",
+        if base.contains('?') { '&' } else { '?' }
+    );
+    match ferry_store::connect(&url, 1).await {
+        Ok(pool) => {
+            let encrypted: bool =
+                sqlx::query_scalar("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap();
+            assert!(encrypted, "sslmode=require gave an unencrypted connection");
+        }
+        Err(e) => assert_eq!(
+            server_tls, "off",
+            "the server offers TLS, yet sslmode=require failed: {e}"
+        ),
+    }
+}
