@@ -47,6 +47,8 @@ pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
 /// The database answers (or [`StoreError::Unavailable`], quickly).
 pub async fn ping(pool: &PgPool) -> Result<(), StoreError> {
     let mut conn = acquire(pool).await?;
-    sqlx::query!("SELECT 1 AS one").fetch_one(&mut *conn).await?;
+    sqlx::query!("SELECT 1 AS one")
+        .fetch_one(&mut *conn)
+        .await?;
     Ok(())
 }

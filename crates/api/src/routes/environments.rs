@@ -108,9 +108,7 @@ async fn environment_preflight(
     let report = cloud
         .preflight(&env.name, &source, source_key.as_ref())
         .await;
-    Ok(Json(
-        serde_json::to_value(&report)?,
-    ))
+    Ok(Json(serde_json::to_value(&report)?))
 }
 
 /// One statement of a rendered document, explained.
