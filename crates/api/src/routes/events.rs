@@ -275,7 +275,7 @@ impl Reader {
             self.wake.borrow_and_update();
             let page = match ferry_store::acquire(&self.pool).await {
                 Ok(mut conn) => next_page(&mut conn, self.after, &self.filter, PAGE).await,
-                Err(e) => Err(e.into()),
+                Err(e) => Err(e),
             };
             match page {
                 Ok((messages, resume)) => {
