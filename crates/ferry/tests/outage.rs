@@ -137,6 +137,7 @@ impl Serve {
             .args(["--config", config.to_str().unwrap(), "serve"])
             .env("DATABASE_URL", db)
             .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("FERRY_WORKER__TICK_MILLIS", "100")
             .env_remove("RUST_LOG")
             .stdout(Stdio::null())
             .stderr(File::create(&log).unwrap())
@@ -175,13 +176,42 @@ impl Drop for Serve {
 
 /// The sim (for the config's AWS endpoint) and a config file using `port`.
 async fn setup(port: u16) -> (ferry_sim::SimHandle, tempfile::TempDir, PathBuf) {
-    let sim = ferry_sim::Sim::start(ferry_sim::SimOptions::default())
-        .await
-        .unwrap();
+    let sim = ferry_sim::Sim::start(ferry_sim::SimOptions {
+        faults: ferry_sim::FaultConfig {
+            job_duration_ms: 300,
+            ..ferry_sim::FaultConfig::default()
+        },
+        ..ferry_sim::SimOptions::default()
+    })
+    .await
+    .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("ferry.toml");
     std::fs::write(&config, ferry::dev::dev_config(port, &sim).unwrap()).unwrap();
     (sim, dir, config)
+}
+
+/// `ferry token create` against `db`.
+fn create_token(config: &Path, db: &str, role: &[&str]) -> String {
+    let out = Command::new(FERRY)
+        .args([
+            "--config",
+            config.to_str().unwrap(),
+            "token",
+            "create",
+            "--name",
+            "outage",
+        ])
+        .args(role)
+        .env("DATABASE_URL", db)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
 /// Polls `url` (bounded) until it answers `want`.
@@ -233,19 +263,13 @@ async fn assert_database_unavailable(res: reqwest::Response) {
 async fn requests_get_a_quick_503_while_the_database_is_down_and_recover_after() {
     let pg = PrivatePg::new();
     let port = free_port();
-    let (_sim, _dir, config) = setup(port).await;
-    let out = Command::new(FERRY)
-        .args(["--config", config.to_str().unwrap()])
-        .args(["token", "create", "--role", "admin", "--name", "outage"])
-        .env("DATABASE_URL", pg.url())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let (sim, _dir, config) = setup(port).await;
+    let token = create_token(&config, &pg.url(), &["--role", "admin"]);
+    let researcher = create_token(
+        &config,
+        &pg.url(),
+        &["--role", "researcher", "--team", "research"],
     );
-    let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
 
     let serve = Serve::spawn(&config, &pg.url(), port);
     let http = reqwest::Client::new();
@@ -275,6 +299,43 @@ async fn requests_get_a_quick_503_while_the_database_is_down_and_recover_after()
     pg.start();
     until_status(&http, &readyz, &token, 200, &serve).await;
     until_status(&http, &imports, &token, 200, &serve).await;
+
+    // The worker lived through the outage and takes new work by itself.
+    let res = http
+        .post(&imports)
+        .bearer_auth(&researcher)
+        .json(&serde_json::json!({
+            "source": sim.scenario().env("SAMPLE_MODEL_URI").unwrap(),
+            "environment": "dev",
+            "model_name": "after-the-outage",
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 201);
+    let id = res.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut status = String::new();
+    for _ in 0..600 {
+        let res = http
+            .get(format!("{imports}/{id}"))
+            .bearer_auth(&researcher)
+            .send()
+            .await
+            .unwrap();
+        status = res.json::<serde_json::Value>().await.unwrap()["status"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        if status == "completed" || status == "failed" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, "completed", "log:\n{}", serve.log());
+
     let status = serve.terminate().await;
     assert!(status.success(), "ferry exits cleanly: {status:?}");
 }
