@@ -87,8 +87,11 @@ async fn server_errors_say_nothing_internal(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
     let token = app.researcher("research").await;
     app.pool.close().await;
-    let p = problem(app.get(&token, "/v1/imports").await, 500).await;
-    assert_eq!(p["code"], "internal");
+    // A closed pool is a database the replica cannot reach: a 503 to retry.
+    let res = app.get(&token, "/v1/imports").await;
+    assert!(res.headers().contains_key("retry-after"));
+    let p = problem(res, 503).await;
+    assert_eq!(p["code"], "unavailable");
     let text = p.to_string().to_lowercase();
     for leak in ["pool", "sqlx", "postgres", "closed", "connection"] {
         assert!(!text.contains(leak), "5xx body mentions {leak}: {p}");

@@ -106,7 +106,7 @@ impl FromRequestParts<AppState> for Caller {
 
 /// The principal of a `ferry_` token, looked up by its digest.
 async fn ferry_token(state: &AppState, token: &str) -> Result<Principal, ApiError> {
-    let mut conn = state.pool.acquire().await?;
+    let mut conn = ferry_store::acquire(&state.pool).await?;
     let record = ferry_store::tokens::find_live(&mut conn, &digest(token))
         .await?
         .ok_or_else(|| ApiError::invalid_token("the token is unknown, revoked or expired"))?;

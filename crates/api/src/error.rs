@@ -66,6 +66,9 @@ impl From<FieldError> for FieldProblem {
 
 type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
 
+/// The `Retry-After` (seconds) of a 503 while the database is unavailable.
+const DATABASE_RETRY_AFTER_SECS: &str = "2";
+
 /// An error on its way to becoming a problem response.
 #[derive(Debug)]
 pub struct ApiError {
@@ -177,6 +180,22 @@ impl ApiError {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", detail)
     }
 
+    /// The database cannot be reached: 503 with `Retry-After`, so clients
+    /// and load balancers retry. The cause is logged, never sent.
+    pub fn database_unavailable(cause: impl Into<Cause>) -> Self {
+        let mut e = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "the database is unavailable; retry after the number of seconds in Retry-After",
+        )
+        .with_cause(cause);
+        e.headers.push((
+            header::RETRY_AFTER,
+            HeaderValue::from_static(DATABASE_RETRY_AFTER_SECS),
+        ));
+        e
+    }
+
     /// A failure of ours. The cause is logged; the client learns nothing of it.
     pub fn internal(cause: impl Into<Cause>) -> Self {
         Self {
@@ -224,6 +243,7 @@ impl From<StoreError> for ApiError {
                 ApiError::conflict(code, detail).with_cause(e)
             }
             StoreError::IllegalTransition(t) => t.into(),
+            StoreError::Unavailable(_) => ApiError::database_unavailable(e),
             StoreError::LeaseLost | StoreError::Corrupt(_) | StoreError::Database(_) => {
                 ApiError::internal(e)
             }
@@ -253,11 +273,11 @@ impl From<DraftRejected> for ApiError {
     }
 }
 
-/// A database failure outside the store's queries (a connection from the
-/// pool, a transaction's begin or commit): a 500 whose cause is logged.
+/// A database failure outside the store's queries (a transaction's commit):
+/// classified by the store, so an unreachable database is a 503 here too.
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
-        ApiError::internal(e)
+        StoreError::from(e).into()
     }
 }
 

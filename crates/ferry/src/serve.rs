@@ -20,13 +20,20 @@ pub(crate) struct Roles {
 
 pub(crate) async fn run(config: &Config, roles: Roles) -> anyhow::Result<()> {
     let catalog = Arc::new(config.catalog()?);
-    let pool = ferry_store::connect(config.database_url()?, config.database.max_connections)
-        .await
-        .context("connecting to the database")?;
+    let shutdown = CancellationToken::new();
+    let stop = shutdown.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutdown requested; finishing in-flight work");
+        stop.cancel();
+    });
+    let Some(pool) = wait_for_database(config, &shutdown).await? else {
+        tracing::info!("shutdown requested while waiting for the database; ferry stopped");
+        return Ok(());
+    };
     ferry_store::migrate(&pool)
         .await
         .context("applying migrations")?;
-    let shutdown = CancellationToken::new();
     let grace = Duration::from_secs(config.server.shutdown_grace_secs);
 
     let cloud = crate::pipeline::build_cloud(config, &catalog).await?;
@@ -38,13 +45,6 @@ pub(crate) async fn run(config: &Config, roles: Roles) -> anyhow::Result<()> {
             Arc::clone(&cloud),
             shutdown.clone(),
         )
-    });
-
-    let stop = shutdown.clone();
-    tokio::spawn(async move {
-        shutdown_signal().await;
-        tracing::info!("shutdown requested; finishing in-flight work");
-        stop.cancel();
     });
 
     if roles.api {
@@ -89,6 +89,40 @@ pub(crate) async fn run(config: &Config, roles: Roles) -> anyhow::Result<()> {
     pool.close().await;
     tracing::info!("ferry stopped");
     Ok(())
+}
+
+/// The longest pause between two attempts to reach the database at start.
+const DATABASE_WAIT_MAX: Duration = Duration::from_secs(10);
+
+/// Opens the pool, waiting with backoff (and a log line per attempt) while
+/// the database is unavailable, so a replica started during an outage
+/// serves once it is back instead of exiting. Any other failure (a wrong
+/// password, an unknown database) stops the start. `None` when shutdown is
+/// requested meanwhile.
+async fn wait_for_database(
+    config: &Config,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<Option<ferry_store::PgPool>> {
+    let url = config.database_url()?;
+    let mut delay = Duration::from_millis(500);
+    loop {
+        let attempt = tokio::select! {
+            () = shutdown.cancelled() => return Ok(None),
+            res = ferry_store::connect(url, config.database.max_connections) => res,
+        };
+        match attempt {
+            Ok(pool) => return Ok(Some(pool)),
+            Err(e) if ferry_store::is_unavailable(&e) => {
+                tracing::warn!(error = %e, retry_in = ?delay, "waiting for the database to be reachable");
+            }
+            Err(e) => return Err(e).context("connecting to the database"),
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => return Ok(None),
+            () = tokio::time::sleep(delay) => {}
+        }
+        delay = (delay * 2).min(DATABASE_WAIT_MAX);
+    }
 }
 
 /// The OIDC verifier with its keys loaded, when `[auth.oidc]` is set. A key

@@ -1,3 +1,5 @@
+use std::sync::Arc;
+
 use ferry_domain::status::IllegalTransition;
 
 #[derive(Debug, thiserror::Error)]
@@ -15,6 +17,10 @@ pub enum StoreError {
     /// A row holds a value the domain cannot parse: a bug or a manual edit.
     #[error("stored value is invalid: {0}")]
     Corrupt(String),
+    /// The database cannot be reached right now (see [`crate::is_unavailable`]);
+    /// retrying later may succeed.
+    #[error("the database is unavailable")]
+    Unavailable(#[source] Arc<sqlx::Error>),
     #[error("database error")]
     Database(#[source] sqlx::Error),
 }
@@ -27,6 +33,9 @@ impl From<sqlx::Error> for StoreError {
             return StoreError::Conflict {
                 constraint: db.constraint().unwrap_or("unknown").to_owned(),
             };
+        }
+        if crate::is_unavailable(&e) {
+            return StoreError::Unavailable(Arc::new(e));
         }
         if let sqlx::Error::RowNotFound = e {
             return StoreError::NotFound;

@@ -14,8 +14,10 @@ pub mod webhooks;
 pub mod work;
 
 mod error;
+mod health;
 
 pub use error::StoreError;
+pub use health::{acquire, begin, is_unavailable};
 pub use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 
 use std::time::Duration;
@@ -42,8 +44,11 @@ pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
     MIGRATOR.run(pool).await
 }
 
-/// The database answers.
+/// The database answers (or [`StoreError::Unavailable`], quickly).
 pub async fn ping(pool: &PgPool) -> Result<(), StoreError> {
-    sqlx::query!("SELECT 1 AS one").fetch_one(pool).await?;
+    let mut conn = acquire(pool).await?;
+    sqlx::query!("SELECT 1 AS one")
+        .fetch_one(&mut *conn)
+        .await?;
     Ok(())
 }

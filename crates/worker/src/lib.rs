@@ -32,6 +32,9 @@ pub use backoff::Backoff;
 pub use schedule::{Admission, Placement, Quota, admit, schedule};
 pub use step::{StepError, client_request_token, create_job_request, step};
 
+/// The longest pause between activations while the database is away.
+const DATABASE_RETRY_MAX: Duration = Duration::from_secs(5);
+
 /// The actor the worker's changes are recorded under.
 pub(crate) const ACTOR: &str = "ferry";
 
@@ -181,14 +184,28 @@ pub async fn run(ctx: Arc<Ctx>, shutdown: CancellationToken) {
     .await;
     tracing::info!(owner = %ctx.settings.owner, "worker started");
     let mut failures = 0u32;
+    // The last activation failed because the database is away: retry often
+    // enough to resume soon after it is back.
+    let mut away = false;
     loop {
         let busy = match activate(&ctx).await {
             Ok(n) => {
+                if away {
+                    tracing::info!("the database is back; the worker resumes");
+                }
                 failures = 0;
+                away = false;
                 n as i64 >= ctx.settings.batch
+            }
+            Err(ferry_store::StoreError::Unavailable(e)) => {
+                failures = failures.saturating_add(1);
+                away = true;
+                tracing::warn!(error = %e, "the database is unavailable; the worker waits for it");
+                false
             }
             Err(e) => {
                 failures = failures.saturating_add(1);
+                away = false;
                 tracing::error!(error = %e, "worker activation failed");
                 false
             }
@@ -199,7 +216,12 @@ pub async fn run(ctx: Arc<Ctx>, shutdown: CancellationToken) {
         if busy {
             continue;
         }
-        let pause = if failures > 0 {
+        let pause = if away {
+            ctx.settings
+                .retry
+                .delay(failures, rand::random())
+                .min(DATABASE_RETRY_MAX)
+        } else if failures > 0 {
             ctx.settings.retry.delay(failures, rand::random())
         } else {
             ctx.settings.tick

@@ -193,7 +193,7 @@ async fn stream_events(
             let id: ImportId = raw.parse().map_err(|_| {
                 ApiError::invalid_query("import_id", "uuid", "import_id must be a UUID")
             })?;
-            let mut conn = state.pool.acquire().await?;
+            let mut conn = ferry_store::acquire(&state.pool).await?;
             load_visible(&mut conn, &caller, id).await?;
             Some(id)
         }
@@ -214,7 +214,7 @@ async fn stream_events(
     let after = match header_cursor(&headers)?.or(q.after) {
         Some(a) => a,
         None => {
-            let mut conn = state.pool.acquire().await?;
+            let mut conn = ferry_store::acquire(&state.pool).await?;
             ferry_store::feed::head(&mut conn).await?
         }
     };
@@ -273,9 +273,9 @@ impl Reader {
             // Mark the wake-up seen before reading, so a commit that lands
             // during the read wakes us again.
             self.wake.borrow_and_update();
-            let page = match self.pool.acquire().await {
+            let page = match ferry_store::acquire(&self.pool).await {
                 Ok(mut conn) => next_page(&mut conn, self.after, &self.filter, PAGE).await,
-                Err(e) => Err(e.into()),
+                Err(e) => Err(e),
             };
             match page {
                 Ok((messages, resume)) => {

@@ -67,7 +67,7 @@ async fn list_models(
 ) -> Result<Json<ManagedModelList>, ApiError> {
     let environment = params::environment(q.environment.as_deref())?;
     let team = caller.team_scope().map(|t| t.as_str().to_owned());
-    let mut conn = state.pool.acquire().await?;
+    let mut conn = ferry_store::acquire(&state.pool).await?;
     let now = OffsetDateTime::now_utc();
     let models = ferry_store::imports::managed_models(
         &mut conn,

@@ -361,7 +361,7 @@ async fn create_webhook(
     }
     let secret = new_secret();
     let id = Uuid::now_v7();
-    let mut conn = state.pool.acquire().await?;
+    let mut conn = ferry_store::acquire(&state.pool).await?;
     let record = store::insert(
         &mut conn,
         &NewWebhook {
@@ -395,7 +395,7 @@ async fn list_webhooks(
     caller: Caller,
 ) -> Result<Json<WebhookList>, ApiError> {
     admin_only(&caller)?;
-    let mut conn = state.pool.acquire().await?;
+    let mut conn = ferry_store::acquire(&state.pool).await?;
     let items = store::list(&mut conn)
         .await?
         .into_iter()
@@ -420,7 +420,7 @@ async fn get_webhook(
     Path(id): Path<String>,
 ) -> Result<Json<WebhookOut>, ApiError> {
     admin_only(&caller)?;
-    let mut conn = state.pool.acquire().await?;
+    let mut conn = ferry_store::acquire(&state.pool).await?;
     Ok(Json(WebhookOut::new(load(&mut conn, &id).await?, false)))
 }
 
@@ -441,7 +441,7 @@ async fn delete_webhook(
 ) -> Result<StatusCode, ApiError> {
     admin_only(&caller)?;
     let id = parse_webhook_id(&id)?;
-    let mut conn = state.pool.acquire().await?;
+    let mut conn = ferry_store::acquire(&state.pool).await?;
     if store::delete(&mut conn, id).await? {
         tracing::info!(webhook_id = %id, "webhook unsubscribed");
         Ok(StatusCode::NO_CONTENT)
@@ -483,7 +483,7 @@ async fn rotate_secret(
     let id = parse_webhook_id(&id)?;
     let secret = new_secret();
     let expires = OffsetDateTime::now_utc() + time::Duration::seconds(i64::from(grace));
-    let mut conn = state.pool.acquire().await?;
+    let mut conn = ferry_store::acquire(&state.pool).await?;
     let record = store::rotate(&mut conn, id, &secret, expires)
         .await?
         .ok_or_else(|| ApiError::not_found("webhook"))?;
@@ -510,7 +510,7 @@ async fn ping_webhook(
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<PingOut>), ApiError> {
     admin_only(&caller)?;
-    let mut conn = state.pool.acquire().await?;
+    let mut conn = ferry_store::acquire(&state.pool).await?;
     let hook = load(&mut conn, &id).await?;
     let delivery_id = Uuid::now_v7();
     let message = Message::ping(hook.id, OffsetDateTime::now_utc());
@@ -541,7 +541,7 @@ async fn list_deliveries(
         .as_deref()
         .map(|c| decode_cursor::<Uuid>("d", c))
         .transpose()?;
-    let mut conn = state.pool.acquire().await?;
+    let mut conn = ferry_store::acquire(&state.pool).await?;
     let hook = load(&mut conn, &id).await?;
     let mut rows = store::deliveries(
         &mut conn,

@@ -45,7 +45,7 @@ pub(super) async fn create_import(
     JsonBody(body): JsonBody<ImportCreate>,
 ) -> Result<Response, ApiError> {
     let key = Key::from_request(&headers, &body)?;
-    let mut tx = state.pool.begin().await?;
+    let mut tx = ferry_store::begin(&state.pool).await?;
     if let Some(key) = &key
         && let Some(replayed) = key.replay(&mut tx, &caller.0.id).await?
     {

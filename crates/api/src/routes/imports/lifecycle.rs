@@ -42,7 +42,7 @@ pub(super) async fn retry_import(
     Path(id): Path<String>,
 ) -> Result<Json<ImportOut>, ApiError> {
     let id = parse_id(&id)?;
-    let mut tx = state.pool.begin().await?;
+    let mut tx = ferry_store::begin(&state.pool).await?;
     let record = load_for(&mut tx, &caller, id, ImportAction::Retry).await?;
     let attempt = u32::try_from(record.attempt).unwrap_or(1);
     let current = record.job_name.clone();
@@ -143,7 +143,7 @@ pub(super) async fn promote_import(
     JsonBody(body): JsonBody<PromoteRequest>,
 ) -> Result<Response, ApiError> {
     let id = parse_id(&id)?;
-    let mut tx = state.pool.begin().await?;
+    let mut tx = ferry_store::begin(&state.pool).await?;
     let record = load_for(&mut tx, &caller, id, ImportAction::Promote).await?;
     if record.environment.as_str() == body.environment {
         return Err(ApiError::validation([FieldProblem {

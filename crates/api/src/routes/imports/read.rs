@@ -62,7 +62,7 @@ pub(super) async fn list_imports(
         status: q.status.map(Into::into),
         model_name: model_name.map(String::from),
     };
-    let mut conn = state.pool.acquire().await?;
+    let mut conn = ferry_store::acquire(&state.pool).await?;
     let mut rows = imports::list(&mut conn, &filter, before, limit + 1).await?;
     let next_cursor = if rows.len() > limit as usize {
         rows.truncate(limit as usize);
@@ -94,7 +94,7 @@ pub(super) async fn get_import(
     Path(id): Path<String>,
 ) -> Result<Json<ImportOut>, ApiError> {
     let id = parse_id(&id)?;
-    let mut conn = state.pool.acquire().await?;
+    let mut conn = ferry_store::acquire(&state.pool).await?;
     let record = load_visible(&mut conn, &caller, id).await?;
     let position = ferry_store::work::queue_position(&mut conn, &record).await?;
     let promotions = imports::promotions(&mut conn, record.id).await?;
@@ -127,7 +127,7 @@ pub(super) async fn list_events(
         .as_deref()
         .map(|c| decode_cursor::<i64>("e", c))
         .transpose()?;
-    let mut conn = state.pool.acquire().await?;
+    let mut conn = ferry_store::acquire(&state.pool).await?;
     load_visible(&mut conn, &caller, id).await?;
     let mut rows = imports::events(&mut conn, id, after, limit + 1).await?;
     let next_cursor = if rows.len() > limit as usize {

@@ -38,7 +38,7 @@ pub(super) async fn act(
     allowed: ImportAction,
     action: impl FnOnce(&ImportRecord) -> Action,
 ) -> Result<ImportRecord, ApiError> {
-    let mut tx = state.pool.begin().await?;
+    let mut tx = ferry_store::begin(&state.pool).await?;
     let record = load_for(&mut tx, caller, id, allowed).await?;
     let a = action(&record);
     let update = Update::new(id, caller.0.name.as_str())
