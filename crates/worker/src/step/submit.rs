@@ -137,24 +137,23 @@ async fn role_not_usable(
         account = env.account,
         region = env.region,
     );
+    refused(ctx, record, ConditionType::ExecutionRoleAccepted, message).await
+}
+
+/// Bedrock refused the job for good: `failed` with Bedrock's message (and the fix) as the
+/// condition of `kind`.
+async fn refused(
+    ctx: &Ctx,
+    record: &ImportRecord,
+    kind: ConditionType,
+    message: String,
+) -> Result<(), StepError> {
     let event = Event::new(
         EventKind::SubmitFailed,
         serde_json::json!({ "message": message }),
     );
-    fail(
-        ctx,
-        record,
-        Cause::SubmitFailed,
-        Condition::new(
-            ConditionType::ExecutionRoleAccepted,
-            ConditionStatus::False,
-            Reason::Rejected,
-            message,
-        ),
-        event,
-        |_| {},
-    )
-    .await
+    let condition = Condition::new(kind, ConditionStatus::False, Reason::Rejected, message);
+    fail(ctx, record, Cause::SubmitFailed, condition, event, |_| {}).await
 }
 
 async fn job_created(ctx: &Ctx, record: &ImportRecord, job_arn: String) -> Result<(), StepError> {
@@ -225,23 +224,11 @@ pub(super) async fn submit(
             retry_later(ctx, record, vec![waiting], None).await
         }
         Err(e) => {
-            let message = refusal_message(&e);
-            let event = Event::new(
-                EventKind::SubmitFailed,
-                serde_json::json!({ "message": message }),
-            );
-            fail(
+            refused(
                 ctx,
                 record,
-                Cause::SubmitFailed,
-                Condition::new(
-                    ConditionType::JobSubmitted,
-                    ConditionStatus::False,
-                    Reason::Rejected,
-                    message,
-                ),
-                event,
-                |_| {},
+                ConditionType::JobSubmitted,
+                refusal_message(&e),
             )
             .await
         }
