@@ -1,7 +1,7 @@
 use ferry_domain::events::EventKind;
 use ferry_domain::status::{Cause, Status};
 use ferry_domain::update::{Event, Update};
-use ferry_sim::ChainBreak;
+use ferry_sim::{ChainBreak, FaultConfig};
 
 use crate::support::{ONE, Pipeline, quick_jobs};
 
@@ -121,7 +121,16 @@ async fn each_broken_step_of_the_chain_is_named_by_the_preflight(pool: ferry_sto
 /// artifacts vanish while it runs); Ferry records Bedrock's failureMessage.
 #[sqlx::test(migrations = "../migrations")]
 async fn a_job_bedrock_fails_records_its_failure_message(pool: ferry_store::PgPool) {
-    let p = Pipeline::start(pool, crate::support::quick_jobs()).await;
+    // The job must still be running when the test removes its artifacts: a
+    // job of a few seconds leaves room for that on a busy machine.
+    let p = Pipeline::start(
+        pool,
+        FaultConfig {
+            job_duration_ms: 5_000,
+            ..FaultConfig::default()
+        },
+    )
+    .await;
     let ctx = p.ctx("w1", ONE).await;
     let s3 = crate::support::research_s3(&p).await;
     let bucket = "model-artifacts-111122223333";

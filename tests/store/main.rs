@@ -105,7 +105,8 @@ async fn a_due_request_is_claimed_by_exactly_one_worker(pool: PgPool) {
 async fn an_expired_lease_is_claimed_again_and_the_old_owner_cannot_write(pool: PgPool) {
     let new = create(&pool, "research", "m").await;
     let mut conn = pool.acquire().await.unwrap();
-    let claimed = work::claim_due(&mut conn, "dead", time::Duration::milliseconds(50), 1)
+    // A lease long enough that a busy machine still asks again before it ends.
+    let claimed = work::claim_due(&mut conn, "dead", time::Duration::seconds(2), 1)
         .await
         .unwrap();
     assert_eq!(claimed.len(), 1);
@@ -115,7 +116,7 @@ async fn an_expired_lease_is_claimed_again_and_the_old_owner_cannot_write(pool: 
             .unwrap()
             .is_empty()
     );
-    tokio::time::sleep(std::time::Duration::from_millis(120)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(2_200)).await;
     let again = work::claim_due(&mut conn, "other", LEASE, 1).await.unwrap();
     assert_eq!(again[0].id, new.id);
     let stale = imports::update(&mut conn, &Update::new(new.id, "ferry").leased_by("dead")).await;
