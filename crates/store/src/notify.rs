@@ -51,6 +51,22 @@ impl Listener {
         }
     }
 
+    /// Takes the notifications that have already arrived, without waiting,
+    /// so a burst that came in while the caller was busy costs one wake-up,
+    /// not one per notification. Returns how many were taken.
+    pub async fn drain(&mut self) -> usize {
+        let mut n = 0;
+        // A zero timeout polls `recv` once: it completes when a notification
+        // is already buffered or readable, and is dropped otherwise (as in
+        // every `select!` over `next`, the listener keeps partial reads).
+        while let Ok(Ok(_)) =
+            tokio::time::timeout(std::time::Duration::ZERO, self.inner.recv()).await
+        {
+            n += 1;
+        }
+        n
+    }
+
     /// Resolves at the next notification. Errors (a dropped connection) are
     /// logged and treated as a wake-up: the listener reconnects by itself,
     /// and every waiter re-reads the tables, so nothing missed meanwhile is lost.
