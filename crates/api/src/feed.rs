@@ -106,11 +106,7 @@ async fn run(pool: PgPool, tx: broadcast::Sender<Arc<Published>>, stop: Cancella
         };
         tokio::select! {
             () = stop.cancelled() => return,
-            () = Listener::next_of(&mut listener) => {
-                if let Some(l) = listener.as_mut() {
-                    l.drain().await;
-                }
-            }
+            _ = Listener::next_burst_of(&mut listener) => {}
             () = tokio::time::sleep(wait) => {}
         }
     }
