@@ -383,8 +383,8 @@ async fn two_hundred_streams_share_one_read_on_a_four_connection_pool(pool: PgPo
 
     let before = acquired.load(Ordering::SeqCst);
     let created = app.create(&research, &valid_body("two-hundred")).await;
-    let got = futures::future::join_all(all.iter_mut().chain(team.iter_mut()).map(|s| s.next()))
-        .await;
+    let got =
+        futures::future::join_all(all.iter_mut().chain(team.iter_mut()).map(|s| s.next())).await;
     assert_eq!(got.len(), 180);
     let used = acquired.load(Ordering::SeqCst) - before;
     assert!(
@@ -534,14 +534,13 @@ async fn resuming_streams_switch_from_the_backlog_to_the_live_feed_without_gaps(
     assert_eq!(db.len(), 451 + 32);
     let got: Vec<_> = everything.iter().map(triple).collect();
     assert_eq!(got, db);
-    let teams: std::collections::HashMap<String, String> = sqlx::query_as::<_, (String, String)>(
-        "SELECT id::text, team FROM import_requests",
-    )
-    .fetch_all(&pool)
-    .await
-    .unwrap()
-    .into_iter()
-    .collect();
+    let teams: std::collections::HashMap<String, String> =
+        sqlx::query_as::<_, (String, String)>("SELECT id::text, team FROM import_requests")
+            .fetch_all(&pool)
+            .await
+            .unwrap()
+            .into_iter()
+            .collect();
     let expected: Vec<_> = db
         .into_iter()
         .filter(|(_, id, _)| teams[id] == "research")

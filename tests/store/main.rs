@@ -345,7 +345,8 @@ async fn a_burst_of_notifications_is_one_wake_up(pool: PgPool) {
         ferry_store::notify::Listener::connect(&pool, &[ferry_store::notify::WORK_CHANNEL])
             .await
             .unwrap();
-    let burst = "SELECT pg_notify('ferry_work', gen_random_uuid()::text) FROM generate_series(1, 40)";
+    let burst =
+        "SELECT pg_notify('ferry_work', gen_random_uuid()::text) FROM generate_series(1, 40)";
     for _ in 0..2 {
         sqlx::query(burst).execute(&pool).await.unwrap();
         let taken = tokio::time::timeout(std::time::Duration::from_secs(5), listener.next_burst())

@@ -29,8 +29,8 @@ use uuid::Uuid;
 use super::imports::{EventOut, load_visible};
 use super::params;
 use crate::auth::Caller;
-use crate::feed::{Feed, Published};
 use crate::extract::Query;
+use crate::feed::{Feed, Published};
 use crate::{ApiError, AppState};
 
 /// Messages read from the database per query, while a stream catches up.
@@ -312,7 +312,8 @@ impl Reader {
                         if messages.len() < PAGE as usize {
                             self.live = Some(rx);
                         }
-                        self.buffered.extend(messages.into_iter().map(Pending::Read));
+                        self.buffered
+                            .extend(messages.into_iter().map(Pending::Read));
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "event stream could not read the feed; closing it");
