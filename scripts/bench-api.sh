@@ -8,11 +8,12 @@
 # `ferry serve` (API and worker) on it and the baseline on a database of its
 # own with the same ids, then prints:
 #   - the idle worker: transactions and rows read per second (pg_stat deltas),
-#   - creates and reads: req/s and p99, Ferry against the baseline, wrk
-#     -t2 -c32, ROUNDS alternating rounds of SECONDS each, with the ratios,
 #   - list latency p50/p99 for each documented filter combination,
 #   - SSE: how many of STREAMS open streams receive one event, and how fast,
-#   - how long `ferry serve` takes to stop after SIGTERM.
+#   - creates and reads: req/s and p99, Ferry against the baseline, wrk
+#     -t2 -c32, ROUNDS alternating rounds of RUN_SECONDS each, with the ratios,
+#   - how long `ferry serve` takes to stop after SIGTERM (with the creates'
+#     requests still queued).
 #
 #   scripts/bench-api.sh
 #
@@ -231,30 +232,8 @@ echo
 printf 'idle replica over %s s: %.1f transactions/s, %.0f rows read/s (target < 1,000 rows/s)\n' \
     "$IDLE_SECONDS" "$idle_xacts" "$idle_rows"
 
-# ------------------------------------------------------- creates and reads
-psql "$db" -qtAc "SELECT id FROM import_requests WHERE requested_by = 'bench-load' ORDER BY random() LIMIT 1000" >"$work/ids"
-{
-    echo 'ids = {'
-    sed 's/.*/"&",/' "$work/ids"
-    echo '}'
-    echo 'request = function() return wrk.format("GET", "/v1/imports/" .. ids[math.random(#ids)]) end'
-} >"$work/read.lua"
-create_lua() { # ROUND TARGET
-    cat <<LUA
-local n = 0
-local threads = 0
-function setup(thread) threads = threads + 1; thread:set("tid", threads) end
-request = function()
-    n = n + 1
-    local body = string.format('{"source": "$SAMPLE_MODEL_URI", "environment": "dev", "model_name": "w$1$2-%d-%d"}', tid, n)
-    -- wrk.format takes these headers instead of -H's: keep the token.
-    local headers = {}
-    for k, v in pairs(wrk.headers) do headers[k] = v end
-    headers["Content-Type"] = "application/json"
-    return wrk.format("POST", "/v1/imports", headers, body)
-end
-LUA
-}
+# ------------------------------------------------------------------- lists
+# Before the creates: the worker is idle, as on a replica serving dashboards.
 # wrk's output -> "req/s p50_ms p99_ms errors"
 wrk_summary() {
     awk '
@@ -271,48 +250,6 @@ wrk_summary() {
         /Socket errors/ { for (i = 4; i <= NF; i += 2) { gsub(",", "", $i); errors += $i } }
         END { printf "%s %s %s %d\n", rps, p50, p99, errors }'
 }
-run_wrk() { # NAME URL SCRIPT TOKEN
-    local name="$1" target_url="$2" script="$3" token="$4"
-    wrk -t2 -c32 -d"${SECONDS_PER_RUN}s" --latency -H "Authorization: Bearer $token" \
-        -s "$script" "$target_url" >"$work/$name.out" 2>&1
-    wrk_summary <"$work/$name.out"
-}
-echo
-echo "creates and reads: wrk -t2 -c32, $ROUNDS alternating rounds of $SECONDS_PER_RUN s"
-printf '%-6s %-8s %10s %10s %10s %8s\n' round what "Ferry r/s" "Ferry p99" "base r/s" "base p99"
-: >"$work/rounds"
-for r in $(seq 1 "$ROUNDS"); do
-    for what in create read; do
-        for who in ferry base; do
-            u="$url"
-            [ "$who" = base ] && u="$burl"
-            # Creates as a researcher of the team; reads as a dashboard
-            # (viewer), which may read every team's requests.
-            if [ "$what" = create ]; then
-                create_lua "$r" "$who" >"$work/create-$who-$r.lua"
-                s="$work/create-$who-$r.lua" token="$researcher"
-            else
-                s="$work/read.lua" token="$viewer"
-            fi
-            echo "$r $what $who $(run_wrk "$what-$who-$r" "$u" "$s" "$token")" >>"$work/rounds"
-        done
-        awk -v r="$r" -v w="$what" '$1 == r && $2 == w && $3 == "ferry" { f = $4; fp = $6; fe = $7 }
-            $1 == r && $2 == w && $3 == "base" { b = $4; bp = $6; be = $7 }
-            END { printf "%-6s %-8s %10.0f %8.1fms %10.0f %6.1fms%s\n", r, w, f, fp, b, bp,
-                  (fe + be > 0 ? sprintf("  (non-2xx or socket errors: Ferry %d, baseline %d)", fe, be) : "") }' "$work/rounds"
-    done
-done
-echo
-echo "medians of the rounds (targets: create >= 0.6x, read >= 0.8x the baseline)"
-printf '%-8s %12s %12s %12s %12s %8s\n' what "Ferry r/s" "Ferry p99" "base r/s" "base p99" ratio
-for what in create read; do
-    med() { awk -v w="$what" -v who="$1" -v col="$2" '$2 == w && $3 == who { print $col }' "$work/rounds" | sort -g |
-        awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
-    fr="$(med ferry 4)" fp="$(med ferry 6)" br="$(med base 4)" bp="$(med base 6)"
-    printf '%-8s %12.0f %10.1fms %12.0f %10.1fms %8.2f\n' "$what" "$fr" "$fp" "$br" "$bp" "$(echo "$fr / $br" | bc -l)"
-done
-
-# ------------------------------------------------------------------- lists
 echo
 echo "GET /v1/imports?limit=50, wrk -t1 -c4, $LIST_SECONDS s each (target: p99 < 10 ms)"
 page_bytes="$(curl -fsS -o /dev/null -w '%{size_download}' "$url/v1/imports?limit=50" -H "Authorization: Bearer $viewer")"
@@ -320,10 +257,14 @@ printf '%-52s %8s %9s %9s %7s\n' filters "req/s" p50 p99 errors
 for q in "" "status=failed" "team=vision" "environment=staging" "model_name=model-4242" \
     "team=research&environment=prod" "team=vision&environment=dev&status=cancelled" \
     "team=research&environment=staging&status=completed"; do
-    wrk -t1 -c4 -d"${LIST_SECONDS}s" --latency -H "Authorization: Bearer $viewer" \
+    wrk -t1 -c4 -d"${LIST_SECONDS}s" --timeout 30s --latency -H "Authorization: Bearer $viewer" \
         "$url/v1/imports?limit=50${q:+&$q}" >"$work/list.out" 2>&1
     read -r rps p50 p99 errors < <(wrk_summary <"$work/list.out")
-    printf '%-52s %8.0f %7.1fms %7.1fms %7d\n' "${q:-(none)}" "$rps" "$p50" "$p99" "$errors"
+    if [ "$(echo "$rps > 0" | bc -l)" = 1 ]; then
+        printf '%-52s %8.0f %7.1fms %7.1fms %7d\n' "${q:-(none)}" "$rps" "$p50" "$p99" "$errors"
+    else
+        printf '%-52s no request completed in %s s\n' "${q:-(none)}" "$LIST_SECONDS"
+    fi
 done
 printf 'one unfiltered page of 50: %s bytes\n' "$page_bytes"
 
@@ -396,6 +337,72 @@ async def main():
 
 asyncio.run(main())
 PY
+
+# ------------------------------------------------------- creates and reads
+# Last: the creates leave the worker thousands of queued requests to admit.
+psql "$db" -qtAc "SELECT id FROM import_requests WHERE requested_by = 'bench-load' ORDER BY random() LIMIT 1000" >"$work/ids"
+{
+    echo 'ids = {'
+    sed 's/.*/"&",/' "$work/ids"
+    echo '}'
+    echo 'request = function() return wrk.format("GET", "/v1/imports/" .. ids[math.random(#ids)]) end'
+} >"$work/read.lua"
+create_lua() { # ROUND TARGET
+    cat <<LUA
+local n = 0
+local threads = 0
+function setup(thread) threads = threads + 1; thread:set("tid", threads) end
+request = function()
+    n = n + 1
+    local body = string.format('{"source": "$SAMPLE_MODEL_URI", "environment": "dev", "model_name": "w$1$2-%d-%d"}', tid, n)
+    -- wrk.format takes these headers instead of -H's: keep the token.
+    local headers = {}
+    for k, v in pairs(wrk.headers) do headers[k] = v end
+    headers["Content-Type"] = "application/json"
+    return wrk.format("POST", "/v1/imports", headers, body)
+end
+LUA
+}
+run_wrk() { # NAME URL SCRIPT TOKEN
+    local name="$1" target_url="$2" script="$3" token="$4"
+    wrk -t2 -c32 -d"${SECONDS_PER_RUN}s" --timeout 30s --latency -H "Authorization: Bearer $token" \
+        -s "$script" "$target_url" >"$work/$name.out" 2>&1
+    wrk_summary <"$work/$name.out"
+}
+echo
+echo "creates and reads: wrk -t2 -c32, $ROUNDS alternating rounds of $SECONDS_PER_RUN s"
+printf '%-6s %-8s %10s %10s %10s %8s\n' round what "Ferry r/s" "Ferry p99" "base r/s" "base p99"
+: >"$work/rounds"
+for r in $(seq 1 "$ROUNDS"); do
+    for what in create read; do
+        for who in ferry base; do
+            u="$url"
+            [ "$who" = base ] && u="$burl"
+            # Creates as a researcher of the team; reads as a dashboard
+            # (viewer), which may read every team's requests.
+            if [ "$what" = create ]; then
+                create_lua "$r" "$who" >"$work/create-$who-$r.lua"
+                s="$work/create-$who-$r.lua" token="$researcher"
+            else
+                s="$work/read.lua" token="$viewer"
+            fi
+            echo "$r $what $who $(run_wrk "$what-$who-$r" "$u" "$s" "$token")" >>"$work/rounds"
+        done
+        awk -v r="$r" -v w="$what" '$1 == r && $2 == w && $3 == "ferry" { f = $4; fp = $6; fe = $7 }
+            $1 == r && $2 == w && $3 == "base" { b = $4; bp = $6; be = $7 }
+            END { printf "%-6s %-8s %10.0f %8.1fms %10.0f %6.1fms%s\n", r, w, f, fp, b, bp,
+                  (fe + be > 0 ? sprintf("  (non-2xx or socket errors: Ferry %d, baseline %d)", fe, be) : "") }' "$work/rounds"
+    done
+done
+echo
+echo "medians of the rounds (targets: create >= 0.6x, read >= 0.8x the baseline)"
+printf '%-8s %12s %12s %12s %12s %8s\n' what "Ferry r/s" "Ferry p99" "base r/s" "base p99" ratio
+for what in create read; do
+    med() { awk -v w="$what" -v who="$1" -v col="$2" '$2 == w && $3 == who { print $col }' "$work/rounds" | sort -g |
+        awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
+    fr="$(med ferry 4)" fp="$(med ferry 6)" br="$(med base 4)" bp="$(med base 6)"
+    printf '%-8s %12.0f %10.1fms %12.0f %10.1fms %8.2f\n' "$what" "$fr" "$fp" "$br" "$bp" "$(echo "$fr / $br" | bc -l)"
+done
 
 # ----------------------------------------------------------------- SIGTERM
 t0="$(date +%s.%N)"
