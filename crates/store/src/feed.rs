@@ -38,7 +38,7 @@ impl FeedFilter {
             && self
                 .kinds
                 .as_ref()
-                .is_none_or(|kinds| kinds.iter().any(|k| *k == data.event.kind))
+                .is_none_or(|kinds| kinds.contains(&data.event.kind))
     }
 }
 

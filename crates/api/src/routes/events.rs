@@ -261,14 +261,14 @@ struct Reader {
 
 /// A message waiting to be sent: read by this stream, or shared from the feed.
 enum Pending {
-    Read(Message),
+    Read(Box<Message>),
     Live(Arc<Published>),
 }
 
 impl Pending {
     fn event(&self) -> Result<Event, serde_json::Error> {
         let (m, json) = match self {
-            Pending::Read(m) => (m, serde_json::to_string(m)?),
+            Pending::Read(m) => (&**m, serde_json::to_string(&**m)?),
             Pending::Live(p) => (&p.message, p.json.clone()),
         };
         let mut event = Event::default().event(m.event_type.as_str());
@@ -313,7 +313,7 @@ impl Reader {
                             self.live = Some(rx);
                         }
                         self.buffered
-                            .extend(messages.into_iter().map(Pending::Read));
+                            .extend(messages.into_iter().map(|m| Pending::Read(Box::new(m))));
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "event stream could not read the feed; closing it");
