@@ -338,3 +338,213 @@ async fn streams_are_live_and_uncached(pool: PgPool) {
     let res = app.get(&hosting, "/v1/events").await;
     assert_eq!(res.headers()["cache-control"], "no-cache");
 }
+
+/// One replica, a pool of four connections (acquiring one gives up after
+/// 2 s), and 200 open streams: one event reaches every stream allowed to see
+/// it, because the replica reads it once and streams are fed from memory
+/// (the pool is asked for a connection a handful of times, not per stream).
+#[sqlx::test(migrations = "../migrations")]
+async fn two_hundred_streams_share_one_read_on_a_four_connection_pool(pool: PgPool) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let acquired = Arc::new(AtomicUsize::new(0));
+    let (on_acquire, on_connect) = (acquired.clone(), acquired.clone());
+    let small = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(4)
+        .acquire_timeout(Duration::from_secs(2))
+        .before_acquire(move |_, _| {
+            on_acquire.fetch_add(1, Ordering::SeqCst);
+            Box::pin(async { Ok(true) })
+        })
+        .after_connect(move |_, _| {
+            on_connect.fetch_add(1, Ordering::SeqCst);
+            Box::pin(async { Ok(()) })
+        })
+        .connect_with((*pool.connect_options()).clone())
+        .await
+        .unwrap();
+    let app = TestApp::spawn(small.clone()).await;
+    let research = app.researcher("research").await;
+    let vision = app.researcher("vision").await;
+    let viewer = app.token(Role::Viewer, None, "dashboard").await;
+
+    // 100 dashboards, 80 researchers of the team, 20 of another team.
+    let mut all = Vec::new();
+    let mut team = Vec::new();
+    let mut other = Vec::new();
+    for i in 0..200 {
+        match i {
+            0..100 => all.push(SseStream::open(&app, &viewer, "/v1/events", None).await),
+            100..180 => team.push(SseStream::open(&app, &research, "/v1/events", None).await),
+            _ => other.push(SseStream::open(&app, &vision, "/v1/events", None).await),
+        }
+    }
+    assert!(small.size() <= 4);
+
+    let before = acquired.load(Ordering::SeqCst);
+    let created = app.create(&research, &valid_body("two-hundred")).await;
+    let got =
+        futures::future::join_all(all.iter_mut().chain(team.iter_mut()).map(|s| s.next())).await;
+    assert_eq!(got.len(), 180);
+    let used = acquired.load(Ordering::SeqCst) - before;
+    assert!(
+        used < 20,
+        "the create and one feed read, not a read per stream: {used} acquisitions"
+    );
+    for e in &got {
+        assert_eq!(e.event.as_deref(), Some("import.created"));
+        assert_eq!(e.json()["data"]["import_id"], created["id"]);
+    }
+    let seqs: std::collections::BTreeSet<i64> = got.iter().map(ferry_e2e::SseEvent::seq).collect();
+    assert_eq!(seqs.len(), 1, "one position for everyone: {seqs:?}");
+
+    // The other team's streams skipped it: their next event is their own.
+    let theirs = app
+        .create(
+            &vision,
+            &json!({
+                "source": "s3://model-artifacts-111122223333/vision/clip/v1/",
+                "environment": "staging",
+                "model_name": "vision-only",
+            }),
+        )
+        .await;
+    let got = futures::future::join_all(other.iter_mut().map(|s| s.next())).await;
+    assert_eq!(got.len(), 20);
+    for e in &got {
+        assert_eq!(e.json()["data"]["import_id"], theirs["id"]);
+    }
+    for s in all.iter().chain(team.iter()).chain(other.iter()) {
+        assert!(!s.ended, "no stream was closed");
+    }
+}
+
+/// A stream whose client falls further behind than the replica's buffer is
+/// told why and closed; it resumes from its last position without a gap.
+#[sqlx::test(migrations = "../migrations")]
+async fn a_stream_that_falls_behind_is_dropped_with_the_reason_and_resumes(pool: PgPool) {
+    let a = TestApp::builder(pool.clone()).feed_buffer(4).spawn().await;
+    let b = second_replica(&pool).await;
+    let research = a.researcher("research").await;
+    let hosting = a.token(Role::Hosting, None, "hosting-lead").await;
+
+    let mut stream = SseStream::open(&a, &hosting, "/v1/events", None).await;
+    let created = a.create(&research, &valid_body("behind")).await;
+    let first = stream.next().await;
+    assert_eq!(first.json()["data"]["import_id"], created["id"]);
+    let last_seen = first.seq();
+
+    // Twelve events committed at once reach the feed in one read, more than
+    // the four it holds for a stream that has not taken them yet.
+    sqlx::query(
+        "INSERT INTO import_events (import_id, actor, kind, detail) \
+         SELECT $1::uuid, 'ferry', 'preflight_passed', jsonb_build_object('n', n) \
+         FROM generate_series(1, 12) n",
+    )
+    .bind(created["id"].as_str().unwrap())
+    .execute(&pool)
+    .await
+    .unwrap();
+
+    let mut after_drop = Vec::new();
+    while let Some(e) = stream.next_within(Duration::from_secs(20)).await {
+        after_drop.push(e);
+    }
+    assert!(stream.ended, "the server closed the stream");
+    assert!(after_drop.is_empty(), "{after_drop:?}");
+    let reason = stream
+        .comment_lines
+        .iter()
+        .find(|c| c.starts_with("dropped:"))
+        .unwrap_or_else(|| panic!("no reason among {:?}", stream.comment_lines));
+    assert!(reason.contains("more than 4 events behind"), "{reason}");
+    assert!(
+        reason.contains(&format!("Last-Event-ID {last_seen}")),
+        "{reason}"
+    );
+
+    // Resumed on the other replica: the twelve, in order, then live again.
+    let mut resumed = SseStream::open(&b, &hosting, "/v1/events", Some(last_seen)).await;
+    let got = resumed.take(12).await;
+    let seqs: Vec<i64> = got.iter().map(ferry_e2e::SseEvent::seq).collect();
+    assert_eq!(seqs, (last_seen + 1..=last_seen + 12).collect::<Vec<_>>());
+    let ns: Vec<i64> = got
+        .iter()
+        .map(|e| e.json()["data"]["event"]["detail"]["n"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ns, (1..=12).collect::<Vec<_>>());
+    cancel(&a, &research, created["id"].as_str().unwrap()).await;
+    let live = resumed.next().await;
+    assert_eq!(live.seq(), last_seen + 13);
+    assert_eq!(live.event.as_deref(), Some("import.cancelled"));
+}
+
+/// Streams that resume on another replica while writers on both keep
+/// committing read what they missed from the database and then switch to the
+/// live feed: every position once, in order, for a team-scoped researcher
+/// and an unfiltered reader alike, across more than one page of backlog.
+#[sqlx::test(migrations = "../migrations")]
+async fn resuming_streams_switch_from_the_backlog_to_the_live_feed_without_gaps(pool: PgPool) {
+    let a = TestApp::spawn(pool.clone()).await;
+    let b = second_replica(&pool).await;
+    let research = a.researcher("research").await;
+    let vision = a.researcher("vision").await;
+    let viewer = a.token(Role::Viewer, None, "dashboard").await;
+    let vision_body = |i: usize| {
+        json!({
+            "source": "s3://model-artifacts-111122223333/vision/clip/v1/",
+            "environment": "staging",
+            "model_name": format!("v-{i}"),
+        })
+    };
+
+    // A backlog of more than one page (the stream reads 200 at a time).
+    let seed = a.create(&research, &valid_body("backlog")).await;
+    sqlx::query(
+        "INSERT INTO import_events (import_id, actor, kind, detail) \
+         SELECT $1::uuid, 'ferry', 'preflight_passed', jsonb_build_object('n', n) \
+         FROM generate_series(1, 450) n",
+    )
+    .bind(seed["id"].as_str().unwrap())
+    .execute(&pool)
+    .await
+    .unwrap();
+
+    let writers = (0..16).map(|i| {
+        let app = if i % 2 == 0 { &a } else { &b };
+        let (token, body) = if i % 4 < 2 {
+            (research.clone(), valid_body(&format!("r-{i}")))
+        } else {
+            (vision.clone(), vision_body(i))
+        };
+        async move {
+            let r = app.create(&token, &body).await;
+            cancel(app, &token, r["id"].as_str().unwrap()).await;
+        }
+    });
+    // 451 backlog + 32 from the writers; research sees 451 + 16.
+    let readers = async {
+        let mut everything = SseStream::open(&b, &viewer, "/v1/events", Some(0)).await;
+        let mut own = SseStream::open(&a, &research, "/v1/events", Some(0)).await;
+        tokio::join!(everything.take(451 + 32), own.take(451 + 16))
+    };
+    let (_, (everything, own)) = tokio::join!(futures::future::join_all(writers), readers);
+
+    let db = feed_in_db(&pool).await;
+    assert_eq!(db.len(), 451 + 32);
+    let got: Vec<_> = everything.iter().map(triple).collect();
+    assert_eq!(got, db);
+    let teams: std::collections::HashMap<String, String> =
+        sqlx::query_as::<_, (String, String)>("SELECT id::text, team FROM import_requests")
+            .fetch_all(&pool)
+            .await
+            .unwrap()
+            .into_iter()
+            .collect();
+    let expected: Vec<_> = db
+        .into_iter()
+        .filter(|(_, id, _)| teams[id] == "research")
+        .collect();
+    let got: Vec<_> = own.iter().map(triple).collect();
+    assert_eq!(got, expected);
+}

@@ -337,6 +337,32 @@ async fn new_requests_notify_workers(pool: PgPool) {
         .unwrap();
 }
 
+/// Notifications committed together (40 requests created in one statement)
+/// wake a waiter once: the worker runs one activation for the burst, and
+/// nothing of it is left to wake it again.
+#[sqlx::test(migrations = "../migrations")]
+async fn a_burst_of_notifications_is_one_wake_up(pool: PgPool) {
+    let mut listener =
+        ferry_store::notify::Listener::connect(&pool, &[ferry_store::notify::WORK_CHANNEL])
+            .await
+            .unwrap();
+    let burst =
+        "SELECT pg_notify('ferry_work', gen_random_uuid()::text) FROM generate_series(1, 40)";
+    for _ in 0..2 {
+        sqlx::query(burst).execute(&pool).await.unwrap();
+        let taken = tokio::time::timeout(std::time::Duration::from_secs(5), listener.next_burst())
+            .await
+            .unwrap();
+        assert_eq!(taken, 40, "the whole burst in one wake-up");
+    }
+    // A single notification is a wake-up of its own.
+    create(&pool, "research", "single").await;
+    let taken = tokio::time::timeout(std::time::Duration::from_secs(5), listener.next_burst())
+        .await
+        .unwrap();
+    assert_eq!(taken, 1);
+}
+
 #[sqlx::test(migrations = "../migrations")]
 async fn a_stored_value_that_no_longer_parses_is_an_error_naming_the_field(pool: PgPool) {
     let bad = create(&pool, "research", "bad").await;

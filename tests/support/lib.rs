@@ -83,9 +83,16 @@ pub struct TestAppBuilder {
     settings: ApiSettings,
     cloud: Option<Arc<ferry_cloud::Cloud>>,
     oidc: Option<Arc<ferry_api::oidc::OidcVerifier>>,
+    feed_buffer: usize,
 }
 
 impl TestAppBuilder {
+    /// How many messages the live event feed holds for slow streams.
+    pub fn feed_buffer(mut self, messages: usize) -> Self {
+        self.feed_buffer = messages;
+        self
+    }
+
     /// API settings other than the defaults.
     pub fn settings(mut self, settings: ApiSettings) -> Self {
         self.settings = settings;
@@ -111,13 +118,18 @@ impl TestAppBuilder {
             settings,
             cloud,
             oidc,
+            feed_buffer,
         } = self;
         let state = AppState {
             pool: pool.clone(),
             catalog: Arc::new(example_catalog()),
             settings: Arc::new(settings),
             cloud,
-            feed: ferry_api::feed::Feed::start(&pool, tokio_util::sync::CancellationToken::new()),
+            feed: ferry_api::feed::Feed::start_with_buffer(
+                &pool,
+                tokio_util::sync::CancellationToken::new(),
+                feed_buffer,
+            ),
             oidc,
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -144,6 +156,7 @@ impl TestApp {
             settings: ApiSettings::default(),
             cloud: None,
             oidc: None,
+            feed_buffer: ferry_api::feed::DEFAULT_BUFFER,
         }
     }
 
@@ -267,6 +280,10 @@ pub struct SseStream {
     res: reqwest::Response,
     buf: String,
     pub comments: usize,
+    /// The text of every comment line received, in order.
+    pub comment_lines: Vec<String>,
+    /// The server ended the stream.
+    pub ended: bool,
 }
 
 impl SseStream {
@@ -286,6 +303,8 @@ impl SseStream {
             res,
             buf: String::new(),
             comments: 0,
+            comment_lines: Vec::new(),
+            ended: false,
         }
     }
 
@@ -301,9 +320,10 @@ impl SseStream {
                     data: String::new(),
                 };
                 let mut any = false;
-                for line in block.lines() {
-                    if line.starts_with(':') {
+                for line in block.lines().filter(|l| !l.is_empty()) {
+                    if let Some(text) = line.strip_prefix(':') {
                         self.comments += 1;
+                        self.comment_lines.push(text.trim_start().to_owned());
                         continue;
                     }
                     let (field, value) = line.split_once(':').unwrap_or((line, ""));
@@ -328,7 +348,11 @@ impl SseStream {
             let chunk = tokio::time::timeout_at(deadline, self.res.chunk()).await;
             match chunk {
                 Ok(Ok(Some(bytes))) => self.buf.push_str(&String::from_utf8_lossy(&bytes)),
-                Ok(Ok(None)) | Err(_) => return None,
+                Ok(Ok(None)) => {
+                    self.ended = true;
+                    return None;
+                }
+                Err(_) => return None,
                 Ok(Err(e)) => panic!("event stream failed: {e}"),
             }
         }

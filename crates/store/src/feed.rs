@@ -5,7 +5,7 @@
 //! that remembers the last position it has seen can always resume without a
 //! gap: everything at or below the committed head is final.
 
-use ferry_domain::events::{EventBody, ImportEventData, Message};
+use ferry_domain::events::{EventBody, ImportEventData, Message, MessageData};
 use ferry_domain::ids::ImportId;
 use sqlx::PgConnection;
 
@@ -20,6 +20,26 @@ pub struct FeedFilter {
     pub environment: Option<String>,
     /// Import event kinds (`created`, `status_changed`, ...).
     pub kinds: Option<Vec<String>>,
+}
+
+impl FeedFilter {
+    /// Whether `message` passes this filter: the same test [`next_page`]'s
+    /// query makes, for messages already in memory (a replica's live feed).
+    pub fn matches(&self, message: &Message) -> bool {
+        let MessageData::Import(data) = &message.data else {
+            return false;
+        };
+        self.import_id.is_none_or(|id| id == data.import_id)
+            && self.team.as_ref().is_none_or(|t| *t == data.team)
+            && self
+                .environment
+                .as_ref()
+                .is_none_or(|e| *e == data.environment)
+            && self
+                .kinds
+                .as_ref()
+                .is_none_or(|kinds| kinds.contains(&data.event.kind))
+    }
 }
 
 /// The last committed position; every position at or below it is final.

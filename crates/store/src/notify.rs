@@ -43,12 +43,46 @@ impl Listener {
         }
     }
 
+    /// The next notification of `listener` and every one already behind it
+    /// (see [`Listener::next_burst`]), or never when there is no listener.
+    pub async fn next_burst_of(listener: &mut Option<Self>) -> usize {
+        match listener {
+            Some(l) => l.next_burst().await,
+            None => std::future::pending().await,
+        }
+    }
+
+    /// Resolves at the next notification, taking with it those that arrived
+    /// together with it or while the caller was busy: a burst of commits
+    /// (a batch of creates, a scheduler pass) is one wake-up, not one per
+    /// row. Returns how many notifications it took.
+    pub async fn next_burst(&mut self) -> usize {
+        self.next().await;
+        1 + self.drain().await
+    }
+
     /// The next notification of `listener`, or never when there is none.
     pub async fn next_of(listener: &mut Option<Self>) {
         match listener {
             Some(l) => l.next().await,
             None => std::future::pending().await,
         }
+    }
+
+    /// Takes the notifications that have already arrived, without waiting,
+    /// so a burst that came in while the caller was busy costs one wake-up,
+    /// not one per notification. Returns how many were taken.
+    pub async fn drain(&mut self) -> usize {
+        let mut n = 0;
+        // A zero timeout polls `recv` once: it completes when a notification
+        // is already buffered or readable, and is dropped otherwise (as in
+        // every `select!` over `next`, the listener keeps partial reads).
+        while let Ok(Ok(_)) =
+            tokio::time::timeout(std::time::Duration::ZERO, self.inner.recv()).await
+        {
+            n += 1;
+        }
+        n
     }
 
     /// Resolves at the next notification. Errors (a dropped connection) are

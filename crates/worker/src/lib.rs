@@ -228,7 +228,9 @@ pub async fn run(ctx: Arc<Ctx>, shutdown: CancellationToken) {
         };
         tokio::select! {
             () = shutdown.cancelled() => break,
-            () = ferry_store::notify::Listener::next_of(&mut wake) => {}
+            // A burst of notifications (a batch of creates, another
+            // replica's scheduler pass) is one activation, not one per row.
+            _ = ferry_store::notify::Listener::next_burst_of(&mut wake) => {}
             () = tokio::time::sleep(pause) => {}
         }
     }

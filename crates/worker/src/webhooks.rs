@@ -252,7 +252,7 @@ pub async fn run(pool: PgPool, settings: WebhookSettings, shutdown: Cancellation
         let pause = next_pause(&pool, settings.tick).await;
         tokio::select! {
             () = shutdown.cancelled() => break,
-            () = Listener::next_of(&mut wake) => {}
+            _ = Listener::next_burst_of(&mut wake) => {}
             () = tokio::time::sleep(pause) => {}
         }
     }

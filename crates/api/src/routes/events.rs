@@ -6,6 +6,7 @@
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::State;
@@ -18,7 +19,7 @@ use ferry_store::feed::{FeedFilter, next_page};
 use http::{HeaderMap, HeaderValue, header};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
-use tokio::sync::watch;
+use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -29,13 +30,11 @@ use super::imports::{EventOut, load_visible};
 use super::params;
 use crate::auth::Caller;
 use crate::extract::Query;
+use crate::feed::{Feed, Published};
 use crate::{ApiError, AppState};
 
-/// Messages read from the database per query.
+/// Messages read from the database per query, while a stream catches up.
 const PAGE: u32 = 200;
-/// Re-read the feed this often even without a notification (a safety net
-/// for a lost `LISTEN` connection).
-const RECHECK: Duration = Duration::from_secs(10);
 /// A comment line this often keeps proxies from closing an idle stream.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
@@ -149,8 +148,10 @@ fn parse_types(raw: &str) -> Result<Vec<String>, ApiError> {
 /// `EventMessage`. Positions increase by one per event, in commit order, on
 /// every replica: reconnect with `Last-Event-ID` (browsers' `EventSource`
 /// does it by itself) to resume without missing or repeating one. Idle
-/// streams get a `: keep-alive` comment every 15 seconds. Researchers get
-/// their own team's events only.
+/// streams get a `: keep-alive` comment every 15 seconds. A stream whose
+/// client falls too far behind the live feed gets a `: dropped: …` comment
+/// saying so and is closed; reconnecting with `Last-Event-ID` resumes it.
+/// Researchers get their own team's events only.
 #[utoipa::path(
     get, path = "/v1/events", tag = "events",
     params(
@@ -224,8 +225,10 @@ async fn stream_events(
         filter,
         after,
         buffered: VecDeque::new(),
-        wake: state.feed.subscribe(),
+        live: None,
+        feed: state.feed.clone(),
         stop: state.feed.shutdown(),
+        dropped: false,
     };
     let stream = futures::stream::unfold(reader, Reader::next);
     let mut res = Sse::new(stream)
@@ -239,30 +242,54 @@ async fn stream_events(
     Ok(res)
 }
 
-/// One client's position in the feed.
+/// One client's position in the feed. It first reads from the database what
+/// it has not seen (a connection per page, released before the page is
+/// sent), then follows the replica's live feed from memory.
 struct Reader {
     pool: PgPool,
     filter: FeedFilter,
+    /// The last position this stream has passed (sent, or filtered out).
     after: i64,
-    buffered: VecDeque<Message>,
-    wake: watch::Receiver<u64>,
+    buffered: VecDeque<Pending>,
+    /// The live feed, once the database has nothing more for this stream.
+    live: Option<broadcast::Receiver<Arc<Published>>>,
+    feed: Feed,
     stop: CancellationToken,
+    /// The stream fell behind and was told so: end it.
+    dropped: bool,
+}
+
+/// A message waiting to be sent: read by this stream, or shared from the feed.
+enum Pending {
+    Read(Box<Message>),
+    Live(Arc<Published>),
+}
+
+impl Pending {
+    fn event(&self) -> Result<Event, serde_json::Error> {
+        let (m, json) = match self {
+            Pending::Read(m) => (&**m, serde_json::to_string(&**m)?),
+            Pending::Live(p) => (&p.message, p.json.clone()),
+        };
+        let mut event = Event::default().event(m.event_type.as_str());
+        if let Some(seq) = m.seq {
+            event = event.id(seq.to_string());
+        }
+        Ok(event.data(json))
+    }
 }
 
 impl Reader {
-    /// The next SSE event; `None` ends the stream (shutdown, or the database
-    /// failed: the client reconnects with `Last-Event-ID` and loses nothing).
+    /// The next SSE event; `None` ends the stream (shutdown, the database
+    /// failed, or the stream fell behind: the client reconnects with
+    /// `Last-Event-ID` and loses nothing).
     async fn next(mut self) -> Option<(Result<Event, Infallible>, Self)> {
         loop {
-            if self.stop.is_cancelled() {
+            if self.stop.is_cancelled() || self.dropped {
                 return None;
             }
-            if let Some(m) = self.buffered.pop_front() {
-                let mut event = Event::default().event(m.event_type.as_str());
-                if let Some(seq) = m.seq {
-                    event = event.id(seq.to_string());
-                }
-                return match event.json_data(&m) {
+            if let Some(p) = self.buffered.pop_front() {
+                return match p.event() {
                     Ok(e) => Some((Ok(e), self)),
                     Err(e) => {
                         tracing::error!(error = %e, "could not encode an event; closing the stream");
@@ -270,35 +297,68 @@ impl Reader {
                     }
                 };
             }
-            // Mark the wake-up seen before reading, so a commit that lands
-            // during the read wakes us again.
-            self.wake.borrow_and_update();
-            let page = match ferry_store::acquire(&self.pool).await {
-                Ok(mut conn) => next_page(&mut conn, self.after, &self.filter, PAGE).await,
-                Err(e) => Err(e),
+            let Some(live) = self.live.as_mut() else {
+                // Catching up from the database. Subscribe before reading: the
+                // live feed then carries everything committed after the read's
+                // head (positions at or below it are skipped as seen).
+                let rx = self.feed.subscribe();
+                let page = match ferry_store::acquire(&self.pool).await {
+                    Ok(mut conn) => next_page(&mut conn, self.after, &self.filter, PAGE).await,
+                    Err(e) => Err(e),
+                };
+                match page {
+                    Ok((messages, resume)) => {
+                        self.after = resume;
+                        if messages.len() < PAGE as usize {
+                            self.live = Some(rx);
+                        }
+                        self.buffered
+                            .extend(messages.into_iter().map(|m| Pending::Read(Box::new(m))));
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "event stream could not read the feed; closing it");
+                        return None;
+                    }
+                }
+                continue;
             };
-            match page {
-                Ok((messages, resume)) => {
-                    self.after = resume;
-                    if !messages.is_empty() {
-                        self.buffered.extend(messages);
+            let received = tokio::select! {
+                () = self.stop.cancelled() => return None,
+                r = live.recv() => r,
+            };
+            match received {
+                Ok(p) => {
+                    let Some(seq) = p.message.seq else { continue };
+                    if seq <= self.after {
                         continue;
                     }
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "event stream could not read the feed; closing it");
-                    return None;
-                }
-            }
-            tokio::select! {
-                () = self.stop.cancelled() => return None,
-                changed = self.wake.changed() => {
-                    if changed.is_err() {
-                        // The listener is gone (shutting down): poll.
-                        tokio::time::sleep(RECHECK).await;
+                    if seq > self.after + 1 {
+                        // Something between was not seen here: read it (and
+                        // this one) from the database, then follow again.
+                        self.live = None;
+                        continue;
+                    }
+                    self.after = seq;
+                    if self.filter.matches(&p.message) {
+                        self.buffered.push_back(Pending::Live(p));
                     }
                 }
-                () = tokio::time::sleep(RECHECK) => {}
+                Err(broadcast::error::RecvError::Lagged(missed)) => {
+                    tracing::info!(
+                        after = self.after,
+                        missed,
+                        "event stream fell behind the live feed; dropping it"
+                    );
+                    self.dropped = true;
+                    let reason = format!(
+                        "dropped: this stream fell more than {} events behind; \
+                         reconnect with Last-Event-ID {} to resume",
+                        self.feed.buffer(),
+                        self.after
+                    );
+                    return Some((Ok(Event::default().comment(reason)), self));
+                }
+                Err(broadcast::error::RecvError::Closed) => return None,
             }
         }
     }
