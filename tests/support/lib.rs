@@ -65,6 +65,15 @@ pub async fn sim_cloud(sim: &ferry_sim::SimHandle) -> Arc<ferry_cloud::Cloud> {
     Arc::new(ferry_cloud::Cloud::new(options, targets).await.unwrap())
 }
 
+/// The key sealing webhook secrets in tests: the same for the API and the
+/// dispatcher of one test, as one configuration gives both.
+pub fn webhook_keys() -> Arc<ferry_store::sealed::SecretKeys> {
+    Arc::new(
+        ferry_store::sealed::SecretKeys::parse("test:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=")
+            .unwrap(),
+    )
+}
+
 /// A valid create body for team `research` in `dev`.
 pub fn valid_body(model_name: &str) -> Value {
     json!({
@@ -83,9 +92,16 @@ pub struct TestAppBuilder {
     settings: ApiSettings,
     cloud: Option<Arc<ferry_cloud::Cloud>>,
     oidc: Option<Arc<ferry_api::oidc::OidcVerifier>>,
+    limits: ferry_api::ConnectionLimits,
 }
 
 impl TestAppBuilder {
+    /// Connection limits other than the defaults.
+    pub fn limits(mut self, limits: ferry_api::ConnectionLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
     /// API settings other than the defaults.
     pub fn settings(mut self, settings: ApiSettings) -> Self {
         self.settings = settings;
@@ -111,6 +127,7 @@ impl TestAppBuilder {
             settings,
             cloud,
             oidc,
+            limits,
         } = self;
         let state = AppState {
             pool: pool.clone(),
@@ -123,9 +140,14 @@ impl TestAppBuilder {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let server = tokio::spawn(async move {
-            axum::serve(listener, ferry_api::router(state))
-                .await
-                .unwrap();
+            ferry_api::serve(
+                listener,
+                ferry_api::router(state),
+                limits,
+                std::future::pending(),
+            )
+            .await
+            .unwrap();
         });
         TestApp {
             addr,
@@ -144,6 +166,7 @@ impl TestApp {
             settings: ApiSettings::default(),
             cloud: None,
             oidc: None,
+            limits: ferry_api::ConnectionLimits::default(),
         }
     }
 
