@@ -6,8 +6,8 @@
 use std::collections::HashMap;
 use std::io;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use ferry_api::throttle::{Throttle, ThrottleSettings};
@@ -60,7 +60,10 @@ async fn webhook_urls_into_the_network_are_refused_unless_allow_listed(pool: PgP
         .await;
     let admin = app.token(Role::Admin, None, "admin").await;
     for (url, rule) in [
-        ("https://169.254.169.254/latest/meta-data/", "address.link_local"),
+        (
+            "https://169.254.169.254/latest/meta-data/",
+            "address.link_local",
+        ),
         ("https://[fd00:ec2::254]/", "address.unique_local"),
         ("https://10.0.0.1/", "address.private"),
         ("https://172.16.5.4/", "address.private"),
@@ -85,7 +88,8 @@ async fn webhook_urls_into_the_network_are_refused_unless_allow_listed(pool: PgP
         ("http://localhost:9/hook", "address.loopback"),
     ] {
         let p = problem(
-            app.post(&admin, "/v1/webhooks", &json!({ "url": url })).await,
+            app.post(&admin, "/v1/webhooks", &json!({ "url": url }))
+                .await,
             422,
         )
         .await;
@@ -104,7 +108,9 @@ async fn webhook_urls_into_the_network_are_refused_unless_allow_listed(pool: PgP
         .spawn()
         .await;
     for url in ["https://10.0.0.1/", "http://127.0.0.1:9/hook"] {
-        let res = app.post(&admin, "/v1/webhooks", &json!({ "url": url })).await;
+        let res = app
+            .post(&admin, "/v1/webhooks", &json!({ "url": url }))
+            .await;
         assert_eq!(res.status(), 201, "{url}");
     }
     let p = problem(
@@ -115,8 +121,12 @@ async fn webhook_urls_into_the_network_are_refused_unless_allow_listed(pool: PgP
     .await;
     assert_eq!(p["errors"][0]["rule"], "address.non_canonical");
     problem(
-        app.post(&admin, "/v1/webhooks", &json!({ "url": "https://[fd00:ec2::254]/" }))
-            .await,
+        app.post(
+            &admin,
+            "/v1/webhooks",
+            &json!({ "url": "https://[fd00:ec2::254]/" }),
+        )
+        .await,
         422,
     )
     .await;
@@ -187,7 +197,9 @@ async fn a_name_resolving_to_loopback_is_refused_at_connect_time(pool: PgPool) {
     // `.invalid` never resolves in real DNS (RFC 6761): registration cannot
     // refuse it, and only the dispatcher's resolver can lead anywhere.
     let url = format!("http://rebind.invalid:{port}/hook");
-    let res = app.post(&admin, "/v1/webhooks", &json!({ "url": url })).await;
+    let res = app
+        .post(&admin, "/v1/webhooks", &json!({ "url": url }))
+        .await;
     assert_eq!(res.status(), 201);
     let hook: Value = res.json().await.unwrap();
     let id = hook["id"].as_str().unwrap().to_owned();
@@ -217,11 +229,14 @@ async fn a_name_resolving_to_loopback_is_refused_at_connect_time(pool: PgPool) {
     assert!(entry["last_status_code"].is_null(), "{entry}");
     let error = entry["last_error"].as_str().unwrap();
     assert!(
-        error.contains("rebind.invalid resolves to 127.0.0.1")
-            && error.contains("loopback"),
+        error.contains("rebind.invalid resolves to 127.0.0.1") && error.contains("loopback"),
         "{error}"
     );
-    assert_eq!(hits.load(Ordering::SeqCst), 0, "nothing reached the receiver");
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        0,
+        "nothing reached the receiver"
+    );
 
     // With loopback allowed the same name leads to the receiver: the
     // connection goes to the address the resolver checked.
@@ -288,7 +303,10 @@ async fn the_delivery_log_keeps_a_short_sanitised_excerpt(pool: PgPool) {
     let last = &log["items"][0];
     assert_eq!(last["last_status_code"], 403);
     let error = last["last_error"].as_str().unwrap();
-    assert!(error.starts_with("the receiver answered 403 Forbidden: internal [2Jsecret x"), "{error}");
+    assert!(
+        error.starts_with("the receiver answered 403 Forbidden: internal [2Jsecret x"),
+        "{error}"
+    );
     assert!(!error.chars().any(char::is_control), "{error:?}");
     assert!(error.chars().count() < 260, "{}", error.len());
 }
@@ -336,7 +354,11 @@ async fn slow_and_idle_connections_are_cut(pool: PgPool) {
     let mut lines = 0;
     let closed = loop {
         tokio::time::sleep(Duration::from_millis(500)).await;
-        if drip.write_all(format!("X-Slow-{lines}: x\r\n").as_bytes()).await.is_err() {
+        if drip
+            .write_all(format!("X-Slow-{lines}: x\r\n").as_bytes())
+            .await
+            .is_err()
+        {
             break true;
         }
         let mut buf = [0u8; 512];
@@ -550,7 +572,11 @@ async fn bodies_must_be_objects(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
     let research = app.researcher("research").await;
     for body in [
-        json!(["s3://model-artifacts-111122223333/llama3-8b/v1/", "dev", "m1"]),
+        json!([
+            "s3://model-artifacts-111122223333/llama3-8b/v1/",
+            "dev",
+            "m1"
+        ]),
         json!("s3://model-artifacts-111122223333/llama3-8b/v1/"),
         json!(42),
         json!(null),
@@ -739,7 +765,10 @@ async fn webhook_secrets_are_sealed_at_rest(pool: PgPool) {
         .unwrap();
     assert!(stored.starts_with("sealed:v1:next:"), "{stored}");
     let only_new = SecretKeys::parse(&new_entry).unwrap();
-    assert_eq!(only_new.open(id, &stored).unwrap().expose(), "whsec_cGxhaW4=");
+    assert_eq!(
+        only_new.open(id, &stored).unwrap().expose(),
+        "whsec_cGxhaW4="
+    );
 }
 
 // ------------------------------------------------ 6. the audit trail

@@ -102,15 +102,18 @@ async fn the_create_request_is_the_same_on_every_replica(pool: ferry_store::PgPo
             ),
             Event::new(EventKind::PreflightFailed, serde_json::json!({})),
         ),
-        Update::new(new.id, Actor::new("token:research-researcher", "research-researcher"))
-            .to(Cause::Retry, Status::Queued)
-            .changes(Changes {
-                new_attempt: Some(ferry_domain::bedrock::JobName::for_attempt(
-                    &new.job_name,
-                    2,
-                )),
-                ..Changes::default()
-            }),
+        Update::new(
+            new.id,
+            Actor::new("token:research-researcher", "research-researcher"),
+        )
+        .to(Cause::Retry, Status::Queued)
+        .changes(Changes {
+            new_attempt: Some(ferry_domain::bedrock::JobName::for_attempt(
+                &new.job_name,
+                2,
+            )),
+            ..Changes::default()
+        }),
     ] {
         imports::update(&mut conn, &update).await.unwrap();
     }

@@ -118,7 +118,11 @@ async fn an_expired_lease_is_claimed_again_and_the_old_owner_cannot_write(pool: 
     tokio::time::sleep(std::time::Duration::from_millis(120)).await;
     let again = work::claim_due(&mut conn, "other", LEASE, 1).await.unwrap();
     assert_eq!(again[0].id, new.id);
-    let stale = imports::update(&mut conn, &Update::new(new.id, Actor::worker()).leased_by("dead")).await;
+    let stale = imports::update(
+        &mut conn,
+        &Update::new(new.id, Actor::worker()).leased_by("dead"),
+    )
+    .await;
     assert!(matches!(stale, Err(StoreError::LeaseLost)));
     let release = Update::new(new.id, Actor::worker())
         .leased_by("other")

@@ -74,14 +74,22 @@ fn append_field(pointer: &mut String, field: Option<&str>) {
 /// other than tab, line feed and carriage return: Postgres refuses NUL, and
 /// nothing Ferry stores or shows has a use for the others. Each offending
 /// field is named by its JSON pointer.
-fn control_characters(value: &serde_json::Value, pointer: &mut String, out: &mut Vec<FieldProblem>) {
+fn control_characters(
+    value: &serde_json::Value,
+    pointer: &mut String,
+    out: &mut Vec<FieldProblem>,
+) {
     fn bad(s: &str) -> Option<char> {
         s.chars()
             .find(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
     }
     fn problem(pointer: &str, c: char) -> FieldProblem {
         FieldProblem {
-            pointer: if pointer.is_empty() { "/".to_owned() } else { pointer.to_owned() },
+            pointer: if pointer.is_empty() {
+                "/".to_owned()
+            } else {
+                pointer.to_owned()
+            },
             rule: "control_character".to_owned(),
             detail: format!("must not contain control characters, found {c:?}"),
         }

@@ -232,8 +232,14 @@ mod tests {
     fn forwarded_for_is_believed_from_trusted_proxies_only() {
         let trusted = vec![IpNetwork::parse("10.0.0.0/8").unwrap()];
         let mut h = http::HeaderMap::new();
-        h.insert("x-forwarded-for", "198.51.7.1, 203.0.7.9, 10.1.1.1".parse().unwrap());
-        assert_eq!(client_address(ip("10.0.0.2"), &h, &trusted), ip("203.0.7.9"));
+        h.insert(
+            "x-forwarded-for",
+            "198.51.7.1, 203.0.7.9, 10.1.1.1".parse().unwrap(),
+        );
+        assert_eq!(
+            client_address(ip("10.0.0.2"), &h, &trusted),
+            ip("203.0.7.9")
+        );
         assert_eq!(client_address(ip("8.8.8.8"), &h, &trusted), ip("8.8.8.8"));
         h.insert("x-forwarded-for", "junk, 10.1.1.1".parse().unwrap());
         assert_eq!(client_address(ip("10.0.0.2"), &h, &trusted), ip("10.1.1.1"));

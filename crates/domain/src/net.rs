@@ -375,7 +375,11 @@ mod tests {
         assert!(policy.check("10.20.3.4".parse().unwrap()).is_ok());
         let refused = policy.check("10.21.0.1".parse().unwrap()).unwrap_err();
         assert_eq!(refused.why, Blocked::Private);
-        assert!(refused.to_string().contains("10.21.0.1 is a private address"));
+        assert!(
+            refused
+                .to_string()
+                .contains("10.21.0.1 is a private address")
+        );
         let dev = AddressPolicy::loopback();
         assert!(dev.check("127.0.0.1".parse().unwrap()).is_ok());
         assert!(dev.check("::1".parse().unwrap()).is_ok());
@@ -395,7 +399,11 @@ mod tests {
         for bad in ["10.0.0.1/8", "10.0.0.0/33", "nope", "::/129", "10.0.0.0/x"] {
             assert_eq!(IpNetwork::parse(bad).unwrap_err().rule, "cidr", "{bad}");
         }
-        assert!(IpNetwork::parse("0.0.0.0/0").unwrap().contains("8.8.8.8".parse().unwrap()));
+        assert!(
+            IpNetwork::parse("0.0.0.0/0")
+                .unwrap()
+                .contains("8.8.8.8".parse().unwrap())
+        );
     }
 
     #[test]

@@ -222,7 +222,8 @@ mod tests {
 
     #[test]
     fn a_transition_without_an_event_records_a_status_change() {
-        let u = Update::new(ImportId::new(), Actor::worker()).to(Cause::StartPreflight, Status::Validating);
+        let u = Update::new(ImportId::new(), Actor::worker())
+            .to(Cause::StartPreflight, Status::Validating);
         assert_eq!(u.recorded_event().unwrap().kind, EventKind::StatusChanged);
         let quiet = Update::new(ImportId::new(), Actor::worker());
         assert_eq!(quiet.recorded_event(), None);

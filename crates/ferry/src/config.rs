@@ -568,7 +568,10 @@ impl Config {
     fn check_limits(&self) -> Result<(), ConfigError> {
         let s = &self.server;
         for (key, value) in [
-            ("server.header_read_timeout_secs", s.header_read_timeout_secs),
+            (
+                "server.header_read_timeout_secs",
+                s.header_read_timeout_secs,
+            ),
             ("server.idle_timeout_secs", s.idle_timeout_secs),
         ] {
             if !(1..=3600).contains(&value) {
@@ -630,8 +633,7 @@ impl Config {
     /// Which webhook receiver addresses are admitted.
     pub fn webhook_address_policy(&self) -> ferry_domain::net::AddressPolicy {
         ferry_domain::net::AddressPolicy::new(
-            networks("webhooks.allow_networks", &self.webhooks.allow_networks)
-                .unwrap_or_default(),
+            networks("webhooks.allow_networks", &self.webhooks.allow_networks).unwrap_or_default(),
         )
     }
 
@@ -689,10 +691,7 @@ impl Config {
 }
 
 /// A list of CIDRs, each error naming its index.
-fn networks(
-    key: &str,
-    raw: &[String],
-) -> Result<Vec<ferry_domain::net::IpNetwork>, ConfigError> {
+fn networks(key: &str, raw: &[String]) -> Result<Vec<ferry_domain::net::IpNetwork>, ConfigError> {
     raw.iter()
         .enumerate()
         .map(|(i, n)| {

@@ -112,7 +112,11 @@ async fn reseal_webhook_secrets(config: &Config, pool: &ferry_store::PgPool) -> 
         .await
         .context("resealing webhook secrets")?;
     if n > 0 {
-        tracing::info!(webhooks = n, key_id = keys.current_id(), "webhook secrets sealed under the current key");
+        tracing::info!(
+            webhooks = n,
+            key_id = keys.current_id(),
+            "webhook secrets sealed under the current key"
+        );
     }
     Ok(())
 }

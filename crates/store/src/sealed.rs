@@ -73,10 +73,7 @@ impl SecretKeys {
             .enumerate()
         {
             let (id, b64) = entry.split_once(':').ok_or_else(|| {
-                SealError::BadKey(format!(
-                    "key {}: expected <id>:<base64 of 32 bytes>",
-                    i + 1
-                ))
+                SealError::BadKey(format!("key {}: expected <id>:<base64 of 32 bytes>", i + 1))
             })?;
             let id = id.trim();
             if !valid_id(id) {
@@ -147,7 +144,11 @@ impl SecretKeys {
             .map_err(|_| SealError::Crypto)?;
         let mut out = nonce.to_vec();
         out.extend_from_slice(&buf);
-        Ok(format!("{PREFIX}{}:{}", key.id, URL_SAFE_NO_PAD.encode(out)))
+        Ok(format!(
+            "{PREFIX}{}:{}",
+            key.id,
+            URL_SAFE_NO_PAD.encode(out)
+        ))
     }
 
     /// The secret a stored value holds: sealed under any configured key,
@@ -164,7 +165,10 @@ impl SecretKeys {
 
 /// The key id of a sealed value; `None` for plain text.
 pub fn sealed_key_id(stored: &str) -> Option<&str> {
-    stored.strip_prefix(PREFIX)?.split_once(':').map(|(id, _)| id)
+    stored
+        .strip_prefix(PREFIX)?
+        .split_once(':')
+        .map(|(id, _)| id)
 }
 
 /// Opens `stored` with `keys`, which may be absent when every stored value
@@ -237,7 +241,10 @@ mod tests {
             SealError::UnknownKey("k1".into())
         );
         // Plain text from before encryption still opens.
-        assert_eq!(only_new.open(id, "whsec_abc").unwrap().expose(), "whsec_abc");
+        assert_eq!(
+            only_new.open(id, "whsec_abc").unwrap().expose(),
+            "whsec_abc"
+        );
         assert!(!format!("{rotated:?}").contains(new_entry.split(':').nth(1).unwrap()));
     }
 

@@ -15,9 +15,9 @@
 //! same client request token and Bedrock answers with the same job.
 
 mod backoff;
+pub mod outbound;
 pub mod schedule;
 mod step;
-pub mod outbound;
 pub mod webhooks;
 
 use std::collections::BTreeMap;

@@ -164,7 +164,11 @@ mod tests {
             Refused::Resolved { inner, .. } if inner.why == Blocked::Loopback
         ));
         let public = Fixed(vec!["93.184.216.34".parse().unwrap()]);
-        assert!(resolve_checked(&public, &policy, "ok.example").await.is_ok());
+        assert!(
+            resolve_checked(&public, &policy, "ok.example")
+                .await
+                .is_ok()
+        );
         let allowed = AddressPolicy::new(vec![IpNetwork::parse("127.0.0.0/8").unwrap()]);
         assert!(resolve_checked(&mixed, &allowed, "x").await.is_ok());
     }

@@ -11,10 +11,10 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use ferry_store::notify::{EVENTS_CHANNEL, Listener, WEBHOOKS_CHANNEL};
-use ferry_store::webhooks::{self as store, Attempt, DueDelivery, Outcome, SigningSecret};
 use ferry_domain::net::AddressPolicy;
+use ferry_store::notify::{EVENTS_CHANNEL, Listener, WEBHOOKS_CHANNEL};
 use ferry_store::sealed::{SecretKeys, open_with};
+use ferry_store::webhooks::{self as store, Attempt, DueDelivery, Outcome, SigningSecret};
 use ferry_store::{PgPool, StoreError};
 use futures::StreamExt;
 use hmac::{Hmac, Mac};
@@ -85,7 +85,11 @@ pub fn excerpt(bytes: &[u8]) -> String {
         if word.is_empty() {
             continue;
         }
-        for c in (!out.is_empty()).then_some(' ').into_iter().chain(word.chars()) {
+        for c in (!out.is_empty())
+            .then_some(' ')
+            .into_iter()
+            .chain(word.chars())
+        {
             if count == ERROR_BODY_CHARS {
                 out.push('…');
                 return out;
@@ -208,9 +212,18 @@ async fn attempt(http: &reqwest::Client, settings: &WebhookSettings, d: &DueDeli
     let timestamp = OffsetDateTime::now_utc().unix_timestamp();
     let mut signatures: Vec<String> = Vec::new();
     for stored in &d.secrets {
-        match open_with(settings.secret_keys.as_deref(), d.webhook_id, stored.expose()) {
+        match open_with(
+            settings.secret_keys.as_deref(),
+            d.webhook_id,
+            stored.expose(),
+        ) {
             Ok(secret) => signatures.extend(sign(&secret, &msg_id, timestamp, &body)),
-            Err(e) => return done(None, Some(format!("the signing secret cannot be read: {e}"))),
+            Err(e) => {
+                return done(
+                    None,
+                    Some(format!("the signing secret cannot be read: {e}")),
+                );
+            }
         }
     }
     if signatures.is_empty() {
@@ -246,10 +259,9 @@ async fn attempt(http: &reqwest::Client, settings: &WebhookSettings, d: &DueDeli
                 ),
             )
         }
-        Err(e) if outbound::refusal(&e).is_some() => done(
-            None,
-            outbound::refusal(&e).map(|r| format!("refused: {r}")),
-        ),
+        Err(e) if outbound::refusal(&e).is_some() => {
+            done(None, outbound::refusal(&e).map(|r| format!("refused: {r}")))
+        }
         Err(e) if e.is_timeout() => done(
             None,
             Some(format!("no answer within {:?}", settings.timeout)),
@@ -352,7 +364,10 @@ mod tests {
 
     #[test]
     fn excerpts_are_short_and_plain() {
-        assert_eq!(excerpt(b"nope\r\n\x00\x1b[31mred\t end"), "nope [31mred end");
+        assert_eq!(
+            excerpt(b"nope\r\n\x00\x1b[31mred\t end"),
+            "nope [31mred end"
+        );
         let long = excerpt("x".repeat(5000).as_bytes());
         assert_eq!(long.chars().count(), ERROR_BODY_CHARS + 1);
         assert!(long.ends_with('…'));

@@ -11,14 +11,14 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use ferry_domain::events::Message;
+use ferry_domain::net::{AddressPolicy, AddressRefused, check_host_spelling};
 use ferry_store::webhooks::{
     self as store, DeliveryRecord, NewWebhook, SigningSecret, WebhookRecord,
 };
-use ferry_domain::net::{AddressPolicy, AddressRefused, check_host_spelling};
 use http::{HeaderValue, StatusCode, header};
-use std::net::IpAddr;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
+use std::net::IpAddr;
 use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -247,7 +247,11 @@ fn new_secret() -> SigningSecret {
 
 /// `secret` sealed for storage under the configured key; without one,
 /// no secret is stored at all.
-fn seal(state: &AppState, webhook_id: Uuid, secret: &SigningSecret) -> Result<SigningSecret, ApiError> {
+fn seal(
+    state: &AppState,
+    webhook_id: Uuid,
+    secret: &SigningSecret,
+) -> Result<SigningSecret, ApiError> {
     let keys = state.settings.webhook_keys.as_ref().ok_or_else(|| {
         ApiError::unavailable(
             "webhook signing secrets are stored encrypted, and this Ferry has no key: \
@@ -687,7 +691,10 @@ mod tests {
         }
         let policy = AddressPolicy::default();
         for (url, expected) in [
-            ("https://169.254.169.254/latest/meta-data/", "address.link_local"),
+            (
+                "https://169.254.169.254/latest/meta-data/",
+                "address.link_local",
+            ),
             ("https://[fd00:ec2::254]/", "address.unique_local"),
             ("https://10.0.0.1/", "address.private"),
             ("https://[::1]/", "address.loopback"),
