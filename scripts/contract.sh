@@ -27,7 +27,9 @@ for _ in $(seq 1 100); do [ -s "$sim_env" ] && break; sleep 0.1; done
 # shellcheck disable=SC1090
 . "$sim_env"
 # The API alone: schemathesis checks the HTTP contract, not the pipeline.
-FERRY_WORKER__ENABLED=false FERRY_SERVER__LISTEN="127.0.0.1:$port" \
+# Webhook secrets are sealed at rest: a throwaway key for this run.
+FERRY_WEBHOOK_KEY="contract:$(head -c 32 /dev/urandom | base64)" \
+    FERRY_WORKER__ENABLED=false FERRY_SERVER__LISTEN="127.0.0.1:$port" \
     FERRY_AWS__ENDPOINT_URL="$SIM_ENDPOINT" \
     FERRY_AWS__ACCESS_KEY_ID="$FERRY_SERVICE_ACCESS_KEY_ID" \
     FERRY_AWS__SECRET_ACCESS_KEY="$FERRY_SERVICE_SECRET_ACCESS_KEY" \

@@ -9,6 +9,7 @@ mod dashboard;
 mod environments;
 mod errors;
 mod events;
+mod hardening;
 mod health;
 mod idempotency;
 mod imports;

@@ -11,7 +11,8 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use ferry_api::ApiSettings;
 use ferry_domain::auth::Role;
-use ferry_e2e::{TestApp, problem, valid_body};
+use ferry_domain::net::AddressPolicy;
+use ferry_e2e::{TestApp, problem, valid_body, webhook_keys};
 use ferry_worker::webhooks::WebhookSettings;
 use hmac::{Hmac, Mac};
 use http::{HeaderMap, StatusCode};
@@ -127,9 +128,12 @@ fn assert_genuine(secret: &str, r: &Received) {
 
 // ---------------------------------------------------------------- helpers
 
+/// Plain http and loopback receivers, as `ferry dev` allows them.
 fn allow_http() -> ApiSettings {
     ApiSettings {
         webhooks_allow_http: true,
+        webhooks_address_policy: AddressPolicy::loopback(),
+        webhook_keys: Some(webhook_keys()),
         ..ApiSettings::default()
     }
 }
@@ -148,6 +152,9 @@ fn dispatcher(pool: &PgPool, name: &str, schedule_ms: &[u64]) -> tokio_util::syn
         concurrency: 4,
         lease: Duration::from_secs(30),
         tick: Duration::from_millis(200),
+        address_policy: AddressPolicy::loopback(),
+        secret_keys: Some(webhook_keys()),
+        ..WebhookSettings::default()
     };
     tokio::spawn(ferry_worker::webhooks::run(
         pool.clone(),
@@ -210,7 +217,13 @@ async fn cancel(app: &TestApp, token: &str, import: &Value) {
 
 #[sqlx::test(migrations = "../migrations")]
 async fn only_admins_manage_webhooks_and_bad_subscriptions_are_named(pool: PgPool) {
-    let app = TestApp::spawn(pool).await;
+    let app = TestApp::builder(pool)
+        .settings(ApiSettings {
+            webhook_keys: Some(webhook_keys()),
+            ..ApiSettings::default()
+        })
+        .spawn()
+        .await;
     let admin = app.token(Role::Admin, None, "platform-admin").await;
     let body = json!({ "url": "https://hooks.example.com/ferry" });
     for token in [

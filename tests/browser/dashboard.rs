@@ -257,6 +257,8 @@ async fn an_approved_request_moves_to_completed_on_the_page_without_a_reload(poo
         .await;
         let approved = b.text("#timeline li[data-kind=\"approved\"]").await;
         assert!(approved.contains("hosting-lead"), "{approved}");
+        // Beside the chosen name, the credential that acted.
+        assert!(approved.contains("(token:"), "{approved}");
         assert!(approved.contains("preflight is clean"), "{approved}");
         b.wait(
             "the completion in the timeline",

@@ -1,6 +1,6 @@
 use ferry_domain::events::EventKind;
 use ferry_domain::status::{Cause, Status};
-use ferry_domain::update::{Event, Update};
+use ferry_domain::update::{Actor, Event, Update};
 use ferry_sim::{ChainBreak, FaultConfig};
 
 use crate::support::{ONE, Pipeline, quick_jobs};
@@ -225,7 +225,7 @@ async fn a_prod_request_waits_for_approval_then_runs(pool: ferry_store::PgPool) 
     }
     assert_eq!(p.get(id).await.status, Status::PendingApproval);
     let mut conn = p.pool.acquire().await.unwrap();
-    let approve = Update::new(id, "hosting-lead")
+    let approve = Update::new(id, Actor::new("token:hosting-lead", "hosting-lead"))
         .to(Cause::Approve, Status::Queued)
         .event(Event::new(EventKind::Approved, serde_json::json!({})));
     ferry_store::imports::update(&mut conn, &approve)
@@ -258,7 +258,7 @@ async fn an_imported_model_is_deleted_in_bedrock(pool: ferry_store::PgPool) {
     let dev: ferry_domain::names::EnvironmentName = "dev".parse().unwrap();
     ctx.cloud.get_imported_model(&dev, &model).await.unwrap();
     let mut conn = p.pool.acquire().await.unwrap();
-    let delete = Update::new(id, "hosting-lead")
+    let delete = Update::new(id, Actor::new("token:hosting-lead", "hosting-lead"))
         .to(Cause::DeleteModel, Status::Deleting)
         .event(Event::new(
             EventKind::DeleteRequested,

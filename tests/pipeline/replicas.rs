@@ -10,7 +10,7 @@ use ferry_domain::events::EventKind;
 use ferry_domain::import::{ImportDraft, NewImport};
 use ferry_domain::names::TeamName;
 use ferry_domain::status::{Cause, Status};
-use ferry_domain::update::{Changes, Event, Update};
+use ferry_domain::update::{Actor, Changes, Event, Update};
 use ferry_e2e::example_catalog;
 use ferry_sim::{FaultConfig, FaultRule};
 use ferry_store::imports;
@@ -54,7 +54,7 @@ async fn the_create_request_is_the_same_on_every_replica(pool: ferry_store::PgPo
         .remove(0);
     let a = create_job_request(&claimed, &env);
     // ...the row changes in ways that do not concern the job...
-    let unrelated = Update::new(new.id, "ferry")
+    let unrelated = Update::new(new.id, Actor::worker())
         .leased_by("replica-1")
         .condition(Condition::new(
             ConditionType::JobSubmitted,
@@ -89,10 +89,10 @@ async fn the_create_request_is_the_same_on_every_replica(pool: ferry_store::PgPo
     );
     // A retry is a new attempt: a new token, so Bedrock starts a new job.
     for update in [
-        Update::new(new.id, "ferry").to(Cause::StartPreflight, Status::Validating),
+        Update::new(new.id, Actor::worker()).to(Cause::StartPreflight, Status::Validating),
         Update::fail(
             new.id,
-            "ferry",
+            Actor::worker(),
             Cause::PreflightFailed,
             Condition::new(
                 ConditionType::PreflightPassed,
@@ -102,15 +102,18 @@ async fn the_create_request_is_the_same_on_every_replica(pool: ferry_store::PgPo
             ),
             Event::new(EventKind::PreflightFailed, serde_json::json!({})),
         ),
-        Update::new(new.id, "research-researcher")
-            .to(Cause::Retry, Status::Queued)
-            .changes(Changes {
-                new_attempt: Some(ferry_domain::bedrock::JobName::for_attempt(
-                    &new.job_name,
-                    2,
-                )),
-                ..Changes::default()
-            }),
+        Update::new(
+            new.id,
+            Actor::new("token:research-researcher", "research-researcher"),
+        )
+        .to(Cause::Retry, Status::Queued)
+        .changes(Changes {
+            new_attempt: Some(ferry_domain::bedrock::JobName::for_attempt(
+                &new.job_name,
+                2,
+            )),
+            ..Changes::default()
+        }),
     ] {
         imports::update(&mut conn, &update).await.unwrap();
     }

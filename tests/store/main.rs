@@ -7,7 +7,7 @@ use ferry_domain::auth::{Principal, Role};
 use ferry_domain::import::{ImportDraft, NewImport};
 use ferry_domain::names::TeamName;
 use ferry_domain::status::Status;
-use ferry_domain::update::{Changes, Update};
+use ferry_domain::update::{Actor, Changes, Update};
 use ferry_e2e::example_catalog;
 use ferry_store::imports;
 use ferry_store::work;
@@ -119,9 +119,13 @@ async fn an_expired_lease_is_claimed_again_and_the_old_owner_cannot_write(pool: 
     tokio::time::sleep(std::time::Duration::from_millis(2_200)).await;
     let again = work::claim_due(&mut conn, "other", LEASE, 1).await.unwrap();
     assert_eq!(again[0].id, new.id);
-    let stale = imports::update(&mut conn, &Update::new(new.id, "ferry").leased_by("dead")).await;
+    let stale = imports::update(
+        &mut conn,
+        &Update::new(new.id, Actor::worker()).leased_by("dead"),
+    )
+    .await;
     assert!(matches!(stale, Err(StoreError::LeaseLost)));
-    let release = Update::new(new.id, "ferry")
+    let release = Update::new(new.id, Actor::worker())
         .leased_by("other")
         .changes(Changes {
             release: true,

@@ -65,6 +65,15 @@ pub async fn sim_cloud(sim: &ferry_sim::SimHandle) -> Arc<ferry_cloud::Cloud> {
     Arc::new(ferry_cloud::Cloud::new(options, targets).await.unwrap())
 }
 
+/// The key sealing webhook secrets in tests: the same for the API and the
+/// dispatcher of one test, as one configuration gives both.
+pub fn webhook_keys() -> Arc<ferry_store::sealed::SecretKeys> {
+    Arc::new(
+        ferry_store::sealed::SecretKeys::parse("test:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=")
+            .unwrap(),
+    )
+}
+
 /// A valid create body for team `research` in `dev`.
 pub fn valid_body(model_name: &str) -> Value {
     json!({
@@ -84,12 +93,19 @@ pub struct TestAppBuilder {
     cloud: Option<Arc<ferry_cloud::Cloud>>,
     oidc: Option<Arc<ferry_api::oidc::OidcVerifier>>,
     feed_buffer: usize,
+    limits: ferry_api::ConnectionLimits,
 }
 
 impl TestAppBuilder {
     /// How many messages the live event feed holds for slow streams.
     pub fn feed_buffer(mut self, messages: usize) -> Self {
         self.feed_buffer = messages;
+        self
+    }
+
+    /// Connection limits other than the defaults.
+    pub fn limits(mut self, limits: ferry_api::ConnectionLimits) -> Self {
+        self.limits = limits;
         self
     }
 
@@ -119,6 +135,7 @@ impl TestAppBuilder {
             cloud,
             oidc,
             feed_buffer,
+            limits,
         } = self;
         let state = AppState {
             pool: pool.clone(),
@@ -135,9 +152,14 @@ impl TestAppBuilder {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let server = tokio::spawn(async move {
-            axum::serve(listener, ferry_api::router(state))
-                .await
-                .unwrap();
+            ferry_api::serve(
+                listener,
+                ferry_api::router(state),
+                limits,
+                std::future::pending(),
+            )
+            .await
+            .unwrap();
         });
         TestApp {
             addr,
@@ -157,6 +179,7 @@ impl TestApp {
             cloud: None,
             oidc: None,
             feed_buffer: ferry_api::feed::DEFAULT_BUFFER,
+            limits: ferry_api::ConnectionLimits::default(),
         }
     }
 

@@ -73,35 +73,56 @@ impl FromRequestParts<AppState> for Caller {
             .ok_or_else(|| {
                 ApiError::unauthorized("the Authorization header must be \"Bearer <token>\"")
             })?;
-        let principal = if token.starts_with(TOKEN_PREFIX) {
-            ferry_token(state, token).await?
-        } else if crate::oidc::looks_like_jwt(token) {
-            let verifier = state.oidc.as_ref().ok_or_else(|| {
-                ApiError::invalid_token(
-                    "the token is a JWT, but OIDC is not configured on this Ferry; \
-                     use a ferry_ token",
-                )
-            })?;
-            let principal = verifier.verify(token).await?;
-            if let Some(team) = &principal.team
-                && principal.role == Role::Researcher
-                && state.catalog.team(team).is_none()
-            {
-                return Err(ApiError::invalid_token(format!(
-                    "the token's team {team} is not a team declared in Ferry's configuration"
-                )));
+        let throttle = &state.settings.auth_throttle;
+        let client = throttle.client(parts);
+        if let Some(wait) = throttle.check(client, token) {
+            return Err(ApiError::too_many_failures(wait));
+        }
+        let principal = match verify(state, token).await {
+            Ok(p) => {
+                throttle.succeeded(token);
+                p
             }
-            principal
-        } else {
-            return Err(ApiError::invalid_token(
-                "the token is neither a Ferry token (ferry_...) nor a JWT",
-            ));
+            Err(e) if e.status() == http::StatusCode::UNAUTHORIZED => {
+                throttle.failed(client);
+                return Err(e);
+            }
+            Err(e) => return Err(e),
         };
         let caller = Caller(principal);
         tracing::Span::current().record("principal", caller.0.id.as_str());
         parts.extensions.insert(caller.clone());
         Ok(caller)
     }
+}
+
+/// The principal a bearer credential stands for, or why it is refused.
+async fn verify(state: &AppState, token: &str) -> Result<Principal, ApiError> {
+    let principal = if token.starts_with(TOKEN_PREFIX) {
+        ferry_token(state, token).await?
+    } else if crate::oidc::looks_like_jwt(token) {
+        let verifier = state.oidc.as_ref().ok_or_else(|| {
+            ApiError::invalid_token(
+                "the token is a JWT, but OIDC is not configured on this Ferry; \
+                 use a ferry_ token",
+            )
+        })?;
+        let principal = verifier.verify(token).await?;
+        if let Some(team) = &principal.team
+            && principal.role == Role::Researcher
+            && state.catalog.team(team).is_none()
+        {
+            return Err(ApiError::invalid_token(format!(
+                "the token's team {team} is not a team declared in Ferry's configuration"
+            )));
+        }
+        principal
+    } else {
+        return Err(ApiError::invalid_token(
+            "the token is neither a Ferry token (ferry_...) nor a JWT",
+        ));
+    };
+    Ok(principal)
 }
 
 /// The principal of a `ferry_` token, looked up by its digest.

@@ -176,6 +176,22 @@ impl ApiError {
         )
     }
 
+    /// Too many failed authentications from the caller's address: 429 with
+    /// `Retry-After`, answered before the credential is looked at.
+    pub fn too_many_failures(retry_after_secs: u64) -> Self {
+        let mut e = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_failed_authentications",
+            format!(
+                "too many failed authentications from this address; retry in {retry_after_secs} s"
+            ),
+        );
+        if let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string()) {
+            e.headers.push((header::RETRY_AFTER, v));
+        }
+        e
+    }
+
     pub fn unavailable(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", detail)
     }
@@ -343,6 +359,9 @@ pub(crate) async fn render_problems(req: Request, next: Next) -> Response {
                 StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
                 StatusCode::REQUEST_TIMEOUT => "timeout",
                 StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+                StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => "headers_too_large",
+                StatusCode::TOO_MANY_REQUESTS => "too_many_requests",
                 s if s.is_server_error() => "internal",
                 _ => "bad_request",
             };

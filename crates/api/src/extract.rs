@@ -70,7 +70,98 @@ fn append_field(pointer: &mut String, field: Option<&str>) {
     }
 }
 
+/// Every string in `value` (object keys too) free of control characters
+/// other than tab, line feed and carriage return: Postgres refuses NUL, and
+/// nothing Ferry stores or shows has a use for the others. Each offending
+/// field is named by its JSON pointer.
+fn control_characters(
+    value: &serde_json::Value,
+    pointer: &mut String,
+    out: &mut Vec<FieldProblem>,
+) {
+    fn bad(s: &str) -> Option<char> {
+        s.chars()
+            .find(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+    }
+    fn problem(pointer: &str, c: char) -> FieldProblem {
+        FieldProblem {
+            pointer: if pointer.is_empty() {
+                "/".to_owned()
+            } else {
+                pointer.to_owned()
+            },
+            rule: "control_character".to_owned(),
+            detail: format!("must not contain control characters, found {c:?}"),
+        }
+    }
+    const MAX_PROBLEMS: usize = 20;
+    if out.len() >= MAX_PROBLEMS {
+        return;
+    }
+    match value {
+        serde_json::Value::String(s) => {
+            if let Some(c) = bad(s) {
+                out.push(problem(pointer, c));
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                let len = pointer.len();
+                pointer.push_str(&format!("/{i}"));
+                control_characters(item, pointer, out);
+                pointer.truncate(len);
+            }
+        }
+        serde_json::Value::Object(map) => {
+            for (key, item) in map {
+                let len = pointer.len();
+                pointer.push('/');
+                pointer.push_str(&pointer_token(key));
+                if let Some(c) = bad(key) {
+                    out.push(problem(pointer, c));
+                } else {
+                    control_characters(item, pointer, out);
+                }
+                pointer.truncate(len);
+            }
+        }
+        serde_json::Value::Null | serde_json::Value::Bool(_) | serde_json::Value::Number(_) => {}
+    }
+}
+
+/// What every body must be before it is read as a request type: valid JSON,
+/// an object (not an array or a scalar, however lenient the target type's
+/// deserialiser), and free of control characters.
+fn check_shape(bytes: &[u8]) -> Result<(), ApiError> {
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::bad_request("malformed_json", format!("the body is not valid JSON: {e}"))
+    })?;
+    if !value.is_object() {
+        let kind = match value {
+            serde_json::Value::Array(_) => "an array",
+            serde_json::Value::String(_) => "a string",
+            serde_json::Value::Number(_) => "a number",
+            serde_json::Value::Bool(_) => "a boolean",
+            serde_json::Value::Null => "null",
+            serde_json::Value::Object(_) => "an object",
+        };
+        return Err(ApiError::validation([FieldProblem {
+            pointer: "/".to_owned(),
+            rule: "object".to_owned(),
+            detail: format!("the body must be a JSON object, got {kind}"),
+        }]));
+    }
+    let mut problems = Vec::new();
+    control_characters(&value, &mut String::new(), &mut problems);
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::validation(problems))
+    }
+}
+
 pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    check_shape(bytes)?;
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     let value: Result<T, _> = serde_path_to_error::deserialize(&mut *de);
     let value = value.map_err(|err| {
@@ -238,6 +329,24 @@ mod tests {
             )
         );
         assert_eq!(problem(r#"{"name":"#).1, "malformed_json");
+        assert_eq!(
+            problem(r#"["a",{}]"#),
+            (
+                422,
+                "validation_failed".into(),
+                vec![("/".into(), "object".into())]
+            )
+        );
+        assert_eq!(problem("42").2, vec![("/".into(), "object".into())]);
+        assert_eq!(
+            problem(r#"{"name":"a\u0000b","tags":{"k\u0007":1},"x":["\u001b"]}"#).2,
+            vec![
+                ("/name".into(), "control_character".into()),
+                ("/tags/k\u{7}".into(), "control_character".into()),
+                ("/x/0".into(), "control_character".into()),
+            ]
+        );
+        assert!(parse_json::<Body>(br#"{"name":"a\tb\nc","tags":{}}"#).is_ok());
         assert_eq!(problem(r#"{"name":"a","tags":{}} {}"#).1, "malformed_json");
     }
 }

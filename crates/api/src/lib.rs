@@ -12,6 +12,8 @@ pub mod feed;
 pub mod oidc;
 mod openapi;
 mod routes;
+pub mod serve;
+pub mod throttle;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,11 +33,19 @@ use tracing::Span;
 use utoipa_axum::router::OpenApiRouter;
 
 pub use error::{ApiError, FieldProblem, Problem};
+pub use serve::{ConnectionLimits, serve};
 
 pub(crate) const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Largest request body accepted; larger ones get 413.
 pub const BODY_LIMIT_BYTES: usize = 64 * 1024;
+
+/// Most header lines a request may carry; more get 431.
+pub const MAX_HEADERS: usize = 100;
+
+/// Largest total size of a request's header lines (names and values); larger
+/// ones get 431.
+pub const MAX_HEADER_BYTES: usize = 32 * 1024;
 
 /// Settings the API needs, taken from the configuration by the binary.
 #[derive(Debug, Clone)]
@@ -46,6 +56,13 @@ pub struct ApiSettings {
     pub request_timeout: Duration,
     /// Accept `http://` webhook URLs (local development); else `https://` only.
     pub webhooks_allow_http: bool,
+    /// Which webhook receiver addresses are admitted at registration.
+    pub webhooks_address_policy: ferry_domain::net::AddressPolicy,
+    /// Failed authentication per client address; the process's one throttle.
+    pub auth_throttle: Arc<throttle::Throttle>,
+    /// Seals webhook signing secrets for storage; without keys, webhooks
+    /// cannot be created or rotated (503).
+    pub webhook_keys: Option<Arc<ferry_store::sealed::SecretKeys>>,
 }
 
 impl Default for ApiSettings {
@@ -54,6 +71,9 @@ impl Default for ApiSettings {
             idempotency_ttl: time::Duration::hours(24),
             request_timeout: Duration::from_secs(30),
             webhooks_allow_http: false,
+            webhooks_address_policy: ferry_domain::net::AddressPolicy::default(),
+            auth_throttle: Arc::new(throttle::Throttle::default()),
+            webhook_keys: None,
         }
     }
 }
@@ -117,6 +137,41 @@ fn on_response(res: &Response, latency: Duration, span: &Span) {
     tracing::info!(latency_ms = latency.as_millis() as u64, "response");
 }
 
+/// Refuses requests with too many or too large headers (431, problem+json),
+/// and marks every response `nosniff` and, unless it set its own caching
+/// (the dashboard's files), `Cache-Control: no-store`: API answers carry
+/// data that no cache should keep.
+async fn guard_headers(req: Request, next: axum::middleware::Next) -> Response {
+    let headers = req.headers();
+    let size: usize = headers
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len())
+        .sum();
+    let mut res = if headers.len() > MAX_HEADERS || size > MAX_HEADER_BYTES {
+        axum::response::IntoResponse::into_response(ApiError::new(
+            http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "headers_too_large",
+            format!(
+                "requests may carry at most {MAX_HEADERS} header lines of {MAX_HEADER_BYTES} bytes in all"
+            ),
+        ))
+    } else {
+        next.run(req).await
+    };
+    let h = res.headers_mut();
+    h.insert(
+        http::header::X_CONTENT_TYPE_OPTIONS,
+        http::HeaderValue::from_static("nosniff"),
+    );
+    if !h.contains_key(http::header::CACHE_CONTROL) {
+        h.insert(
+            http::header::CACHE_CONTROL,
+            http::HeaderValue::from_static("no-store"),
+        );
+    }
+    res
+}
+
 /// The whole HTTP application: routes, auth, error rendering, request ids,
 /// tracing, timeouts and body limits.
 pub fn router(state: AppState) -> Router {
@@ -156,6 +211,7 @@ pub fn router(state: AppState) -> Router {
                         .on_failure(()),
                 )
                 .layer(axum::middleware::from_fn(error::render_problems))
+                .layer(axum::middleware::from_fn(guard_headers))
                 .layer(CatchPanicLayer::custom(|_| {
                     axum::response::IntoResponse::into_response(ApiError::internal(
                         "handler panicked",

@@ -44,6 +44,11 @@ const SHARED: &[(&str, &str, &str)] = &[
     ),
     ("401", "Unauthorized", "No valid bearer token."),
     (
+        "429",
+        "TooManyFailedAuthentications",
+        "Too many failed authentications from the caller's address; retry after `Retry-After` seconds.",
+    ),
+    (
         "413",
         "PayloadTooLarge",
         "The body is larger than the limit.",
@@ -74,7 +79,7 @@ fn add_shared(op: &mut Operation) {
     let has_body = op.request_body.is_some();
     for (status, name, _) in SHARED {
         let wanted = match *status {
-            "401" => secured,
+            "401" | "429" => secured,
             "413" | "415" | "422" => has_body,
             "400" => secured || has_body,
             _ => true,

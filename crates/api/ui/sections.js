@@ -73,7 +73,9 @@ export function timelineSection(events) {
           e.from_status ? statusBadge(e.from_status) : null,
           e.from_status && e.to_status ? ' → ' : null,
           e.to_status ? statusBadge(e.to_status) : null) : null,
-        h('span', { class: 'muted' }, 'by ', h('span', { class: 'actor', text: e.actor })),
+        h('span', { class: 'muted' }, 'by ', h('span', { class: 'actor', text: e.actor }),
+          // The credential, since display names are chosen freely.
+          e.actor_id ? h('span', { class: 'actor-id mono', title: 'credential', text: ` (${e.actor_id})` }) : null),
         h('span', { class: 'muted', title: fmtTime(e.at) }, when(e.at))),
       detailPairs(e.detail)))));
 }

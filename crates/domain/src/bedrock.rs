@@ -98,6 +98,15 @@ impl S3Uri {
                         "the key must not contain empty segments (\"//\")",
                     ));
                 }
+                // S3 keys are opaque, but a `.` or `..` segment reads as a
+                // path step to people and to prefix checks on the text: a
+                // team limited to `vision/` must not name `vision/../x/`.
+                if segment == "." || segment == ".." {
+                    return Err(RuleError::new(
+                        "s3_uri.dot_segment",
+                        format!("the key must not contain a {segment:?} segment"),
+                    ));
+                }
                 if let Some(bad) = segment.chars().find(|c| !is_s3_key_char(*c)) {
                     return Err(RuleError::new(
                         "s3_uri.key",
@@ -398,6 +407,7 @@ mod tests {
             "s3://model-artifacts-111122223333/llama/v1/",
             "s3://a.b-c/Some_Key/(v1)!*'.x",
             "s3://abc/x",
+            "s3://abc/x.../...y/.z",
         ] {
             S3Uri::parse(ok).unwrap_or_else(|e| panic!("{ok}: {e}"));
         }
@@ -426,6 +436,10 @@ mod tests {
             ("s3://bucket/a b", "s3_uri.key"),
             ("s3://bucket/a//b", "s3_uri.key"),
             ("s3://bucket//", "s3_uri.key"),
+            ("s3://bucket/vision/../models/x/", "s3_uri.dot_segment"),
+            ("s3://bucket/./x", "s3_uri.dot_segment"),
+            ("s3://bucket/x/..", "s3_uri.dot_segment"),
+            ("s3://bucket/x/../", "s3_uri.dot_segment"),
         ] {
             assert_eq!(S3Uri::parse(bad).unwrap_err().rule, rule, "{bad:?}");
         }

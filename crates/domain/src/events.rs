@@ -198,6 +198,9 @@ pub struct EventBody {
     #[serde(with = "time::serde::rfc3339")]
     pub at: OffsetDateTime,
     pub actor: String,
+    /// The credential behind `actor` (`token:<uuid>`, `oidc:<sub>`,
+    /// `ferry:worker`); null for events recorded before ids were kept.
+    pub actor_id: Option<String>,
     pub kind: String,
     pub from_status: Option<Status>,
     pub to_status: Option<Status>,
@@ -284,6 +287,7 @@ mod tests {
                     id: 3,
                     at,
                     actor: "ferry".into(),
+                    actor_id: Some("ferry:worker".into()),
                     kind: "status_changed".into(),
                     from_status: Some(Status::Queued),
                     to_status: Some(Status::Validating),

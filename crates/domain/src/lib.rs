@@ -16,6 +16,7 @@ pub mod events;
 pub mod ids;
 pub mod import;
 pub mod names;
+pub mod net;
 pub mod oidc;
 pub mod preflight;
 pub mod status;

@@ -62,11 +62,43 @@ impl Changes {
 /// records an event (`event`, or `status_changed` when none is given); without
 /// one, `event` (if any) is recorded with no statuses. With a `lease` owner,
 /// the change is refused unless that owner still holds a live lease.
+/// Who makes a change, as the audit trail records it: the credential's
+/// stable id (`token:<uuid>`, `oidc:<sub>`, `ferry:worker`) and its display
+/// name, which anyone creating a token may choose.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    pub id: String,
+    pub name: String,
+}
+
+impl Actor {
+    /// The id of Ferry's own worker.
+    pub const WORKER_ID: &'static str = "ferry:worker";
+
+    pub fn new(id: impl Into<String>, name: impl Into<String>) -> Self {
+        Self {
+            id: id.into(),
+            name: name.into(),
+        }
+    }
+
+    /// Ferry's worker (`ferry`).
+    pub fn worker() -> Self {
+        Self::new(Self::WORKER_ID, "ferry")
+    }
+}
+
+impl From<&crate::auth::Principal> for Actor {
+    fn from(p: &crate::auth::Principal) -> Self {
+        Self::new(p.id.clone(), p.name.clone())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Update {
     pub id: ImportId,
     /// Who makes the change, for the audit trail.
-    pub actor: String,
+    pub actor: Actor,
     pub lease: Option<String>,
     pub transition: Option<(Cause, Status)>,
     pub conditions: Vec<Condition>,
@@ -76,7 +108,7 @@ pub struct Update {
 
 impl Update {
     /// A change that does nothing yet.
-    pub fn new(id: ImportId, actor: impl Into<String>) -> Self {
+    pub fn new(id: ImportId, actor: impl Into<Actor>) -> Self {
         Self {
             id,
             actor: actor.into(),
@@ -93,7 +125,7 @@ impl Update {
     /// fails.
     pub fn fail(
         id: ImportId,
-        actor: impl Into<String>,
+        actor: impl Into<Actor>,
         cause: Cause,
         condition: Condition,
         event: Event,
@@ -176,7 +208,7 @@ mod tests {
         );
         let u = Update::fail(
             id,
-            "ferry",
+            Actor::worker(),
             Cause::JobFailed,
             c.clone(),
             Event::new(EventKind::JobFailed, serde_json::json!({})),
@@ -190,9 +222,10 @@ mod tests {
 
     #[test]
     fn a_transition_without_an_event_records_a_status_change() {
-        let u = Update::new(ImportId::new(), "ferry").to(Cause::StartPreflight, Status::Validating);
+        let u = Update::new(ImportId::new(), Actor::worker())
+            .to(Cause::StartPreflight, Status::Validating);
         assert_eq!(u.recorded_event().unwrap().kind, EventKind::StatusChanged);
-        let quiet = Update::new(ImportId::new(), "ferry");
+        let quiet = Update::new(ImportId::new(), Actor::worker());
         assert_eq!(quiet.recorded_event(), None);
         assert!(quiet.is_event_only());
         let release = quiet.changes(Changes {

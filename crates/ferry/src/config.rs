@@ -60,11 +60,29 @@ pub struct Config {
 }
 
 /// How callers authenticate besides Ferry's own tokens.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuthConfig {
     /// Accept JWTs from this OIDC issuer.
     pub oidc: Option<OidcConfig>,
+    /// Failed authentications a client address may make in a burst before
+    /// it is answered 429; 0 turns the throttle off.
+    pub max_failures: u32,
+    /// Over this long an address regains all `max_failures`.
+    pub failure_window_secs: u64,
+    /// Proxies (CIDRs) whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<String>,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            oidc: None,
+            max_failures: 20,
+            failure_window_secs: 60,
+            trusted_proxies: Vec::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -76,6 +94,12 @@ pub struct ServerConfig {
     pub request_timeout_secs: u64,
     /// On SIGTERM, how long in-flight requests may take to finish.
     pub shutdown_grace_secs: u64,
+    /// A request's headers must arrive within this long.
+    pub header_read_timeout_secs: u64,
+    /// A kept-alive connection waiting for its next request is closed after this.
+    pub idle_timeout_secs: u64,
+    /// Connections open at once; more wait until one closes.
+    pub max_connections: u32,
 }
 
 impl Default for ServerConfig {
@@ -84,6 +108,9 @@ impl Default for ServerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             request_timeout_secs: 30,
             shutdown_grace_secs: 20,
+            header_read_timeout_secs: 10,
+            idle_timeout_secs: 60,
+            max_connections: 1024,
         }
     }
 }
@@ -240,6 +267,12 @@ pub struct WebhooksConfig {
     pub timeout_secs: u64,
     /// Deliveries in flight at once per replica.
     pub concurrency: u32,
+    /// Networks (CIDRs) receivers may be in although they are loopback,
+    /// private, link-local...: internal receivers on purpose.
+    pub allow_networks: Vec<String>,
+    /// Keys sealing signing secrets at rest (`<id>:<base64 32 bytes>` per
+    /// line, the first sealing); `FERRY_WEBHOOK_KEY` takes precedence.
+    pub secret_key_file: Option<PathBuf>,
 }
 
 impl Default for WebhooksConfig {
@@ -249,6 +282,8 @@ impl Default for WebhooksConfig {
             retry_schedule_secs: vec![5, 300, 1800, 7200, 18000, 36000, 36000],
             timeout_secs: 10,
             concurrency: 16,
+            allow_networks: Vec::new(),
+            secret_key_file: None,
         }
     }
 }
@@ -456,6 +491,8 @@ impl Config {
         self.check_placements()?;
         self.check_import_regions()?;
         self.check_webhooks()?;
+        self.check_limits()?;
+        self.webhook_keys()?;
         Catalog::new(envs, teams).map_err(|e| ConfigError::key(e.key, e.message))
     }
 
@@ -524,7 +561,80 @@ impl Config {
         if !(1..=256).contains(&w.concurrency) {
             return Err(ConfigError::key("webhooks.concurrency", "must be 1 to 256"));
         }
+        networks("webhooks.allow_networks", &w.allow_networks)?;
         Ok(())
+    }
+
+    fn check_limits(&self) -> Result<(), ConfigError> {
+        let s = &self.server;
+        for (key, value) in [
+            (
+                "server.header_read_timeout_secs",
+                s.header_read_timeout_secs,
+            ),
+            ("server.idle_timeout_secs", s.idle_timeout_secs),
+        ] {
+            if !(1..=3600).contains(&value) {
+                return Err(ConfigError::key(key, "must be 1 to 3600"));
+            }
+        }
+        if !(1..=1_000_000).contains(&s.max_connections) {
+            return Err(ConfigError::key(
+                "server.max_connections",
+                "must be 1 to 1000000",
+            ));
+        }
+        if !(1..=86_400).contains(&self.auth.failure_window_secs) {
+            return Err(ConfigError::key(
+                "auth.failure_window_secs",
+                "must be 1 to 86400",
+            ));
+        }
+        networks("auth.trusted_proxies", &self.auth.trusted_proxies)?;
+        Ok(())
+    }
+
+    /// Limits on the API's client connections.
+    pub fn connection_limits(&self) -> ferry_api::ConnectionLimits {
+        ferry_api::ConnectionLimits {
+            header_read_timeout: std::time::Duration::from_secs(
+                self.server.header_read_timeout_secs,
+            ),
+            idle_timeout: std::time::Duration::from_secs(self.server.idle_timeout_secs),
+            max_connections: self.server.max_connections as usize,
+        }
+    }
+
+    /// The keys sealing webhook secrets: `FERRY_WEBHOOK_KEY`, else
+    /// `webhooks.secret_key_file`, else none.
+    pub fn webhook_keys(
+        &self,
+    ) -> Result<Option<std::sync::Arc<ferry_store::sealed::SecretKeys>>, ConfigError> {
+        let (key, text) = match std::env::var("FERRY_WEBHOOK_KEY") {
+            Ok(v) if !v.trim().is_empty() => ("FERRY_WEBHOOK_KEY".to_owned(), v),
+            _ => match &self.webhooks.secret_key_file {
+                Some(path) => (
+                    "webhooks.secret_key_file".to_owned(),
+                    std::fs::read_to_string(path).map_err(|e| {
+                        ConfigError::key(
+                            "webhooks.secret_key_file",
+                            format!("cannot read {}: {e}", path.display()),
+                        )
+                    })?,
+                ),
+                None => return Ok(None),
+            },
+        };
+        ferry_store::sealed::SecretKeys::parse(&text)
+            .map(|k| Some(std::sync::Arc::new(k)))
+            .map_err(|e| ConfigError::key(key, e))
+    }
+
+    /// Which webhook receiver addresses are admitted.
+    pub fn webhook_address_policy(&self) -> ferry_domain::net::AddressPolicy {
+        ferry_domain::net::AddressPolicy::new(
+            networks("webhooks.allow_networks", &self.webhooks.allow_networks).unwrap_or_default(),
+        )
     }
 
     /// How the webhook dispatcher of this process behaves.
@@ -541,6 +651,10 @@ impl Config {
             concurrency: w.concurrency as usize,
             lease: std::time::Duration::from_secs(self.worker.lease_secs.max(1)),
             tick: std::time::Duration::from_secs(5),
+            address_policy: self.webhook_address_policy(),
+            // Checked by `catalog()` at start.
+            secret_keys: self.webhook_keys().ok().flatten(),
+            ..ferry_worker::webhooks::WebhookSettings::default()
         }
     }
 
@@ -561,8 +675,30 @@ impl Config {
             idempotency_ttl: time::Duration::hours(i64::from(self.api.idempotency_ttl_hours)),
             request_timeout: std::time::Duration::from_secs(self.server.request_timeout_secs),
             webhooks_allow_http: self.webhooks.allow_http,
+            webhooks_address_policy: self.webhook_address_policy(),
+            // Checked by `catalog()` at start.
+            webhook_keys: self.webhook_keys().ok().flatten(),
+            auth_throttle: std::sync::Arc::new(ferry_api::throttle::Throttle::new(
+                ferry_api::throttle::ThrottleSettings {
+                    max_failures: self.auth.max_failures,
+                    window: std::time::Duration::from_secs(self.auth.failure_window_secs.max(1)),
+                    trusted_proxies: networks("auth.trusted_proxies", &self.auth.trusted_proxies)
+                        .unwrap_or_default(),
+                },
+            )),
         }
     }
+}
+
+/// A list of CIDRs, each error naming its index.
+fn networks(key: &str, raw: &[String]) -> Result<Vec<ferry_domain::net::IpNetwork>, ConfigError> {
+    raw.iter()
+        .enumerate()
+        .map(|(i, n)| {
+            ferry_domain::net::IpNetwork::parse(n)
+                .map_err(|e| ConfigError::key(format!("{key}[{i}]"), e.message))
+        })
+        .collect()
 }
 
 /// Figment's errors, one line each, naming the key (`environments.dev.region`).

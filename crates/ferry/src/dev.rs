@@ -40,6 +40,15 @@ const DEV_DB: &str = "ferry_dev";
 /// The local configuration: the walkthrough's accounts as the sim seeds
 /// them, three environments (prod requires approval), two teams.
 pub fn dev_config(port: u16, sim: &ferry_sim::SimHandle) -> anyhow::Result<String> {
+    config_text(port, sim, None)
+}
+
+/// [`dev_config`], with the file of the key sealing webhook secrets.
+fn config_text(
+    port: u16,
+    sim: &ferry_sim::SimHandle,
+    key_file: Option<&Path>,
+) -> anyhow::Result<String> {
     let info = sim.scenario();
     let ferry = info
         .principal("ferry-service")
@@ -76,14 +85,37 @@ pub fn dev_config(port: u16, sim: &ferry_sim::SimHandle) -> anyhow::Result<Strin
          [server]\nlisten = \"127.0.0.1:{port}\"\n\n\
          [aws]\nendpoint_url = \"{endpoint}\"\naccess_key_id = \"{key_id}\"\nsecret_access_key = \"{secret}\"\n\n\
          [worker]\npoll_initial_secs = 1\npoll_max_secs = 5\nretry_initial_secs = 1\ntick_millis = 500\n\n\
-         [webhooks]\nallow_http = true\n\n\
+         [webhooks]\nallow_http = true\nallow_networks = [\"127.0.0.0/8\", \"::1/128\"]\n{key_file}\n\
          {env}\
          [teams.research]\n[[teams.research.sources]]\nbucket = \"{bucket}\"\naccount_id = \"{research}\"\nkms_key = \"{research_key}\"\n\n\
          [teams.vision]\n[[teams.vision.sources]]\nbucket = \"{bucket}\"\naccount_id = \"{research}\"\nprefix = \"vision/\"\nkms_key = \"{research_key}\"\n",
         endpoint = sim.endpoint(),
+        key_file = key_file
+            .map(|k| format!("secret_key_file = {:?}\n", k.display().to_string()))
+            .unwrap_or_default(),
         key_id = ferry.access_key_id,
         secret = ferry.secret_access_key,
     ))
+}
+
+/// Writes a file only its owner may read (mode 0600): the generated files
+/// hold tokens, keys and the sim's credentials.
+pub(crate) fn write_private(path: &Path, contents: impl AsRef<[u8]>) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    // An existing file keeps its mode through open(): narrow it too.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    file.write_all(contents.as_ref())
 }
 
 /// A private cluster, stopped and deleted when dropped.
@@ -215,7 +247,13 @@ pub(crate) async fn run_dev(args: &DevArgs) -> anyhow::Result<()> {
 
     std::fs::create_dir_all(&args.dir)?;
     let config_path = args.dir.join("ferry.toml");
-    std::fs::write(&config_path, dev_config(args.port, &sim)?)?;
+    // The key sealing webhook secrets; a new one each run, like the database.
+    let key_file = std::fs::canonicalize(&args.dir)?.join("webhook.key");
+    write_private(
+        &key_file,
+        ferry_store::sealed::SecretKeys::generate_entry("dev")? + "\n",
+    )?;
+    write_private(&config_path, config_text(args.port, &sim, Some(&key_file))?)?;
     sim.write_env_file(&args.dir.join("sim.env"))?;
     let mut config = Config::load(&ConfigSource {
         path: config_path.clone(),
@@ -272,7 +310,7 @@ pub(crate) async fn run_dev(args: &DevArgs) -> anyhow::Result<()> {
     writeln!(env, "AWS_ACCESS_KEY_ID={}", admin.access_key_id)?;
     writeln!(env, "AWS_SECRET_ACCESS_KEY={}", admin.secret_access_key)?;
     let env_path = args.dir.join("dev.env");
-    std::fs::write(&env_path, env)?;
+    write_private(&env_path, env)?;
 
     writeln!(
         out,

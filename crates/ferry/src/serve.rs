@@ -34,6 +34,7 @@ pub(crate) async fn run(config: &Config, roles: Roles) -> anyhow::Result<()> {
     ferry_store::migrate(&pool)
         .await
         .context("applying migrations")?;
+    reseal_webhook_secrets(config, &pool).await?;
     let grace = Duration::from_secs(config.server.shutdown_grace_secs);
 
     let cloud = crate::pipeline::build_cloud(config, &catalog).await?;
@@ -62,10 +63,12 @@ pub(crate) async fn run(config: &Config, roles: Roles) -> anyhow::Result<()> {
             .with_context(|| format!("binding {}", config.server.listen))?;
         tracing::info!(addr = %listener.local_addr()?, "ferry API listening");
         let stop = shutdown.clone();
-        let server =
-            axum::serve(listener, ferry_api::router(state)).with_graceful_shutdown(async move {
-                stop.cancelled().await;
-            });
+        let server = ferry_api::serve(
+            listener,
+            ferry_api::router(state),
+            config.connection_limits(),
+            async move { stop.cancelled().await },
+        );
         tokio::select! {
             res = server => res.context("serving HTTP")?,
             () = async {
@@ -88,6 +91,33 @@ pub(crate) async fn run(config: &Config, roles: Roles) -> anyhow::Result<()> {
     }
     pool.close().await;
     tracing::info!("ferry stopped");
+    Ok(())
+}
+
+/// Seals every webhook secret not yet sealed under the current key (plain
+/// text from before encryption, or a key being rotated out), so the old key
+/// can be dropped from the configuration once every replica has started.
+async fn reseal_webhook_secrets(config: &Config, pool: &ferry_store::PgPool) -> anyhow::Result<()> {
+    let Some(keys) = config.webhook_keys()? else {
+        tracing::warn!(
+            "no webhook key (webhooks.secret_key_file, FERRY_WEBHOOK_KEY): \
+             webhooks cannot be created or rotated"
+        );
+        return Ok(());
+    };
+    let mut conn = ferry_store::acquire(pool)
+        .await
+        .context("resealing webhook secrets")?;
+    let n = ferry_store::webhooks::reseal_all(&mut conn, &keys)
+        .await
+        .context("resealing webhook secrets")?;
+    if n > 0 {
+        tracing::info!(
+            webhooks = n,
+            key_id = keys.current_id(),
+            "webhook secrets sealed under the current key"
+        );
+    }
     Ok(())
 }
 

@@ -403,6 +403,16 @@ async fn ferry_dev_imports_the_sample_model_end_to_end() {
     ] {
         assert!(vars.contains_key(key), "dev.env lacks {key}: {vars:?}");
     }
+    // The generated files hold tokens and keys: their owner's only.
+    #[cfg(unix)]
+    for file in ["dev.env", "sim.env", "ferry.toml", "webhook.key"] {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(state.join(file))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{file} is mode {:o}", mode & 0o777);
+    }
     let url = &vars["FERRY_URL"];
     let token = &vars["FERRY_TOKEN_RESEARCHER"];
     let created: serde_json::Value = client

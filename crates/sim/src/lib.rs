@@ -203,7 +203,16 @@ impl SimHandle {
         let mut tmp = path.as_os_str().to_owned();
         tmp.push(".tmp");
         let tmp = PathBuf::from(tmp);
-        std::fs::write(&tmp, self.env_lines())?;
+        // The file holds every principal's secret key: its owner's only.
+        let _ = std::fs::remove_file(&tmp);
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        std::io::Write::write_all(&mut options.open(&tmp)?, self.env_lines().as_bytes())?;
         std::fs::rename(&tmp, path)
     }
 

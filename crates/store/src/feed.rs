@@ -59,7 +59,7 @@ async fn read(
     limit: u32,
 ) -> Result<Vec<Message>, StoreError> {
     let rows = sqlx::query!(
-        r#"SELECT f.seq, e.id, e.import_id, e.at, e.actor, e.kind, e.from_status, e.to_status,
+        r#"SELECT f.seq, e.id, e.import_id, e.at, e.actor, e.actor_id, e.kind, e.from_status, e.to_status,
                   e.detail, r.team, r.environment, r.model_name
            FROM event_feed f
            JOIN import_events e ON e.id = f.event_id
@@ -94,6 +94,7 @@ async fn read(
                         id: r.id,
                         at: r.at,
                         actor: r.actor,
+                        actor_id: r.actor_id,
                         kind: r.kind,
                         from_status: r.from_status.as_deref().map(parse_status).transpose()?,
                         to_status: r.to_status.as_deref().map(parse_status).transpose()?,

@@ -10,7 +10,7 @@ use ferry_domain::ids::ImportId;
 use ferry_domain::import::NewImport;
 use ferry_domain::names::{EnvironmentName, TeamName};
 use ferry_domain::status::{self, Status};
-use ferry_domain::update::{Event, Update};
+use ferry_domain::update::{Actor, Event, Update};
 use sqlx::PgConnection;
 use sqlx::types::Json;
 use time::OffsetDateTime;
@@ -65,6 +65,8 @@ pub struct EventRecord {
     pub import_id: ImportId,
     pub at: OffsetDateTime,
     pub actor: String,
+    /// The credential behind `actor`; `None` for events recorded before ids were kept.
+    pub actor_id: Option<String>,
     pub kind: String,
     pub from_status: Option<Status>,
     pub to_status: Option<Status>,
@@ -221,7 +223,7 @@ pub async fn insert(
     append_event(
         conn,
         new.id,
-        &new.requested_by,
+        &Actor::new(requester_id, new.requested_by.as_str()),
         &Event::new(
             EventKind::Created,
             serde_json::json!({ "source": new.source.as_str(), "environment": new.environment.as_str() }),
@@ -308,20 +310,21 @@ pub async fn list(
 async fn append_event(
     conn: &mut PgConnection,
     id: ImportId,
-    actor: &str,
+    actor: &Actor,
     event: &Event,
     from: Option<Status>,
     to: Option<Status>,
 ) -> Result<i64, StoreError> {
     let rec = sqlx::query!(
-        r#"INSERT INTO import_events (import_id, actor, kind, from_status, to_status, detail)
-           VALUES ($1, $2, $3, $4, $5, $6) RETURNING id"#,
+        r#"INSERT INTO import_events (import_id, actor, actor_id, kind, from_status, to_status, detail)
+           VALUES ($1, $2, $7, $3, $4, $5, $6) RETURNING id"#,
         id.as_uuid(),
-        actor,
+        actor.name,
         event.kind.as_str(),
         from.map(Status::as_str),
         to.map(Status::as_str),
         &event.detail,
+        actor.id,
     )
     .fetch_one(conn)
     .await?;
@@ -337,7 +340,7 @@ pub async fn events(
     limit: u32,
 ) -> Result<Vec<EventRecord>, StoreError> {
     let rows = sqlx::query!(
-        r#"SELECT id, import_id, at, actor, kind, from_status, to_status, detail
+        r#"SELECT id, import_id, at, actor, actor_id, kind, from_status, to_status, detail
            FROM import_events
            WHERE import_id = $1 AND ($2::bigint IS NULL OR id > $2)
            ORDER BY id
@@ -355,6 +358,7 @@ pub async fn events(
                 import_id: ImportId::from_uuid(r.import_id),
                 at: r.at,
                 actor: r.actor,
+                actor_id: r.actor_id,
                 kind: r.kind,
                 from_status: r.from_status.as_deref().map(parse_status).transpose()?,
                 to_status: r.to_status.as_deref().map(parse_status).transpose()?,

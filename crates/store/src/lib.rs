@@ -9,6 +9,7 @@ pub mod feed;
 pub mod idempotency;
 pub mod imports;
 pub mod notify;
+pub mod sealed;
 pub mod tokens;
 pub mod webhooks;
 pub mod work;

@@ -151,6 +151,62 @@ pub async fn rotate(
     Ok(r.map(|r| webhook_record!(r)))
 }
 
+/// One subscription's stored secrets, as they are in the table.
+#[derive(Debug, Clone)]
+struct StoredSecrets {
+    id: Uuid,
+    secret: String,
+    previous_secret: Option<String>,
+}
+
+/// Seals every secret not sealed under the current key yet (plain text
+/// from before encryption, or a key being rotated out) under it. A row
+/// rotated meanwhile is left for the next run. Returns how many rows changed.
+pub async fn reseal_all(
+    conn: &mut PgConnection,
+    keys: &crate::sealed::SecretKeys,
+) -> Result<usize, StoreError> {
+    let rows = sqlx::query_as!(
+        StoredSecrets,
+        r#"SELECT id, secret, previous_secret FROM webhooks ORDER BY id"#
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut changed = 0;
+    for row in rows {
+        let stale = |s: &str| !keys.is_current(s);
+        if !stale(&row.secret) && !row.previous_secret.as_deref().is_some_and(stale) {
+            continue;
+        }
+        let reseal = |stored: &str| -> Result<String, StoreError> {
+            if keys.is_current(stored) {
+                return Ok(stored.to_owned());
+            }
+            let plain = keys
+                .open(row.id, stored)
+                .map_err(|e| StoreError::Corrupt(format!("webhook {}: {e}", row.id)))?;
+            keys.seal(row.id, &plain)
+                .map_err(|e| StoreError::Corrupt(format!("webhook {}: {e}", row.id)))
+        };
+        let secret = reseal(&row.secret)?;
+        let previous = row.previous_secret.as_deref().map(reseal).transpose()?;
+        let done = sqlx::query!(
+            r#"UPDATE webhooks SET secret = $2, previous_secret = $3
+               WHERE id = $1 AND secret = $4
+                 AND previous_secret IS NOT DISTINCT FROM $5"#,
+            row.id,
+            secret,
+            previous,
+            row.secret,
+            row.previous_secret,
+        )
+        .execute(&mut *conn)
+        .await?;
+        changed += usize::try_from(done.rows_affected()).unwrap_or(0);
+    }
+    Ok(changed)
+}
+
 /// Queues one message for one endpoint (a test ping).
 pub async fn enqueue(
     conn: &mut PgConnection,
@@ -239,8 +295,8 @@ pub struct DueDelivery {
     pub event_type: String,
     pub payload: serde_json::Value,
     pub attempts: i32,
-    /// The secrets to sign with: the current one, then the previous one
-    /// while it has not expired.
+    /// The secrets to sign with, as stored (sealed, see [`crate::sealed`]):
+    /// the current one, then the previous one while it has not expired.
     pub secrets: Vec<SigningSecret>,
 }
 

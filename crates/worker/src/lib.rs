@@ -15,6 +15,7 @@
 //! same client request token and Bedrock answers with the same job.
 
 mod backoff;
+pub mod outbound;
 pub mod schedule;
 mod step;
 pub mod webhooks;
@@ -36,7 +37,9 @@ pub use step::{StepError, client_request_token, create_job_request, step};
 const DATABASE_RETRY_MAX: Duration = Duration::from_secs(5);
 
 /// The actor the worker's changes are recorded under.
-pub(crate) const ACTOR: &str = "ferry";
+pub(crate) fn actor() -> ferry_domain::update::Actor {
+    ferry_domain::update::Actor::worker()
+}
 
 /// How the worker behaves; built by the binary from the configuration.
 #[derive(Debug, Clone)]

@@ -13,7 +13,7 @@ use ferry_store::work::{self, Usage};
 use ferry_store::{PgConnection, StoreError};
 use time::OffsetDateTime;
 
-use crate::{ACTOR, Ctx};
+use crate::{Ctx, actor};
 
 /// What Bedrock allows in one hosting account and Region.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,7 +100,7 @@ pub fn update_for(placement: &Placement, decision: &Decision, now: OffsetDateTim
             );
             Update::fail(
                 id,
-                ACTOR,
+                actor(),
                 Cause::ModelLimitReached,
                 Condition::new(
                     ConditionType::Scheduled,
@@ -114,7 +114,7 @@ pub fn update_for(placement: &Placement, decision: &Decision, now: OffsetDateTim
                 ),
             )
         }
-        Admission::Admitted(id) | Admission::AdmittedOverModelLimit(id) => Update::new(id, ACTOR)
+        Admission::Admitted(id) | Admission::AdmittedOverModelLimit(id) => Update::new(id, actor())
             .to(Cause::PreflightPassed, Status::Submitting)
             .condition(Condition::new(
                 ConditionType::Scheduled,

@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use ferry_domain::net::AddressPolicy;
 use ferry_store::notify::{EVENTS_CHANNEL, Listener, WEBHOOKS_CHANNEL};
+use ferry_store::sealed::{SecretKeys, open_with};
 use ferry_store::webhooks::{self as store, Attempt, DueDelivery, Outcome, SigningSecret};
 use ferry_store::{PgPool, StoreError};
 use futures::StreamExt;
@@ -19,6 +21,8 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
+
+use crate::outbound::{self, GuardedResolver, Lookup, SystemLookup};
 
 /// How the dispatcher behaves; built by the binary from the configuration.
 #[derive(Debug, Clone)]
@@ -36,6 +40,12 @@ pub struct WebhookSettings {
     pub lease: Duration,
     /// Wake at least this often, even without a notification.
     pub tick: Duration,
+    /// Which receiver addresses deliveries may connect to.
+    pub address_policy: AddressPolicy,
+    /// How receiver host names become addresses (the system's resolver).
+    pub lookup: Arc<dyn Lookup>,
+    /// Opens the signing secrets sealed at rest; `None` reads plain text only.
+    pub secret_keys: Option<Arc<SecretKeys>>,
 }
 
 impl Default for WebhookSettings {
@@ -50,6 +60,9 @@ impl Default for WebhookSettings {
             concurrency: 16,
             lease: Duration::from_secs(60),
             tick: Duration::from_secs(5),
+            address_policy: AddressPolicy::default(),
+            lookup: Arc::new(SystemLookup),
+            secret_keys: None,
         }
     }
 }
@@ -58,6 +71,47 @@ impl Default for WebhookSettings {
 const FAN_OUT_BATCH: u32 = 500;
 /// The most of a receiver's answer kept in the delivery log.
 const ERROR_BODY_CHARS: usize = 200;
+/// The most of a receiver's answer read at all.
+const ERROR_BODY_READ_BYTES: usize = 4096;
+
+/// At most [`ERROR_BODY_CHARS`] of a receiver's answer, control characters
+/// (and runs of white space) folded to single spaces: the delivery log is
+/// for diagnosis, not a way to read what an endpoint serves.
+pub fn excerpt(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&bytes[..bytes.len().min(ERROR_BODY_READ_BYTES)]);
+    let mut out = String::new();
+    let mut count = 0;
+    for word in text.split(|c: char| c.is_control() || c.is_whitespace()) {
+        if word.is_empty() {
+            continue;
+        }
+        for c in (!out.is_empty())
+            .then_some(' ')
+            .into_iter()
+            .chain(word.chars())
+        {
+            if count == ERROR_BODY_CHARS {
+                out.push('…');
+                return out;
+            }
+            out.push(c);
+            count += 1;
+        }
+    }
+    out
+}
+
+/// Reads at most [`ERROR_BODY_READ_BYTES`] of an answer's body.
+async fn read_head(mut res: reqwest::Response) -> Vec<u8> {
+    let mut buf = Vec::new();
+    while buf.len() < ERROR_BODY_READ_BYTES {
+        match res.chunk().await {
+            Ok(Some(chunk)) => buf.extend_from_slice(&chunk),
+            Ok(None) | Err(_) => break,
+        }
+    }
+    buf
+}
 
 /// `v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">` for one secret, as
 /// the Standard Webhooks spec defines it. `None` if the secret is not a
@@ -156,16 +210,30 @@ async fn attempt(http: &reqwest::Client, settings: &WebhookSettings, d: &DueDeli
     };
     let msg_id = format!("msg_{}", d.id.simple());
     let timestamp = OffsetDateTime::now_utc().unix_timestamp();
-    let signatures: Vec<String> = d
-        .secrets
-        .iter()
-        .filter_map(|s| sign(s, &msg_id, timestamp, &body))
-        .collect();
+    let mut signatures: Vec<String> = Vec::new();
+    for stored in &d.secrets {
+        match open_with(
+            settings.secret_keys.as_deref(),
+            d.webhook_id,
+            stored.expose(),
+        ) {
+            Ok(secret) => signatures.extend(sign(&secret, &msg_id, timestamp, &body)),
+            Err(e) => {
+                return done(
+                    None,
+                    Some(format!("the signing secret cannot be read: {e}")),
+                );
+            }
+        }
+    }
     if signatures.is_empty() {
         return done(
             None,
             Some("the subscription's secret is not a whsec_ key".into()),
         );
+    }
+    if let Err(refused) = outbound::check_literal(&d.url, &settings.address_policy) {
+        return done(None, Some(format!("refused: {refused}")));
     }
     let sent = http
         .post(&d.url)
@@ -181,8 +249,7 @@ async fn attempt(http: &reqwest::Client, settings: &WebhookSettings, d: &DueDeli
         Ok(res) if res.status().is_success() => done(Some(i32::from(res.status().as_u16())), None),
         Ok(res) => {
             let status = res.status();
-            let text = res.text().await.unwrap_or_default();
-            let excerpt: String = text.chars().take(ERROR_BODY_CHARS).collect();
+            let excerpt = excerpt(&read_head(res).await);
             done(
                 Some(i32::from(status.as_u16())),
                 Some(
@@ -191,6 +258,9 @@ async fn attempt(http: &reqwest::Client, settings: &WebhookSettings, d: &DueDeli
                         .to_owned(),
                 ),
             )
+        }
+        Err(e) if outbound::refusal(&e).is_some() => {
+            done(None, outbound::refusal(&e).map(|r| format!("refused: {r}")))
         }
         Err(e) if e.is_timeout() => done(
             None,
@@ -213,10 +283,16 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 }
 
 /// The HTTP client deliveries use: no redirects (a receiver must answer
-/// itself), no cookies, Ferry's user agent.
-pub fn http_client() -> Result<reqwest::Client, reqwest::Error> {
+/// itself), no cookies, no proxy (it would resolve names itself), Ferry's
+/// user agent, and every name resolved through [`GuardedResolver`].
+pub fn http_client(settings: &WebhookSettings) -> Result<reqwest::Client, reqwest::Error> {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .dns_resolver(Arc::new(GuardedResolver::new(
+            Arc::clone(&settings.lookup),
+            Arc::new(settings.address_policy.clone()),
+        )))
         .user_agent(concat!("ferry-webhooks/", env!("CARGO_PKG_VERSION")))
         .build()
 }
@@ -224,7 +300,7 @@ pub fn http_client() -> Result<reqwest::Client, reqwest::Error> {
 /// Runs until `shutdown`: wakes when events commit or deliveries are queued
 /// (on any replica), when the next retry falls due, and on a timer.
 pub async fn run(pool: PgPool, settings: WebhookSettings, shutdown: CancellationToken) {
-    let http = match http_client() {
+    let http = match http_client(&settings) {
         Ok(c) => c,
         Err(e) => {
             tracing::error!(error = %e, "cannot build the webhook HTTP client; webhooks are not delivered");
@@ -285,6 +361,18 @@ async fn next_pause(pool: &PgPool, tick: Duration) -> Duration {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn excerpts_are_short_and_plain() {
+        assert_eq!(
+            excerpt(b"nope\r\n\x00\x1b[31mred\t end"),
+            "nope [31mred end"
+        );
+        let long = excerpt("x".repeat(5000).as_bytes());
+        assert_eq!(long.chars().count(), ERROR_BODY_CHARS + 1);
+        assert!(long.ends_with('…'));
+        assert_eq!(excerpt(b""), "");
+    }
 
     /// The test vector of the Standard Webhooks reference libraries.
     #[test]

@@ -11,12 +11,14 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use ferry_domain::events::Message;
+use ferry_domain::net::{AddressPolicy, AddressRefused, check_host_spelling};
 use ferry_store::webhooks::{
     self as store, DeliveryRecord, NewWebhook, SigningSecret, WebhookRecord,
 };
 use http::{HeaderValue, StatusCode, header};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
+use std::net::IpAddr;
 use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -93,14 +95,16 @@ pub(crate) struct WebhookOut {
 }
 
 impl WebhookOut {
-    fn new(r: WebhookRecord, show_secret: bool) -> Self {
+    /// `secret`: the new secret in plain text, shown with creation and
+    /// rotation only (the record holds it sealed).
+    fn new(r: WebhookRecord, secret: Option<&SigningSecret>) -> Self {
         let now = OffsetDateTime::now_utc();
         Self {
             id: r.id,
             url: r.url,
             description: r.description,
             event_types: r.event_types,
-            secret: show_secret.then(|| r.secret.expose().to_owned()),
+            secret: secret.map(|s| s.expose().to_owned()),
             previous_secret_expires_at: r.previous_expires_at.filter(|t| *t > now),
             created_by: r.created_by,
             created_at: r.created_at,
@@ -241,8 +245,86 @@ fn new_secret() -> SigningSecret {
     SigningSecret::new(format!("whsec_{}", STANDARD.encode(key)))
 }
 
+/// `secret` sealed for storage under the configured key; without one,
+/// no secret is stored at all.
+fn seal(
+    state: &AppState,
+    webhook_id: Uuid,
+    secret: &SigningSecret,
+) -> Result<SigningSecret, ApiError> {
+    let keys = state.settings.webhook_keys.as_ref().ok_or_else(|| {
+        ApiError::unavailable(
+            "webhook signing secrets are stored encrypted, and this Ferry has no key: \
+             set webhooks.secret_key_file or FERRY_WEBHOOK_KEY",
+        )
+    })?;
+    keys.seal(webhook_id, secret)
+        .map(SigningSecret::new)
+        .map_err(ApiError::internal)
+}
+
 fn parse_webhook_id(raw: &str) -> Result<Uuid, ApiError> {
     raw.parse().map_err(|_| ApiError::not_found("webhook"))
+}
+
+/// How long registration waits for a receiver's name to resolve.
+const RESOLVE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
+fn address_problem(host: &str, refused: &AddressRefused) -> FieldProblem {
+    let ip = refused.ip.to_string();
+    let resolved = if host.trim_start_matches('[').trim_end_matches(']') == ip {
+        String::new()
+    } else {
+        format!("{host} resolves to ")
+    };
+    FieldProblem {
+        pointer: "/url".into(),
+        rule: refused.why.rule().into(),
+        detail: format!(
+            "url's host {resolved}{ip}, {}: Ferry does not send webhooks into its own network \
+             unless webhooks.allow_networks lists the address",
+            refused.why.describe()
+        ),
+    }
+}
+
+/// The URL's host checked against the address policy: an IP literal as
+/// it is (IPv4 in dotted decimal only), a name by every address it
+/// resolves to now. A name that does not resolve yet is accepted; the
+/// dispatcher checks the addresses again at every connection.
+async fn check_destination(raw: &str, policy: &AddressPolicy) -> Result<(), FieldProblem> {
+    let Ok(url) = url::Url::parse(raw) else {
+        return Ok(());
+    };
+    let host = url.host_str().unwrap_or_default().to_owned();
+    let ip = match url.host() {
+        Some(url::Host::Ipv4(v4)) => {
+            check_host_spelling(raw, v4).map_err(|e| FieldProblem {
+                pointer: "/url".into(),
+                rule: e.rule.into(),
+                detail: e.message,
+            })?;
+            IpAddr::V4(v4)
+        }
+        Some(url::Host::Ipv6(v6)) => IpAddr::V6(v6),
+        Some(url::Host::Domain(name)) => {
+            let port = url.port_or_known_default().unwrap_or(443);
+            let lookup = tokio::net::lookup_host((name, port));
+            let Ok(Ok(addrs)) = tokio::time::timeout(RESOLVE_TIMEOUT, lookup).await else {
+                return Ok(());
+            };
+            for addr in addrs {
+                policy
+                    .check(addr.ip())
+                    .map_err(|refused| address_problem(&host, &refused))?;
+            }
+            return Ok(());
+        }
+        None => return Ok(()),
+    };
+    policy
+        .check(ip)
+        .map_err(|refused| address_problem(&host, &refused))
 }
 
 fn check_url(raw: &str, allow_http: bool) -> Result<(), FieldProblem> {
@@ -324,6 +406,10 @@ async fn create_webhook(
     let mut problems = Vec::new();
     if let Err(p) = check_url(&body.url, state.settings.webhooks_allow_http) {
         problems.push(p);
+    } else if let Err(p) =
+        check_destination(&body.url, &state.settings.webhooks_address_policy).await
+    {
+        problems.push(p);
     }
     if body
         .description
@@ -361,6 +447,7 @@ async fn create_webhook(
     }
     let secret = new_secret();
     let id = Uuid::now_v7();
+    let sealed = seal(&state, id, &secret)?;
     let mut conn = ferry_store::acquire(&state.pool).await?;
     let record = store::insert(
         &mut conn,
@@ -369,13 +456,17 @@ async fn create_webhook(
             url: &body.url,
             description: body.description.as_deref(),
             event_types: &event_types,
-            secret: &secret,
+            secret: &sealed,
             created_by: &caller.0.name,
         },
     )
     .await?;
     tracing::info!(webhook_id = %id, "webhook subscribed");
-    let mut res = (StatusCode::CREATED, Json(WebhookOut::new(record, true))).into_response();
+    let mut res = (
+        StatusCode::CREATED,
+        Json(WebhookOut::new(record, Some(&secret))),
+    )
+        .into_response();
     if let Ok(v) = HeaderValue::from_str(&format!("/v1/webhooks/{id}")) {
         res.headers_mut().insert(header::LOCATION, v);
     }
@@ -399,7 +490,7 @@ async fn list_webhooks(
     let items = store::list(&mut conn)
         .await?
         .into_iter()
-        .map(|r| WebhookOut::new(r, false))
+        .map(|r| WebhookOut::new(r, None))
         .collect();
     Ok(Json(WebhookList { items }))
 }
@@ -421,7 +512,7 @@ async fn get_webhook(
 ) -> Result<Json<WebhookOut>, ApiError> {
     admin_only(&caller)?;
     let mut conn = ferry_store::acquire(&state.pool).await?;
-    Ok(Json(WebhookOut::new(load(&mut conn, &id).await?, false)))
+    Ok(Json(WebhookOut::new(load(&mut conn, &id).await?, None)))
 }
 
 /// Unsubscribes (admin). Undelivered messages are dropped with it.
@@ -482,13 +573,14 @@ async fn rotate_secret(
     }
     let id = parse_webhook_id(&id)?;
     let secret = new_secret();
+    let sealed = seal(&state, id, &secret)?;
     let expires = OffsetDateTime::now_utc() + time::Duration::seconds(i64::from(grace));
     let mut conn = ferry_store::acquire(&state.pool).await?;
-    let record = store::rotate(&mut conn, id, &secret, expires)
+    let record = store::rotate(&mut conn, id, &sealed, expires)
         .await?
         .ok_or_else(|| ApiError::not_found("webhook"))?;
     tracing::info!(webhook_id = %id, grace_seconds = grace, "webhook secret rotated");
-    Ok(Json(WebhookOut::new(record, true)))
+    Ok(Json(WebhookOut::new(record, Some(&secret))))
 }
 
 /// Sends a test ping (`webhook.ping`) through the outbox (admin).
@@ -589,6 +681,41 @@ mod tests {
         assert_eq!(
             rule(&format!("https://h.example/{}", "a".repeat(2100)), false).as_deref(),
             Some("max_length")
+        );
+    }
+
+    #[tokio::test]
+    async fn destinations_inside_the_network_are_refused() {
+        async fn rule(url: &str, policy: &AddressPolicy) -> Option<String> {
+            check_destination(url, policy).await.err().map(|p| p.rule)
+        }
+        let policy = AddressPolicy::default();
+        for (url, expected) in [
+            (
+                "https://169.254.169.254/latest/meta-data/",
+                "address.link_local",
+            ),
+            ("https://[fd00:ec2::254]/", "address.unique_local"),
+            ("https://10.0.0.1/", "address.private"),
+            ("https://[::1]/", "address.loopback"),
+            ("http://2130706433/", "address.non_canonical"),
+            ("http://0x7f000001/", "address.non_canonical"),
+            ("http://127.1/", "address.non_canonical"),
+            ("http://0177.0.0.1/", "address.non_canonical"),
+            ("http://0.0.0.0/", "address.unspecified"),
+            ("https://[::ffff:127.0.0.1]/", "address.ipv4_mapped"),
+            ("https://[64:ff9b::7f00:1]/", "address.loopback"),
+            ("https://localhost/", "address.loopback"),
+        ] {
+            assert_eq!(rule(url, &policy).await.as_deref(), Some(expected), "{url}");
+        }
+        assert_eq!(rule("https://93.184.216.34/h", &policy).await, None);
+        let lo = AddressPolicy::loopback();
+        assert_eq!(rule("http://127.0.0.1:9/h", &lo).await, None);
+        assert_eq!(rule("https://localhost/", &lo).await, None);
+        assert_eq!(
+            rule("http://127.1/", &lo).await.as_deref(),
+            Some("address.non_canonical")
         );
     }
 

@@ -21,7 +21,7 @@ use ferry_store::StoreError;
 use ferry_store::imports::ImportRecord;
 use time::OffsetDateTime;
 
-use crate::{ACTOR, Ctx};
+use crate::{Ctx, actor};
 
 pub use submit::{client_request_token, create_job_request};
 pub(crate) use track::batch_job_states;
@@ -55,7 +55,7 @@ fn soon() -> OffsetDateTime {
 
 /// A change to `record` by this worker.
 fn change(record: &ImportRecord) -> Update {
-    Update::new(record.id, ACTOR)
+    Update::new(record.id, actor())
 }
 
 /// Writes `update` while holding the lease. A request that moved on
@@ -106,7 +106,7 @@ async fn fail(
     event: Event,
     more: impl FnOnce(&mut Changes),
 ) -> Result<(), StepError> {
-    let mut update = Update::fail(record.id, ACTOR, cause, condition, event);
+    let mut update = Update::fail(record.id, actor(), cause, condition, event);
     update.changes.release = true;
     more(&mut update.changes);
     write(ctx, record, update).await

@@ -61,7 +61,7 @@ pub(super) async fn retry_import(
         "previous_failure": record.failure_message,
         "job_name": next,
     });
-    let update = Update::new(id, caller.0.name.as_str())
+    let update = Update::new(id, &caller.0)
         .to(Cause::Retry, Status::Queued)
         .condition(condition)
         .changes(Changes {
@@ -164,7 +164,7 @@ pub(super) async fn promote_import(
     };
     let new = NewImport::promotion(&draft, id, &caller.0, &state.catalog)?;
     let created = imports::insert(&mut tx, &new, &caller.0.id).await?;
-    let promoted = Update::new(id, caller.0.name.as_str()).event(Event::new(
+    let promoted = Update::new(id, &caller.0).event(Event::new(
         EventKind::Promoted,
         serde_json::json!({ "to": new.id.to_string(), "environment": body.environment }),
     ));

@@ -41,7 +41,7 @@ pub(super) async fn act(
     let mut tx = ferry_store::begin(&state.pool).await?;
     let record = load_for(&mut tx, caller, id, allowed).await?;
     let a = action(&record);
-    let update = Update::new(id, caller.0.name.as_str())
+    let update = Update::new(id, &caller.0)
         .to(a.cause, a.to)
         .condition(a.condition)
         .changes(a.changes)

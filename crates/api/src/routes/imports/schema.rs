@@ -298,8 +298,14 @@ pub(crate) struct EventOut {
     pub(super) id: i64,
     #[serde(with = "time::serde::rfc3339")]
     pub(super) at: OffsetDateTime,
-    /// Who caused it: a user's token name, or `ferry` for the worker.
+    /// Who caused it, by display name: a token's name, an OIDC name claim,
+    /// or `ferry` for the worker. Names are chosen freely; `actor_id` says
+    /// which credential it was.
     pub(super) actor: String,
+    /// The credential that caused it: `token:<uuid>`, `oidc:<sub>`, or
+    /// `ferry:worker`; null for events recorded before ids were kept.
+    #[schema(example = "token:0192f0c1-8c55-7d2e-a4b1-3c9e6f0a1b2c")]
+    pub(super) actor_id: Option<String>,
     /// `created`, `status_changed`, ...
     pub(super) kind: String,
     pub(super) from_status: Option<ImportStatus>,
@@ -315,6 +321,7 @@ impl From<EventRecord> for EventOut {
             id: e.id,
             at: e.at,
             actor: e.actor,
+            actor_id: e.actor_id,
             kind: e.kind,
             from_status: e.from_status.map(Into::into),
             to_status: e.to_status.map(Into::into),
