@@ -9,6 +9,7 @@ pub mod feed;
 pub mod idempotency;
 pub mod imports;
 pub mod notify;
+pub mod stats;
 pub mod tokens;
 pub mod webhooks;
 pub mod work;
