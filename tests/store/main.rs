@@ -432,7 +432,10 @@ async fn the_metrics_snapshot_reads_statuses_waiting_lines_and_budgets_at_once(p
         (place.account.as_str(), place.region.as_str()),
         ("777788889999", "us-east-1")
     );
-    assert_eq!((place.waiting, place.jobs_in_flight, place.models), (1, 0, 0));
+    assert_eq!(
+        (place.waiting, place.jobs_in_flight, place.models),
+        (1, 0, 0)
+    );
     assert_eq!(snap.budgets.len(), 1);
     assert_eq!(snap.budgets[0].tokens, 19.0, "one token taken, no refill");
     assert_eq!(snap.webhook_backlog, 0);

@@ -202,7 +202,11 @@ mod tests {
         assert_eq!(Outcome::of(429, None, b"{}"), Outcome::Throttled);
         // Bedrock (REST-JSON): the code is in the header.
         assert_eq!(
-            Outcome::of(400, Some("ThrottlingException:http://internal.amazon.com/coral/com.amazon.bedrock/"), b"{}"),
+            Outcome::of(
+                400,
+                Some("ThrottlingException:http://internal.amazon.com/coral/com.amazon.bedrock/"),
+                b"{}"
+            ),
             Outcome::Throttled
         );
         // STS and IAM (query protocol): 400 with <Code>Throttling</Code>.
@@ -217,7 +221,11 @@ mod tests {
         );
         // KMS (JSON): the code in __type.
         assert_eq!(
-            Outcome::of(400, None, br#"{"__type":"ThrottlingException","message":"x"}"#),
+            Outcome::of(
+                400,
+                None,
+                br#"{"__type":"ThrottlingException","message":"x"}"#
+            ),
             Outcome::Throttled
         );
         assert_eq!(
@@ -226,7 +234,11 @@ mod tests {
         );
         // A message that mentions throttling in prose is not a throttling code.
         assert_eq!(
-            Outcome::of(403, None, b"<Code>AccessDenied</Code><Message>not Throttlingish</Message>"),
+            Outcome::of(
+                403,
+                None,
+                b"<Code>AccessDenied</Code><Message>not Throttlingish</Message>"
+            ),
             Outcome::ClientError
         );
         assert_eq!(Outcome::of(500, None, b""), Outcome::ServerError);

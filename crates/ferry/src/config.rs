@@ -759,18 +759,23 @@ mod tests {
             assert_eq!(c.metrics.cache_secs, 2);
             jail.set_env("FERRY_METRICS__LISTEN", "127.0.0.1:9464");
             let c = Config::load(&source).unwrap();
-            assert_eq!(c.metrics.listen, Some(SocketAddr::from(([127, 0, 0, 1], 9464))));
+            assert_eq!(
+                c.metrics.listen,
+                Some(SocketAddr::from(([127, 0, 0, 1], 9464)))
+            );
             Ok(())
         });
     }
 
     #[test]
     fn metrics_need_a_port_of_their_own() {
-        let err = load_str("[server]\nlisten = \"0.0.0.0:8080\"\n[metrics]\nlisten = \"127.0.0.1:8080\"\n")
-            .unwrap()
-            .catalog()
-            .unwrap_err()
-            .to_string();
+        let err = load_str(
+            "[server]\nlisten = \"0.0.0.0:8080\"\n[metrics]\nlisten = \"127.0.0.1:8080\"\n",
+        )
+        .unwrap()
+        .catalog()
+        .unwrap_err()
+        .to_string();
         assert!(err.starts_with("metrics.listen: "), "{err}");
         assert!(err.contains("server.listen"), "{err}");
         load_str("[server]\nlisten = \"0.0.0.0:8080\"\n[metrics]\nlisten = \"0.0.0.0:9464\"\n")

@@ -65,7 +65,10 @@ pub(crate) fn recorder() -> anyhow::Result<PrometheusHandle> {
 
 /// HELP lines: the catalogue README.md "Metrics" documents.
 fn describe() {
-    describe_gauge!("ferry_build_info", "Always 1; the version label says which Ferry runs.");
+    describe_gauge!(
+        "ferry_build_info",
+        "Always 1; the version label says which Ferry runs."
+    );
     describe_counter!(
         ferry_api::HTTP_REQUESTS,
         "HTTP requests answered, by method, route template and status."
@@ -75,7 +78,10 @@ fn describe() {
         Unit::Seconds,
         "Time to answer an HTTP request, by method, route template and status."
     );
-    describe_gauge!(ferry_api::SSE_STREAMS, "GET /v1/events streams open on this replica.");
+    describe_gauge!(
+        ferry_api::SSE_STREAMS,
+        "GET /v1/events streams open on this replica."
+    );
     describe_counter!(
         ferry_cloud::calls::CALLS,
         "AWS calls by service, operation and outcome (ok, throttled, client_error, server_error, no_response), retries within a call included."
@@ -122,7 +128,10 @@ fn describe() {
         "ferry_db_pool_connections",
         "Connections of this replica's pool, by state (in_use, idle)."
     );
-    describe_gauge!("ferry_db_pool_max_connections", "The pool's size limit (database.max_connections).");
+    describe_gauge!(
+        "ferry_db_pool_max_connections",
+        "The pool's size limit (database.max_connections)."
+    );
     describe_gauge!(
         "ferry_import_requests",
         "Import requests by status and environment (from Postgres: the same on every replica)."
@@ -218,25 +227,38 @@ pub(crate) fn samples(snap: &Snapshot, known: &Known) -> Vec<Sample> {
     let mut put = |name: &'static str, labels: Vec<(&'static str, String)>, value: f64| {
         out.insert((name, labels), value);
     };
-    let status_labels = |s: &str, e: &str| vec![("status", s.to_owned()), ("environment", e.to_owned())];
+    let status_labels =
+        |s: &str, e: &str| vec![("status", s.to_owned()), ("environment", e.to_owned())];
     for env in &known.environments {
         for s in Status::ALL {
             put("ferry_import_requests", status_labels(s.as_str(), env), 0.0);
         }
         for s in OPEN {
-            put("ferry_import_requests_oldest_age_seconds", status_labels(s.as_str(), env), 0.0);
+            put(
+                "ferry_import_requests_oldest_age_seconds",
+                status_labels(s.as_str(), env),
+                0.0,
+            );
         }
     }
     for row in &snap.statuses {
         let labels = status_labels(&row.status, &row.environment);
         put("ferry_import_requests", labels.clone(), row.requests as f64);
         if OPEN.iter().any(|s| s.as_str() == row.status) {
-            put("ferry_import_requests_oldest_age_seconds", labels, row.oldest_age_secs);
+            put(
+                "ferry_import_requests_oldest_age_seconds",
+                labels,
+                row.oldest_age_secs,
+            );
         }
     }
     let place = |a: &str, r: &str| vec![("account", a.to_owned()), ("region", r.to_owned())];
     let quota = |a: &str, r: &str, q: &str| {
-        vec![("account", a.to_owned()), ("region", r.to_owned()), ("quota", q.to_owned())]
+        vec![
+            ("account", a.to_owned()),
+            ("region", r.to_owned()),
+            ("quota", q.to_owned()),
+        ]
     };
     for p in &known.placements {
         let (a, r) = (p.account.as_str(), p.region.as_str());
@@ -244,8 +266,16 @@ pub(crate) fn samples(snap: &Snapshot, known: &Known) -> Vec<Sample> {
         put("ferry_waiting_line_oldest_age_seconds", place(a, r), 0.0);
         put("ferry_quota_used", quota(a, r, "concurrent_jobs"), 0.0);
         put("ferry_quota_used", quota(a, r, "imported_models"), 0.0);
-        put("ferry_quota_limit", quota(a, r, "concurrent_jobs"), f64::from(p.concurrent_jobs));
-        put("ferry_quota_limit", quota(a, r, "imported_models"), f64::from(p.imported_models));
+        put(
+            "ferry_quota_limit",
+            quota(a, r, "concurrent_jobs"),
+            f64::from(p.concurrent_jobs),
+        );
+        put(
+            "ferry_quota_limit",
+            quota(a, r, "imported_models"),
+            f64::from(p.imported_models),
+        );
         // No row yet: nobody has spent from a full bucket.
         put("ferry_call_budget_tokens", place(a, r), known.budget_burst);
     }
@@ -255,24 +285,56 @@ pub(crate) fn samples(snap: &Snapshot, known: &Known) -> Vec<Sample> {
             .iter()
             .any(|p| p.account == a && p.region == r)
     };
-    for p in snap.placements.iter().filter(|p| configured(&p.account, &p.region)) {
+    for p in snap
+        .placements
+        .iter()
+        .filter(|p| configured(&p.account, &p.region))
+    {
         let (a, r) = (p.account.as_str(), p.region.as_str());
         put("ferry_waiting_line_requests", place(a, r), p.waiting as f64);
-        put("ferry_waiting_line_oldest_age_seconds", place(a, r), p.waiting_oldest_age_secs);
-        put("ferry_quota_used", quota(a, r, "concurrent_jobs"), p.jobs_in_flight as f64);
-        put("ferry_quota_used", quota(a, r, "imported_models"), p.models as f64);
+        put(
+            "ferry_waiting_line_oldest_age_seconds",
+            place(a, r),
+            p.waiting_oldest_age_secs,
+        );
+        put(
+            "ferry_quota_used",
+            quota(a, r, "concurrent_jobs"),
+            p.jobs_in_flight as f64,
+        );
+        put(
+            "ferry_quota_used",
+            quota(a, r, "imported_models"),
+            p.models as f64,
+        );
     }
-    for b in snap.budgets.iter().filter(|b| configured(&b.account, &b.region)) {
-        put("ferry_call_budget_tokens", place(&b.account, &b.region), b.tokens);
+    for b in snap
+        .budgets
+        .iter()
+        .filter(|b| configured(&b.account, &b.region))
+    {
+        put(
+            "ferry_call_budget_tokens",
+            place(&b.account, &b.region),
+            b.tokens,
+        );
     }
-    put("ferry_webhook_backlog", Vec::new(), snap.webhook_backlog as f64);
+    put(
+        "ferry_webhook_backlog",
+        Vec::new(),
+        snap.webhook_backlog as f64,
+    );
     put(
         "ferry_webhook_backlog_oldest_age_seconds",
         Vec::new(),
         snap.webhook_backlog_oldest_age_secs,
     );
     out.into_iter()
-        .map(|((name, labels), value)| Sample { name, labels, value })
+        .map(|((name, labels), value)| Sample {
+            name,
+            labels,
+            value,
+        })
         .collect()
 }
 
@@ -344,7 +406,8 @@ impl Scrape {
         }
         let idle = self.pool.num_idle() as f64;
         let size = f64::from(self.pool.size());
-        metrics::gauge!("ferry_db_pool_connections", "state" => "in_use").set((size - idle).max(0.0));
+        metrics::gauge!("ferry_db_pool_connections", "state" => "in_use")
+            .set((size - idle).max(0.0));
         metrics::gauge!("ferry_db_pool_connections", "state" => "idle").set(idle);
         metrics::gauge!("ferry_db_pool_max_connections").set(f64::from(self.max_connections));
         self.handle.run_upkeep();
@@ -445,12 +508,20 @@ mod tests {
             value(
                 &s,
                 "ferry_quota_limit",
-                &[("account", "777788889999"), ("region", "us-east-1"), ("quota", "imported_models")]
+                &[
+                    ("account", "777788889999"),
+                    ("region", "us-east-1"),
+                    ("quota", "imported_models")
+                ]
             ),
             Some(3.0)
         );
         assert_eq!(
-            value(&s, "ferry_import_requests", &[("status", "completed"), ("environment", "dev")]),
+            value(
+                &s,
+                "ferry_import_requests",
+                &[("status", "completed"), ("environment", "dev")]
+            ),
             Some(0.0)
         );
         // Finished statuses have no "oldest" age.
@@ -507,25 +578,46 @@ mod tests {
         };
         let s = samples(&snap, &known());
         let dev = |st: &'static str| [("status", st), ("environment", "dev")];
-        assert_eq!(value(&s, "ferry_import_requests", &dev("importing")), Some(2.0));
-        assert_eq!(value(&s, "ferry_import_requests", &dev("completed")), Some(5.0));
         assert_eq!(
-            value(&s, "ferry_import_requests_oldest_age_seconds", &dev("importing")),
+            value(&s, "ferry_import_requests", &dev("importing")),
+            Some(2.0)
+        );
+        assert_eq!(
+            value(&s, "ferry_import_requests", &dev("completed")),
+            Some(5.0)
+        );
+        assert_eq!(
+            value(
+                &s,
+                "ferry_import_requests_oldest_age_seconds",
+                &dev("importing")
+            ),
             Some(90.0)
         );
         assert_eq!(
-            value(&s, "ferry_import_requests_oldest_age_seconds", &dev("completed")),
+            value(
+                &s,
+                "ferry_import_requests_oldest_age_seconds",
+                &dev("completed")
+            ),
             None
         );
         let place = [("account", "777788889999"), ("region", "us-east-1")];
         assert_eq!(value(&s, "ferry_waiting_line_requests", &place), Some(3.0));
-        assert_eq!(value(&s, "ferry_waiting_line_oldest_age_seconds", &place), Some(42.0));
+        assert_eq!(
+            value(&s, "ferry_waiting_line_oldest_age_seconds", &place),
+            Some(42.0)
+        );
         assert_eq!(value(&s, "ferry_call_budget_tokens", &place), Some(4.5));
         assert_eq!(
             value(
                 &s,
                 "ferry_quota_used",
-                &[("account", "777788889999"), ("region", "us-east-1"), ("quota", "concurrent_jobs")]
+                &[
+                    ("account", "777788889999"),
+                    ("region", "us-east-1"),
+                    ("quota", "concurrent_jobs")
+                ]
             ),
             Some(1.0)
         );
@@ -555,7 +647,10 @@ mod tests {
         assert_eq!(cache.get(t0 + Duration::from_secs(5), fetch).await, Ok(2));
         // A failed read keeps nothing: the next scrape reads again.
         let mut cache = Cached::new(Duration::from_secs(5));
-        assert_eq!(cache.get(t0, || async { Err::<u32, _>("down") }).await, Err("down"));
+        assert_eq!(
+            cache.get(t0, || async { Err::<u32, _>("down") }).await,
+            Err("down")
+        );
         assert_eq!(cache.get(t0, || async { Ok::<_, &str>(7) }).await, Ok(7));
     }
 }

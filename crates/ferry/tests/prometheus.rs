@@ -99,7 +99,10 @@ fn start_prometheus(dir: &Path, target: &str) -> (Stop, u16) {
     let log = std::fs::File::create(dir.join("prometheus.log")).unwrap();
     let child = Command::new(PROMETHEUS)
         .arg(format!("--config.file={}", config.display()))
-        .arg(format!("--storage.tsdb.path={}", dir.join("data").display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.join("data").display()
+        ))
         .arg(format!("--web.listen-address=127.0.0.1:{port}"))
         .stdout(Stdio::null())
         .stderr(log)
@@ -122,7 +125,10 @@ async fn query(http: &reqwest::Client, prometheus: u16, promql: &str) -> Vec<Val
         return Vec::new();
     };
     assert_ne!(body["status"], "error", "{promql}: {body}");
-    body["data"]["result"].as_array().cloned().unwrap_or_default()
+    body["data"]["result"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
 }
 
 fn number(sample: &Value) -> f64 {
@@ -192,11 +198,7 @@ async fn prometheus_scrapes_the_series_of_an_import() {
     );
 
     // The metrics listener is not the API: no auth, and the API's port has no /metrics.
-    let page = http
-        .get(&vars["FERRY_METRICS_URL"])
-        .send()
-        .await
-        .unwrap();
+    let page = http.get(&vars["FERRY_METRICS_URL"]).send().await.unwrap();
     assert_eq!(page.status(), 200);
     assert!(
         page.headers()["content-type"]
@@ -260,11 +262,13 @@ async fn prometheus_scrapes_the_series_of_an_import() {
 
     let prom_dir = dir.path().join("prometheus");
     std::fs::create_dir_all(&prom_dir).unwrap();
-    let (prometheus, prom_port) =
-        start_prometheus(&prom_dir, &format!("127.0.0.1:{metrics_port}"));
+    let (prometheus, prom_port) = start_prometheus(&prom_dir, &format!("127.0.0.1:{metrics_port}"));
 
     // The scrape works.
-    eventually(&http, prom_port, r#"up{job="ferry"} == 1"#, |r| r.len() == 1).await;
+    eventually(&http, prom_port, r#"up{job="ferry"} == 1"#, |r| {
+        r.len() == 1
+    })
+    .await;
 
     // Build info.
     let info = eventually(&http, prom_port, "ferry_build_info", |r| !r.is_empty()).await;
@@ -347,7 +351,10 @@ async fn prometheus_scrapes_the_series_of_an_import() {
         r#"sum(ferry_aws_calls_total{service="s3",outcome="ok"})"#,
     )
     .await;
-    assert!(number(&s3[0]) >= 1.0, "preflight read the artifacts: {s3:?}");
+    assert!(
+        number(&s3[0]) >= 1.0,
+        "preflight read the artifacts: {s3:?}"
+    );
     let assumed = query(
         &http,
         prom_port,

@@ -129,7 +129,11 @@ pub async fn snapshot(
     Ok(snap)
 }
 
-fn placement(all: &mut Vec<PlacementState>, account: String, region: String) -> &mut PlacementState {
+fn placement(
+    all: &mut Vec<PlacementState>,
+    account: String,
+    region: String,
+) -> &mut PlacementState {
     let i = match all
         .iter()
         .position(|p| p.account == account && p.region == region)
