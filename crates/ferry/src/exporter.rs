@@ -212,19 +212,22 @@ impl Known {
     }
 }
 
+/// A series' labels, by name.
+type Labels = Vec<(&'static str, String)>;
+
 /// One gauge value to set.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Sample {
     pub(crate) name: &'static str,
-    pub(crate) labels: Vec<(&'static str, String)>,
+    pub(crate) labels: Labels,
     pub(crate) value: f64,
 }
 
 /// The gauges a snapshot sets: every configured label set (0 when the database has
 /// no row for it), and the rows of environments no longer configured as they are.
 pub(crate) fn samples(snap: &Snapshot, known: &Known) -> Vec<Sample> {
-    let mut out: BTreeMap<(&'static str, Vec<(&'static str, String)>), f64> = BTreeMap::new();
-    let mut put = |name: &'static str, labels: Vec<(&'static str, String)>, value: f64| {
+    let mut out: BTreeMap<(&'static str, Labels), f64> = BTreeMap::new();
+    let mut put = |name: &'static str, labels: Labels, value: f64| {
         out.insert((name, labels), value);
     };
     let status_labels =
