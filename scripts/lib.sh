@@ -140,6 +140,21 @@ ensure_chromium() {
         $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
 }
 
+# Debian's Prometheus and promtool: the metrics test scrapes a running Ferry with the real
+# Prometheus (crates/ferry/tests/prometheus.rs), and promtool checks and unit-tests
+# deploy/prometheus/alerts.yml. Installed from Debian's packages when missing (needs root
+# or sudo); the service the package installs is not started here.
+ensure_prometheus() {
+    if [ -x /usr/bin/prometheus ] && [ -x /usr/bin/promtool ]; then
+        return
+    fi
+    local sudo=""
+    [ "$(id -u)" = 0 ] || sudo="sudo"
+    log "installing prometheus (Debian package: prometheus and promtool) for the metrics tests"
+    $sudo apt-get update -qq &&
+        $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+}
+
 # The ferry binary the scripts run: $FERRY_BIN, else the test profile's build
 # (made by the Rust tests; built here when missing). Prints its path.
 ferry_bin() {

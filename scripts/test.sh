@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole suite, starting what it needs: formatting, lints, the sqlx query
 # data, every Rust test (real Postgres, a fresh database per test), then the
-# OpenAPI document against a validator and schemathesis against a live server.
+# OpenAPI document against a validator and schemathesis against a live server,
+# promtool on the Prometheus alerts (and Prometheus itself in the Rust tests).
 #
 #   scripts/test.sh            everything
 #   scripts/test.sh --quick    Rust tests only (no fmt/clippy/sqlx/contract)
@@ -32,6 +33,7 @@ add_counts() { # add_counts NAME STATUS "…N passed… M failed…" (a runner's
 
 ensure_postgres
 ensure_chromium
+ensure_prometheus
 log "PostgreSQL: ${DATABASE_URL%%@*}@${DATABASE_URL#*@}"
 # Queries are compiled against the committed .sqlx data, never a live database.
 export SQLX_OFFLINE=true
@@ -64,6 +66,11 @@ if ! $quick; then
     set +e
     openapi-spec-validator openapi/ferry.json
     record openapi-spec-validator $?
+    log "Prometheus alerts: promtool check rules, and each alert's unit tests"
+    promtool check rules deploy/prometheus/alerts.yml
+    record promtool-check-rules $?
+    (cd deploy/prometheus && promtool test rules alerts_test.yml)
+    record promtool-test-rules $?
     log "policy kit: cfn-lint and parliament on the rendered IAM/KMS documents"
     scripts/policy-lint.sh
     record policy-lint $?

@@ -83,6 +83,16 @@ def main() -> int:
     need(listen.rsplit(":", 1)[-1] == str(ports.get("http")),
          f"server.listen {listen!r} is not the container's http port {ports.get('http')}")
 
+    # The metrics listener is the container's metrics port, and the scrape annotations
+    # name it.
+    metrics = config.get("metrics", {}).get("listen", "")
+    need(metrics.rsplit(":", 1)[-1] == str(ports.get("metrics")),
+         f"metrics.listen {metrics!r} is not the container's metrics port {ports.get('metrics')}")
+    notes = deploy["spec"]["template"]["metadata"].get("annotations", {})
+    need(notes.get("prometheus.io/scrape") == "true", "the pods lack prometheus.io/scrape")
+    need(notes.get("prometheus.io/port") == str(ports.get("metrics")),
+         "prometheus.io/port is not the metrics port")
+
     # The image's user.
     m = re.search(r"^USER\s+(\d+)(?::(\d+))?\s*$", open(args.dockerfile, encoding="utf-8").read(), re.M)
     need(m is not None, f"{args.dockerfile}: USER is not numeric")

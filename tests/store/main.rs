@@ -422,3 +422,123 @@ async fn the_database_is_reached_over_tls_when_the_url_asks_for_it() {
         ),
     }
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_metrics_snapshot_reads_statuses_waiting_lines_and_budgets_at_once(pool: PgPool) {
+    let queued = create(&pool, "research", "queued").await;
+    let waiting = create(&pool, "vision", "waiting").await;
+    mark_waiting(&pool, &waiting).await;
+    let mut conn = pool.acquire().await.unwrap();
+    assert!(
+        work::take_budget(&mut conn, "777788889999", "us-east-1", 0.0, 20.0)
+            .await
+            .unwrap()
+    );
+    // The queued request entered its status an hour ago.
+    sqlx::query(
+        "UPDATE import_requests SET status_since = now() - interval '1 hour' WHERE id = $1",
+    )
+    .bind(queued.id.as_uuid())
+    .execute(&pool)
+    .await
+    .unwrap();
+
+    let snap = ferry_store::stats::snapshot(&mut conn, 0.0, 20.0)
+        .await
+        .unwrap();
+    let status = |s: &str| {
+        snap.statuses
+            .iter()
+            .find(|c| c.status == s && c.environment == "dev")
+            .cloned()
+            .unwrap_or_else(|| panic!("no {s} row in {snap:?}"))
+    };
+    assert_eq!(status("queued").requests, 1);
+    assert!(status("queued").oldest_age_secs >= 3600.0, "{snap:?}");
+    assert_eq!(status("validating").requests, 1);
+    assert!(status("validating").oldest_age_secs < 3600.0, "{snap:?}");
+    assert_eq!(snap.placements.len(), 1, "{snap:?}");
+    let place = &snap.placements[0];
+    assert_eq!(
+        (place.account.as_str(), place.region.as_str()),
+        ("777788889999", "us-east-1")
+    );
+    assert_eq!(
+        (place.waiting, place.jobs_in_flight, place.models),
+        (1, 0, 0)
+    );
+    assert_eq!(snap.budgets.len(), 1);
+    assert_eq!(snap.budgets[0].tokens, 19.0, "one token taken, no refill");
+    assert_eq!(snap.webhook_backlog, 0);
+
+    // A status change restarts the clock (the trigger); other changes do not.
+    sqlx::query("UPDATE import_requests SET status = 'validating' WHERE id = $1")
+        .bind(queued.id.as_uuid())
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query(
+        "UPDATE import_requests SET status_since = now() - interval '2 hours' WHERE id = $1",
+    )
+    .bind(waiting.id.as_uuid())
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::query("UPDATE import_requests SET retries = retries + 1 WHERE id = $1")
+        .bind(waiting.id.as_uuid())
+        .execute(&pool)
+        .await
+        .unwrap();
+    let snap = ferry_store::stats::snapshot(&mut conn, 0.0, 20.0)
+        .await
+        .unwrap();
+    let validating = snap
+        .statuses
+        .iter()
+        .find(|c| c.status == "validating")
+        .unwrap();
+    assert_eq!(validating.requests, 2);
+    assert!(validating.oldest_age_secs >= 7200.0, "{snap:?}");
+    assert!(snap.statuses.iter().all(|c| c.status != "queued"));
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn claiming_a_request_whose_lease_ran_out_counts_a_takeover(pool: PgPool) {
+    // This test binary's process is the test's own (nextest): the global recorder is ours.
+    let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .unwrap();
+    let takeovers = || {
+        metrics
+            .render()
+            .lines()
+            .find_map(|l| l.strip_prefix("ferry_lease_takeovers_total "))
+            .map(|v| v.trim().parse::<f64>().unwrap())
+    };
+    let new = create(&pool, "research", "m").await;
+    let mut conn = pool.acquire().await.unwrap();
+    work::claim_due(&mut conn, "dead", time::Duration::milliseconds(50), 1)
+        .await
+        .unwrap();
+    assert_eq!(takeovers(), None, "a first claim takes nothing over");
+    tokio::time::sleep(std::time::Duration::from_millis(120)).await;
+    let again = work::claim_due(&mut conn, "other", LEASE, 1).await.unwrap();
+    assert_eq!(again[0].id, new.id);
+    assert_eq!(takeovers(), Some(1.0));
+    // A request its worker released is not taken over.
+    let release = Update::new(new.id, "ferry")
+        .leased_by("other")
+        .changes(Changes {
+            release: true,
+            ..Changes::default()
+        });
+    imports::update(&mut conn, &release).await.unwrap();
+    assert_eq!(
+        work::claim_due(&mut conn, "third", LEASE, 1)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(takeovers(), Some(1.0));
+}

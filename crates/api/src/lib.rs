@@ -132,6 +132,47 @@ fn make_span(req: &Request) -> Span {
     )
 }
 
+/// Counter: HTTP requests by `method`, `route` (the route template, `unmatched` for
+/// none) and `status`.
+pub const HTTP_REQUESTS: &str = "ferry_http_requests_total";
+/// Histogram: seconds from request to response head, by `method`, `route` and `status`.
+pub const HTTP_SECONDS: &str = "ferry_http_request_duration_seconds";
+/// Gauge: `GET /v1/events` streams open on this replica.
+pub const SSE_STREAMS: &str = "ferry_sse_streams_open";
+
+/// The `method` label: the standard methods by name, anything else as `other`, so a
+/// client cannot mint label values.
+fn method_label(method: &http::Method) -> &'static str {
+    match *method {
+        http::Method::GET => "GET",
+        http::Method::HEAD => "HEAD",
+        http::Method::POST => "POST",
+        http::Method::PUT => "PUT",
+        http::Method::PATCH => "PATCH",
+        http::Method::DELETE => "DELETE",
+        http::Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
+/// Counts and times every request by route template, never by raw path: the label
+/// values are the router's own templates (`/v1/imports/{id}`), bounded by the code.
+async fn track_http(req: Request, next: axum::middleware::Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = method_label(req.method());
+    let started = std::time::Instant::now();
+    let res = next.run(req).await;
+    let status = res.status().as_str().to_owned();
+    metrics::histogram!(HTTP_SECONDS, "method" => method, "route" => route.clone(), "status" => status.clone())
+        .record(started.elapsed().as_secs_f64());
+    metrics::counter!(HTTP_REQUESTS, "method" => method, "route" => route, "status" => status)
+        .increment(1);
+    res
+}
+
 fn on_response(res: &Response, latency: Duration, span: &Span) {
     span.record("status", res.status().as_u16());
     tracing::info!(latency_ms = latency.as_millis() as u64, "response");
@@ -201,6 +242,7 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
         .layer(
             ServiceBuilder::new()
+                .layer(axum::middleware::from_fn(track_http))
                 .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID))
                 .layer(
@@ -223,4 +265,16 @@ pub fn router(state: AppState) -> Router {
                 ))
                 .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES)),
         )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn methods_outside_the_standard_ones_share_one_label() {
+        assert_eq!(method_label(&http::Method::POST), "POST");
+        let odd = http::Method::from_bytes(b"BREW").unwrap_or(http::Method::GET);
+        assert_eq!(method_label(&odd), "other");
+    }
 }

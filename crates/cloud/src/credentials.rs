@@ -52,7 +52,21 @@ impl RoleCredentials {
             }
         }
         tracing::debug!(role = %self.0.role_arn, "assuming role");
-        let c = self.0.provider.provide_credentials().await?;
+        let started = std::time::Instant::now();
+        let result = self.0.provider.provide_credentials().await;
+        let seconds = started.elapsed().as_secs_f64();
+        let outcome = match &result {
+            Ok(_) => crate::calls::Outcome::Ok,
+            Err(e) => match crate::error::assume_role_failure(e) {
+                Some((Some(code), _)) if code.contains("Throttl") => {
+                    crate::calls::Outcome::Throttled
+                }
+                Some((Some(_), _)) => crate::calls::Outcome::ClientError,
+                _ => crate::calls::Outcome::NoResponse,
+            },
+        };
+        crate::calls::record_assume_role(outcome, seconds);
+        let c = result?;
         *cached = Some(c.clone());
         Ok(c)
     }

@@ -16,6 +16,7 @@
 //! retries across activations ([`CallError::is_retryable`]).
 
 mod bedrock;
+pub mod calls;
 mod credentials;
 mod error;
 mod preflight;
@@ -240,21 +241,38 @@ async fn build_clients(options: &CloudOptions, target: EnvTarget) -> Environment
     let exec_creds = RoleCredentials::new(target.execution_role.as_str(), exec);
     let exec_cfg = with_credentials(&base, exec_creds.clone());
 
+    // Every client counts its calls (`calls::CallMetrics`).
     let path_style = options.endpoint_url.is_some();
     let s3 = |cfg: &SdkConfig| {
         aws_sdk_s3::Client::from_conf(
             aws_sdk_s3::config::Builder::from(cfg)
                 .force_path_style(path_style)
+                .interceptor(calls::CallMetrics)
+                .build(),
+        )
+    };
+    let kms = |cfg: &SdkConfig| {
+        aws_sdk_kms::Client::from_conf(
+            aws_sdk_kms::config::Builder::from(cfg)
+                .interceptor(calls::CallMetrics)
                 .build(),
         )
     };
     EnvironmentClients {
-        bedrock: aws_sdk_bedrock::Client::new(&control_cfg),
-        control_iam: aws_sdk_iam::Client::new(&control_cfg),
+        bedrock: aws_sdk_bedrock::Client::from_conf(
+            aws_sdk_bedrock::config::Builder::from(&control_cfg)
+                .interceptor(calls::CallMetrics)
+                .build(),
+        ),
+        control_iam: aws_sdk_iam::Client::from_conf(
+            aws_sdk_iam::config::Builder::from(&control_cfg)
+                .interceptor(calls::CallMetrics)
+                .build(),
+        ),
         control_s3: s3(&control_cfg),
-        control_kms: aws_sdk_kms::Client::new(&control_cfg),
+        control_kms: kms(&control_cfg),
         exec_s3: s3(&exec_cfg),
-        exec_kms: aws_sdk_kms::Client::new(&exec_cfg),
+        exec_kms: kms(&exec_cfg),
         control_creds,
         exec_creds,
         target,

@@ -32,6 +32,7 @@ const SECTIONS: &[&str] = &[
     "environments",
     "teams",
     "auth",
+    "metrics",
 ];
 
 #[derive(Debug, Deserialize)]
@@ -57,6 +58,28 @@ pub struct Config {
     pub teams: BTreeMap<String, TeamConfig>,
     #[serde(default)]
     pub auth: AuthConfig,
+    #[serde(default)]
+    pub metrics: MetricsConfig,
+}
+
+/// Prometheus metrics on a listener of their own.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Address of the metrics listener (`GET /metrics`, no auth: keep it off the
+    /// public network). None (the default): no metrics listener.
+    pub listen: Option<SocketAddr>,
+    /// A scrape reuses the values read from Postgres for this many seconds.
+    pub cache_secs: u64,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        Self {
+            listen: None,
+            cache_secs: 5,
+        }
+    }
 }
 
 /// How callers authenticate besides Ferry's own tokens.
@@ -493,6 +516,7 @@ impl Config {
         self.check_webhooks()?;
         self.check_limits()?;
         self.webhook_keys()?;
+        self.check_metrics()?;
         Catalog::new(envs, teams).map_err(|e| ConfigError::key(e.key, e.message))
     }
 
@@ -530,6 +554,27 @@ impl Config {
                     seen.insert(key, mine);
                 }
             }
+        }
+        Ok(())
+    }
+
+    fn check_metrics(&self) -> Result<(), ConfigError> {
+        if let Some(listen) = self.metrics.listen
+            && listen.port() != 0
+            && listen.port() == self.server.listen.port()
+            && (listen.ip() == self.server.listen.ip()
+                || listen.ip().is_unspecified()
+                || self.server.listen.ip().is_unspecified())
+        {
+            return Err(ConfigError::key(
+                "metrics.listen",
+                format!(
+                    "{listen} is the API's address (server.listen): metrics need a port of their own"
+                ),
+            ));
+        }
+        if self.metrics.cache_secs > 300 {
+            return Err(ConfigError::key("metrics.cache_secs", "at most 300"));
         }
         Ok(())
     }
@@ -834,6 +879,51 @@ mod tests {
             .to_string();
         assert!(err.starts_with("environments.dev.vpc"), "{err}");
         assert!(err.contains("security_group_ids must list 1 to 5"), "{err}");
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment::Jail's own signature
+    fn metrics_are_off_by_default_and_set_by_file_or_environment() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("ferry.toml", "[metrics]\ncache_secs = 2\n")?;
+            let source = ConfigSource {
+                path: "ferry.toml".into(),
+                explicit: true,
+            };
+            let c = Config::load(&source).unwrap();
+            assert_eq!(c.metrics.listen, None);
+            assert_eq!(c.metrics.cache_secs, 2);
+            jail.set_env("FERRY_METRICS__LISTEN", "127.0.0.1:9464");
+            let c = Config::load(&source).unwrap();
+            assert_eq!(
+                c.metrics.listen,
+                Some(SocketAddr::from(([127, 0, 0, 1], 9464)))
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn metrics_need_a_port_of_their_own() {
+        let err = load_str(
+            "[server]\nlisten = \"0.0.0.0:8080\"\n[metrics]\nlisten = \"127.0.0.1:8080\"\n",
+        )
+        .unwrap()
+        .catalog()
+        .unwrap_err()
+        .to_string();
+        assert!(err.starts_with("metrics.listen: "), "{err}");
+        assert!(err.contains("server.listen"), "{err}");
+        load_str("[server]\nlisten = \"0.0.0.0:8080\"\n[metrics]\nlisten = \"0.0.0.0:9464\"\n")
+            .unwrap()
+            .catalog()
+            .unwrap();
+        let err = load_str("[metrics]\ncache_secs = 301\n")
+            .unwrap()
+            .catalog()
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("metrics.cache_secs"), "{err}");
     }
 
     #[test]

@@ -26,6 +26,9 @@ pub(crate) struct DevArgs {
     /// Where to write the generated config and `dev.env`.
     #[arg(long, default_value = ".ferry")]
     dir: PathBuf,
+    /// Port for the Prometheus metrics listener (`GET /metrics`).
+    #[arg(long, default_value_t = 9464)]
+    metrics_port: u16,
     /// Port for the local AWS endpoint (0: any free port).
     #[arg(long, default_value_t = 4599)]
     sim_port: u16,
@@ -253,7 +256,14 @@ pub(crate) async fn run_dev(args: &DevArgs) -> anyhow::Result<()> {
         &key_file,
         ferry_store::sealed::SecretKeys::generate_entry("dev")? + "\n",
     )?;
-    write_private(&config_path, config_text(args.port, &sim, Some(&key_file))?)?;
+    write_private(
+        &config_path,
+        format!(
+            "{}\n[metrics]\nlisten = \"127.0.0.1:{}\"\ncache_secs = 2\n",
+            config_text(args.port, &sim, Some(&key_file))?,
+            args.metrics_port
+        ),
+    )?;
     sim.write_env_file(&args.dir.join("sim.env"))?;
     let mut config = Config::load(&ConfigSource {
         path: config_path.clone(),
@@ -293,7 +303,9 @@ pub(crate) async fn run_dev(args: &DevArgs) -> anyhow::Result<()> {
     let url = format!("http://127.0.0.1:{}", args.port);
     let config_abs = std::fs::canonicalize(&config_path)?;
     let mut env = String::new();
+    let metrics_url = format!("http://127.0.0.1:{}/metrics", args.metrics_port);
     writeln!(env, "FERRY_URL={url}")?;
+    writeln!(env, "FERRY_METRICS_URL={metrics_url}")?;
     writeln!(env, "FERRY_TOKEN_RESEARCHER={}", tokens[0])?;
     writeln!(env, "FERRY_TOKEN_VISION={}", tokens[1])?;
     writeln!(env, "FERRY_TOKEN_HOSTING={}", tokens[2])?;
@@ -316,6 +328,7 @@ pub(crate) async fn run_dev(args: &DevArgs) -> anyhow::Result<()> {
         out,
         "\nFerry is starting at {url}\n\
          dashboard:  {url}/ (sign in with a FERRY_TOKEN_* from the variables file)\n\
+         metrics:    {metrics_url} (Prometheus text format)\n\
          local AWS:  {} (the walkthrough's accounts; principals in {})\n\
          config:     {}\n\
          variables:  {} (tokens for researchers, a hosting user and an admin)\n\n\

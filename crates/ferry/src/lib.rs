@@ -6,6 +6,7 @@ mod client;
 pub mod config;
 pub mod dev;
 mod doctor;
+mod exporter;
 mod pipeline;
 pub mod policy;
 mod serve;

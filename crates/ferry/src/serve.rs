@@ -36,6 +36,9 @@ pub(crate) async fn run(config: &Config, roles: Roles) -> anyhow::Result<()> {
         .context("applying migrations")?;
     reseal_webhook_secrets(config, &pool).await?;
     let grace = Duration::from_secs(config.server.shutdown_grace_secs);
+    if let Some(listen) = config.metrics.listen {
+        crate::exporter::start(config, listen, pool.clone(), shutdown.clone()).await?;
+    }
 
     let cloud = crate::pipeline::build_cloud(config, &catalog).await?;
     let worker = roles.worker.then(|| {

@@ -351,11 +351,14 @@ async fn ferry_dev_imports_the_sample_model_end_to_end() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join(".ferry");
     let port = free_port();
+    let metrics_port = free_port();
     let child = Command::new(FERRY)
         .args([
             "dev",
             "--port",
             &port.to_string(),
+            "--metrics-port",
+            &metrics_port.to_string(),
             "--sim-port",
             "0",
             "--job-duration",
@@ -400,6 +403,7 @@ async fn ferry_dev_imports_the_sample_model_end_to_end() {
         "FERRY_CONFIG",
         "DATABASE_URL",
         "AWS_ENDPOINT_URL",
+        "FERRY_METRICS_URL",
     ] {
         assert!(vars.contains_key(key), "dev.env lacks {key}: {vars:?}");
     }
@@ -413,6 +417,15 @@ async fn ferry_dev_imports_the_sample_model_end_to_end() {
             .mode();
         assert_eq!(mode & 0o777, 0o600, "{file} is mode {:o}", mode & 0o777);
     }
+    let metrics = client
+        .get(&vars["FERRY_METRICS_URL"])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("ferry_build_info{"), "{metrics}");
     let url = &vars["FERRY_URL"];
     let token = &vars["FERRY_TOKEN_RESEARCHER"];
     let created: serde_json::Value = client

@@ -74,7 +74,9 @@ async fn available<T>(
     if let Ok(done) = tokio::time::timeout(PATIENCE, &mut work).await {
         return Ok(done?);
     }
+    metrics::counter!("ferry_db_pool_waits_total").increment(1);
     if let Some(away) = probe(pool).await {
+        metrics::counter!("ferry_db_unavailable_total").increment(1);
         return Err(StoreError::Unavailable(away));
     }
     // The server is there; the pool is only busy.

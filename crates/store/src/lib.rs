@@ -10,6 +10,7 @@ pub mod idempotency;
 pub mod imports;
 pub mod notify;
 pub mod sealed;
+pub mod stats;
 pub mod tokens;
 pub mod webhooks;
 pub mod work;

@@ -29,6 +29,9 @@ const ACTIVE: &[&str] = &[
     "deleting",
 ];
 
+/// Counter: requests claimed whose previous worker's lease ran out.
+pub const LEASE_TAKEOVERS: &str = "ferry_lease_takeovers_total";
+
 /// Claims up to `limit` due requests for `owner` until `lease` from now.
 #[tracing::instrument(skip_all, fields(owner), err)]
 pub async fn claim_due(
@@ -38,12 +41,11 @@ pub async fn claim_due(
     limit: i64,
 ) -> Result<Vec<ImportRecord>, StoreError> {
     let until = OffsetDateTime::now_utc() + lease;
-    let rows = sqlx::query_as!(
-        ImportRow,
-        r#"UPDATE import_requests r
-           SET lease_owner = $1, lease_expires_at = $2
-           WHERE r.id IN (
-               SELECT id FROM import_requests
+    // `due.previous_owner`: the worker whose lease ran out, when there was one (a
+    // released request has none): this claim takes over a dead or stuck worker's work.
+    let claimed = sqlx::query!(
+        r#"WITH due AS (
+               SELECT id, lease_owner AS previous_owner FROM import_requests
                WHERE ((status = ANY($3) AND NOT (status = 'validating' AND preflight_passed IS TRUE))
                       OR (status = 'pending_approval' AND preflight IS NULL))
                  AND next_attempt_at <= now()
@@ -51,15 +53,19 @@ pub async fn claim_due(
                ORDER BY next_attempt_at
                LIMIT $4
                FOR UPDATE SKIP LOCKED)
-           RETURNING id, team, environment, source_uri, model_name, job_name, description,
-                     model_tags AS "model_tags: Json<BTreeMap<String, String>>",
-                     job_tags AS "job_tags: Json<BTreeMap<String, String>>",
-                     requested_by, requester_id, status,
-                     conditions,
-                     created_at, updated_at, hosting_account, region, attempt, preflight,
-                     preflight_passed, bedrock_job_arn, imported_model_arn, imported_model,
-                     failure_message, submitted_at, finished_at, retries, polls, next_attempt_at,
-                     promoted_from"#,
+           UPDATE import_requests r
+           SET lease_owner = $1, lease_expires_at = $2
+           FROM due
+           WHERE r.id = due.id
+           RETURNING r.id, r.team, r.environment, r.source_uri, r.model_name, r.job_name, r.description,
+                     r.model_tags AS "model_tags: Json<BTreeMap<String, String>>",
+                     r.job_tags AS "job_tags: Json<BTreeMap<String, String>>",
+                     r.requested_by, r.requester_id, r.status,
+                     r.conditions,
+                     r.created_at, r.updated_at, r.hosting_account, r.region, r.attempt, r.preflight,
+                     r.preflight_passed, r.bedrock_job_arn, r.imported_model_arn, r.imported_model,
+                     r.failure_message, r.submitted_at, r.finished_at, r.retries, r.polls, r.next_attempt_at,
+                     r.promoted_from, due.previous_owner"#,
         owner,
         until,
         ACTIVE as &[&str],
@@ -67,10 +73,49 @@ pub async fn claim_due(
     )
     .fetch_all(conn)
     .await?;
+    let takeovers = claimed
+        .iter()
+        .filter(|r| r.previous_owner.as_deref().is_some_and(|p| p != owner))
+        .count();
+    if takeovers > 0 {
+        tracing::info!(takeovers, "took over requests whose worker's lease ran out");
+        metrics::counter!(LEASE_TAKEOVERS).increment(takeovers as u64);
+    }
+    let rows = claimed.into_iter().map(|r| ImportRow {
+        id: r.id,
+        team: r.team,
+        environment: r.environment,
+        source_uri: r.source_uri,
+        model_name: r.model_name,
+        job_name: r.job_name,
+        description: r.description,
+        model_tags: r.model_tags,
+        job_tags: r.job_tags,
+        requested_by: r.requested_by,
+        requester_id: r.requester_id,
+        status: r.status,
+        conditions: r.conditions,
+        created_at: r.created_at,
+        updated_at: r.updated_at,
+        hosting_account: r.hosting_account,
+        region: r.region,
+        attempt: r.attempt,
+        preflight: r.preflight,
+        preflight_passed: r.preflight_passed,
+        bedrock_job_arn: r.bedrock_job_arn,
+        imported_model_arn: r.imported_model_arn,
+        imported_model: r.imported_model,
+        failure_message: r.failure_message,
+        submitted_at: r.submitted_at,
+        finished_at: r.finished_at,
+        retries: r.retries,
+        polls: r.polls,
+        next_attempt_at: r.next_attempt_at,
+        promoted_from: r.promoted_from,
+    });
     // One row that no longer parses must not stop the others: it is said
     // here, with its field, and stays leased until the lease runs out.
     Ok(rows
-        .into_iter()
         .filter_map(|row| {
             let id = ImportId::from_uuid(row.id);
             ImportRecord::try_from(row)

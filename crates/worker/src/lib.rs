@@ -121,6 +121,27 @@ impl Ctx {
     }
 }
 
+/// Counter: worker steps by `kind` and `outcome` (`ok`, `lease_lost`, `error`).
+pub const STEPS: &str = "ferry_worker_steps_total";
+/// Histogram: seconds per worker step by `kind` and `outcome`.
+pub const STEP_SECONDS: &str = "ferry_worker_step_duration_seconds";
+/// Counter: times a step found its hosting account's call budget spent, by `account`, `region`.
+pub const BUDGET_EXHAUSTED: &str = "ferry_call_budget_exhausted_total";
+
+/// The `kind` label of a step: what the worker does for a request in `status`.
+#[must_use]
+pub fn step_kind(status: ferry_domain::status::Status) -> &'static str {
+    use ferry_domain::status::Status;
+    match status {
+        Status::Queued | Status::Validating => "preflight",
+        Status::PendingApproval => "preview",
+        Status::Submitting => "submit",
+        Status::Importing => "track",
+        Status::Deleting => "delete",
+        _ => "release",
+    }
+}
+
 /// One activation: schedule, claim, step. Returns how many requests it claimed.
 pub async fn activate(ctx: &Ctx) -> Result<usize, ferry_store::StoreError> {
     schedule(ctx).await?;
@@ -143,7 +164,18 @@ pub async fn activate(ctx: &Ctx) -> Result<usize, ferry_store::StoreError> {
         let state = record.bedrock_job_arn.as_ref().and_then(|arn| known.get(arn).cloned());
         async move {
             let id = record.id;
-            if let Err(e) = step(ctx, record, state).await {
+            let kind = step_kind(record.status);
+            let started = std::time::Instant::now();
+            let result = step(ctx, record, state).await;
+            let outcome = match &result {
+                Ok(()) => "ok",
+                Err(StepError::LeaseLost) => "lease_lost",
+                Err(StepError::Store(_)) => "error",
+            };
+            metrics::histogram!(STEP_SECONDS, "kind" => kind, "outcome" => outcome)
+                .record(started.elapsed().as_secs_f64());
+            metrics::counter!(STEPS, "kind" => kind, "outcome" => outcome).increment(1);
+            if let Err(e) = result {
                 match e {
                     StepError::LeaseLost => tracing::warn!(import_id = %id, "lease lost; another worker has the request"),
                     e => tracing::error!(import_id = %id, error = %e, "step failed; will retry"),

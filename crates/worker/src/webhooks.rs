@@ -134,6 +134,10 @@ pub fn sign(secret: &SigningSecret, msg_id: &str, timestamp: i64, body: &[u8]) -
 
 /// Fans new events out, then makes one attempt at each due delivery.
 /// Returns how many attempts it made.
+/// Counter: webhook delivery attempts by `outcome` (`delivered`; `retry`: failed, tried
+/// again later; `failed`: failed for good).
+pub const DELIVERIES: &str = "ferry_webhook_deliveries_total";
+
 pub async fn dispatch_once(
     pool: &PgPool,
     http: &reqwest::Client,
@@ -165,6 +169,14 @@ pub async fn dispatch_once(
                 Ok(mut conn) => store::record_attempt(&mut conn, id, &settings.owner, &attempt).await,
                 Err(e) => Err(e.into()),
             };
+            if let Ok(true) = result {
+                let outcome = match attempt.outcome {
+                    Outcome::Delivered => "delivered",
+                    Outcome::RetryAt(_) => "retry",
+                    Outcome::Failed => "failed",
+                };
+                metrics::counter!(DELIVERIES, "outcome" => outcome).increment(1);
+            }
             match result {
                 Ok(true) => match attempt.outcome {
                     Outcome::Delivered => tracing::info!(delivery_id = %id, webhook_id = %d.webhook_id, "webhook delivered"),

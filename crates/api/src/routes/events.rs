@@ -221,6 +221,7 @@ async fn stream_events(
     };
     tracing::info!(after, ?filter, "event stream opened");
     let reader = Reader {
+        _open: OpenStream::new(),
         pool: state.pool.clone(),
         filter,
         after,
@@ -242,10 +243,29 @@ async fn stream_events(
     Ok(res)
 }
 
+/// Counts an open stream in [`crate::SSE_STREAMS`] from creation until dropped (the
+/// client went away, or the stream ended).
+struct OpenStream;
+
+impl OpenStream {
+    fn new() -> Self {
+        metrics::gauge!(crate::SSE_STREAMS).increment(1.0);
+        Self
+    }
+}
+
+impl Drop for OpenStream {
+    fn drop(&mut self) {
+        metrics::gauge!(crate::SSE_STREAMS).decrement(1.0);
+    }
+}
+
 /// One client's position in the feed. It first reads from the database what
 /// it has not seen (a connection per page, released before the page is
 /// sent), then follows the replica's live feed from memory.
 struct Reader {
+    /// Held for the stream's life.
+    _open: OpenStream,
     pool: PgPool,
     filter: FeedFilter,
     /// The last position this stream has passed (sent, or filtered out).

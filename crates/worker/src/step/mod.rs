@@ -115,14 +115,23 @@ async fn fail(
 /// Takes a token from the account's call budget; `false` means try shortly.
 async fn budget(ctx: &Ctx, env: &Environment) -> Result<bool, StepError> {
     let mut conn = ctx.pool.acquire().await.map_err(StoreError::from)?;
-    Ok(ferry_store::work::take_budget(
+    let taken = ferry_store::work::take_budget(
         &mut conn,
         env.account.as_str(),
         env.region.as_str(),
         ctx.settings.budget_per_second,
         ctx.settings.budget_burst,
     )
-    .await?)
+    .await?;
+    if !taken {
+        metrics::counter!(
+            crate::BUDGET_EXHAUSTED,
+            "account" => env.account.to_string(),
+            "region" => env.region.to_string()
+        )
+        .increment(1);
+    }
+    Ok(taken)
 }
 
 /// Reschedules after a retryable failure (throttling, a quota, a 5xx, a
