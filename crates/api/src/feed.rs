@@ -2,8 +2,6 @@
 //! notifications (from any replica, delivered at commit) wake every open
 //! event stream, which then reads the table from where it stands.
 
-use std::time::Duration;
-
 use ferry_store::PgPool;
 use ferry_store::notify::{EVENTS_CHANNEL, Listener};
 use tokio::sync::watch;
@@ -24,17 +22,9 @@ impl Feed {
         let pool = pool.clone();
         let stop = shutdown.clone();
         tokio::spawn(async move {
-            let mut listener = loop {
-                match Listener::connect(&pool, &[EVENTS_CHANNEL]).await {
-                    Ok(l) => break l,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "cannot LISTEN for events yet; streams poll meanwhile");
-                        tokio::select! {
-                            () = stop.cancelled() => return,
-                            () = tokio::time::sleep(Duration::from_secs(2)) => {}
-                        }
-                    }
-                }
+            let mut listener = tokio::select! {
+                () = stop.cancelled() => return,
+                l = Listener::start(&pool, &[EVENTS_CHANNEL], "events") => l,
             };
             loop {
                 tokio::select! {
