@@ -19,6 +19,7 @@ pub mod names;
 pub mod oidc;
 pub mod preflight;
 pub mod status;
+pub mod trace;
 pub mod update;
 
 mod newtype;

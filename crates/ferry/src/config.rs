@@ -17,7 +17,9 @@ use serde::{Deserialize, Serialize};
 
 mod oidc;
 mod regions;
+mod telemetry;
 pub use oidc::{Audience, OidcConfig};
+pub use telemetry::{OtlpConfig, OtlpExport, TelemetryConfig};
 
 /// Top-level sections; other `FERRY_*` variables (`FERRY_CONFIG`,
 /// `FERRY_URL`, `FERRY_TOKEN`) belong to the CLI, not to this file.
@@ -32,6 +34,7 @@ const SECTIONS: &[&str] = &[
     "environments",
     "teams",
     "auth",
+    "telemetry",
 ];
 
 #[derive(Debug, Deserialize)]
@@ -57,6 +60,8 @@ pub struct Config {
     pub teams: BTreeMap<String, TeamConfig>,
     #[serde(default)]
     pub auth: AuthConfig,
+    #[serde(default)]
+    pub telemetry: TelemetryConfig,
 }
 
 /// How callers authenticate besides Ferry's own tokens.

@@ -59,7 +59,7 @@ pub async fn claim_due(
                      created_at, updated_at, hosting_account, region, attempt, preflight,
                      preflight_passed, bedrock_job_arn, imported_model_arn, imported_model,
                      failure_message, submitted_at, finished_at, retries, polls, next_attempt_at,
-                     promoted_from"#,
+                     promoted_from, traceparent"#,
         owner,
         until,
         ACTIVE as &[&str],

@@ -17,6 +17,7 @@
 mod backoff;
 pub mod schedule;
 mod step;
+mod trace;
 pub mod webhooks;
 
 use std::collections::BTreeMap;
@@ -122,7 +123,7 @@ impl Ctx {
 pub async fn activate(ctx: &Ctx) -> Result<usize, ferry_store::StoreError> {
     schedule(ctx).await?;
     let claimed = {
-        let mut conn = ctx.pool.acquire().await?;
+        let mut conn = ferry_store::acquire(&ctx.pool).await?;
         ferry_store::work::claim_due(
             &mut conn,
             &ctx.settings.owner,
@@ -156,7 +157,7 @@ pub async fn activate(ctx: &Ctx) -> Result<usize, ferry_store::StoreError> {
 
 /// Fills in the hosting account and Region of requests stored before they were recorded.
 pub async fn backfill(ctx: &Ctx) -> Result<(), ferry_store::StoreError> {
-    let mut conn = ctx.pool.acquire().await?;
+    let mut conn = ferry_store::acquire(&ctx.pool).await?;
     for env in ctx.catalog.environments() {
         ferry_store::work::backfill_placement(
             &mut conn,
@@ -176,7 +177,7 @@ pub async fn run(ctx: Arc<Ctx>, shutdown: CancellationToken) {
     if let Err(e) = backfill(&ctx).await {
         tracing::error!(error = %e, "could not backfill placements");
     }
-    let mut wake = ferry_store::notify::Listener::connect_or_poll(
+    let mut wake = ferry_store::notify::Listener::start(
         &ctx.pool,
         &[ferry_store::notify::WORK_CHANNEL],
         "worker",
@@ -196,6 +197,17 @@ pub async fn run(ctx: Arc<Ctx>, shutdown: CancellationToken) {
                 failures = 0;
                 away = false;
                 n as i64 >= ctx.settings.batch
+            }
+            Err(ferry_store::StoreError::Busy) => {
+                // Saturation, not an outage: the database answers, so no
+                // outage pause and no growing backoff; the next activation
+                // comes at the usual pace as connections free up.
+                failures = 0;
+                away = false;
+                tracing::warn!(
+                    "every database connection is in use; the worker carries on at its usual pace"
+                );
+                false
             }
             Err(ferry_store::StoreError::Unavailable(e)) => {
                 failures = failures.saturating_add(1);
@@ -228,7 +240,7 @@ pub async fn run(ctx: Arc<Ctx>, shutdown: CancellationToken) {
         };
         tokio::select! {
             () = shutdown.cancelled() => break,
-            () = ferry_store::notify::Listener::next_of(&mut wake) => {}
+            () = wake.next() => {}
             () = tokio::time::sleep(pause) => {}
         }
     }
