@@ -12,8 +12,8 @@ use super::ConfigError;
 
 /// The standard variables of the OpenTelemetry SDK specification
 /// ("OpenTelemetry Protocol Exporter" and "General SDK Configuration").
-pub const ENDPOINT_ENV: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
-pub const SDK_DISABLED_ENV: &str = "OTEL_SDK_DISABLED";
+pub(crate) const ENDPOINT_ENV: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
+pub(crate) const SDK_DISABLED_ENV: &str = "OTEL_SDK_DISABLED";
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
