@@ -58,10 +58,7 @@ async fn a_saturated_pool_answers_503_busy_not_unavailable(pool: PgPool) {
     assert_eq!(res.headers().get("retry-after").unwrap(), "1");
     let body = ferry_e2e::problem(res, 503).await;
     assert_eq!(body["code"], "unavailable");
-    assert!(
-        body["detail"].as_str().unwrap().contains("busy"),
-        "{body}"
-    );
+    assert!(body["detail"].as_str().unwrap().contains("busy"), "{body}");
 
     drop(held);
     assert_eq!(app.get(&token, "/v1/imports").await.status(), 200);

@@ -105,7 +105,10 @@ fn every_database_backed_operation_documents_503_with_retry_after() {
                 "{method} {path}: 503 is a problem"
             );
             assert!(
-                res["description"].as_str().unwrap().contains("`unavailable`"),
+                res["description"]
+                    .as_str()
+                    .unwrap()
+                    .contains("`unavailable`"),
                 "{method} {path}: 503 names the problem code"
             );
             checked += 1;

@@ -17,7 +17,8 @@ use crate::RuleError;
 pub struct TraceParent(String);
 
 fn lower_hex(s: &str) -> bool {
-    s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.bytes()
+        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 impl TraceParent {
@@ -26,7 +27,9 @@ impl TraceParent {
         let bad = |why: &str| {
             RuleError::new(
                 "traceparent",
-                format!("traceparent must be 00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>: {why}"),
+                format!(
+                    "traceparent must be 00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>: {why}"
+                ),
             )
         };
         let parts: Vec<&str> = s.split('-').collect();

@@ -68,7 +68,11 @@ pub struct RenderArgs {
 pub struct IrsaArgs {
     /// The Kubernetes service account Ferry's pods run as, `NAMESPACE/NAME`
     /// (`deploy/kubernetes`: `ferry/ferry`).
-    #[arg(long, value_name = "NAMESPACE/NAME", env = "FERRY_IRSA_SERVICE_ACCOUNT")]
+    #[arg(
+        long,
+        value_name = "NAMESPACE/NAME",
+        env = "FERRY_IRSA_SERVICE_ACCOUNT"
+    )]
     service_account: Option<String>,
     /// The cluster's IAM OIDC provider ARN
     /// (`arn:aws:iam::<account>:oidc-provider/oidc.eks.<region>.amazonaws.com/id/<id>`).

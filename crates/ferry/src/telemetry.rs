@@ -58,9 +58,9 @@ pub(crate) fn init(log: &LogConfig, otlp: Option<&OtlpExport>) -> Telemetry {
         Ok(p) => (p, None),
         Err(e) => (None, Some(e)),
     };
-    let otel = provider.as_ref().map(|p| {
-        tracing_opentelemetry::layer().with_tracer(p.tracer(env!("CARGO_PKG_NAME")))
-    });
+    let otel = provider
+        .as_ref()
+        .map(|p| tracing_opentelemetry::layer().with_tracer(p.tracer(env!("CARGO_PKG_NAME"))));
     // A second init (tests) is harmless: the first subscriber stays.
     let _ = tracing_subscriber::registry()
         .with(filter)
@@ -84,10 +84,7 @@ struct BlockingClient(reqwest::blocking::Client);
 
 #[async_trait::async_trait]
 impl opentelemetry_http::HttpClient for BlockingClient {
-    async fn send_bytes(
-        &self,
-        request: Request<Bytes>,
-    ) -> Result<Response<Bytes>, HttpError> {
+    async fn send_bytes(&self, request: Request<Bytes>) -> Result<Response<Bytes>, HttpError> {
         let (parts, body) = request.into_parts();
         let res = self
             .0
@@ -124,9 +121,7 @@ fn provider(otlp: &OtlpExport) -> anyhow::Result<SdkTracerProvider> {
         .build()?;
     // A caller's traceparent decides for its trace; new traces are kept at
     // the configured ratio.
-    let sampler = Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(
-        otlp.sampling_ratio,
-    )));
+    let sampler = Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(otlp.sampling_ratio)));
     Ok(SdkTracerProvider::builder()
         .with_batch_exporter(exporter)
         .with_sampler(sampler)

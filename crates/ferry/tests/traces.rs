@@ -165,7 +165,11 @@ async fn one_trace_runs_from_the_post_to_bedrock() {
         "\n[telemetry.otlp]\nendpoint = \"{otlp}\"\nservice_name = \"ferry-traces-test\"\n"
     ));
     std::fs::write(&config, toml).unwrap();
-    let researcher = create_token(&config, &db, &["--role", "researcher", "--team", "research"]);
+    let researcher = create_token(
+        &config,
+        &db,
+        &["--role", "researcher", "--team", "research"],
+    );
 
     let log = dir.path().join("serve.log");
     let mut serve = Serve {

@@ -569,8 +569,16 @@ fn the_control_role_trusts_the_eks_service_account_through_its_oidc_provider() {
     )
     .unwrap();
     for (provider, sub, aud) in [
-        (EKS_PROVIDER, "system:serviceaccount:ferry:default", "sts.amazonaws.com"),
-        (EKS_PROVIDER, "system:serviceaccount:other:ferry", "sts.amazonaws.com"),
+        (
+            EKS_PROVIDER,
+            "system:serviceaccount:ferry:default",
+            "sts.amazonaws.com",
+        ),
+        (
+            EKS_PROVIDER,
+            "system:serviceaccount:other:ferry",
+            "sts.amazonaws.com",
+        ),
         (EKS_PROVIDER, "system:serviceaccount:ferry:ferry", "ferry"),
         (
             "arn:aws:iam::777788889999:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/OTHER",
@@ -582,7 +590,10 @@ fn the_control_role_trusts_the_eks_service_account_through_its_oidc_provider() {
         assert!(e.contains("sts:AssumeRoleWithWebIdentity"), "{e}");
     }
     // Without the statement, the token is refused.
-    let plain = doc(&render(&walkthrough(None, HOSTING_KEY)), DocumentKind::ControlRoleTrustPolicy);
+    let plain = doc(
+        &render(&walkthrough(None, HOSTING_KEY)),
+        DocumentKind::ControlRoleTrustPolicy,
+    );
     assert!(
         crate::trust::check_web_identity_trust(
             &plain.to_string(),
@@ -598,12 +609,14 @@ fn the_control_role_trusts_the_eks_service_account_through_its_oidc_provider() {
 
 #[test]
 fn service_account_inputs_name_the_value_and_the_rule() {
-    let e = ServiceAccountTrust::new("arn:aws:iam::7777:oidc-provider/x", "ferry", "ferry").unwrap_err();
+    let e = ServiceAccountTrust::new("arn:aws:iam::7777:oidc-provider/x", "ferry", "ferry")
+        .unwrap_err();
     assert!(e.contains("12-digit account"), "{e}");
     let e = ServiceAccountTrust::new(EKS_PROVIDER, "Ferry", "ferry").unwrap_err();
     assert!(e.starts_with("namespace \"Ferry\""), "{e}");
     let e = ServiceAccountTrust::new(EKS_PROVIDER, "ferry", "").unwrap_err();
     assert!(e.starts_with("service account name"), "{e}");
-    let e = ServiceAccountTrust::from_issuer("http://x", "aws", "777788889999", "a", "b").unwrap_err();
+    let e =
+        ServiceAccountTrust::from_issuer("http://x", "aws", "777788889999", "a", "b").unwrap_err();
     assert!(e.contains("https://"), "{e}");
 }

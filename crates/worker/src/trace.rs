@@ -2,9 +2,7 @@
 //! spans (a no-op unless OTLP export installed the OpenTelemetry layer).
 
 use ferry_domain::trace::TraceParent;
-use opentelemetry::trace::{
-    SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState,
-};
+use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
 use tracing::Span;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 

@@ -152,7 +152,9 @@ impl ServiceAccountTrust {
         let [arn, partition, iam, region, account, resource] = parts.as_slice() else {
             return Err(bad_arn());
         };
-        let issuer = resource.strip_prefix("oidc-provider/").ok_or_else(bad_arn)?;
+        let issuer = resource
+            .strip_prefix("oidc-provider/")
+            .ok_or_else(bad_arn)?;
         if *arn != "arn"
             || partition.is_empty()
             || *iam != "iam"
@@ -270,7 +272,11 @@ impl ChainInputs {
     /// own session when the service account is annotated with it, and IAM lets a role
     /// assume itself only when its trust policy names it.
     #[must_use]
-    pub fn with_service_account(mut self, sa: ServiceAccountTrust, explicit_principal: bool) -> Self {
+    pub fn with_service_account(
+        mut self,
+        sa: ServiceAccountTrust,
+        explicit_principal: bool,
+    ) -> Self {
         if !explicit_principal {
             self.ferry_principal = self.environment.control_role.to_string();
         }
