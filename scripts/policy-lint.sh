@@ -16,16 +16,22 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 "$ferry" --config "$config" policy render --env "$env" --out "$work/json" >/dev/null
 "$ferry" --config "$config" policy render --env "$env" --format cloudformation --out "$work/cfn" >/dev/null
+# The control role's trust policy for Ferry's EKS service account (IAM roles for service accounts).
+irsa=(--service-account ferry/ferry --oidc-issuer https://oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE)
+"$ferry" --config "$config" policy render --env "$env" "${irsa[@]}" --out "$work/irsa-json" >/dev/null
+"$ferry" --config "$config" policy render --env "$env" "${irsa[@]}" --format cloudformation --out "$work/irsa-cfn" >/dev/null
 
 log "cfn-lint: committed and freshly rendered templates"
-cfn-lint --format parseable -- "$ROOT"/deploy/cloudformation/*.json "$work"/cfn/*.json
+cfn-lint --format parseable -- "$ROOT"/deploy/cloudformation/*.json "$work"/cfn/*.json "$work"/irsa-cfn/*.json
 
 log "parliament: every rendered document"
 # parliament reads stdin when it is not a terminal: give it none. Its findings that are the
 # import's own needs or parliament's blind spots are dropped below, each with its reason.
 # (Its own import of pkg_resources warns on stderr; that warning is not a finding.)
-findings="$(PYTHONWARNINGS="ignore:pkg_resources is deprecated:UserWarning" parliament --directory "$work/json" --include_policy_extension json \
-    --include-community-auditors --minimum_severity LOW --json </dev/null 2>&1 || true)"
+findings="$(for dir in "$work/json" "$work/irsa-json"; do
+    PYTHONWARNINGS="ignore:pkg_resources is deprecated:UserWarning" parliament --directory "$dir" --include_policy_extension json \
+        --include-community-auditors --minimum_severity LOW --json </dev/null 2>&1 || true
+done)"
 printf '%s\n' "$findings" | python3 -c '
 import json, re, sys
 EXPECTED = [

@@ -68,3 +68,55 @@ fn optional_bodies_are_documented_as_optional_never_as_null() {
         }
     }
 }
+
+/// Every operation that needs the database (every authenticated one, and
+/// readiness) documents the 503 a client retries on: problem code
+/// `unavailable` with `Retry-After`.
+#[test]
+fn every_database_backed_operation_documents_503_with_retry_after() {
+    let doc: Value = serde_json::from_str(&committed()).unwrap();
+    let resolve = |r: &Value| -> Value {
+        match r.get("$ref").and_then(Value::as_str) {
+            Some(path) => {
+                let name = path.trim_start_matches("#/components/responses/");
+                doc["components"]["responses"][name].clone()
+            }
+            None => r.clone(),
+        }
+    };
+    let mut checked = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let open = op.get("security") == Some(&serde_json::json!([{}]));
+            if open && path != "/readyz" {
+                continue;
+            }
+            let res = resolve(
+                op["responses"]
+                    .get("503")
+                    .unwrap_or_else(|| panic!("{method} {path} documents 503")),
+            );
+            assert!(
+                res["headers"].get("Retry-After").is_some(),
+                "{method} {path}: 503 documents Retry-After"
+            );
+            assert!(
+                res["content"].get("application/problem+json").is_some(),
+                "{method} {path}: 503 is a problem"
+            );
+            assert!(
+                res["description"]
+                    .as_str()
+                    .unwrap()
+                    .contains("`unavailable`"),
+                "{method} {path}: 503 names the problem code"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 20, "only {checked} operations checked");
+    let shared = &doc["components"]["responses"]["Unavailable"];
+    let example = &shared["content"]["application/problem+json"]["example"];
+    assert_eq!(example["code"], "unavailable");
+    assert_eq!(example["type"], "urn:ferry:problem:unavailable");
+}

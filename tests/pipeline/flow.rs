@@ -381,3 +381,23 @@ async fn an_unknown_job_status_is_recorded_and_tracking_goes_on(pool: ferry_stor
     assert_eq!(status, Status::Importing, "still tracked");
     assert!(message.contains("Stopping"), "{message}");
 }
+
+/// Saturation is not an outage: with the database up and the worker's pool
+/// fully in use, an activation fails as busy (the worker keeps its pace),
+/// never as the database being away (the worker's outage pause).
+#[sqlx::test(migrations = "../migrations")]
+async fn a_saturated_pool_is_busy_for_the_worker_not_an_outage(pool: ferry_store::PgPool) {
+    let tiny = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(std::time::Duration::from_millis(500))
+        .connect_with((*pool.connect_options()).clone())
+        .await
+        .unwrap();
+    let p = Pipeline::start(tiny.clone(), quick_jobs()).await;
+    let ctx = p.ctx("w1", ONE).await;
+    let held = tiny.acquire().await.unwrap();
+    let err = ferry_worker::activate(&ctx).await.unwrap_err();
+    assert!(matches!(err, ferry_store::StoreError::Busy), "{err:?}");
+    drop(held);
+    ferry_worker::activate(&ctx).await.unwrap();
+}

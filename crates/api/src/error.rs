@@ -68,6 +68,8 @@ type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// The `Retry-After` (seconds) of a 503 while the database is unavailable.
 const DATABASE_RETRY_AFTER_SECS: &str = "2";
+/// The `Retry-After` (seconds) of a 503 while every database connection is in use.
+const DATABASE_BUSY_RETRY_AFTER_SECS: &str = "1";
 
 /// An error on its way to becoming a problem response.
 #[derive(Debug)]
@@ -212,6 +214,23 @@ impl ApiError {
         e
     }
 
+    /// The database answers but every connection of the pool stayed in use
+    /// (saturation, not an outage): 503 with `Retry-After` too, the same
+    /// problem type, a detail saying busy.
+    pub fn database_busy(cause: impl Into<Cause>) -> Self {
+        let mut e = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "the database is busy; retry after the number of seconds in Retry-After",
+        )
+        .with_cause(cause);
+        e.headers.push((
+            header::RETRY_AFTER,
+            HeaderValue::from_static(DATABASE_BUSY_RETRY_AFTER_SECS),
+        ));
+        e
+    }
+
     /// A failure of ours. The cause is logged; the client learns nothing of it.
     pub fn internal(cause: impl Into<Cause>) -> Self {
         Self {
@@ -260,6 +279,7 @@ impl From<StoreError> for ApiError {
             }
             StoreError::IllegalTransition(t) => t.into(),
             StoreError::Unavailable(_) => ApiError::database_unavailable(e),
+            StoreError::Busy => ApiError::database_busy(e),
             StoreError::LeaseLost | StoreError::Corrupt(_) | StoreError::Database(_) => {
                 ApiError::internal(e)
             }

@@ -83,17 +83,9 @@ impl Feed {
 /// sees a jump knows it missed something.
 async fn run(pool: PgPool, tx: broadcast::Sender<Arc<Published>>, stop: CancellationToken) {
     // Listen before reading the head, so nothing committed in between is missed.
-    let mut listener = loop {
-        match Listener::connect(&pool, &[EVENTS_CHANNEL]).await {
-            Ok(l) => break Some(l),
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot LISTEN for events yet; retrying");
-                tokio::select! {
-                    () = stop.cancelled() => return,
-                    () = tokio::time::sleep(Duration::from_secs(2)) => {}
-                }
-            }
-        }
+    let mut listener = tokio::select! {
+        () = stop.cancelled() => return,
+        l = Listener::start(&pool, &[EVENTS_CHANNEL], "events") => l,
     };
     let mut cursor = None;
     loop {
@@ -106,7 +98,7 @@ async fn run(pool: PgPool, tx: broadcast::Sender<Arc<Published>>, stop: Cancella
         };
         tokio::select! {
             () = stop.cancelled() => return,
-            _ = Listener::next_burst_of(&mut listener) => {}
+            _ = listener.next_burst() => {}
             () = tokio::time::sleep(wait) => {}
         }
     }

@@ -14,6 +14,7 @@ mod openapi;
 mod routes;
 pub mod serve;
 pub mod throttle;
+pub mod trace;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -122,14 +123,21 @@ fn make_span(req: &Request) -> Span {
         .get(REQUEST_ID)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    tracing::info_span!(
+    let span = tracing::info_span!(
         "request",
+        otel.name = format!("{} {route}", req.method()),
+        otel.kind = "server",
         method = %req.method(),
         route,
         request_id,
         principal = tracing::field::Empty,
         status = tracing::field::Empty,
-    )
+    );
+    // The caller's trace, when it sends one (W3C Trace Context).
+    if let Some(parent) = trace::incoming(req.headers()) {
+        trace::set_parent(&span, &parent);
+    }
+    span
 }
 
 /// Counter: HTTP requests by `method`, `route` (the route template, `unmatched` for

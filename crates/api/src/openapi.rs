@@ -2,8 +2,9 @@
 //! security scheme, and the error responses every route shares.
 
 use utoipa::OpenApi;
+use utoipa::openapi::header::{Header, HeaderBuilder};
 use utoipa::openapi::path::Operation;
-use utoipa::openapi::schema::{Schema, SchemaType, Type};
+use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaType, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, Required, ResponseBuilder};
 
@@ -71,11 +72,56 @@ fn problem_ref(name: &str) -> RefOr<utoipa::openapi::Response> {
     RefOr::Ref(Ref::from_response_name(name))
 }
 
-fn add_shared(op: &mut Operation) {
-    let secured = op
-        .security
+/// The shared response of an operation that needs the database.
+const UNAVAILABLE: &str = "Unavailable";
+const UNAVAILABLE_DESCRIPTION: &str = "The database is unavailable, or busy (every connection in \
+     use): problem code `unavailable`. Retry after the number of seconds in `Retry-After`.";
+
+fn retry_after() -> Header {
+    HeaderBuilder::new()
+        .schema(
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(1)),
+        )
+        .description(Some(
+            "Seconds to wait before retrying (sent when the database is the cause).",
+        ))
+        .build()
+}
+
+/// Every operation that needs the database documents its 503: the shared
+/// response, or, where the operation has a 503 of its own, that one widened
+/// with the database's case and `Retry-After`.
+fn add_unavailable(op: &mut Operation) {
+    match op.responses.responses.get_mut("503") {
+        Some(RefOr::T(own)) => {
+            own.description = format!(
+                "{} Also: {}",
+                own.description.trim_end_matches('.').to_owned() + ".",
+                UNAVAILABLE_DESCRIPTION
+            );
+            own.headers
+                .entry("Retry-After".to_owned())
+                .or_insert_with(retry_after);
+        }
+        Some(RefOr::Ref(_)) => {}
+        None => {
+            op.responses
+                .responses
+                .insert("503".to_owned(), problem_ref(UNAVAILABLE));
+        }
+    }
+}
+
+fn is_secured(op: &Operation) -> bool {
+    op.security
         .as_ref()
-        .is_none_or(|s| !s.is_empty() && s.iter().any(|r| r != &SecurityRequirement::default()));
+        .is_none_or(|s| !s.is_empty() && s.iter().any(|r| r != &SecurityRequirement::default()))
+}
+
+fn add_shared(op: &mut Operation) {
+    let secured = is_secured(op);
     let has_body = op.request_body.is_some();
     for (status, name, _) in SHARED {
         let wanted = match *status {
@@ -152,11 +198,37 @@ pub(crate) fn finish(doc: &mut utoipa::openapi::OpenApi) {
             ),
         );
     }
+    components.responses.insert(
+        UNAVAILABLE.to_owned(),
+        RefOr::T(
+            ResponseBuilder::new()
+                .description(UNAVAILABLE_DESCRIPTION)
+                .header("Retry-After", retry_after())
+                .content(
+                    "application/problem+json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("Problem")))
+                        .example(Some(serde_json::json!({
+                            "type": "urn:ferry:problem:unavailable",
+                            "title": "Service Unavailable",
+                            "status": 503,
+                            "code": "unavailable",
+                            "detail": "the database is unavailable; retry after the number of seconds in Retry-After",
+                            "request_id": "0190b5a4-8c1e-7d2a-9f3b-5e6d7c8b9a01",
+                        })))
+                        .build(),
+                )
+                .build(),
+        ),
+    );
     doc.security = Some(vec![SecurityRequirement::new(
         "bearer",
         Vec::<String>::new(),
     )]);
-    for item in doc.paths.paths.values_mut() {
+    for (path, item) in &mut doc.paths.paths {
+        // Every authenticated operation needs the database (the caller's
+        // token, the requests); so does readiness.
+        let probe_needs_db = path == "/readyz";
         for op in [
             &mut item.get,
             &mut item.put,
@@ -168,6 +240,9 @@ pub(crate) fn finish(doc: &mut utoipa::openapi::OpenApi) {
         .flatten()
         {
             unwrap_optional_body(op);
+            if probe_needs_db || is_secured(op) {
+                add_unavailable(op);
+            }
             add_shared(op);
         }
     }

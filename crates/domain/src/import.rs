@@ -10,6 +10,7 @@ use crate::condition::{Condition, ConditionStatus, ConditionType, Reason};
 use crate::ids::ImportId;
 use crate::names::{EnvironmentName, TeamName};
 use crate::status::Status;
+use crate::trace::TraceParent;
 use crate::{FieldError, RuleError, pointer_token};
 
 /// Tag keys Ferry writes on every job and model; clients may not set them.
@@ -51,6 +52,9 @@ pub struct NewImport {
     pub status: Status,
     /// The completed request this one promotes to another environment.
     pub promoted_from: Option<ImportId>,
+    /// The W3C `traceparent` of the API request that created it, so the
+    /// worker's steps join that trace.
+    pub traceparent: Option<TraceParent>,
 }
 
 /// Why a draft was refused.
@@ -235,6 +239,7 @@ impl NewImport {
                     requested_by: principal.name.clone(),
                     status: Status::initial(env.requires_approval),
                     promoted_from: None,
+                    traceparent: None,
                 })
             }
             _ => Err(DraftRejected::Invalid(errors)),

@@ -20,6 +20,7 @@ pub mod net;
 pub mod oidc;
 pub mod preflight;
 pub mod status;
+pub mod trace;
 pub mod update;
 
 mod newtype;

@@ -165,7 +165,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(code));
         }
         Command::Sim(args) => {
-            crate::telemetry::init(&crate::config::LogConfig::default());
+            let _logs = crate::telemetry::init(&crate::config::LogConfig::default(), None);
             runtime()?.block_on(ferry_sim::run(args.clone()))?;
             return Ok(ExitCode::SUCCESS);
         }
@@ -182,8 +182,21 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 
     let config = Config::load(&config_source(&cli))?;
-    crate::telemetry::init(&config.log);
-    match cli.command {
+    let otlp = config.telemetry.otlp.export(|k| std::env::var(k).ok())?;
+    let telemetry = crate::telemetry::init(&config.log, otlp.as_ref());
+    let result = run_configured(cli.command, &config, &mut out);
+    // After the runtime is gone: the exporter's client blocks while it flushes.
+    telemetry.shutdown();
+    result
+}
+
+/// The commands that load the configuration and log through it.
+fn run_configured(
+    command: Command,
+    config: &Config,
+    out: &mut impl Write,
+) -> anyhow::Result<ExitCode> {
+    match command {
         Command::Openapi(_)
         | Command::Dev(_)
         | Command::Sim(_)
@@ -233,21 +246,21 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             )?;
         }
         Command::Doctor(args) => {
-            return runtime()?.block_on(crate::doctor::run(&config, &args));
+            return runtime()?.block_on(crate::doctor::run(config, &args));
         }
         Command::Serve => {
             let roles = crate::serve::Roles {
                 api: true,
                 worker: config.worker.enabled,
             };
-            runtime()?.block_on(crate::serve::run(&config, roles))?;
+            runtime()?.block_on(crate::serve::run(config, roles))?;
         }
         Command::Worker => {
             let roles = crate::serve::Roles {
                 api: false,
                 worker: true,
             };
-            runtime()?.block_on(crate::serve::run(&config, roles))?;
+            runtime()?.block_on(crate::serve::run(config, roles))?;
         }
         Command::Migrate => runtime()?.block_on(async {
             let pool = ferry_store::connect(config.database_url()?, 2)
@@ -260,7 +273,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             anyhow::Ok(())
         })?,
         Command::Token(TokenCommand::Create(args)) => {
-            let token = runtime()?.block_on(create_token(&config, &args))?;
+            let token = runtime()?.block_on(create_token(config, &args))?;
             writeln!(out, "{token}")?;
         }
     }

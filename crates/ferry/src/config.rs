@@ -17,7 +17,9 @@ use serde::{Deserialize, Serialize};
 
 mod oidc;
 mod regions;
+mod telemetry;
 pub use oidc::{Audience, OidcConfig};
+pub use telemetry::{OtlpConfig, OtlpExport, TelemetryConfig};
 
 /// Top-level sections; other `FERRY_*` variables (`FERRY_CONFIG`,
 /// `FERRY_URL`, `FERRY_TOKEN`) belong to the CLI, not to this file.
@@ -33,6 +35,7 @@ const SECTIONS: &[&str] = &[
     "teams",
     "auth",
     "metrics",
+    "telemetry",
 ];
 
 #[derive(Debug, Deserialize)]
@@ -60,6 +63,7 @@ pub struct Config {
     pub auth: AuthConfig,
     #[serde(default)]
     pub metrics: MetricsConfig,
+    pub telemetry: TelemetryConfig,
 }
 
 /// Prometheus metrics on a listener of their own.

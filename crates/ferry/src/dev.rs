@@ -270,7 +270,8 @@ pub(crate) async fn run_dev(args: &DevArgs) -> anyhow::Result<()> {
         explicit: true,
     })?;
     config.database.url = Some(database_url.clone().into());
-    crate::telemetry::init(&config.log);
+    // No OTLP export here: its blocking client cannot live inside the runtime.
+    let _logs = crate::telemetry::init(&config.log, None);
 
     let pool = ferry_store::connect(&database_url, 4)
         .await

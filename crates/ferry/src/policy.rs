@@ -16,8 +16,8 @@ use clap::{Args, Subcommand, ValueEnum};
 use ferry_domain::chain::AccountSide;
 use ferry_policy::iam::PolicyDocument;
 use ferry_policy::{
-    ChainInputs, CheckReport, DocumentKind, FindingKind, GivenDocuments, RenderedDocument, check,
-    render,
+    ChainInputs, CheckReport, DocumentKind, FindingKind, GivenDocuments, RenderedDocument,
+    ServiceAccountTrust, check, render,
 };
 use serde_json::{Value, json};
 
@@ -58,6 +58,67 @@ pub struct RenderArgs {
     /// account's root, i.e. any principal there that IAM allows).
     #[arg(long, value_name = "ARN")]
     ferry_principal: Option<String>,
+    #[command(flatten)]
+    irsa: IrsaArgs,
+}
+
+/// IAM roles for service accounts: the control role's trust policy also lets an EKS service
+/// account's pods assume it with their web identity token.
+#[derive(Debug, Args)]
+pub struct IrsaArgs {
+    /// The Kubernetes service account Ferry's pods run as, `NAMESPACE/NAME`
+    /// (`deploy/kubernetes`: `ferry/ferry`).
+    #[arg(
+        long,
+        value_name = "NAMESPACE/NAME",
+        env = "FERRY_IRSA_SERVICE_ACCOUNT"
+    )]
+    service_account: Option<String>,
+    /// The cluster's IAM OIDC provider ARN
+    /// (`arn:aws:iam::<account>:oidc-provider/oidc.eks.<region>.amazonaws.com/id/<id>`).
+    #[arg(
+        long,
+        value_name = "ARN",
+        env = "FERRY_IRSA_OIDC_PROVIDER_ARN",
+        conflicts_with = "oidc_issuer",
+        requires = "service_account"
+    )]
+    oidc_provider_arn: Option<String>,
+    /// Or the cluster's OIDC issuer URL (`aws eks describe-cluster --query
+    /// cluster.identity.oidc.issuer`); the provider is the one registered for it in the
+    /// hosting account.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "FERRY_IRSA_OIDC_ISSUER",
+        requires = "service_account"
+    )]
+    oidc_issuer: Option<String>,
+}
+
+impl IrsaArgs {
+    fn trust(&self, inputs: &ChainInputs) -> anyhow::Result<Option<ServiceAccountTrust>> {
+        let Some(sa) = &self.service_account else {
+            return Ok(None);
+        };
+        let Some((namespace, name)) = sa.split_once('/') else {
+            bail!("--service-account {sa:?} must be NAMESPACE/NAME");
+        };
+        let trust = match (&self.oidc_provider_arn, &self.oidc_issuer) {
+            (Some(arn), _) => ServiceAccountTrust::new(arn, namespace, name),
+            (None, Some(issuer)) => ServiceAccountTrust::from_issuer(
+                issuer,
+                inputs.partition(),
+                inputs.environment.account.as_str(),
+                namespace,
+                name,
+            ),
+            (None, None) => {
+                bail!("--service-account needs --oidc-provider-arn or --oidc-issuer")
+            }
+        };
+        trust.map(Some).map_err(|e| anyhow::anyhow!(e))
+    }
 }
 
 #[derive(Debug, Args)]
@@ -122,7 +183,10 @@ pub fn run(
 ) -> anyhow::Result<ExitCode> {
     match command {
         PolicyCommand::Render(args) => {
-            let inputs = inputs(config, &args.env, args.ferry_principal.clone())?;
+            let mut inputs = inputs(config, &args.env, args.ferry_principal.clone())?;
+            if let Some(sa) = args.irsa.trust(&inputs)? {
+                inputs = inputs.with_service_account(sa, args.ferry_principal.is_some());
+            }
             let files = match args.format {
                 Format::Json => json_files(&render(&inputs))?,
                 Format::Cloudformation => cloudformation_files(&inputs)?,

@@ -19,7 +19,10 @@ mod check;
 mod render;
 
 pub use check::{CheckReport, Finding, FindingKind, GivenDocuments, check};
-pub use render::{ChainInputs, DocumentKind, RenderedDocument, StatementNote, render};
+pub use render::{
+    ChainInputs, DocumentKind, RenderedDocument, ServiceAccountTrust, StatementNote,
+    WEB_IDENTITY_AUDIENCE, render,
+};
 
 use ferry_domain::chain::ChainStep;
 

@@ -523,3 +523,100 @@ fn the_sim_scenario_policies_pass_the_check() {
         report.findings
     );
 }
+
+const EKS_PROVIDER: &str = "arn:aws:iam::777788889999:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE";
+
+#[test]
+fn the_control_role_trusts_the_eks_service_account_through_its_oidc_provider() {
+    let sa = ServiceAccountTrust::from_issuer(
+        "https://oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE",
+        "aws",
+        "777788889999",
+        "ferry",
+        "ferry",
+    )
+    .unwrap();
+    assert_eq!(sa.oidc_provider_arn(), EKS_PROVIDER);
+    let inputs = walkthrough(None, HOSTING_KEY).with_service_account(sa, false);
+    let docs = render(&inputs);
+    let trust = doc(&docs, DocumentKind::ControlRoleTrustPolicy);
+    let issuer = "oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE";
+    assert_eq!(
+        trust["Statement"][1],
+        json!({
+            "Sid": "FerryServiceAccount",
+            "Effect": "Allow",
+            "Principal": {"Federated": EKS_PROVIDER},
+            "Action": "sts:AssumeRoleWithWebIdentity",
+            "Condition": {"StringEquals": {
+                format!("{issuer}:sub"): "system:serviceaccount:ferry:ferry",
+                format!("{issuer}:aud"): "sts.amazonaws.com",
+            }},
+        })
+    );
+    // Ferry then assumes the control role from that session: the role trusts itself.
+    assert_eq!(trust["Statement"][0]["Principal"], json!({"AWS": CONTROL}));
+
+    // The evaluator lets exactly that service account's token in.
+    let policy = trust.to_string();
+    let check = |provider: &str, sub: &str, aud: &str| {
+        crate::trust::check_web_identity_trust(&policy, CONTROL, "777788889999", provider, sub, aud)
+    };
+    check(
+        EKS_PROVIDER,
+        "system:serviceaccount:ferry:ferry",
+        "sts.amazonaws.com",
+    )
+    .unwrap();
+    for (provider, sub, aud) in [
+        (
+            EKS_PROVIDER,
+            "system:serviceaccount:ferry:default",
+            "sts.amazonaws.com",
+        ),
+        (
+            EKS_PROVIDER,
+            "system:serviceaccount:other:ferry",
+            "sts.amazonaws.com",
+        ),
+        (EKS_PROVIDER, "system:serviceaccount:ferry:ferry", "ferry"),
+        (
+            "arn:aws:iam::777788889999:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/OTHER",
+            "system:serviceaccount:ferry:ferry",
+            "sts.amazonaws.com",
+        ),
+    ] {
+        let e = check(provider, sub, aud).unwrap_err();
+        assert!(e.contains("sts:AssumeRoleWithWebIdentity"), "{e}");
+    }
+    // Without the statement, the token is refused.
+    let plain = doc(
+        &render(&walkthrough(None, HOSTING_KEY)),
+        DocumentKind::ControlRoleTrustPolicy,
+    );
+    assert!(
+        crate::trust::check_web_identity_trust(
+            &plain.to_string(),
+            CONTROL,
+            "777788889999",
+            EKS_PROVIDER,
+            "system:serviceaccount:ferry:ferry",
+            "sts.amazonaws.com",
+        )
+        .is_err()
+    );
+}
+
+#[test]
+fn service_account_inputs_name_the_value_and_the_rule() {
+    let e = ServiceAccountTrust::new("arn:aws:iam::7777:oidc-provider/x", "ferry", "ferry")
+        .unwrap_err();
+    assert!(e.contains("12-digit account"), "{e}");
+    let e = ServiceAccountTrust::new(EKS_PROVIDER, "Ferry", "ferry").unwrap_err();
+    assert!(e.starts_with("namespace \"Ferry\""), "{e}");
+    let e = ServiceAccountTrust::new(EKS_PROVIDER, "ferry", "").unwrap_err();
+    assert!(e.starts_with("service account name"), "{e}");
+    let e =
+        ServiceAccountTrust::from_issuer("http://x", "aws", "777788889999", "a", "b").unwrap_err();
+    assert!(e.contains("https://"), "{e}");
+}

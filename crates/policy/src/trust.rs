@@ -33,6 +33,42 @@ pub fn check_bedrock_trust(
     }
 }
 
+/// Whether a role's trust policy lets a web identity token of `oidc_provider_arn` (an EKS
+/// cluster's IAM OIDC provider) with subject `sub` and audience `aud` assume it, as STS
+/// decides `AssumeRoleWithWebIdentity`: principal `Federated` = the provider, and the
+/// provider's condition keys `<issuer>:sub` and `<issuer>:aud` ("IAM and AWS STS condition
+/// context keys", available keys for OIDC federation). `Err` carries the denial.
+pub fn check_web_identity_trust(
+    trust_policy: &str,
+    role_arn: &str,
+    account: &str,
+    oidc_provider_arn: &str,
+    sub: &str,
+    aud: &str,
+) -> Result<(), String> {
+    let doc = PolicyDocument::parse(trust_policy)
+        .map_err(|e| format!("the trust policy does not parse: {}", e.0))?;
+    let issuer = oidc_provider_arn
+        .split_once(":oidc-provider/")
+        .map(|(_, issuer)| issuer)
+        .ok_or_else(|| format!("{oidc_provider_arn} is not an OIDC provider ARN"))?;
+    let ctx = RequestContext::new(
+        Principal::WebIdentity {
+            provider: oidc_provider_arn.to_owned(),
+        },
+        "sts:AssumeRoleWithWebIdentity",
+        role_arn,
+        account,
+    )
+    .with_key(&format!("{issuer}:sub"), sub)
+    .with_key(&format!("{issuer}:aud"), aud);
+    let decision = authorize(&ctx, &[], Some(&doc), ResourcePolicyMode::Required);
+    match decision.message(&ctx) {
+        None => Ok(()),
+        Some(m) => Err(m),
+    }
+}
+
 /// The fix for a trust policy that does not let Bedrock in.
 #[must_use]
 pub fn bedrock_trust_fix(role_arn: &str, account: &str, region: &str) -> String {

@@ -212,7 +212,7 @@ impl State {
                 )
                 .unwrap_or_else(|_| PolicyDocument::empty()),
             ],
-            Principal::Service(_) => Vec::new(),
+            Principal::Service(_) | Principal::WebIdentity { .. } => Vec::new(),
         }
     }
 

@@ -21,6 +21,11 @@ pub enum StoreError {
     /// retrying later may succeed.
     #[error("the database is unavailable")]
     Unavailable(#[source] Arc<sqlx::Error>),
+    /// The database answers, but every connection of the pool stayed in use
+    /// for the pool's whole acquire timeout: the database is busy, not away
+    /// (told apart by [`crate::acquire`] and [`crate::begin`]).
+    #[error("every database connection is in use")]
+    Busy,
     #[error("database error")]
     Database(#[source] sqlx::Error),
 }

@@ -7,6 +7,12 @@
 //! tells whether the server is there. Its outcome is shared, for a short
 //! time, by every caller that asks about the same server, so an outage costs
 //! one probe per half second, not one per request.
+//!
+//! A pool timeout alone says nothing: sqlx reports both "every connection
+//! stayed in use" and "no connection could be opened" as `PoolTimedOut`.
+//! When the probe finds the server answering, a pool timeout that follows is
+//! [`StoreError::Busy`] (saturation: the API answers 503 "busy", the worker
+//! keeps its pace); only a failed probe is [`StoreError::Unavailable`].
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -37,7 +43,9 @@ static SERVERS: LazyLock<Mutex<HashMap<String, Arc<tokio::sync::Mutex<Seen>>>>> 
 
 /// Whether an error means the database cannot be reached (as opposed to a
 /// query it refused): the connection failed, closed or timed out, or the
-/// server is shutting down or starting up.
+/// server is shutting down or starting up. A bare `PoolTimedOut` counts as
+/// away here, the safe guess for a caller that cannot tell; [`acquire`] and
+/// [`begin`] tell it apart from a busy pool by probing the server.
 pub fn is_unavailable(e: &sqlx::Error) -> bool {
     match e {
         sqlx::Error::PoolTimedOut
@@ -80,7 +88,16 @@ async fn available<T>(
         return Err(StoreError::Unavailable(away));
     }
     // The server is there; the pool is only busy.
-    Ok(work.await?)
+    work.await.map_err(busy)
+}
+
+/// An error of a pool whose server answered the probe: a pool timeout means
+/// every connection stayed in use.
+fn busy(e: sqlx::Error) -> StoreError {
+    match e {
+        sqlx::Error::PoolTimedOut => StoreError::Busy,
+        e => e.into(),
+    }
 }
 
 /// Why the server `pool` connects to is away, or `None` when it answers.

@@ -10,6 +10,7 @@ use ferry_domain::ids::ImportId;
 use ferry_domain::import::NewImport;
 use ferry_domain::names::{EnvironmentName, TeamName};
 use ferry_domain::status::{self, Status};
+use ferry_domain::trace::TraceParent;
 use ferry_domain::update::{Actor, Event, Update};
 use sqlx::PgConnection;
 use sqlx::types::Json;
@@ -56,6 +57,8 @@ pub struct ImportRecord {
     pub polls: i32,
     pub next_attempt_at: OffsetDateTime,
     pub promoted_from: Option<ImportId>,
+    /// The W3C `traceparent` of the API request that created it.
+    pub traceparent: Option<TraceParent>,
 }
 
 /// One entry of a request's audit trail.
@@ -104,6 +107,7 @@ pub(crate) struct ImportRow {
     pub(crate) polls: i32,
     pub(crate) next_attempt_at: OffsetDateTime,
     pub(crate) promoted_from: Option<Uuid>,
+    pub(crate) traceparent: Option<String>,
 }
 
 pub(crate) fn parse_status(s: &str) -> Result<Status, StoreError> {
@@ -168,6 +172,11 @@ impl TryFrom<ImportRow> for ImportRecord {
             polls: r.polls,
             next_attempt_at: r.next_attempt_at,
             promoted_from: r.promoted_from.map(ImportId::from_uuid),
+            traceparent: r
+                .traceparent
+                .as_deref()
+                .map(|t| field("traceparent", TraceParent::parse(t)))
+                .transpose()?,
         })
     }
 }
@@ -190,8 +199,8 @@ pub async fn insert(
         r#"INSERT INTO import_requests
                (id, team, environment, source_uri, model_name, job_name, description,
                 model_tags, job_tags, requested_by, requester_id, status, conditions,
-                hosting_account, region, promoted_from)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+                hosting_account, region, promoted_from, traceparent)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
            RETURNING id, team, environment, source_uri, model_name, job_name, description,
                      model_tags AS "model_tags: Json<BTreeMap<String, String>>",
                      job_tags AS "job_tags: Json<BTreeMap<String, String>>",
@@ -200,7 +209,7 @@ pub async fn insert(
                      created_at, updated_at, hosting_account, region, attempt, preflight,
                      preflight_passed, bedrock_job_arn, imported_model_arn, imported_model,
                      failure_message, submitted_at, finished_at, retries, polls, next_attempt_at,
-                     promoted_from"#,
+                     promoted_from, traceparent"#,
         new.id.as_uuid(),
         new.team.as_str(),
         new.environment.as_str(),
@@ -217,6 +226,7 @@ pub async fn insert(
         new.hosting_account.as_str(),
         new.region.as_str(),
         new.promoted_from.map(|p| p.as_uuid()),
+        new.traceparent.as_ref().map(TraceParent::as_str),
     )
     .fetch_one(&mut *conn)
     .await?;
@@ -247,7 +257,7 @@ pub async fn get(conn: &mut PgConnection, id: ImportId) -> Result<ImportRecord, 
                   created_at, updated_at, hosting_account, region, attempt, preflight,
                   preflight_passed, bedrock_job_arn, imported_model_arn, imported_model,
                   failure_message, submitted_at, finished_at, retries, polls, next_attempt_at,
-                  promoted_from
+                  promoted_from, traceparent
            FROM import_requests WHERE id = $1"#,
         id.as_uuid()
     )
@@ -284,7 +294,7 @@ pub async fn list(
                   created_at, updated_at, hosting_account, region, attempt, preflight,
                   preflight_passed, bedrock_job_arn, imported_model_arn, imported_model,
                   failure_message, submitted_at, finished_at, retries, polls, next_attempt_at,
-                  promoted_from
+                  promoted_from, traceparent
            FROM import_requests
            WHERE ($1::text IS NULL OR team = $1)
              AND ($2::text IS NULL OR environment = $2)
@@ -434,7 +444,7 @@ pub async fn update(conn: &mut PgConnection, update: &Update) -> Result<ImportRe
                          created_at, updated_at, hosting_account, region, attempt, preflight,
                          preflight_passed, bedrock_job_arn, imported_model_arn, imported_model,
                          failure_message, submitted_at, finished_at, retries, polls, next_attempt_at,
-                         promoted_from"#,
+                         promoted_from, traceparent"#,
             update.id.as_uuid(),
             update.transition.map(|(_, t)| t.as_str()),
             Json(conditions) as _,

@@ -65,7 +65,7 @@ pub async fn claim_due(
                      r.created_at, r.updated_at, r.hosting_account, r.region, r.attempt, r.preflight,
                      r.preflight_passed, r.bedrock_job_arn, r.imported_model_arn, r.imported_model,
                      r.failure_message, r.submitted_at, r.finished_at, r.retries, r.polls, r.next_attempt_at,
-                     r.promoted_from, due.previous_owner"#,
+                     r.promoted_from, r.traceparent, due.previous_owner"#,
         owner,
         until,
         ACTIVE as &[&str],
@@ -112,6 +112,7 @@ pub async fn claim_due(
         polls: r.polls,
         next_attempt_at: r.next_attempt_at,
         promoted_from: r.promoted_from,
+        traceparent: r.traceparent,
     });
     // One row that no longer parses must not stop the others: it is said
     // here, with its field, and stays leased until the lease runs out.

@@ -18,6 +18,7 @@ mod backoff;
 pub mod outbound;
 pub mod schedule;
 mod step;
+mod trace;
 pub mod webhooks;
 
 use std::collections::BTreeMap;
@@ -146,7 +147,7 @@ pub fn step_kind(status: ferry_domain::status::Status) -> &'static str {
 pub async fn activate(ctx: &Ctx) -> Result<usize, ferry_store::StoreError> {
     schedule(ctx).await?;
     let claimed = {
-        let mut conn = ctx.pool.acquire().await?;
+        let mut conn = ferry_store::acquire(&ctx.pool).await?;
         ferry_store::work::claim_due(
             &mut conn,
             &ctx.settings.owner,
@@ -191,7 +192,7 @@ pub async fn activate(ctx: &Ctx) -> Result<usize, ferry_store::StoreError> {
 
 /// Fills in the hosting account and Region of requests stored before they were recorded.
 pub async fn backfill(ctx: &Ctx) -> Result<(), ferry_store::StoreError> {
-    let mut conn = ctx.pool.acquire().await?;
+    let mut conn = ferry_store::acquire(&ctx.pool).await?;
     for env in ctx.catalog.environments() {
         ferry_store::work::backfill_placement(
             &mut conn,
@@ -211,7 +212,7 @@ pub async fn run(ctx: Arc<Ctx>, shutdown: CancellationToken) {
     if let Err(e) = backfill(&ctx).await {
         tracing::error!(error = %e, "could not backfill placements");
     }
-    let mut wake = ferry_store::notify::Listener::connect_or_poll(
+    let mut wake = ferry_store::notify::Listener::start(
         &ctx.pool,
         &[ferry_store::notify::WORK_CHANNEL],
         "worker",
@@ -231,6 +232,17 @@ pub async fn run(ctx: Arc<Ctx>, shutdown: CancellationToken) {
                 failures = 0;
                 away = false;
                 n as i64 >= ctx.settings.batch
+            }
+            Err(ferry_store::StoreError::Busy) => {
+                // Saturation, not an outage: the database answers, so no
+                // outage pause and no growing backoff; the next activation
+                // comes at the usual pace as connections free up.
+                failures = 0;
+                away = false;
+                tracing::warn!(
+                    "every database connection is in use; the worker carries on at its usual pace"
+                );
+                false
             }
             Err(ferry_store::StoreError::Unavailable(e)) => {
                 failures = failures.saturating_add(1);
@@ -265,7 +277,7 @@ pub async fn run(ctx: Arc<Ctx>, shutdown: CancellationToken) {
             () = shutdown.cancelled() => break,
             // A burst of notifications (a batch of creates, another
             // replica's scheduler pass) is one activation, not one per row.
-            _ = ferry_store::notify::Listener::next_burst_of(&mut wake) => {}
+            _ = wake.next_burst() => {}
             () = tokio::time::sleep(pause) => {}
         }
     }

@@ -161,7 +161,7 @@ pub async fn admit(
 /// Admits waiting requests into free job slots, for every placement.
 pub async fn schedule(ctx: &Ctx) -> Result<(), StoreError> {
     for p in &ctx.settings.placements {
-        let mut tx = ctx.pool.begin().await?;
+        let mut tx = ferry_store::begin(&ctx.pool).await?;
         let admitted = admit(&mut tx, p).await?;
         tx.commit().await?;
         for a in admitted {

@@ -143,14 +143,14 @@ pub async fn dispatch_once(
     http: &reqwest::Client,
     settings: &WebhookSettings,
 ) -> Result<usize, StoreError> {
-    let mut tx = pool.begin().await?;
+    let mut tx = ferry_store::begin(pool).await?;
     let queued = store::fan_out(&mut tx, FAN_OUT_BATCH).await?;
     tx.commit().await?;
     if queued > 0 {
         tracing::debug!(queued, "webhook deliveries queued");
     }
     let due = {
-        let mut conn = pool.acquire().await?;
+        let mut conn = ferry_store::acquire(pool).await?;
         let lease = time::Duration::try_from(settings.lease).unwrap_or(time::Duration::minutes(1));
         store::claim_due(
             &mut conn,
@@ -165,9 +165,9 @@ pub async fn dispatch_once(
         .for_each_concurrent(settings.concurrency.max(1), |d| async move {
             let id = d.id;
             let attempt = attempt(http, settings, &d).await;
-            let result = match pool.acquire().await {
+            let result = match ferry_store::acquire(pool).await {
                 Ok(mut conn) => store::record_attempt(&mut conn, id, &settings.owner, &attempt).await,
-                Err(e) => Err(e.into()),
+                Err(e) => Err(e),
             };
             if let Ok(true) = result {
                 let outcome = match attempt.outcome {
@@ -320,8 +320,7 @@ pub async fn run(pool: PgPool, settings: WebhookSettings, shutdown: Cancellation
         }
     };
     let settings = Arc::new(settings);
-    let mut wake =
-        Listener::connect_or_poll(&pool, &[EVENTS_CHANNEL, WEBHOOKS_CHANNEL], "webhooks").await;
+    let mut wake = Listener::start(&pool, &[EVENTS_CHANNEL, WEBHOOKS_CHANNEL], "webhooks").await;
     tracing::info!(owner = %settings.owner, "webhook dispatcher started");
     loop {
         let busy = match dispatch_once(&pool, &http, &settings).await {
@@ -340,7 +339,7 @@ pub async fn run(pool: PgPool, settings: WebhookSettings, shutdown: Cancellation
         let pause = next_pause(&pool, settings.tick).await;
         tokio::select! {
             () = shutdown.cancelled() => break,
-            _ = Listener::next_burst_of(&mut wake) => {}
+            _ = wake.next_burst() => {}
             () = tokio::time::sleep(pause) => {}
         }
     }
@@ -354,7 +353,7 @@ pub async fn run(pool: PgPool, settings: WebhookSettings, shutdown: Cancellation
 
 /// Until the next retry falls due, at most `tick`.
 async fn next_pause(pool: &PgPool, tick: Duration) -> Duration {
-    let next = match pool.acquire().await {
+    let next = match ferry_store::acquire(pool).await {
         Ok(mut conn) => store::next_due(&mut conn).await.ok().flatten(),
         Err(_) => None,
     };

@@ -40,7 +40,9 @@ async fn healthz() -> Json<Health> {
 )]
 async fn readyz(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
     ferry_store::ping(&state.pool).await.map_err(|e| match e {
-        e @ ferry_store::StoreError::Unavailable(_) => ApiError::from(e),
+        e @ (ferry_store::StoreError::Unavailable(_) | ferry_store::StoreError::Busy) => {
+            ApiError::from(e)
+        }
         e => ApiError::unavailable("the database does not answer").with_cause(e),
     })?;
     Ok(Json(Health { status: "ok" }))

@@ -59,6 +59,14 @@ pub enum Principal {
     },
     /// An AWS service principal such as `bedrock.amazonaws.com`.
     Service(String),
+    /// A caller of `sts:AssumeRoleWithWebIdentity` holding a token of an OIDC identity
+    /// provider (an EKS cluster's, for IAM roles for service accounts): matched by a trust
+    /// policy's `Federated` entry naming the provider's ARN.
+    WebIdentity {
+        /// The OIDC provider's ARN
+        /// (`arn:aws:iam::<account>:oidc-provider/<issuer host and path>`).
+        provider: String,
+    },
 }
 
 impl Principal {
@@ -69,7 +77,7 @@ impl Principal {
             Self::Root { account }
             | Self::User { account, .. }
             | Self::AssumedRole { account, .. } => Some(account),
-            Self::Service(_) => None,
+            Self::Service(_) | Self::WebIdentity { .. } => None,
         }
     }
 
@@ -88,6 +96,7 @@ impl Principal {
                 format!("arn:aws:sts::{account}:assumed-role/{role}/{session}")
             }
             Self::Service(name) => name.clone(),
+            Self::WebIdentity { provider } => provider.clone(),
         }
     }
 
@@ -109,6 +118,13 @@ impl Principal {
         }
         if let Self::Service(name) = self {
             return if set.service.iter().any(|s| s == name) {
+                PrincipalMatch::Specific
+            } else {
+                PrincipalMatch::None
+            };
+        }
+        if let Self::WebIdentity { provider } = self {
+            return if set.federated.iter().any(|f| f == provider) {
                 PrincipalMatch::Specific
             } else {
                 PrincipalMatch::None
@@ -230,6 +246,7 @@ impl RequestContext {
             Principal::User { .. } => "User",
             Principal::AssumedRole { .. } => "AssumedRole",
             Principal::Service(_) => "AWSService",
+            Principal::WebIdentity { .. } => "WebIdentityUser",
         };
         let mut keys: BTreeMap<String, Vec<String>> = BTreeMap::new();
         let mut put = |k: &str, v: String| keys.entry(k.to_ascii_lowercase()).or_default().push(v);
@@ -442,7 +459,12 @@ pub fn authorize(
     resource_policy: Option<&PolicyDocument>,
     mode: ResourcePolicyMode,
 ) -> Decision {
-    let is_service = matches!(ctx.principal, Principal::Service(_));
+    // A service or a web identity has no identity policies: the resource (trust) policy alone
+    // decides.
+    let is_service = matches!(
+        ctx.principal,
+        Principal::Service(_) | Principal::WebIdentity { .. }
+    );
     let mut identity = PolicyResult::NotApplicable;
     if !is_service {
         for doc in identity_policies {

@@ -430,6 +430,24 @@ pub fn render(inputs: &ChainInputs) -> Vec<RenderedDocument> {
             "Action": "sts:AssumeRole",
         })),
     );
+    if let Some(sa) = &inputs.service_account {
+        let issuer = sa.issuer();
+        b.push(
+            "FerryServiceAccount",
+            format!(
+                "lets the pods of the EKS service account {} assume the control role with their web identity token (IAM roles for service accounts)",
+                sa.subject()
+            ),
+            obj(json!({
+                "Principal": {"Federated": sa.oidc_provider_arn()},
+                "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": {"StringEquals": {
+                    format!("{issuer}:sub"): sa.subject(),
+                    format!("{issuer}:aud"): super::WEB_IDENTITY_AUDIENCE,
+                }},
+            })),
+        );
+    }
     docs.push(b.finish(
         DocumentKind::ControlRoleTrustPolicy,
         "control-role-trust-policy".into(),

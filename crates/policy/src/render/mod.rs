@@ -107,6 +107,121 @@ pub struct ChainInputs {
     pub sources: Vec<AllowedSource>,
     /// The principal Ferry runs as, trusted by the control role.
     pub ferry_principal: String,
+    /// The EKS service account whose pods assume the control role with their web identity
+    /// token (IAM roles for service accounts), when Ferry runs on EKS.
+    pub service_account: Option<ServiceAccountTrust>,
+}
+
+/// An EKS service account trusted by the control role through the cluster's IAM OIDC
+/// provider: "IAM roles for service accounts" in the Amazon EKS User Guide
+/// (<https://docs.aws.amazon.com/eks/latest/userguide/iam-roles-for-service-accounts.html>,
+/// and its page "Assign IAM roles to Kubernetes service accounts", whose trust policy this
+/// follows: `Federated` = the provider's ARN, `sts:AssumeRoleWithWebIdentity`, and
+/// `StringEquals` on `<issuer>:sub` = `system:serviceaccount:<namespace>:<name>` and
+/// `<issuer>:aud` = `sts.amazonaws.com`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceAccountTrust {
+    oidc_provider_arn: String,
+    issuer: String,
+    namespace: String,
+    name: String,
+}
+
+/// The audience EKS's pod identity webhook puts in the projected token.
+pub const WEB_IDENTITY_AUDIENCE: &str = "sts.amazonaws.com";
+
+fn dns_label(s: &str, max: usize) -> bool {
+    !s.is_empty()
+        && s.len() <= max
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+        && !s.starts_with(['-', '.'])
+        && !s.ends_with(['-', '.'])
+}
+
+impl ServiceAccountTrust {
+    /// From the provider's ARN (`arn:aws:iam::<account>:oidc-provider/<issuer host/path>`) and
+    /// the service account `namespace`/`name`. `Err` names the value and the rule.
+    pub fn new(oidc_provider_arn: &str, namespace: &str, name: &str) -> Result<Self, String> {
+        let bad_arn = || {
+            format!(
+                "OIDC provider ARN {oidc_provider_arn:?} must be arn:<partition>:iam::<12-digit account>:oidc-provider/<issuer without https://>"
+            )
+        };
+        let parts: Vec<&str> = oidc_provider_arn.splitn(6, ':').collect();
+        let [arn, partition, iam, region, account, resource] = parts.as_slice() else {
+            return Err(bad_arn());
+        };
+        let issuer = resource
+            .strip_prefix("oidc-provider/")
+            .ok_or_else(bad_arn)?;
+        if *arn != "arn"
+            || partition.is_empty()
+            || *iam != "iam"
+            || !region.is_empty()
+            || account.len() != 12
+            || !account.bytes().all(|b| b.is_ascii_digit())
+            || issuer.is_empty()
+            || issuer.contains("://")
+        {
+            return Err(bad_arn());
+        }
+        // Namespaces are DNS labels (63), service account names DNS subdomains (253).
+        if !dns_label(namespace, 63) || namespace.contains('.') {
+            return Err(format!(
+                "namespace {namespace:?} must be a DNS label (lowercase letters, digits and '-', at most 63)"
+            ));
+        }
+        if !dns_label(name, 253) {
+            return Err(format!(
+                "service account name {name:?} must be a DNS subdomain (lowercase letters, digits, '-' and '.', at most 253)"
+            ));
+        }
+        Ok(Self {
+            oidc_provider_arn: oidc_provider_arn.to_owned(),
+            issuer: issuer.to_owned(),
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+        })
+    }
+
+    /// From the cluster's issuer URL (`aws eks describe-cluster --query
+    /// cluster.identity.oidc.issuer`): the provider registered for it in `account`.
+    pub fn from_issuer(
+        issuer_url: &str,
+        partition: &str,
+        account: &str,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Self, String> {
+        let issuer = issuer_url
+            .strip_prefix("https://")
+            .ok_or_else(|| format!("OIDC issuer {issuer_url:?} must be an https:// URL"))?
+            .trim_end_matches('/');
+        Self::new(
+            &format!("arn:{partition}:iam::{account}:oidc-provider/{issuer}"),
+            namespace,
+            name,
+        )
+    }
+
+    /// The provider's ARN, the trust policy's `Federated` principal.
+    #[must_use]
+    pub fn oidc_provider_arn(&self) -> &str {
+        &self.oidc_provider_arn
+    }
+
+    /// The issuer (host and path), the prefix of the condition keys.
+    #[must_use]
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// The token's `sub`: `system:serviceaccount:<namespace>:<name>`.
+    #[must_use]
+    pub fn subject(&self) -> String {
+        format!("system:serviceaccount:{}:{}", self.namespace, self.name)
+    }
 }
 
 impl ChainInputs {
@@ -147,10 +262,31 @@ impl ChainInputs {
             environment: environment.clone(),
             sources,
             ferry_principal,
+            service_account: None,
         }
     }
 
-    pub(crate) fn partition(&self) -> &str {
+    /// Lets the EKS service account `sa` assume the control role with its web identity token.
+    /// Without an explicit `ferry_principal`, the control role then also trusts itself:
+    /// Ferry assumes the control role from its base identity, which is the control role's
+    /// own session when the service account is annotated with it, and IAM lets a role
+    /// assume itself only when its trust policy names it.
+    #[must_use]
+    pub fn with_service_account(
+        mut self,
+        sa: ServiceAccountTrust,
+        explicit_principal: bool,
+    ) -> Self {
+        if !explicit_principal {
+            self.ferry_principal = self.environment.control_role.to_string();
+        }
+        self.service_account = Some(sa);
+        self
+    }
+
+    /// The AWS partition of the environment's roles (`aws`, `aws-cn`, `aws-us-gov`).
+    #[must_use]
+    pub fn partition(&self) -> &str {
         partition(&self.environment)
     }
 

@@ -20,6 +20,7 @@ use ferry_domain::update::{Changes, Event, Update};
 use ferry_store::StoreError;
 use ferry_store::imports::ImportRecord;
 use time::OffsetDateTime;
+use tracing::Instrument;
 
 use crate::{Ctx, actor};
 
@@ -62,7 +63,7 @@ fn change(record: &ImportRecord) -> Update {
 /// meanwhile (cancelled, say) keeps its new status: the step's result is
 /// dropped and the request let go.
 async fn write(ctx: &Ctx, record: &ImportRecord, update: Update) -> Result<(), StepError> {
-    let mut tx = ctx.pool.begin().await.map_err(StoreError::from)?;
+    let mut tx = ferry_store::begin(&ctx.pool).await?;
     let update = update.leased_by(ctx.settings.owner.as_str());
     match ferry_store::imports::update(&mut tx, &update).await {
         Ok(_) => {}
@@ -83,7 +84,7 @@ async fn release(
     record: &ImportRecord,
     at: Option<OffsetDateTime>,
 ) -> Result<(), StepError> {
-    let mut conn = ctx.pool.acquire().await.map_err(StoreError::from)?;
+    let mut conn = ferry_store::acquire(&ctx.pool).await?;
     let update = change(record)
         .changes(Changes {
             next_attempt_at: at,
@@ -114,7 +115,7 @@ async fn fail(
 
 /// Takes a token from the account's call budget; `false` means try shortly.
 async fn budget(ctx: &Ctx, env: &Environment) -> Result<bool, StepError> {
-    let mut conn = ctx.pool.acquire().await.map_err(StoreError::from)?;
+    let mut conn = ferry_store::acquire(&ctx.pool).await?;
     let taken = ferry_store::work::take_budget(
         &mut conn,
         env.account.as_str(),
@@ -172,8 +173,41 @@ fn refusal_message(e: &ferry_cloud::CallError) -> String {
 
 /// Drives one claimed request one step forward. `known` is the job's state
 /// when a batched `ListModelImportJobs` already fetched it.
-#[tracing::instrument(skip_all, fields(import_id = %record.id, status = %record.status, env = %record.environment))]
+///
+/// The step runs in a span named after what it does (`worker.preflight`,
+/// `worker.submit`, `worker.track`, `worker.delete`) whose parent is the
+/// `traceparent` stored with the request, so its AWS calls join the trace of
+/// the API request that created it.
 pub async fn step(
+    ctx: &Ctx,
+    record: ImportRecord,
+    known: Option<JobState>,
+) -> Result<(), StepError> {
+    let span = tracing::info_span!(
+        "step",
+        otel.name = step_name(record.status),
+        import_id = %record.id,
+        status = %record.status,
+        env = %record.environment,
+    );
+    if let Some(parent) = &record.traceparent {
+        crate::trace::set_parent(&span, parent);
+    }
+    run_step(ctx, record, known).instrument(span).await
+}
+
+/// The span name of the step a request in `status` takes.
+fn step_name(status: Status) -> &'static str {
+    match status {
+        Status::Queued | Status::Validating | Status::PendingApproval => "worker.preflight",
+        Status::Submitting => "worker.submit",
+        Status::Importing => "worker.track",
+        Status::Deleting => "worker.delete",
+        _ => "worker.release",
+    }
+}
+
+async fn run_step(
     ctx: &Ctx,
     record: ImportRecord,
     known: Option<JobState>,

@@ -52,7 +52,8 @@ pub(super) async fn create_import(
         return Ok(replayed);
     }
 
-    let new = NewImport::from_draft(&body.draft(), &caller.0, &state.catalog)?;
+    let mut new = NewImport::from_draft(&body.draft(), &caller.0, &state.catalog)?;
+    new.traceparent = crate::trace::for_new_import(&headers);
     let record = imports::insert(&mut tx, &new, &caller.0.id).await?;
     let out = ImportOut::new(record, &caller);
     if let Some(key) = key {

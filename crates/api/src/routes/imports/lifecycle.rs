@@ -140,6 +140,7 @@ pub(super) async fn promote_import(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
+    headers: http::HeaderMap,
     JsonBody(body): JsonBody<PromoteRequest>,
 ) -> Result<Response, ApiError> {
     let id = parse_id(&id)?;
@@ -162,7 +163,8 @@ pub(super) async fn promote_import(
         model_tags: tag_map(&record.model_tags),
         job_tags: tag_map(&record.job_tags),
     };
-    let new = NewImport::promotion(&draft, id, &caller.0, &state.catalog)?;
+    let mut new = NewImport::promotion(&draft, id, &caller.0, &state.catalog)?;
+    new.traceparent = crate::trace::for_new_import(&headers);
     let created = imports::insert(&mut tx, &new, &caller.0.id).await?;
     let promoted = Update::new(id, &caller.0).event(Event::new(
         EventKind::Promoted,
