@@ -16,4 +16,5 @@ mod oidc;
 mod openapi;
 mod pagination;
 mod review;
+mod serving;
 mod webhooks;

@@ -15,9 +15,11 @@ pub mod condition;
 pub mod events;
 pub mod ids;
 pub mod import;
+pub mod model_card;
 pub mod names;
 pub mod oidc;
 pub mod preflight;
+pub mod serving;
 pub mod status;
 pub mod update;
 

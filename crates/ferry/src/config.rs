@@ -32,6 +32,7 @@ const SECTIONS: &[&str] = &[
     "environments",
     "teams",
     "auth",
+    "pricing",
 ];
 
 #[derive(Debug, Deserialize)]
@@ -57,6 +58,26 @@ pub struct Config {
     pub teams: BTreeMap<String, TeamConfig>,
     #[serde(default)]
     pub auth: AuthConfig,
+    #[serde(default)]
+    pub pricing: PricingConfig,
+}
+
+/// The price table of the model cards' cost estimates. Never fetched: Ferry ships list
+/// prices written down from the Amazon Bedrock pricing page, with their date; set your own
+/// (e.g. negotiated prices, other Regions) here.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PricingConfig {
+    /// One row per Region and `customModelUnitsVersion`; replaces the defaults when set.
+    pub custom_model_units: Vec<ferry_domain::model_card::CmuPrice>,
+}
+
+impl Default for PricingConfig {
+    fn default() -> Self {
+        Self {
+            custom_model_units: ferry_domain::model_card::default_prices(),
+        }
+    }
 }
 
 /// How callers authenticate besides Ferry's own tokens.
@@ -205,6 +226,13 @@ pub struct WorkerConfig {
     /// retried before the request fails: right after the policy kit creates or changes the
     /// execution role, IAM takes a while to propagate the change. 0 fails at once.
     pub role_propagation_secs: u64,
+    /// How long the readiness check after an import waits for the model's first answer
+    /// (Bedrock answers `ModelNotReadyException` while it loads an imported model) before the
+    /// request ends `completed` with `Serving=False`.
+    pub readiness_timeout_secs: u64,
+    /// First and longest delay between readiness invocations the model did not answer.
+    pub readiness_initial_secs: u64,
+    pub readiness_max_secs: u64,
 }
 
 impl Default for WorkerConfig {
@@ -222,6 +250,9 @@ impl Default for WorkerConfig {
             budget_per_second: 5.0,
             budget_burst: 20.0,
             role_propagation_secs: 300,
+            readiness_timeout_secs: 900,
+            readiness_initial_secs: 5,
+            readiness_max_secs: 60,
         }
     }
 }
@@ -309,6 +340,11 @@ pub struct EnvironmentConfig {
     pub vpc_subnet_ids: Vec<String>,
     #[serde(default)]
     pub vpc_security_group_ids: Vec<String>,
+    /// Refuse to promote a request out of this environment when its model did not pass the
+    /// readiness check (`Serving=False`). Unset: on for promotions into an environment that
+    /// requires approval.
+    #[serde(default)]
+    pub require_serving_for_promotion: Option<bool>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -451,6 +487,7 @@ impl Config {
                 requires_approval: e.requires_approval,
                 teams: e.teams.clone(),
                 vpc,
+                require_serving_for_promotion: e.require_serving_for_promotion,
             });
         }
         self.check_placements()?;
