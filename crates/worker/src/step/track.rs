@@ -133,6 +133,7 @@ async fn completed(
         .changes(Changes {
             imported_model_arn: Some(model_arn.clone()),
             imported_model: Some(details),
+            mark_finished: true,
             next_attempt_at: Some(OffsetDateTime::now_utc()),
             polls: Some(0),
             retries: Some(0),

@@ -252,7 +252,6 @@ async fn serving(
         ))
         .changes(Changes {
             imported_model: Some(details),
-            mark_finished: true,
             release: true,
             ..Changes::default()
         })
@@ -307,7 +306,6 @@ async fn not_serving(
         ))
         .changes(Changes {
             imported_model: Some(details),
-            mark_finished: true,
             release: true,
             ..Changes::default()
         })
