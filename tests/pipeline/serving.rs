@@ -262,3 +262,80 @@ async fn a_control_role_that_may_not_invoke_ends_not_serving_with_the_fix(
     let r = readiness(&done);
     assert_eq!(r.invocations, 1, "access denied is not waited out: {r:?}");
 }
+
+/// The Python that runs the card's boto3 example: `$FERRY_PYTHON`, else the test tools'
+/// virtualenv (`scripts/lib.sh`'s `ensure_python_tools`, boto3 pinned by
+/// `tests/conformance/requirements.txt`), else `python3`.
+fn python() -> std::path::PathBuf {
+    if let Some(p) = std::env::var_os("FERRY_PYTHON") {
+        return p.into();
+    }
+    let cache = std::env::var_os("FERRY_CACHE_DIR")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".cache/ferry")));
+    if let Some(venv) = cache.map(|c| c.join("venv/bin/python"))
+        && venv.exists()
+    {
+        return venv;
+    }
+    "python3".into()
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_cards_boto3_example_invokes_the_model_on_the_sim(pool: ferry_store::PgPool) {
+    let p = Pipeline::start(pool, quick_jobs()).await;
+    let ctx = p.ctx("w1", ONE).await;
+    let id = p
+        .submit("research", "dev", &p.sample.clone(), "sample-llama")
+        .await;
+    let done = p.drive(&ctx, &[id]).await.remove(0);
+    let card = done.imported_model.clone().unwrap()["card"].clone();
+    assert_eq!(card["serving"], true, "{card}");
+    assert_eq!(card["model_arn"], done.imported_model_arn.clone().unwrap().as_str());
+    assert_eq!(card["region"], "us-east-1");
+    assert_eq!(card["family"], "Llama (2, 3, 3.1, 3.2, 3.3)");
+    assert!(card["chat_template"].as_str().unwrap().contains("chat template"), "{card}");
+    assert_eq!(card["custom_model_units"]["per_model_copy"], 1, "{card}");
+    assert!(card["estimated_cost"]["per_copy_minute"].as_f64().unwrap() > 0.0, "{card}");
+    // The same card went out with model_ready.
+    let mut conn = p.pool.acquire().await.unwrap();
+    let events = ferry_store::imports::events(&mut conn, id, None, 100)
+        .await
+        .unwrap();
+    let ready = events.iter().find(|e| e.kind == "model_ready").unwrap();
+    assert_eq!(ready.detail["card"], card);
+
+    let dir = std::env::temp_dir().join(format!("ferry-card-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = dir.join("example.py");
+    std::fs::write(&script, card["examples"]["boto3"].as_str().unwrap()).unwrap();
+    let admin = p.sim.scenario().principal("hosting-admin").unwrap().clone();
+    let endpoint = p.sim.endpoint();
+    let python = python();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(&python)
+            .arg(&script)
+            .env("AWS_ENDPOINT_URL", endpoint)
+            .env("AWS_ACCESS_KEY_ID", &admin.access_key_id)
+            .env("AWS_SECRET_ACCESS_KEY", &admin.secret_access_key)
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env_remove("AWS_PROFILE")
+            .env_remove("AWS_SESSION_TOKEN")
+            .output()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot run {}: {e}; set FERRY_PYTHON to a Python with boto3, or run scripts/test.sh (it installs one)",
+                    python.display()
+                )
+            })
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    std::fs::remove_dir_all(&dir).ok();
+    assert!(out.status.success(), "the example failed:\n{stdout}\n{stderr}");
+    // The sim answers with the prompt's words reversed, through InvokeModel and Converse.
+    let answers = stdout.matches("you? are who Hello,").count();
+    assert_eq!(answers, 2, "{stdout}");
+}
