@@ -84,7 +84,10 @@ async fn the_sample_import_is_verified_before_it_completes(pool: ferry_store::Pg
         r.not_ready >= 1,
         "the sim answered ModelNotReadyException first: {r:?}"
     );
-    assert!(r.cold_start_ms.is_some() && r.first_answer_latency_ms.is_some(), "{r:?}");
+    assert!(
+        r.cold_start_ms.is_some() && r.first_answer_latency_ms.is_some(),
+        "{r:?}"
+    );
     // The sample is a Llama: every API its row lists was tried, and answered.
     assert_eq!(
         r.verified(),
@@ -122,7 +125,11 @@ async fn a_model_that_never_answers_completes_not_serving_with_a_warning(
         .submit("research", "dev", &p.sample.clone(), "sample-llama")
         .await;
     let done = p.drive(&ctx, &[id]).await.remove(0);
-    assert_eq!(done.status, Status::Completed, "the model exists and is billed");
+    assert_eq!(
+        done.status,
+        Status::Completed,
+        "the model exists and is billed"
+    );
     let (status, reason, message) = serving_condition(&done);
     assert_eq!(
         (status, reason),
@@ -247,7 +254,10 @@ async fn a_control_role_that_may_not_invoke_ends_not_serving_with_the_fix(
         .clone();
     assert_eq!(check["outcome"], "warning", "{check}");
     assert!(
-        check["fix"].as_str().unwrap().contains("InvokeImportedModels"),
+        check["fix"]
+            .as_str()
+            .unwrap()
+            .contains("InvokeImportedModels"),
         "{check}"
     );
     // The readiness check was refused at once, with the fix.
@@ -272,7 +282,9 @@ fn python() -> std::path::PathBuf {
     }
     let cache = std::env::var_os("FERRY_CACHE_DIR")
         .map(std::path::PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".cache/ferry")));
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".cache/ferry"))
+        });
     if let Some(venv) = cache.map(|c| c.join("venv/bin/python"))
         && venv.exists()
     {
@@ -291,12 +303,24 @@ async fn the_cards_boto3_example_invokes_the_model_on_the_sim(pool: ferry_store:
     let done = p.drive(&ctx, &[id]).await.remove(0);
     let card = done.imported_model.clone().unwrap()["card"].clone();
     assert_eq!(card["serving"], true, "{card}");
-    assert_eq!(card["model_arn"], done.imported_model_arn.clone().unwrap().as_str());
+    assert_eq!(
+        card["model_arn"],
+        done.imported_model_arn.clone().unwrap().as_str()
+    );
     assert_eq!(card["region"], "us-east-1");
     assert_eq!(card["family"], "Llama (2, 3, 3.1, 3.2, 3.3)");
-    assert!(card["chat_template"].as_str().unwrap().contains("chat template"), "{card}");
+    assert!(
+        card["chat_template"]
+            .as_str()
+            .unwrap()
+            .contains("chat template"),
+        "{card}"
+    );
     assert_eq!(card["custom_model_units"]["per_model_copy"], 1, "{card}");
-    assert!(card["estimated_cost"]["per_copy_minute"].as_f64().unwrap() > 0.0, "{card}");
+    assert!(
+        card["estimated_cost"]["per_copy_minute"].as_f64().unwrap() > 0.0,
+        "{card}"
+    );
     // The same card went out with model_ready.
     let mut conn = p.pool.acquire().await.unwrap();
     let events = ferry_store::imports::events(&mut conn, id, None, 100)
@@ -334,7 +358,10 @@ async fn the_cards_boto3_example_invokes_the_model_on_the_sim(pool: ferry_store:
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     std::fs::remove_dir_all(&dir).ok();
-    assert!(out.status.success(), "the example failed:\n{stdout}\n{stderr}");
+    assert!(
+        out.status.success(),
+        "the example failed:\n{stdout}\n{stderr}"
+    );
     // The sim answers with the prompt's words reversed, through InvokeModel and Converse.
     let answers = stdout.matches("you? are who Hello,").count();
     assert_eq!(answers, 2, "{stdout}");

@@ -74,7 +74,10 @@ impl CallError {
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
-            Self::Throttled(_) | Self::QuotaExceeded(_) | Self::Transient(_) | Self::ModelNotReady(_)
+            Self::Throttled(_)
+                | Self::QuotaExceeded(_)
+                | Self::Transient(_)
+                | Self::ModelNotReady(_)
         )
     }
 }

@@ -40,9 +40,9 @@ pub use bedrock::{
     CreateJob, CustomModelUnits, ImportedModelDetails, JobState, JobStatus, VpcConfig,
 };
 pub use error::{CallError, CloudError};
-pub use runtime::Invocation;
 pub use ferry_domain::chain::ChainStep;
 pub use ferry_domain::preflight::{Check, ModelFacts, Outcome, PreflightReport};
+pub use runtime::Invocation;
 
 use credentials::RoleCredentials;
 

@@ -66,8 +66,8 @@ impl Cloud {
         body: &serde_json::Value,
     ) -> Result<Invocation, CallError> {
         let clients = self.clients(env)?;
-        let bytes = serde_json::to_vec(body)
-            .map_err(|e| CallError::Validation(format!("body: {e}")))?;
+        let bytes =
+            serde_json::to_vec(body).map_err(|e| CallError::Validation(format!("body: {e}")))?;
         let out = clients
             .call(|| {
                 clients

@@ -258,7 +258,10 @@ mod tests {
             // ALL is in declaration order, so a variant missing from it shows here.
             assert_eq!(EventKind::ALL[k as usize], k);
         }
-        assert_eq!(EventKind::ModelNotServing as usize + 1, EventKind::ALL.len());
+        assert_eq!(
+            EventKind::ModelNotServing as usize + 1,
+            EventKind::ALL.len()
+        );
         assert_eq!(EventKind::parse("exploded"), None);
     }
 

@@ -164,7 +164,9 @@ fn chat_template(preflight: &serde_json::Value) -> Option<String> {
         .get("checks")?
         .as_array()?
         .iter()
-        .find(|c| c.get("name").and_then(|n| n.as_str()) == Some(crate::preflight::check_names::TOKENIZER))?
+        .find(|c| {
+            c.get("name").and_then(|n| n.as_str()) == Some(crate::preflight::check_names::TOKENIZER)
+        })?
         .get("detail")?
         .as_str()?;
     let part = detail
@@ -209,10 +211,7 @@ const EXAMPLE_PROMPT: &str = "Hello, who are you?";
 /// Converse), with the Converse call added when Converse answered too.
 fn examples(model_arn: &str, region: &str, verified: &[ServingApi]) -> Examples {
     let max = PROBE_MAX_TOKENS * 8;
-    let invoke = verified
-        .iter()
-        .copied()
-        .find(|a| a.invoke_body().is_some());
+    let invoke = verified.iter().copied().find(|a| a.invoke_body().is_some());
     let converse = verified.contains(&ServingApi::Converse);
     let body = match invoke {
         Some(ServingApi::InvokeModelOpenaiChat) => serde_json::json!({
@@ -249,8 +248,8 @@ fn examples(model_arn: &str, region: &str, verified: &[ServingApi]) -> Examples 
         ]);
     }
     if converse {
-        let messages =
-            serde_json::json!([{"role": "user", "content": [{"text": EXAMPLE_PROMPT}]}]).to_string();
+        let messages = serde_json::json!([{"role": "user", "content": [{"text": EXAMPLE_PROMPT}]}])
+            .to_string();
         cli.push(format!(
             "aws bedrock-runtime converse --region {region} \\\n  --model-id '{model_arn}' \\\n  \
              --messages '{messages}' \\\n  --inference-config '{{\"maxTokens\": {max}}}'"
@@ -283,15 +282,15 @@ pub fn card(inputs: &CardInputs<'_>) -> ModelCard {
         .as_deref()
         .and_then(architecture_named)
         .map(|a| a.family.to_owned());
-    let readiness: Option<Readiness> = get(crate::serving::DETAILS_KEY)
-        .and_then(|v| serde_json::from_value(v.clone()).ok());
-    let verified = readiness.as_ref().map(Readiness::verified).unwrap_or_default();
+    let readiness: Option<Readiness> =
+        get(crate::serving::DETAILS_KEY).and_then(|v| serde_json::from_value(v.clone()).ok());
+    let verified = readiness
+        .as_ref()
+        .map(Readiness::verified)
+        .unwrap_or_default();
     let units = get("custom_model_units").map(|u| Units {
         per_model_copy: u.get("per_model_copy").and_then(serde_json::Value::as_i64),
-        version: u
-            .get("version")
-            .and_then(|v| v.as_str())
-            .map(str::to_owned),
+        version: u.get("version").and_then(|v| v.as_str()).map(str::to_owned),
     });
     let estimated_cost = units
         .as_ref()

@@ -27,9 +27,7 @@ pub const PROBE_PROMPT: &str = "Reply with one word: ready";
 pub const PROBE_MAX_TOKENS: u32 = 8;
 
 /// One way of invoking an imported model.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ServingApi {
     /// `InvokeModel` with the Bedrock-native completion body (`prompt`, `max_gen_len`).
@@ -253,7 +251,11 @@ impl Readiness {
     /// A sentence for the `Serving=True` condition.
     #[must_use]
     pub fn answered_message(&self) -> String {
-        let apis: Vec<&str> = self.verified().into_iter().map(ServingApi::describe).collect();
+        let apis: Vec<&str> = self
+            .verified()
+            .into_iter()
+            .map(ServingApi::describe)
+            .collect();
         format!(
             "answered after a cold start of {:.1} s ({} ModelNotReadyException answers first); verified: {}",
             self.cold_start_ms.unwrap_or(0) as f64 / 1000.0,
@@ -318,7 +320,11 @@ mod tests {
         r.record_not_ready("ModelNotReadyException: loading".into(), true);
         r.record_not_ready("ThrottlingException: slow down".into(), false);
         assert_eq!((r.invocations, r.not_ready), (2, 1));
-        assert_eq!(r.next(&all), Some(ServingApi::InvokeModelNative), "still waiting");
+        assert_eq!(
+            r.next(&all),
+            Some(ServingApi::InvokeModelNative),
+            "still waiting"
+        );
         r.record_refusal(ServingApi::InvokeModelNative, "ValidationException".into());
         assert!(!r.answered());
         assert_eq!(r.next(&all), Some(ServingApi::InvokeModelOpenaiChat));
@@ -332,7 +338,11 @@ mod tests {
         assert_eq!(r.next(&all), Some(ServingApi::Converse));
         r.record_answer(ServingApi::Converse, t0 + time::Duration::seconds(43), 80);
         assert_eq!(r.next(&all), None);
-        assert_eq!(r.cold_start_ms, Some(42_000), "set by the first answer only");
+        assert_eq!(
+            r.cold_start_ms,
+            Some(42_000),
+            "set by the first answer only"
+        );
         assert_eq!(r.first_answer_latency_ms, Some(120));
         assert_eq!(
             r.verified(),

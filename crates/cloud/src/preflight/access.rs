@@ -276,12 +276,21 @@ impl Run<'_> {
                     .evaluation_results()
                     .iter()
                     .filter(|r| r.eval_decision().as_str() != "allowed")
-                    .map(|r| format!("{} on {}: {}", r.eval_action_name(), r.eval_resource_name().unwrap_or("*"), r.eval_decision().as_str()))
+                    .map(|r| {
+                        format!(
+                            "{} on {}: {}",
+                            r.eval_action_name(),
+                            r.eval_resource_name().unwrap_or("*"),
+                            r.eval_decision().as_str()
+                        )
+                    })
                     .collect();
                 if denied.is_empty() {
                     Check::passed(
                         n::INVOKE_MODELS,
-                        format!("{control} may invoke this account's imported models (the readiness check after an import)"),
+                        format!(
+                            "{control} may invoke this account's imported models (the readiness check after an import)"
+                        ),
                     )
                 } else {
                     let mut c = Check::warning(

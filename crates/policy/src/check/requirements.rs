@@ -4,7 +4,8 @@
 use crate::iam::{Principal, RequestContext, ResourcePolicyMode};
 use crate::render::{ChainInputs, DocumentKind};
 use crate::{
-    BEDROCK_IMPORT_ACTIONS, BEDROCK_INVOKE_ACTION, BEDROCK_SERVICE, INVOKE_SID, HOSTING_KEY_ACTIONS, PASS_ROLE_SID, SOURCE_KEY_ACTIONS,
+    BEDROCK_IMPORT_ACTIONS, BEDROCK_INVOKE_ACTION, BEDROCK_SERVICE, HOSTING_KEY_ACTIONS,
+    INVOKE_SID, PASS_ROLE_SID, SOURCE_KEY_ACTIONS,
 };
 
 use ferry_domain::chain::ChainStep;

@@ -80,11 +80,7 @@ pub(super) async fn verify(
     env: &Environment,
 ) -> Result<(), StepError> {
     let mut readiness = readiness_of(ctx, record);
-    let Some(model_arn) = record
-        .imported_model_arn
-        .clone()
-        .filter(|a| !a.is_empty())
-    else {
+    let Some(model_arn) = record.imported_model_arn.clone().filter(|a| !a.is_empty()) else {
         readiness.last_error = Some("Bedrock reported no imported model ARN".to_owned());
         return not_serving(ctx, record, Some(env), readiness, Reason::NoModel).await;
     };
@@ -125,7 +121,14 @@ pub(super) async fn verify(
             if waiting {
                 readiness.record_not_ready(e.to_string(), matches!(e, CallError::ModelNotReady(_)));
                 if OffsetDateTime::now_utc() >= readiness.deadline {
-                    return not_serving(ctx, record, Some(env), readiness, Reason::ReadinessTimeout).await;
+                    return not_serving(
+                        ctx,
+                        record,
+                        Some(env),
+                        readiness,
+                        Reason::ReadinessTimeout,
+                    )
+                    .await;
                 }
             } else {
                 // A later API throttled: the model answers; try that API again shortly.
