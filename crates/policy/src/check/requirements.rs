@@ -227,7 +227,7 @@ pub(super) fn requirements(inputs: &ChainInputs) -> Vec<Requirement> {
         ctx: RequestContext::new(
             control_session.clone(),
             BEDROCK_INVOKE_ACTION,
-            model.clone(),
+            model,
             hosting,
         ),
         identity: Some((
