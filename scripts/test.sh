@@ -51,6 +51,8 @@ if ! $quick; then
     DATABASE_URL="$prepare_db" SQLX_OFFLINE=false cargo sqlx prepare --workspace --check -- --all-targets --locked
 fi
 
+# The Rust tests run the model card's boto3 example with this virtualenv's Python.
+ensure_python_tools
 log "Rust tests"
 nextest_log="$(mktemp)"
 set +e
@@ -61,7 +63,6 @@ add_counts rust-tests "$rust_status" "$(grep -E 'Summary \[' "$nextest_log" | ta
 rm -f "$nextest_log"
 
 if ! $quick; then
-    ensure_python_tools
     log "OpenAPI document passes openapi-spec-validator"
     set +e
     openapi-spec-validator openapi/ferry.json

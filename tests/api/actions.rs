@@ -16,12 +16,13 @@ const ACTIONS: [&str; 6] = [
     "promote",
 ];
 
-const STATUSES: [&str; 11] = [
+const STATUSES: [&str; 12] = [
     "pending_approval",
     "queued",
     "validating",
     "submitting",
     "importing",
+    "verifying",
     "completed",
     "failed",
     "rejected",
@@ -45,7 +46,7 @@ async fn request_in(app: &TestApp, owner: &str, status: &str) -> String {
     } else {
         sqlx::query(
             "UPDATE import_requests SET status = $2,
-             imported_model_arn = CASE WHEN $2 IN ('completed', 'deleting', 'deleted')
+             imported_model_arn = CASE WHEN $2 IN ('verifying', 'completed', 'deleting', 'deleted')
                THEN 'arn:aws:bedrock:us-east-1:777788889999:imported-model/' || substr(md5($1::text), 1, 12)
              END
              WHERE id = $1",

@@ -17,4 +17,5 @@ mod oidc;
 mod openapi;
 mod pagination;
 mod review;
+mod serving;
 mod webhooks;

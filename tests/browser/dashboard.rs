@@ -228,7 +228,7 @@ async fn an_approved_request_moves_to_completed_on_the_page_without_a_reload(poo
 
         b.wait(
             "importing (or later) on the page",
-            "['importing', 'completed'].includes(document.querySelector('#detail').dataset.status)",
+            "['importing', 'verifying', 'completed'].includes(document.querySelector('#detail').dataset.status)",
         )
         .await;
         b.shot("importing").await;

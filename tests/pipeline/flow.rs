@@ -45,6 +45,7 @@ async fn a_valid_request_goes_all_the_way_to_completed(pool: ferry_store::PgPool
             Status::Validating,
             Status::Submitting,
             Status::Importing,
+            Status::Verifying,
             Status::Completed
         ]
     );

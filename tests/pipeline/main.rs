@@ -10,3 +10,4 @@ mod bedrock_answers;
 mod flow;
 mod replicas;
 mod scheduling;
+mod serving;

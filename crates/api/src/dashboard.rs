@@ -68,6 +68,7 @@ const ASSETS: &[Asset] = &[
     module!("detail.js"),
     module!("sections.js"),
     module!("preflight.js"),
+    module!("card.js"),
     module!("actions.js"),
     module!("dialog.js"),
     module!("notice.js"),

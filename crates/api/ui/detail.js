@@ -1,6 +1,6 @@
 // One request: loads it with its events and the requests it was promoted
 // from or to, and draws its page (head with stepper and actions, fields,
-// lineage, conditions, timeline, preflight report). Live events redraw it
+// model card, lineage, conditions, timeline, preflight report). Live events redraw it
 // in place, keeping the sections the user opened.
 
 import { $, h, replace, when } from './dom.js';
@@ -12,6 +12,7 @@ import { handle } from './session.js';
 import { actionButtons } from './actions.js';
 import { stepper, lineageSection, conditionsSection, timelineSection } from './sections.js';
 import { preflightSection } from './preflight.js';
+import { cardSection } from './card.js';
 
 // The request shown: { imp, events, related (ids), lineage (id → request) }.
 let shown = null;
@@ -149,7 +150,7 @@ function render() {
     head,
     failure,
     h('div', { class: 'columns' },
-      h('div', { class: 'col' }, fieldsSection(imp), lineageSection(imp, lineage), conditionsSection(imp.conditions || [])),
+      h('div', { class: 'col' }, fieldsSection(imp), cardSection(imp.model_card), lineageSection(imp, lineage), conditionsSection(imp.conditions || [])),
       h('div', { class: 'col' }, timelineSection(events), preflightSection(imp.preflight))));
   restoreDetails(wasOpen);
 }

@@ -3,7 +3,7 @@
 import { h } from './dom.js';
 
 export const STATUSES = [
-  'pending_approval', 'queued', 'validating', 'submitting', 'importing',
+  'pending_approval', 'queued', 'validating', 'submitting', 'importing', 'verifying',
   'completed', 'failed', 'rejected', 'cancelled', 'deleting', 'deleted',
 ];
 

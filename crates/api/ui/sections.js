@@ -5,7 +5,7 @@ import { h, when, humanize, shortId, fmtTime } from './dom.js';
 import { statusBadge } from './parts.js';
 import { detailHash } from './routes.js';
 
-const HAPPY_PATH = ['queued', 'validating', 'submitting', 'importing', 'completed'];
+const HAPPY_PATH = ['queued', 'validating', 'submitting', 'importing', 'verifying', 'completed'];
 
 // Where the request is on its way to `completed`; `reached` holds every
 // status its events moved it to (a failed or cancelled request shows how far

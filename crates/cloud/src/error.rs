@@ -56,6 +56,10 @@ pub enum CallError {
     /// `ResourceNotFoundException`.
     #[error("not found: {0}")]
     NotFound(String),
+    /// bedrock-runtime's `ModelNotReadyException` (HTTP 429): the imported model is loading
+    /// (after its import, or after idling); the same call works once it is loaded.
+    #[error("model not ready: {0}")]
+    ModelNotReady(String),
     /// 5xx, timeouts, connection failures: retry.
     #[error("transient failure: {0}")]
     Transient(String),
@@ -70,7 +74,10 @@ impl CallError {
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
-            Self::Throttled(_) | Self::QuotaExceeded(_) | Self::Transient(_)
+            Self::Throttled(_)
+                | Self::QuotaExceeded(_)
+                | Self::Transient(_)
+                | Self::ModelNotReady(_)
         )
     }
 }
@@ -155,6 +162,7 @@ where
                     CallError::Throttled(msg)
                 }
                 Some("ServiceQuotaExceededException") => CallError::QuotaExceeded(msg),
+                Some("ModelNotReadyException") => CallError::ModelNotReady(msg),
                 Some("ValidationException" | "ConflictException")
                     if job_name_in_use(e.message().unwrap_or_default()) =>
                 {

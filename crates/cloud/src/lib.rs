@@ -1,5 +1,6 @@
 //! Ferry's AWS adapters: role assumption, S3 preflight of model artifacts with cross-account
-//! diagnosis, and the Bedrock Custom Model Import calls.
+//! diagnosis, the Bedrock Custom Model Import calls, and bedrock-runtime invocations of the
+//! imported models (the readiness check).
 //!
 //! One [`Cloud`] holds, per hosting environment, clients built once and reused:
 //!
@@ -20,6 +21,7 @@ pub mod calls;
 mod credentials;
 mod error;
 mod preflight;
+mod runtime;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -41,6 +43,7 @@ pub use bedrock::{
 pub use error::{CallError, CloudError};
 pub use ferry_domain::chain::ChainStep;
 pub use ferry_domain::preflight::{Check, ModelFacts, Outcome, PreflightReport};
+pub use runtime::Invocation;
 
 use credentials::RoleCredentials;
 
@@ -115,6 +118,8 @@ struct EnvironmentClients {
     control_creds: RoleCredentials,
     exec_creds: RoleCredentials,
     bedrock: aws_sdk_bedrock::Client,
+    /// bedrock-runtime, one attempt per call (the worker retries across steps).
+    runtime: aws_sdk_bedrockruntime::Client,
     control_iam: aws_sdk_iam::Client,
     control_s3: aws_sdk_s3::Client,
     control_kms: aws_sdk_kms::Client,
@@ -261,6 +266,12 @@ async fn build_clients(options: &CloudOptions, target: EnvTarget) -> Environment
     EnvironmentClients {
         bedrock: aws_sdk_bedrock::Client::from_conf(
             aws_sdk_bedrock::config::Builder::from(&control_cfg)
+                .interceptor(calls::CallMetrics)
+                .build(),
+        ),
+        runtime: aws_sdk_bedrockruntime::Client::from_conf(
+            aws_sdk_bedrockruntime::config::Builder::from(&control_cfg)
+                .retry_config(RetryConfig::standard().with_max_attempts(1))
                 .interceptor(calls::CallMetrics)
                 .build(),
         ),

@@ -28,11 +28,23 @@ pub struct Environment {
     pub teams: Option<Vec<TeamName>>,
     /// Run import jobs in this VPC (`vpcConfig`).
     pub vpc: Option<VpcSettings>,
+    /// A promotion out of this environment needs the model to have passed the readiness
+    /// check (it is refused when `Serving=False`). `None`: only promotions into an
+    /// environment that requires approval (prod) need it.
+    pub require_serving_for_promotion: Option<bool>,
 }
 
 impl Environment {
     pub fn admits(&self, team: &TeamName) -> bool {
         self.teams.as_ref().is_none_or(|t| t.contains(team))
+    }
+
+    /// Whether promoting a request out of this environment into `target` needs its model
+    /// to be serving: as configured, else when `target` requires approval (the environment
+    /// prod is promoted from has the gate by default).
+    pub fn requires_serving_to_promote_to(&self, target: &Environment) -> bool {
+        self.require_serving_for_promotion
+            .unwrap_or(target.requires_approval)
     }
 }
 
@@ -221,6 +233,7 @@ pub(crate) mod tests {
             requires_approval: approval,
             teams: None,
             vpc: None,
+            require_serving_for_promotion: None,
         };
         Catalog::new(
             [env("dev", false), env("prod", true)],

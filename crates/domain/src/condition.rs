@@ -68,6 +68,9 @@ words!(
         Ready,
         /// The imported model was deleted.
         ModelDeleted,
+        /// The imported model answers invocations (the readiness check after the import):
+        /// `Unknown` while Ferry is still trying, then `True` or `False` for good.
+        Serving,
     }
 );
 
@@ -112,6 +115,14 @@ words!(
         WaitingForIamPropagation,
         /// Bedrock accepted the execution role after refusing it.
         RoleAccepted,
+        /// Bedrock answered `ModelNotReadyException`: the model is loading; Ferry tries again.
+        ModelNotReady,
+        /// The model answered the readiness check.
+        ModelAnswered,
+        /// The model did not answer within the readiness timeout.
+        ReadinessTimeout,
+        /// Bedrock refused the invocation for a reason waiting does not fix (access, input).
+        InvokeRefused,
     }
 );
 

@@ -37,11 +37,15 @@ pub enum EventKind {
     DeleteRequested,
     ModelDeleted,
     DeleteFailed,
+    /// The readiness check passed; carries the model card.
+    ModelReady,
+    /// A warning: the readiness check gave up; the model exists and is billed.
+    ModelNotServing,
 }
 
 impl EventKind {
     /// Every kind, in the order the public list shows them.
-    pub const ALL: [EventKind; 20] = [
+    pub const ALL: [EventKind; 22] = [
         Self::Created,
         Self::Approved,
         Self::Rejected,
@@ -62,6 +66,8 @@ impl EventKind {
         Self::DeleteRequested,
         Self::ModelDeleted,
         Self::DeleteFailed,
+        Self::ModelReady,
+        Self::ModelNotServing,
     ];
 
     /// The stored and published name.
@@ -87,6 +93,8 @@ impl EventKind {
             Self::DeleteRequested => "delete_requested",
             Self::ModelDeleted => "model_deleted",
             Self::DeleteFailed => "delete_failed",
+            Self::ModelReady => "model_ready",
+            Self::ModelNotServing => "model_not_serving",
         }
     }
 
@@ -253,7 +261,10 @@ mod tests {
             // ALL is in declaration order, so a variant missing from it shows here.
             assert_eq!(EventKind::ALL[k as usize], k);
         }
-        assert_eq!(EventKind::DeleteFailed as usize + 1, EventKind::ALL.len());
+        assert_eq!(
+            EventKind::ModelNotServing as usize + 1,
+            EventKind::ALL.len()
+        );
         assert_eq!(EventKind::parse("exploded"), None);
     }
 

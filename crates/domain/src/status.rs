@@ -2,16 +2,22 @@
 //!
 //! ```text
 //! pending_approval ─approve─► queued ─claim─► validating ─preflight ok─► submitting ─job created─► importing
-//!        │ reject                                 │ preflight failed,         │ rejected by Bedrock     │
-//!        │                                        │ or model limit reached    │                         │
-//!        ▼                                        ▼                           ▼                         ▼
-//!     rejected                                  failed ◄──────────────────────┴──────── Failed ── completed ─► deleting ─► deleted
-//!                                                 │ retry ─► queued                                   ▲            │
-//! any of pending_approval..importing ─cancel─► cancelled                                              └─ delete failed
+//!        │ reject                                 │ preflight failed,         │ rejected by Bedrock     │ job Completed
+//!        │                                        │ or model limit reached    │                         ▼
+//!        ▼                                        ▼                           ▼                     verifying ─answered, or never─► completed ─► deleting ─► deleted
+//!     rejected                                  failed ◄──────────────────────┴──── job Failed (importing)                            ▲            │
+//!                                                 │ retry ─► queued                                                                   └─ delete failed
+//! any of pending_approval..importing ─cancel─► cancelled
 //! ```
 //!
 //! A `validating` request also fails when the scheduler refuses it at its
 //! hosting account's imported-model limit.
+//!
+//! `verifying` is the readiness check: the model exists (and is billed), and
+//! Ferry invokes it until it answers or the readiness timeout passes. Either
+//! way the request ends `completed`, its `Serving` condition saying which;
+//! it cannot be cancelled (there is nothing left to stop: delete the model
+//! once it is `completed`).
 //!
 //! Every allowed transition is listed once, with its cause, in
 //! [`TRANSITIONS`]; [`check`] rejects anything else.
@@ -29,6 +35,7 @@ pub enum Status {
     Validating,
     Submitting,
     Importing,
+    Verifying,
     Completed,
     Failed,
     Rejected,
@@ -61,8 +68,13 @@ pub enum Cause {
     JobCreated,
     /// Bedrock refused the job for good (validation, access).
     SubmitFailed,
-    /// Bedrock reported the job `Completed`.
+    /// Bedrock reported the job `Completed`: the readiness check starts.
     JobCompleted,
+    /// The imported model answered an invocation (`Serving=True`).
+    ModelAnswered,
+    /// The imported model did not answer within the readiness timeout, or
+    /// refused for good (`Serving=False`).
+    ModelNotServing,
     /// Bedrock reported the job `Failed`.
     JobFailed,
     /// Someone retried a failed request.
@@ -92,9 +104,11 @@ pub const TRANSITIONS: &[(Status, Status, Cause)] = &[
     (Submitting, Importing, JobCreated),
     (Submitting, Failed, SubmitFailed),
     (Submitting, Cancelled, Cancel),
-    (Importing, Completed, JobCompleted),
+    (Importing, Verifying, JobCompleted),
     (Importing, Failed, JobFailed),
     (Importing, Cancelled, Cancel),
+    (Verifying, Completed, ModelAnswered),
+    (Verifying, Completed, ModelNotServing),
     (Failed, Queued, Retry),
     (Completed, Deleting, DeleteModel),
     (Deleting, Deleted, ModelDeleted),
@@ -119,12 +133,13 @@ pub fn check(from: Status, cause: Cause, to: Status) -> Result<(), IllegalTransi
 }
 
 impl Status {
-    pub const ALL: [Status; 11] = [
+    pub const ALL: [Status; 12] = [
         PendingApproval,
         Queued,
         Validating,
         Submitting,
         Importing,
+        Verifying,
         Completed,
         Failed,
         Rejected,
@@ -140,6 +155,7 @@ impl Status {
             Validating => "validating",
             Submitting => "submitting",
             Importing => "importing",
+            Verifying => "verifying",
             Completed => "completed",
             Failed => "failed",
             Rejected => "rejected",
@@ -244,7 +260,8 @@ mod tests {
                 Queued => vec![Validating, Cancelled],
                 Validating => vec![Submitting, Failed, Cancelled],
                 Submitting => vec![Importing, Failed, Cancelled],
-                Importing => vec![Completed, Failed, Cancelled],
+                Importing => vec![Verifying, Failed, Cancelled],
+                Verifying => vec![Completed],
                 Completed => vec![Deleting],
                 Failed => vec![Queued],
                 Deleting => vec![Deleted, Completed],

@@ -36,6 +36,7 @@ const SECTIONS: &[&str] = &[
     "auth",
     "metrics",
     "telemetry",
+    "pricing",
 ];
 
 #[derive(Debug, Deserialize)]
@@ -64,6 +65,7 @@ pub struct Config {
     #[serde(default)]
     pub metrics: MetricsConfig,
     pub telemetry: TelemetryConfig,
+    pub pricing: PricingConfig,
 }
 
 /// Prometheus metrics on a listener of their own.
@@ -82,6 +84,24 @@ impl Default for MetricsConfig {
         Self {
             listen: None,
             cache_secs: 5,
+        }
+    }
+}
+
+/// The price table of the model cards' cost estimates. Never fetched: Ferry ships list
+/// prices written down from the Amazon Bedrock pricing page, with their date; set your own
+/// (e.g. negotiated prices, other Regions) here.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PricingConfig {
+    /// One row per Region and `customModelUnitsVersion`; replaces the defaults when set.
+    pub custom_model_units: Vec<ferry_domain::model_card::CmuPrice>,
+}
+
+impl Default for PricingConfig {
+    fn default() -> Self {
+        Self {
+            custom_model_units: ferry_domain::model_card::default_prices(),
         }
     }
 }
@@ -259,6 +279,13 @@ pub struct WorkerConfig {
     /// retried before the request fails: right after the policy kit creates or changes the
     /// execution role, IAM takes a while to propagate the change. 0 fails at once.
     pub role_propagation_secs: u64,
+    /// How long the readiness check after an import waits for the model's first answer
+    /// (Bedrock answers `ModelNotReadyException` while it loads an imported model) before the
+    /// request ends `completed` with `Serving=False`.
+    pub readiness_timeout_secs: u64,
+    /// First and longest delay between readiness invocations the model did not answer.
+    pub readiness_initial_secs: u64,
+    pub readiness_max_secs: u64,
 }
 
 impl Default for WorkerConfig {
@@ -276,6 +303,9 @@ impl Default for WorkerConfig {
             budget_per_second: 5.0,
             budget_burst: 20.0,
             role_propagation_secs: 300,
+            readiness_timeout_secs: 900,
+            readiness_initial_secs: 5,
+            readiness_max_secs: 60,
         }
     }
 }
@@ -371,6 +401,11 @@ pub struct EnvironmentConfig {
     pub vpc_subnet_ids: Vec<String>,
     #[serde(default)]
     pub vpc_security_group_ids: Vec<String>,
+    /// Refuse to promote a request out of this environment when its model did not pass the
+    /// readiness check (`Serving=False`). Unset: on for promotions into an environment that
+    /// requires approval.
+    #[serde(default)]
+    pub require_serving_for_promotion: Option<bool>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -513,6 +548,7 @@ impl Config {
                 requires_approval: e.requires_approval,
                 teams: e.teams.clone(),
                 vpc,
+                require_serving_for_promotion: e.require_serving_for_promotion,
             });
         }
         self.check_placements()?;

@@ -73,6 +73,12 @@ pub(crate) fn worker_settings(config: &Config, owner: String) -> Settings {
         budget_burst: w.budget_burst,
         placements: placements.into_values().collect(),
         role_propagation_window: Duration::from_secs(w.role_propagation_secs),
+        readiness_timeout: Duration::from_secs(w.readiness_timeout_secs),
+        readiness: Backoff::new(
+            Duration::from_secs(w.readiness_initial_secs.max(1)),
+            Duration::from_secs(w.readiness_max_secs.max(1)),
+        ),
+        prices: config.pricing.custom_model_units.clone(),
     }
 }
 

@@ -150,3 +150,24 @@ async fn doctor_names_a_missing_pass_role() {
     assert!(out.contains("iam:PassedToService"), "{out}");
     sim.shutdown().await;
 }
+
+/// The readiness check after an import invokes the model: doctor says when the control role
+/// may not, as a warning (the import itself still works), with the statement to add.
+#[tokio::test(flavor = "multi_thread")]
+async fn doctor_explains_a_missing_invoke_permission() {
+    let sim = Sim::start(SimOptions::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("ferry.toml");
+    std::fs::write(&config, ferry::dev::dev_config(0, &sim).unwrap()).unwrap();
+    let sample = sim.scenario().env("SAMPLE_MODEL_URI").unwrap().to_owned();
+    let (code, out) = doctor(&config, &["--source", &sample]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("ok   invoke_models"), "{out}");
+    sim.break_chain(ChainBreak::InvokeModel).unwrap();
+    let (code, out) = doctor(&config, &["--source", &sample]);
+    assert_eq!(code, Some(0), "a warning, not a broken chain: {out}");
+    assert!(out.contains("warn invoke_models"), "{out}");
+    assert!(out.contains("bedrock:InvokeModel"), "{out}");
+    assert!(out.contains("InvokeImportedModels"), "{out}");
+    sim.shutdown().await;
+}

@@ -43,6 +43,15 @@ pub const BEDROCK_IMPORT_ACTIONS: [&str; 6] = [
     "bedrock:DeleteImportedModel",
 ];
 
+/// The bedrock-runtime action Ferry's control role calls on the account's imported models: the
+/// readiness check after an import invokes the model (`InvokeModel` and `Converse` both
+/// require `bedrock:InvokeModel`: API reference, Converse; user guide, "Prerequisites for
+/// running model inference").
+pub const BEDROCK_INVOKE_ACTION: &str = "bedrock:InvokeModel";
+
+/// The `Sid` of the control role's statement that lets it invoke the account's imported models.
+pub const INVOKE_SID: &str = "InvokeImportedModels";
+
 /// What the execution role needs on the research key.
 pub const SOURCE_KEY_ACTIONS: [&str; 2] = ["kms:Decrypt", "kms:DescribeKey"];
 

@@ -29,6 +29,7 @@ fn walkthrough(prefix: Option<&str>, hosting_key: &str) -> ChainInputs {
         requires_approval: true,
         teams: None,
         vpc: None,
+        require_serving_for_promotion: None,
     };
     let source = AllowedSource::new(
         "model-artifacts-111122223333",
@@ -330,6 +331,11 @@ fn removing_or_weakening_one_statement_names_exactly_its_step() {
         (
             "control role tracking actions",
             |d| remove(d, D::ControlRolePolicy, "TrackModelImports"),
+            ChainStep::ControlRolePolicy,
+        ),
+        (
+            "control role invoking imported models (the readiness check)",
+            |d| remove(d, D::ControlRolePolicy, crate::INVOKE_SID),
             ChainStep::ControlRolePolicy,
         ),
         (

@@ -37,6 +37,9 @@ pub enum ChainBreak {
     IdentityResearchKeyStatement,
     /// Step 6: the control role's statement allowing `iam:PassRole` on the execution role.
     PassRole,
+    /// The control role's statement allowing `bedrock:InvokeModel` on the account's imported
+    /// models (the readiness check after an import).
+    InvokeModel,
 }
 
 impl ChainBreak {
@@ -54,6 +57,7 @@ impl ChainBreak {
             Self::ResearchKeyPolicyStatement => ChainStep::SourceKeyPolicy,
             Self::HostingKeyPolicyStatement => ChainStep::HostingKeyPolicy,
             Self::PassRole => ChainStep::PassRole,
+            Self::InvokeModel => ChainStep::ControlRolePolicy,
         }
     }
 }
@@ -147,6 +151,12 @@ pub(crate) fn remove(state: &mut State, step: ChainBreak) -> Result<(), ChainErr
         ChainBreak::PassRole => {
             remove_statement(state, CONTROL_ROLE_NAME, CONTROL_POLICY_NAME, PASS_ROLE_SID)
         }
+        ChainBreak::InvokeModel => remove_statement(
+            state,
+            CONTROL_ROLE_NAME,
+            CONTROL_POLICY_NAME,
+            ferry_policy::INVOKE_SID,
+        ),
         ChainBreak::ResearchKeyPolicyStatement | ChainBreak::HostingKeyPolicyStatement => {
             let id = if step == ChainBreak::ResearchKeyPolicyStatement {
                 RESEARCH_KEY_ID

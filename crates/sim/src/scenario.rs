@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use ferry_policy::PASS_ROLE_SID;
+use ferry_policy::{INVOKE_SID, PASS_ROLE_SID};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -300,6 +300,9 @@ impl Scenario {
                             {"Sid": "ModelImport", "Effect": "Allow", "Action": [
                                 "bedrock:CreateModelImportJob", "bedrock:GetModelImportJob", "bedrock:ListModelImportJobs",
                                 "bedrock:GetImportedModel", "bedrock:ListImportedModels", "bedrock:DeleteImportedModel"], "Resource": "*"},
+                            // The readiness check after an import invokes the model.
+                            {"Sid": INVOKE_SID, "Effect": "Allow", "Action": "bedrock:InvokeModel",
+                             "Resource": format!("arn:aws:bedrock:{region}:{HOSTING_ACCOUNT}:imported-model/*")},
                             {"Sid": PASS_ROLE_SID, "Effect": "Allow", "Action": "iam:PassRole", "Resource": role_arn,
                              "Condition": {"StringEquals": {"iam:PassedToService": "bedrock.amazonaws.com"}}},
                             {"Sid": "AssumeExecutionRoleForPreflight", "Effect": "Allow", "Action": "sts:AssumeRole", "Resource": role_arn},

@@ -515,7 +515,7 @@ pub async fn managed_models(
                   r.status, r.finished_at,
                   COALESCE((SELECT max(e.at) FROM import_events e WHERE e.import_id = r.id), r.updated_at) AS "last_activity!"
            FROM import_requests r
-           WHERE r.status IN ('completed', 'deleting') AND r.imported_model_arn IS NOT NULL
+           WHERE r.status IN ('verifying', 'completed', 'deleting') AND r.imported_model_arn IS NOT NULL
              AND ($1::text IS NULL OR r.environment = $1)
              AND ($2::text IS NULL OR r.team = $2)
            ORDER BY r.finished_at NULLS LAST, r.id"#,

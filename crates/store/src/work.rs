@@ -26,6 +26,7 @@ const ACTIVE: &[&str] = &[
     "validating",
     "submitting",
     "importing",
+    "verifying",
     "deleting",
 ];
 
@@ -240,7 +241,7 @@ pub async fn usage(
 ) -> Result<Usage, StoreError> {
     let r = sqlx::query!(
         r#"SELECT count(*) FILTER (WHERE status IN ('submitting', 'importing')) AS "in_flight!",
-                  count(*) FILTER (WHERE status IN ('submitting', 'importing', 'completed', 'deleting')) AS "models!"
+                  count(*) FILTER (WHERE status IN ('submitting', 'importing', 'verifying', 'completed', 'deleting')) AS "models!"
            FROM import_requests WHERE hosting_account = $1 AND region = $2"#,
         account.as_str(),
         region.as_str()

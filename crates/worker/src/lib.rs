@@ -7,7 +7,8 @@
 //!
 //! ```text
 //! queued ──preflight──► validating ──(waits for a slot: schedule::admit)──► submitting
-//!   ──CreateModelImportJob (clientRequestToken from the request id)──► importing ──poll──► completed | failed
+//!   ──CreateModelImportJob (clientRequestToken from the request id)──► importing ──poll──► verifying | failed
+//!   ──InvokeModel / Converse until the model answers or the readiness timeout──► completed (Serving=True|False)
 //! ```
 //!
 //! A crash after `CreateModelImportJob` but before the database write leaves
@@ -67,6 +68,12 @@ pub struct Settings {
     /// How long to keep retrying a submission Bedrock refuses with "The provided role ARN is
     /// invalid." (IAM changes propagating) before failing the request with the fix.
     pub role_propagation_window: Duration,
+    /// How long the readiness check waits for an imported model's first answer.
+    pub readiness_timeout: Duration,
+    /// Delay between readiness invocations the model did not answer (`ModelNotReadyException`).
+    pub readiness: Backoff,
+    /// The price table of the model cards' cost estimates.
+    pub prices: Vec<ferry_domain::model_card::CmuPrice>,
 }
 
 impl Default for Settings {
@@ -83,6 +90,9 @@ impl Default for Settings {
             budget_burst: 20.0,
             placements: Vec::new(),
             role_propagation_window: Duration::from_secs(300),
+            readiness_timeout: Duration::from_secs(900),
+            readiness: Backoff::new(Duration::from_secs(5), Duration::from_secs(60)),
+            prices: ferry_domain::model_card::default_prices(),
         }
     }
 }
@@ -103,6 +113,9 @@ impl Settings {
             budget_burst: 1000.0,
             placements,
             role_propagation_window: Duration::from_secs(60),
+            readiness_timeout: Duration::from_secs(60),
+            readiness: Backoff::new(Duration::from_millis(100), Duration::from_millis(400)),
+            prices: ferry_domain::model_card::default_prices(),
         }
     }
 }

@@ -25,7 +25,8 @@ pub(crate) struct ManagedModelOut {
     environment: String,
     model_name: String,
     imported_model_arn: String,
-    /// `completed`, or `deleting` while its deletion runs.
+    /// `verifying` while its readiness check runs, `completed`, or `deleting` while its
+    /// deletion runs.
     status: ImportStatus,
     #[serde(with = "time::serde::rfc3339::option")]
     imported_at: Option<OffsetDateTime>,

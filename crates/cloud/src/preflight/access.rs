@@ -232,3 +232,78 @@ impl Run<'_> {
         self.push(c);
     }
 }
+
+impl Run<'_> {
+    /// Asks IAM's policy simulator, as the control role about itself, whether it may invoke
+    /// the account's imported models: the readiness check after every import calls
+    /// `InvokeModel` and `Converse`, which both need `bedrock:InvokeModel` on the model. The
+    /// import itself does not, so a denial is a warning: the model would end `Serving=False`.
+    pub(super) async fn invoke_models(&mut self) {
+        let t = &self.clients.target;
+        let control = t.control_role.to_string();
+        let models = format!(
+            "arn:aws:bedrock:{}:{}:imported-model/*",
+            t.region, t.account
+        );
+        let iam = self.clients.control_iam.clone();
+        let got = self
+            .clients
+            .call(|| {
+                iam.simulate_principal_policy()
+                    .policy_source_arn(&control)
+                    .action_names(ferry_policy::BEDROCK_INVOKE_ACTION)
+                    .resource_arns(&models)
+                    .send()
+            })
+            .await;
+        let fix = format!(
+            "In the hosting account, add to the control role's policy the statement {} allowing {} on {models} (ferry policy render writes it).",
+            ferry_policy::INVOKE_SID,
+            ferry_policy::BEDROCK_INVOKE_ACTION
+        );
+        let c = match got {
+            Err(err) => {
+                let f = AwsFailure::from_sdk(&err);
+                Check::warning(
+                    n::INVOKE_MODELS,
+                    format!("could not ask IAM whether {control} may invoke imported models: not verified"),
+                )
+                .with_evidence(f.evidence)
+                .with_fix(format!("Allow the control role iam:SimulatePrincipalPolicy on {control} so preflight can verify it."))
+            }
+            Ok(out) => {
+                let denied: Vec<String> = out
+                    .evaluation_results()
+                    .iter()
+                    .filter(|r| r.eval_decision().as_str() != "allowed")
+                    .map(|r| {
+                        format!(
+                            "{} on {}: {}",
+                            r.eval_action_name(),
+                            r.eval_resource_name().unwrap_or("*"),
+                            r.eval_decision().as_str()
+                        )
+                    })
+                    .collect();
+                if denied.is_empty() {
+                    Check::passed(
+                        n::INVOKE_MODELS,
+                        format!(
+                            "{control} may invoke this account's imported models (the readiness check after an import)"
+                        ),
+                    )
+                } else {
+                    let mut c = Check::warning(
+                        n::INVOKE_MODELS,
+                        format!("{control} may not invoke this account's imported models: the import would work, but its readiness check would end Serving=False"),
+                    )
+                    .with_evidence(denied.join("; "))
+                    .with_fix(fix);
+                    c.chain_step = Some(ferry_domain::chain::ChainStep::ControlRolePolicy);
+                    c
+                }
+            }
+        };
+        self.push(c);
+    }
+}

@@ -106,6 +106,7 @@ impl Run<'_> {
         self.assume().await;
         self.bedrock_trust().await;
         self.pass_role().await;
+        self.invoke_models().await;
         let listing = self.list().await;
         let Some(listing) = listing else {
             for name in [

@@ -88,6 +88,10 @@ pub mod check_names {
     /// The control role may pass the execution role to Bedrock and create
     /// import jobs (IAM's policy simulator; a warning when it cannot be asked).
     pub const PASS_ROLE: &str = "pass_role";
+    /// The control role may invoke the account's imported models (the readiness check
+    /// after an import; IAM's policy simulator; a warning either way, since the import
+    /// itself does not need it).
+    pub const INVOKE_MODELS: &str = "invoke_models";
 }
 
 /// One check.

@@ -4,7 +4,8 @@
 use crate::iam::{Principal, RequestContext, ResourcePolicyMode};
 use crate::render::{ChainInputs, DocumentKind};
 use crate::{
-    BEDROCK_IMPORT_ACTIONS, BEDROCK_SERVICE, HOSTING_KEY_ACTIONS, PASS_ROLE_SID, SOURCE_KEY_ACTIONS,
+    BEDROCK_IMPORT_ACTIONS, BEDROCK_INVOKE_ACTION, BEDROCK_SERVICE, HOSTING_KEY_ACTIONS,
+    INVOKE_SID, PASS_ROLE_SID, SOURCE_KEY_ACTIONS,
 };
 
 use ferry_domain::chain::ChainStep;
@@ -221,6 +222,22 @@ pub(super) fn requirements(inputs: &ChainInputs) -> Vec<Requirement> {
             mode: ResourcePolicyMode::Optional,
         });
     }
+    reqs.push(Requirement {
+        what: "Ferry's control role invokes an imported model (the readiness check)".to_owned(),
+        ctx: RequestContext::new(
+            control_session.clone(),
+            BEDROCK_INVOKE_ACTION,
+            model,
+            hosting,
+        ),
+        identity: Some((
+            DocumentKind::ControlRolePolicy,
+            INVOKE_SID.into(),
+            ChainStep::ControlRolePolicy,
+        )),
+        resource: None,
+        mode: ResourcePolicyMode::Optional,
+    });
     reqs.push(Requirement {
         what: format!("Ferry's control role passes {role} to Bedrock"),
         ctx: RequestContext::new(control_session.clone(), "iam:PassRole", role, hosting)

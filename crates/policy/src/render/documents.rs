@@ -4,7 +4,8 @@
 use serde_json::{Map, Value, json};
 
 use crate::{
-    BEDROCK_IMPORT_ACTIONS, BEDROCK_SERVICE, HOSTING_KEY_ACTIONS, PASS_ROLE_SID, SOURCE_KEY_ACTIONS,
+    BEDROCK_IMPORT_ACTIONS, BEDROCK_INVOKE_ACTION, BEDROCK_SERVICE, HOSTING_KEY_ACTIONS,
+    INVOKE_SID, PASS_ROLE_SID, SOURCE_KEY_ACTIONS,
 };
 
 use ferry_domain::aws::{KmsKeyForm, KmsKeyRef};
@@ -408,8 +409,16 @@ pub fn render(inputs: &ChainInputs) -> Vec<RenderedDocument> {
     );
     b.push(
         "SimulateOwnPermissions",
-        "asks IAM's policy simulator whether it may pass the execution role to Bedrock (preflight, doctor)".to_owned(),
+        "asks IAM's policy simulator whether it may pass the execution role to Bedrock and invoke imported models (preflight, doctor)".to_owned(),
         obj(json!({"Action": "iam:SimulatePrincipalPolicy", "Resource": control})),
+    );
+    b.push(
+        INVOKE_SID,
+        format!(
+            "invokes this account's imported models in {} to check that they answer (the readiness check after an import)",
+            env.region
+        ),
+        obj(json!({"Action": BEDROCK_INVOKE_ACTION, "Resource": arn("imported-model")})),
     );
     docs.push(b.finish(
         DocumentKind::ControlRolePolicy,

@@ -2,7 +2,8 @@
 //!
 //! Each status has its own room: [`preflight`] (queued, validating, and the
 //! reviewer's preview of pending_approval), [`submit`] (submitting),
-//! [`track`] (importing) and [`delete`] (deleting). They decide; every write
+//! [`track`] (importing), [`verify`] (verifying, the readiness check) and
+//! [`delete`] (deleting). They decide; every write
 //! goes through [`write`] (one [`Update`], under the lease), and a request
 //! fails only through [`fail`].
 
@@ -10,6 +11,7 @@ mod delete;
 mod preflight;
 mod submit;
 mod track;
+mod verify;
 
 use ferry_cloud::JobState;
 use ferry_domain::catalog::Environment;
@@ -235,6 +237,7 @@ async fn run_step(
         Status::Validating => preflight::preflight(ctx, &record, &env).await,
         Status::Submitting => submit::submit(ctx, &record, &env).await,
         Status::Importing => track::track(ctx, &record, &env, known).await,
+        Status::Verifying => verify::verify(ctx, &record, &env).await,
         Status::Deleting => delete::delete_model(ctx, &record, &env).await,
         Status::PendingApproval => preflight::preview(ctx, &record, &env).await,
         _ => release(ctx, &record, None).await,
@@ -244,6 +247,9 @@ async fn run_step(
 /// Fails a request whose environment is no longer configured.
 async fn environment_removed(ctx: &Ctx, record: &ImportRecord) -> Result<(), StepError> {
     let message = format!("environment {} is no longer configured", record.environment);
+    if record.status == Status::Verifying {
+        return verify::environment_removed(ctx, record, message).await;
+    }
     let cause = match record.status {
         Status::Queued | Status::Validating => Cause::PreflightFailed,
         Status::Submitting => Cause::SubmitFailed,

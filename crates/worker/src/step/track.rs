@@ -1,4 +1,5 @@
-//! `importing`: polling the Bedrock job until it completes or fails, one
+//! `importing`: polling the Bedrock job until it completes (then the readiness check,
+//! `verifying`, starts) or fails, one
 //! `GetModelImportJob` per job or one `ListModelImportJobs` for many.
 
 use std::collections::BTreeMap;
@@ -112,18 +113,30 @@ async fn completed(
             }
         }
     };
+    // The readiness check starts: the cold start counts from the job's end.
+    let since = state.end_time.unwrap_or_else(OffsetDateTime::now_utc);
+    let details = super::verify::start(ctx, details, since);
     let update = change(record)
-        .to(Cause::JobCompleted, Status::Completed)
+        .to(Cause::JobCompleted, Status::Verifying)
         .condition(Condition::new(
             ConditionType::Ready,
             ConditionStatus::True,
             Reason::Imported,
             format!("imported as {model_arn}"),
         ))
+        .condition(Condition::new(
+            ConditionType::Serving,
+            ConditionStatus::Unknown,
+            Reason::ModelNotReady,
+            "checking that the model answers",
+        ))
         .changes(Changes {
             imported_model_arn: Some(model_arn.clone()),
-            imported_model: details,
+            imported_model: Some(details),
             mark_finished: true,
+            next_attempt_at: Some(OffsetDateTime::now_utc()),
+            polls: Some(0),
+            retries: Some(0),
             release: true,
             ..Changes::default()
         })

@@ -133,7 +133,7 @@ pub(super) async fn delete_model(
          headers(("Location" = String, description = "URL of the new request"))),
         (status = 403, description = "The caller may not promote requests", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such request, or not the caller's team's", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The request has not completed, or the model name is taken there", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The request has not completed, the model name is taken there, or (`not_serving`) its model did not pass the readiness check and the environment requires it for this promotion", body = Problem, content_type = "application/problem+json"),
     ),
 )]
 pub(super) async fn promote_import(
@@ -153,6 +153,7 @@ pub(super) async fn promote_import(
             detail: format!("the request already ran in {}", record.environment),
         }]));
     }
+    serving_gate(&state, &record, &body.environment)?;
     let draft = ImportDraft {
         source: record.source.to_string(),
         environment: body.environment.clone(),
@@ -176,4 +177,40 @@ pub(super) async fn promote_import(
     let mut res = (StatusCode::CREATED, Json(ImportOut::new(created, &caller))).into_response();
     res.headers_mut().insert(header::LOCATION, location(new.id));
     Ok(res)
+}
+
+/// Refuses promoting a request whose model did not pass the readiness check (`Serving=False`)
+/// when its environment requires it for promotions into `target` (config
+/// `require_serving_for_promotion`; by default, into an environment that requires approval).
+/// A request completed before readiness checks existed has no `Serving` condition and passes.
+fn serving_gate(
+    state: &AppState,
+    record: &ferry_store::imports::ImportRecord,
+    target: &str,
+) -> Result<(), ApiError> {
+    let Some(to) = state.catalog.environment(target) else {
+        // An unknown target is named by the draft's own checks.
+        return Ok(());
+    };
+    let required = state
+        .catalog
+        .environment(record.environment.as_str())
+        .map_or(to.requires_approval, |from| {
+            from.requires_serving_to_promote_to(to)
+        });
+    let not_serving = record
+        .conditions
+        .iter()
+        .find(|c| c.kind == ConditionType::Serving && c.status == ConditionStatus::False);
+    match not_serving {
+        Some(c) if required => Err(ApiError::conflict(
+            "not_serving",
+            format!(
+                "promotion from {} to {target} requires a model that answers, and this one did not \
+                 (condition Serving=False, reason {}): {}",
+                record.environment, c.reason, c.message
+            ),
+        )),
+        _ => Ok(()),
+    }
 }

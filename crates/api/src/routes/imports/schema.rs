@@ -101,6 +101,8 @@ pub(crate) enum ImportStatus {
     Validating,
     Submitting,
     Importing,
+    /// The import job completed; Ferry checks that the model answers (readiness check).
+    Verifying,
     Completed,
     Failed,
     Rejected,
@@ -117,6 +119,7 @@ impl From<Status> for ImportStatus {
             Status::Validating => Self::Validating,
             Status::Submitting => Self::Submitting,
             Status::Importing => Self::Importing,
+            Status::Verifying => Self::Verifying,
             Status::Completed => Self::Completed,
             Status::Failed => Self::Failed,
             Status::Rejected => Self::Rejected,
@@ -135,6 +138,7 @@ impl From<ImportStatus> for Status {
             ImportStatus::Validating => Self::Validating,
             ImportStatus::Submitting => Self::Submitting,
             ImportStatus::Importing => Self::Importing,
+            ImportStatus::Verifying => Self::Verifying,
             ImportStatus::Completed => Self::Completed,
             ImportStatus::Failed => Self::Failed,
             ImportStatus::Rejected => Self::Rejected,
@@ -224,9 +228,18 @@ pub(crate) struct ImportOut {
     pub(super) bedrock_job_arn: Option<String>,
     /// The imported model, once the job completed.
     pub(super) imported_model_arn: Option<String>,
-    /// `GetImportedModel` details: architecture, custom model units, key.
+    /// `GetImportedModel` details: architecture, custom model units, key; and under
+    /// `serving`, the readiness check (cold start, first answer's latency, each API tried).
     #[schema(value_type = Option<Object>)]
     pub(super) imported_model: Option<serde_json::Value>,
+    /// The model card, once the readiness check ended: model ARN, Region, architecture and
+    /// family, instruct support, chat template, `serving`, cold start and first-answer
+    /// latency, `verified_apis` (API, operation, request format), `custom_model_units`,
+    /// `estimated_cost` (per copy per minute and hour, storage per month, and the price row
+    /// used with its Region, CMU version, date and source), and `examples` (`aws_cli`,
+    /// `boto3`) ready to paste.
+    #[schema(value_type = Option<Object>)]
+    pub(super) model_card: Option<serde_json::Value>,
     /// Why the request failed (preflight, Bedrock's validation or the job's `failureMessage`).
     pub(super) failure_message: Option<String>,
     #[serde(with = "time::serde::rfc3339::option")]
@@ -272,6 +285,12 @@ impl ImportOut {
             queue_position: None,
             bedrock_job_arn: r.bedrock_job_arn,
             imported_model_arn: r.imported_model_arn,
+            model_card: r
+                .imported_model
+                .as_ref()
+                .and_then(|d| d.get("card"))
+                .filter(|c| c.is_object())
+                .cloned(),
             imported_model: r.imported_model,
             failure_message: r.failure_message,
             submitted_at: r.submitted_at,
