@@ -526,7 +526,7 @@ async fn claiming_a_request_whose_lease_ran_out_counts_a_takeover(pool: PgPool) 
     assert_eq!(again[0].id, new.id);
     assert_eq!(takeovers(), Some(1.0));
     // A request its worker released is not taken over.
-    let release = Update::new(new.id, "ferry")
+    let release = Update::new(new.id, Actor::worker())
         .leased_by("other")
         .changes(Changes {
             release: true,
