@@ -75,14 +75,14 @@ pub async fn snapshot(
                   COALESCE(EXTRACT(EPOCH FROM now() - min(status_since)
                       FILTER (WHERE status = 'validating' AND preflight_passed IS TRUE))::float8, 0)
            FROM import_requests
-           WHERE status IN ('validating', 'submitting', 'importing', 'completed', 'deleting')
+           WHERE status IN ('validating', 'submitting', 'importing', 'verifying', 'completed', 'deleting')
              AND hosting_account IS NOT NULL AND region IS NOT NULL
            GROUP BY hosting_account, region
            UNION ALL
            SELECT 'models', hosting_account, region,
                   count(*), 0, 0
            FROM import_requests
-           WHERE status IN ('submitting', 'importing', 'completed', 'deleting')
+           WHERE status IN ('submitting', 'importing', 'verifying', 'completed', 'deleting')
              AND hosting_account IS NOT NULL AND region IS NOT NULL
            GROUP BY hosting_account, region
            UNION ALL
