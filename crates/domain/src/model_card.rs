@@ -40,7 +40,8 @@ pub struct CmuPrice {
 pub const PRICING_PAGE: &str = "https://aws.amazon.com/bedrock/pricing/ (Custom Model Import)";
 
 /// The price table Ferry ships with: Custom Model Import's list prices for CMU version v1.0
-/// in the Regions below, as written down on 2026-11-30 from the pricing page. Ferry never
+/// in the Regions below, as the pricing page published them when the feature became generally
+/// available (October 2024); they have not been re-checked against the page since. Ferry never
 /// fetches prices: check the page and override them in the configuration (`pricing`).
 #[must_use]
 pub fn default_prices() -> Vec<CmuPrice> {
@@ -51,7 +52,7 @@ pub fn default_prices() -> Vec<CmuPrice> {
             cmu_version: "v1.0".to_owned(),
             per_cmu_minute_usd: 0.0785,
             storage_per_cmu_month_usd: 1.95,
-            as_of: "2026-11-30".to_owned(),
+            as_of: "2024-10".to_owned(),
             source: PRICING_PAGE.to_owned(),
         })
         .collect()
