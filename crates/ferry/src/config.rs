@@ -64,7 +64,9 @@ pub struct Config {
     pub auth: AuthConfig,
     #[serde(default)]
     pub metrics: MetricsConfig,
+    #[serde(default)]
     pub telemetry: TelemetryConfig,
+    #[serde(default)]
     pub pricing: PricingConfig,
 }
 

@@ -41,6 +41,7 @@ const OPEN: &[Status] = &[
     Status::Validating,
     Status::Submitting,
     Status::Importing,
+    Status::Verifying,
     Status::Deleting,
 ];
 
@@ -501,9 +502,9 @@ mod tests {
     #[test]
     fn an_empty_database_reads_zero_for_every_configured_label_set() {
         let s = samples(&Snapshot::default(), &known());
-        // 11 statuses + 6 open ages for one environment; 2 waiting-line, 4 quota and
+        // 12 statuses + 7 open ages for one environment; 2 waiting-line, 4 quota and
         // 1 budget series for one placement; 2 webhook series.
-        assert_eq!(s.len(), 11 + 6 + 2 + 4 + 1 + 2);
+        assert_eq!(s.len(), 12 + 7 + 2 + 4 + 1 + 2);
         let place = [("account", "777788889999"), ("region", "us-east-1")];
         assert_eq!(value(&s, "ferry_waiting_line_requests", &place), Some(0.0));
         assert_eq!(value(&s, "ferry_call_budget_tokens", &place), Some(20.0));

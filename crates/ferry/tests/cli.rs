@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use sqlx::{Connection, PgConnection};
 
-const FERRY: &str = env!("CARGO_BIN_EXE_ferry");
+mod common;
+
+use common::{FERRY, Stop, free_port};
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -221,26 +223,6 @@ async fn token_create_refuses_researchers_without_a_team() {
     db.drop_db().await;
 }
 
-/// Kills the server if the test fails before stopping it.
-struct KillOnDrop(Option<std::process::Child>);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        if let Some(child) = self.0.as_mut() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[tokio::test]
 async fn serve_answers_with_a_created_token_and_stops_cleanly_on_sigterm() {
     let db = TempDb::new().await;
@@ -280,7 +262,7 @@ async fn serve_answers_with_a_created_token_and_stops_cleanly_on_sigterm() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut guard = KillOnDrop(Some(child));
+    let mut guard = Stop(Some(child));
     let pid = guard.0.as_ref().unwrap().id();
     let client = reqwest::Client::new();
     let base = format!("http://127.0.0.1:{port}");
@@ -374,7 +356,7 @@ async fn ferry_dev_imports_the_sample_model_end_to_end() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut guard = KillOnDrop(Some(child));
+    let mut guard = Stop(Some(child));
     let env_file = state.join("dev.env");
     let client = reqwest::Client::new();
     let mut vars = std::collections::BTreeMap::new();

@@ -6,12 +6,13 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-const FERRY: &str = env!("CARGO_BIN_EXE_ferry");
+mod common;
+
+use common::{Serve, create_token, free_port};
 
 /// A private cluster on a free port in a temporary directory, stopped and
 /// deleted when dropped.
@@ -115,65 +116,6 @@ fn run(cmd: &mut Command) {
     );
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A `ferry serve` process, killed when dropped; its log goes to a file.
-struct Serve {
-    child: Child,
-    log: PathBuf,
-    base: String,
-}
-
-impl Serve {
-    fn spawn(config: &Path, db: &str, port: u16) -> Self {
-        let log = config.with_file_name(format!("serve-{port}.log"));
-        let child = Command::new(FERRY)
-            .args(["--config", config.to_str().unwrap(), "serve"])
-            .env("DATABASE_URL", db)
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("FERRY_WORKER__TICK_MILLIS", "100")
-            .env_remove("RUST_LOG")
-            .stdout(Stdio::null())
-            .stderr(File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        Self {
-            child,
-            log,
-            base: format!("http://127.0.0.1:{port}"),
-        }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// SIGTERM, then the exit status (bounded wait).
-    async fn terminate(mut self) -> std::process::ExitStatus {
-        run(Command::new("kill").args(["-TERM", &self.child.id().to_string()]));
-        for _ in 0..300 {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("ferry did not stop on SIGTERM; log:\n{}", self.log());
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// The sim (for the config's AWS endpoint) and a config file using `port`.
 async fn setup(port: u16) -> (ferry_sim::SimHandle, tempfile::TempDir, PathBuf) {
     let sim = ferry_sim::Sim::start(ferry_sim::SimOptions {
@@ -189,46 +131,6 @@ async fn setup(port: u16) -> (ferry_sim::SimHandle, tempfile::TempDir, PathBuf) 
     let config = dir.path().join("ferry.toml");
     std::fs::write(&config, ferry::dev::dev_config(port, &sim).unwrap()).unwrap();
     (sim, dir, config)
-}
-
-/// `ferry token create` against `db`.
-fn create_token(config: &Path, db: &str, role: &[&str]) -> String {
-    let out = Command::new(FERRY)
-        .args([
-            "--config",
-            config.to_str().unwrap(),
-            "token",
-            "create",
-            "--name",
-            "outage",
-        ])
-        .args(role)
-        .env("DATABASE_URL", db)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
-
-/// Polls `url` (bounded) until it answers `want`.
-async fn until_status(http: &reqwest::Client, url: &str, token: &str, want: u16, serve: &Serve) {
-    let mut last = None;
-    for _ in 0..600 {
-        last = match http.get(url).bearer_auth(token).send().await {
-            Ok(r) if r.status().as_u16() == want => return,
-            Ok(r) => Some(r.status().as_u16()),
-            Err(_) => None,
-        };
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!(
-        "{url} never answered {want} (last: {last:?}); log:\n{}",
-        serve.log()
-    );
 }
 
 /// A 503 problem saying the database is unavailable, with `Retry-After`.
@@ -264,19 +166,20 @@ async fn requests_get_a_quick_503_while_the_database_is_down_and_recover_after()
     let pg = PrivatePg::new();
     let port = free_port();
     let (sim, _dir, config) = setup(port).await;
-    let token = create_token(&config, &pg.url(), &["--role", "admin"]);
+    let token = create_token(&config, &pg.url(), "outage", &["--role", "admin"]);
     let researcher = create_token(
         &config,
         &pg.url(),
+        "outage",
         &["--role", "researcher", "--team", "research"],
     );
 
-    let serve = Serve::spawn(&config, &pg.url(), port);
+    let mut serve = Serve::spawn(&config, &pg.url(), port);
     let http = reqwest::Client::new();
     let imports = format!("{}/v1/imports", serve.base);
     let readyz = format!("{}/readyz", serve.base);
-    until_status(&http, &readyz, &token, 200, &serve).await;
-    until_status(&http, &imports, &token, 200, &serve).await;
+    serve.until_answer(&http, "/readyz", &token, 200).await;
+    serve.until_answer(&http, "/v1/imports", &token, 200).await;
 
     pg.stop();
     let started = Instant::now();
@@ -297,8 +200,8 @@ async fn requests_get_a_quick_503_while_the_database_is_down_and_recover_after()
     assert_eq!(res.status().as_u16(), 503);
 
     pg.start();
-    until_status(&http, &readyz, &token, 200, &serve).await;
-    until_status(&http, &imports, &token, 200, &serve).await;
+    serve.until_answer(&http, "/readyz", &token, 200).await;
+    serve.until_answer(&http, "/v1/imports", &token, 200).await;
 
     // The worker lived through the outage and takes new work by itself.
     let res = http
@@ -317,23 +220,9 @@ async fn requests_get_a_quick_503_while_the_database_is_down_and_recover_after()
         .as_str()
         .unwrap()
         .to_owned();
-    let mut status = String::new();
-    for _ in 0..600 {
-        let res = http
-            .get(format!("{imports}/{id}"))
-            .bearer_auth(&researcher)
-            .send()
-            .await
-            .unwrap();
-        status = res.json::<serde_json::Value>().await.unwrap()["status"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
-        if status == "completed" || status == "failed" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let status = serve
+        .until_status(&http, &researcher, &id, &["completed", "failed"])
+        .await;
     assert_eq!(status, "completed", "log:\n{}", serve.log());
 
     let status = serve.terminate().await;
@@ -346,7 +235,7 @@ async fn a_replica_started_while_the_database_is_down_waits_for_it_then_serves()
     pg.stop();
     let port = free_port();
     let (_sim, _dir, config) = setup(port).await;
-    let serve = Serve::spawn(&config, &pg.url(), port);
+    let mut serve = Serve::spawn(&config, &pg.url(), port);
     let mut waited = false;
     for _ in 0..300 {
         if serve.log().contains("waiting for the database") {
@@ -359,7 +248,7 @@ async fn a_replica_started_while_the_database_is_down_waits_for_it_then_serves()
 
     pg.start();
     let http = reqwest::Client::new();
-    until_status(&http, &format!("{}/readyz", serve.base), "", 200, &serve).await;
+    serve.until_answer(&http, "/readyz", "", 200).await;
     let status = serve.terminate().await;
     assert!(status.success(), "ferry exits cleanly: {status:?}");
 }
@@ -370,7 +259,7 @@ async fn a_replica_waiting_for_the_database_stops_on_sigterm() {
     let db = format!("postgres://postgres@127.0.0.1:{}/postgres", free_port());
     let port = free_port();
     let (_sim, _dir, config) = setup(port).await;
-    let serve = Serve::spawn(&config, &db, port);
+    let mut serve = Serve::spawn(&config, &db, port);
     for _ in 0..300 {
         if serve.log().contains("waiting for the database") {
             break;

@@ -5,11 +5,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::fs::File;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -18,7 +14,9 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 };
 use prost::Message;
 
-const FERRY: &str = env!("CARGO_BIN_EXE_ferry");
+mod common;
+
+use common::{Serve, create_token, free_port};
 
 /// The trace the client starts (W3C Trace Context).
 const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -75,71 +73,6 @@ async fn receiver() -> (String, Spans) {
     (format!("http://{addr}"), spans)
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// `ferry token create` against `db`.
-fn create_token(config: &Path, db: &str, role: &[&str]) -> String {
-    let out = Command::new(FERRY)
-        .args([
-            "--config",
-            config.to_str().unwrap(),
-            "token",
-            "create",
-            "--name",
-            "traces",
-        ])
-        .args(role)
-        .env("DATABASE_URL", db)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
-
-/// A `ferry serve` process, killed when dropped; its log goes to a file.
-struct Serve {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Serve {
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// SIGTERM, then the exit status (bounded wait).
-    async fn terminate(&mut self) -> std::process::ExitStatus {
-        Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        for _ in 0..300 {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("ferry did not stop on SIGTERM; log:\n{}", self.log());
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[tokio::test]
 async fn one_trace_runs_from_the_post_to_bedrock() {
     let master = std::env::var("DATABASE_URL").unwrap();
@@ -168,38 +101,14 @@ async fn one_trace_runs_from_the_post_to_bedrock() {
     let researcher = create_token(
         &config,
         &db,
+        "traces",
         &["--role", "researcher", "--team", "research"],
     );
 
-    let log = dir.path().join("serve.log");
-    let mut serve = Serve {
-        child: Command::new(FERRY)
-            .args(["--config", config.to_str().unwrap(), "serve"])
-            .env("DATABASE_URL", &db)
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("FERRY_WORKER__TICK_MILLIS", "100")
-            .env_remove("RUST_LOG")
-            .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
-            .env_remove("OTEL_SDK_DISABLED")
-            .stdout(Stdio::null())
-            .stderr(File::create(&log).unwrap())
-            .spawn()
-            .unwrap(),
-        log,
-    };
-    let base = format!("http://127.0.0.1:{port}");
+    let mut serve = Serve::spawn(&config, &db, port);
+    let base = serve.base.clone();
     let http = reqwest::Client::new();
-    let mut ready = false;
-    for _ in 0..300 {
-        if let Ok(r) = http.get(format!("{base}/readyz")).send().await
-            && r.status() == 200
-        {
-            ready = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(ready, "ferry never became ready; log:\n{}", serve.log());
+    serve.until_answer(&http, "/readyz", "", 200).await;
 
     let res = http
         .post(format!("{base}/v1/imports"))
@@ -219,23 +128,14 @@ async fn one_trace_runs_from_the_post_to_bedrock() {
         .unwrap()
         .to_owned();
     // Bedrock has the job once the request is importing (or done).
-    let mut status = String::new();
-    for _ in 0..600 {
-        let res = http
-            .get(format!("{base}/v1/imports/{id}"))
-            .bearer_auth(&researcher)
-            .send()
-            .await
-            .unwrap();
-        status = res.json::<serde_json::Value>().await.unwrap()["status"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
-        if matches!(status.as_str(), "importing" | "completed" | "failed") {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let status = serve
+        .until_status(
+            &http,
+            &researcher,
+            &id,
+            &["importing", "completed", "failed"],
+        )
+        .await;
     assert!(
         matches!(status.as_str(), "importing" | "completed"),
         "status {status}; log:\n{}",
