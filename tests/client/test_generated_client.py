@@ -229,7 +229,8 @@ def test_an_import_is_created_approved_and_followed_to_completed(
         (ImportStatus.QUEUED, ImportStatus.VALIDATING),
         (ImportStatus.VALIDATING, ImportStatus.SUBMITTING),
         (ImportStatus.SUBMITTING, ImportStatus.IMPORTING),
-        (ImportStatus.IMPORTING, ImportStatus.COMPLETED),
+        (ImportStatus.IMPORTING, ImportStatus.VERIFYING),
+        (ImportStatus.VERIFYING, ImportStatus.COMPLETED),
     ], [(e.kind, e.from_status, e.to_status) for e in events]
     by_kind = {e.kind: e for e in events}
     assert events[0].kind == "created" and events[0].actor == "client-researcher"
@@ -237,9 +238,13 @@ def test_an_import_is_created_approved_and_followed_to_completed(
     assert by_kind["approved"].detail["comment"] == "checked the preflight"
     assert by_kind["preflight_passed"].actor == "ferry"
     assert by_kind["job_created"].detail["job_arn"] == final.bedrock_job_arn
+    assert by_kind["job_completed"].to_status == ImportStatus.VERIFYING
+    assert by_kind["job_completed"].detail["imported_model_arn"] == final.imported_model_arn
+    # The readiness check: the model answered, and its card came with the event.
     last = events[-1]
-    assert (last.kind, last.to_status) == ("job_completed", ImportStatus.COMPLETED)
+    assert (last.kind, last.to_status) == ("model_ready", ImportStatus.COMPLETED)
     assert last.detail["imported_model_arn"] == final.imported_model_arn
+    assert last.detail["card"]["model_arn"] == final.imported_model_arn
 
     # Found again in the team's list, walked one item a page, newest first.
     listed: list[ImportOut] = []
