@@ -10,7 +10,7 @@ use sqlx::{Connection, PgConnection};
 
 mod common;
 
-use common::{FERRY, Stop, free_port};
+use common::{FERRY, Stop, free_port, import_until};
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -426,22 +426,7 @@ async fn ferry_dev_imports_the_sample_model_end_to_end() {
         .await
         .unwrap();
     let id = created["id"].as_str().unwrap().to_owned();
-    let mut last = serde_json::Value::Null;
-    for _ in 0..300 {
-        last = client
-            .get(format!("{url}/v1/imports/{id}"))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if last["status"] == "completed" || last["status"] == "failed" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let last = import_until(&client, url, token, &id, &["completed", "failed"], 300).await;
     assert_eq!(last["status"], "completed", "{last}");
     assert!(
         last["imported_model_arn"]

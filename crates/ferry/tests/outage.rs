@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{Serve, create_token, free_port};
+use common::{Serve, create_token, free_port, quick_sim};
 
 /// A private cluster on a free port in a temporary directory, stopped and
 /// deleted when dropped.
@@ -118,15 +118,7 @@ fn run(cmd: &mut Command) {
 
 /// The sim (for the config's AWS endpoint) and a config file using `port`.
 async fn setup(port: u16) -> (ferry_sim::SimHandle, tempfile::TempDir, PathBuf) {
-    let sim = ferry_sim::Sim::start(ferry_sim::SimOptions {
-        faults: ferry_sim::FaultConfig {
-            job_duration_ms: 300,
-            ..ferry_sim::FaultConfig::default()
-        },
-        ..ferry_sim::SimOptions::default()
-    })
-    .await
-    .unwrap();
+    let sim = quick_sim().await;
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("ferry.toml");
     std::fs::write(&config, ferry::dev::dev_config(port, &sim).unwrap()).unwrap();

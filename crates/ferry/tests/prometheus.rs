@@ -17,7 +17,7 @@ use sqlx::{Connection, PgConnection};
 
 mod common;
 
-use common::{FERRY, Stop, free_port};
+use common::{FERRY, Stop, free_port, import_until};
 
 const PROMETHEUS: &str = "/usr/bin/prometheus";
 
@@ -209,22 +209,7 @@ async fn prometheus_scrapes_the_series_of_an_import() {
         .await
         .unwrap();
     let id = created["id"].as_str().unwrap().to_owned();
-    let mut last = Value::Null;
-    for _ in 0..600 {
-        last = http
-            .get(format!("{url}/v1/imports/{id}"))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if last["status"] == "completed" || last["status"] == "failed" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let last = import_until(&http, url, token, &id, &["completed", "failed"], 600).await;
     assert_eq!(last["status"], "completed", "{last}");
     let missing = http
         .get(format!("{url}/v1/no-such-thing/{id}"))

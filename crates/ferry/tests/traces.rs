@@ -16,7 +16,7 @@ use prost::Message;
 
 mod common;
 
-use common::{Serve, create_token, free_port};
+use common::{Serve, create_token, free_port, quick_sim};
 
 /// The trace the client starts (W3C Trace Context).
 const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -81,15 +81,7 @@ async fn one_trace_runs_from_the_post_to_bedrock() {
         .await
         .unwrap();
     let (otlp, spans) = receiver().await;
-    let sim = ferry_sim::Sim::start(ferry_sim::SimOptions {
-        faults: ferry_sim::FaultConfig {
-            job_duration_ms: 300,
-            ..ferry_sim::FaultConfig::default()
-        },
-        ..ferry_sim::SimOptions::default()
-    })
-    .await
-    .unwrap();
+    let sim = quick_sim().await;
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("ferry.toml");
     let port = free_port();

@@ -199,19 +199,7 @@ impl Run<'_> {
                 return;
             }
         };
-        let denied: Vec<String> = out
-            .evaluation_results()
-            .iter()
-            .filter(|r| r.eval_decision().as_str() != "allowed")
-            .map(|r| {
-                format!(
-                    "{} on {}: {}",
-                    r.eval_action_name(),
-                    r.eval_resource_name().unwrap_or("*"),
-                    r.eval_decision().as_str()
-                )
-            })
-            .collect();
+        let denied = denied(&out);
         let c = if denied.is_empty() {
             Check::passed(
                 n::PASS_ROLE,
@@ -272,19 +260,7 @@ impl Run<'_> {
                 .with_fix(format!("Allow the control role iam:SimulatePrincipalPolicy on {control} so preflight can verify it."))
             }
             Ok(out) => {
-                let denied: Vec<String> = out
-                    .evaluation_results()
-                    .iter()
-                    .filter(|r| r.eval_decision().as_str() != "allowed")
-                    .map(|r| {
-                        format!(
-                            "{} on {}: {}",
-                            r.eval_action_name(),
-                            r.eval_resource_name().unwrap_or("*"),
-                            r.eval_decision().as_str()
-                        )
-                    })
-                    .collect();
+                let denied = denied(&out);
                 if denied.is_empty() {
                     Check::passed(
                         n::INVOKE_MODELS,
@@ -306,4 +282,22 @@ impl Run<'_> {
         };
         self.push(c);
     }
+}
+
+/// What IAM's policy simulator did not allow, one "ACTION on RESOURCE: DECISION" each.
+fn denied(
+    out: &aws_sdk_iam::operation::simulate_principal_policy::SimulatePrincipalPolicyOutput,
+) -> Vec<String> {
+    out.evaluation_results()
+        .iter()
+        .filter(|r| r.eval_decision().as_str() != "allowed")
+        .map(|r| {
+            format!(
+                "{} on {}: {}",
+                r.eval_action_name(),
+                r.eval_resource_name().unwrap_or("*"),
+                r.eval_decision().as_str()
+            )
+        })
+        .collect()
 }

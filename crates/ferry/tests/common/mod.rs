@@ -45,6 +45,49 @@ pub fn create_token(config: &Path, db: &str, name: &str, role: &[&str]) -> Strin
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
+/// A sim whose import jobs take 300 ms.
+pub async fn quick_sim() -> ferry_sim::SimHandle {
+    ferry_sim::Sim::start(ferry_sim::SimOptions {
+        faults: ferry_sim::FaultConfig {
+            job_duration_ms: 300,
+            ..ferry_sim::FaultConfig::default()
+        },
+        ..ferry_sim::SimOptions::default()
+    })
+    .await
+    .unwrap()
+}
+
+/// Polls the import request `id` on the API at `base` (at most `rounds`
+/// times, 100 ms apart) until its status is one of `until`; returns the
+/// request as last read.
+pub async fn import_until(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    id: &str,
+    until: &[&str],
+    rounds: usize,
+) -> serde_json::Value {
+    let mut last = serde_json::Value::Null;
+    for _ in 0..rounds {
+        last = http
+            .get(format!("{base}/v1/imports/{id}"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if last["status"].as_str().is_some_and(|s| until.contains(&s)) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    last
+}
+
 /// Stops (SIGTERM, then SIGKILL after 5 s) a child process when the test
 /// ends, passed or not.
 #[derive(Debug)]
@@ -149,24 +192,8 @@ impl Serve {
         id: &str,
         until: &[&str],
     ) -> String {
-        let mut status = String::new();
-        for _ in 0..600 {
-            let res = http
-                .get(format!("{}/v1/imports/{id}", self.base))
-                .bearer_auth(token)
-                .send()
-                .await
-                .unwrap();
-            status = res.json::<serde_json::Value>().await.unwrap()["status"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned();
-            if until.contains(&status.as_str()) {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        status
+        let last = import_until(http, &self.base, token, id, until, 600).await;
+        last["status"].as_str().unwrap_or_default().to_owned()
     }
 }
 
