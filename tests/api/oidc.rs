@@ -175,6 +175,7 @@ fn settings(jwks: JwksSource) -> OidcSettings {
         refresh_interval: Duration::from_secs(900),
         min_refresh_interval: Duration::ZERO,
         mapping: ClaimMapping::default(),
+        dashboard: None,
     }
 }
 

@@ -234,6 +234,15 @@ fn run_configured(
                     oidc.audiences.join(", "),
                     oidc.jwks
                 )?;
+                if let Some(d) = &oidc.dashboard {
+                    writeln!(
+                        out,
+                        "  dashboard sign-in: client {}, scopes {}, redirect path {}",
+                        d.client_id,
+                        d.scopes.join(" "),
+                        d.redirect_path
+                    )?;
+                }
             }
             writeln!(
                 out,

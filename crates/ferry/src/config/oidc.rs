@@ -1,11 +1,10 @@
 //! `[auth.oidc]`: accept JWTs from one OIDC issuer beside Ferry's own tokens.
 
 use std::collections::BTreeMap;
-use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use ferry_api::oidc::{JwksSource, OidcSettings};
+use ferry_api::oidc::{DashboardClient, JwksSource, OidcSettings};
 use ferry_domain::auth::Role;
 use ferry_domain::catalog::Catalog;
 use ferry_domain::names::TeamName;
@@ -36,12 +35,22 @@ impl Audience {
 pub struct OidcConfig {
     /// Compared exactly with the token's `iss`.
     pub issuer: String,
-    /// The token's `aud` must include one of these.
-    pub audience: Audience,
+    /// The token's `aud` must include one of these (`client_id` is added).
+    pub audience: Option<Audience>,
     /// Where the issuer publishes its keys (https, or http to a loopback address).
     pub jwks_url: Option<String>,
     /// Or a JWKS document on disk, re-read when a token names an unknown key.
+    /// Neither: the `jwks_uri` of the issuer's discovery document.
     pub jwks_file: Option<PathBuf>,
+    /// The dashboard's client id at the issuer (a public client: no secret);
+    /// set, the dashboard signs in through the issuer.
+    pub client_id: Option<String>,
+    /// Scopes the dashboard asks for; must include `openid`.
+    #[serde(default = "default_scopes")]
+    pub scopes: Vec<String>,
+    /// The path the issuer sends the browser back to: the dashboard page.
+    #[serde(default = "default_redirect_path")]
+    pub redirect_path: String,
     /// Tolerance on `exp`, `nbf` and `iat`.
     #[serde(default = "default_skew")]
     pub clock_skew_secs: u64,
@@ -71,6 +80,14 @@ pub struct OidcConfig {
     /// The claim holding the display name; `sub` when the token has none.
     #[serde(default = "default_name_claim")]
     pub name_claim: String,
+}
+
+fn default_scopes() -> Vec<String> {
+    ["openid", "profile", "email"].map(String::from).to_vec()
+}
+
+fn default_redirect_path() -> String {
+    "/".into()
 }
 
 fn default_skew() -> u64 {
@@ -119,15 +136,28 @@ impl OidcConfig {
         if issuer.is_empty() {
             return Err(key("issuer", "must not be empty"));
         }
-        let audiences = self.audience.values();
+        let dashboard = self.dashboard()?;
+        let mut audiences = self
+            .audience
+            .as_ref()
+            .map(Audience::values)
+            .unwrap_or_default();
+        if let Some(d) = &dashboard
+            && !audiences.contains(&d.client_id)
+        {
+            audiences.push(d.client_id.clone());
+        }
         if audiences.is_empty() || audiences.iter().any(|a| a.trim().is_empty()) {
             return Err(key(
                 "audience",
-                "name one audience or a list of non-empty ones",
+                "name one audience or a list of non-empty ones (or set client_id)",
             ));
         }
         let jwks = match (&self.jwks_url, &self.jwks_file) {
-            (Some(url), None) => JwksSource::Url(jwks_url(url)?),
+            (Some(url), None) => JwksSource::Url(
+                ferry_api::oidc::discovery::secure_url(url).map_err(|e| key("jwks_url", e))?,
+            ),
+            (None, None) => JwksSource::Discovery,
             (None, Some(path)) => {
                 let bytes = std::fs::read(path)
                     .map_err(|e| key("jwks_file", format!("reading {}: {e}", path.display())))?;
@@ -138,10 +168,19 @@ impl OidcConfig {
             _ => {
                 return Err(ConfigError::key(
                     "auth.oidc",
-                    "set exactly one of jwks_url and jwks_file",
+                    "set at most one of jwks_url and jwks_file",
                 ));
             }
         };
+        let uses_discovery = matches!(jwks, JwksSource::Discovery) || dashboard.is_some();
+        if uses_discovery {
+            ferry_api::oidc::discovery::discovery_url(issuer).map_err(|e| {
+                key(
+                    "issuer",
+                    format!("its discovery document is fetched, so the issuer {e}"),
+                )
+            })?;
+        }
         if self.clock_skew_secs > MAX_SKEW_SECS {
             return Err(key(
                 "clock_skew_secs",
@@ -200,26 +239,51 @@ impl OidcConfig {
                 team_map,
                 name_claim: self.name_claim.clone(),
             },
+            dashboard,
         })
     }
-}
 
-/// https, or http to this machine (a local identity provider, tests).
-fn jwks_url(raw: &str) -> Result<reqwest::Url, ConfigError> {
-    let url = reqwest::Url::parse(raw).map_err(|e| key("jwks_url", format!("{raw:?}: {e}")))?;
-    let host = url
-        .host_str()
-        .unwrap_or_default()
-        .trim_start_matches('[')
-        .trim_end_matches(']');
-    let loopback = host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
-    match url.scheme() {
-        "https" => Ok(url),
-        "http" if loopback => Ok(url),
-        _ => Err(key(
-            "jwks_url",
-            format!("{raw:?}: keys must come over https (http only to a loopback address)"),
-        )),
+    /// The dashboard's client, when `client_id` is set.
+    fn dashboard(&self) -> Result<Option<DashboardClient>, ConfigError> {
+        let Some(client_id) = &self.client_id else {
+            return Ok(None);
+        };
+        let client_id = client_id.trim();
+        if client_id.is_empty() || !client_id.chars().all(|c| c.is_ascii_graphic()) {
+            return Err(key("client_id", "must be visible ASCII characters"));
+        }
+        if !self.scopes.iter().any(|s| s == "openid") {
+            return Err(key(
+                "scopes",
+                "must include \"openid\": the dashboard signs in with the ID token",
+            ));
+        }
+        if let Some(bad) = self.scopes.iter().find(|s| {
+            s.is_empty()
+                || !s
+                    .chars()
+                    .all(|c| c.is_ascii_graphic() && c != '"' && c != '\\')
+        }) {
+            return Err(key(
+                "scopes",
+                format!("{bad:?} is not a scope (RFC 6749 §3.3)"),
+            ));
+        }
+        let path = &self.redirect_path;
+        if !path.starts_with('/')
+            || path.contains(['?', '#'])
+            || path.chars().any(char::is_whitespace)
+        {
+            return Err(key(
+                "redirect_path",
+                format!("{path:?} must be an absolute path without query or fragment"),
+            ));
+        }
+        Ok(Some(DashboardClient {
+            client_id: client_id.to_owned(),
+            scopes: self.scopes.clone(),
+            redirect_path: path.clone(),
+        }))
     }
 }
 
@@ -273,7 +337,11 @@ mod tests {
     fn the_example_oidc_section_is_valid() {
         let s = check(&with_oidc()).unwrap();
         assert_eq!(s.issuer, "https://login.example.com/realms/ml");
-        assert_eq!(s.audiences, vec!["ferry"]);
+        // The dashboard's client id is an accepted audience: its ID tokens name it.
+        assert_eq!(s.audiences, vec!["ferry", "ferry-dashboard"]);
+        let dashboard = s.dashboard.clone().unwrap();
+        assert_eq!(dashboard.scopes, ["openid", "profile", "email"]);
+        assert_eq!(dashboard.redirect_path, "/");
         assert_eq!(s.clock_skew.as_secs(), 60);
         assert_eq!(s.algorithms.len(), 9);
         assert_eq!(s.mapping.role_map.len(), 4);
@@ -320,7 +388,22 @@ mod tests {
             ),
             (
                 base.replace("#   jwks_file", "jwks_file"),
-                "auth.oidc: set exactly one of jwks_url and jwks_file",
+                "auth.oidc: set at most one of jwks_url and jwks_file",
+            ),
+            (
+                base.replace("scopes = [\"openid\", ", "scopes = ["),
+                "auth.oidc.scopes: must include \"openid\"",
+            ),
+            (
+                base.replace("redirect_path = \"/\"", "redirect_path = \"ui?x\""),
+                "auth.oidc.redirect_path: \"ui?x\" must be an absolute path",
+            ),
+            (
+                base.replace(
+                    "issuer = \"https://login.example.com",
+                    "issuer = \"http://login.example.com",
+                ),
+                "auth.oidc.issuer: its discovery document is fetched",
             ),
             (
                 base.replace("clock_skew_secs = 60", "clock_skew_secs = 86400"),
@@ -357,6 +440,17 @@ mod tests {
             "jwks_url = \"http://127.0.0.1:9000/jwks\"",
         );
         check(&local).unwrap();
+        // Without jwks_url or jwks_file, the keys come from discovery; without
+        // client_id there is no dashboard sign-in.
+        let discovered = check(
+            &base
+                .replace("jwks_url = \"https://login.example.com/realms/ml/protocol/openid-connect/certs\"\n", "")
+                .replace("client_id = \"ferry-dashboard\"\n", ""),
+        )
+        .unwrap();
+        assert_eq!(discovered.jwks, ferry_api::oidc::JwksSource::Discovery);
+        assert!(discovered.dashboard.is_none());
+        assert_eq!(discovered.audiences, vec!["ferry"]);
     }
 
     #[test]
@@ -400,7 +494,11 @@ mod tests {
             .unwrap();
             let s = c.oidc_settings(&c.catalog().unwrap()).unwrap().unwrap();
             assert_eq!(s.issuer, "https://idp.example.com");
-            assert_eq!(s.audiences, vec!["ferry"]);
+            // The dashboard's client id is an accepted audience: its ID tokens name it.
+            assert_eq!(s.audiences, vec!["ferry", "ferry-dashboard"]);
+            let dashboard = s.dashboard.clone().unwrap();
+            assert_eq!(dashboard.scopes, ["openid", "profile", "email"]);
+            assert_eq!(dashboard.redirect_path, "/");
             assert_eq!(s.clock_skew.as_secs(), 30);
             Ok(())
         });

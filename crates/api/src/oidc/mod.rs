@@ -7,7 +7,9 @@
 //! `kid` names, `iss` is the issuer, `aud` includes one of the audiences, and
 //! `exp`, `nbf` and `iat` hold within the clock skew.
 //!
-//! Keys: loaded at start; a token naming an unknown `kid` makes the verifier
+//! Keys: from `jwks_url`, `jwks_file`, or else the `jwks_uri` of the
+//! issuer's discovery document ([`discovery`]), which also gives the
+//! dashboard's sign-in its endpoints ([`DashboardClient`]). Loaded at start; a token naming an unknown `kid` makes the verifier
 //! read the set again (a URL is fetched, a file re-read), at most once per
 //! `min_refresh_interval`, so a flood of bad tokens cannot hammer the
 //! identity provider while a key rotation is picked up at once. A URL's set is
@@ -31,6 +33,10 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::error::ApiError;
+
+pub mod discovery;
+
+pub use discovery::Discovery;
 
 /// Largest JWKS document accepted.
 const MAX_JWKS_BYTES: usize = 1024 * 1024;
@@ -83,6 +89,8 @@ fn names(algs: &[Algorithm]) -> String {
 pub enum JwksSource {
     Url(reqwest::Url),
     File(PathBuf),
+    /// The `jwks_uri` of the issuer's discovery document.
+    Discovery,
 }
 
 impl std::fmt::Display for JwksSource {
@@ -90,8 +98,22 @@ impl std::fmt::Display for JwksSource {
         match self {
             JwksSource::Url(u) => write!(f, "{u}"),
             JwksSource::File(p) => write!(f, "{}", p.display()),
+            JwksSource::Discovery => write!(f, "the issuer's discovery document"),
         }
     }
+}
+
+/// The dashboard as a public OAuth client of the issuer: the authorization
+/// code flow with PKCE (S256), no client secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DashboardClient {
+    /// The client id registered with the issuer; ID tokens name it in `aud`.
+    pub client_id: String,
+    /// Scopes asked for; always includes `openid`.
+    pub scopes: Vec<String>,
+    /// The path of the dashboard page the issuer redirects back to
+    /// (`<the page's origin><redirect_path>` is the registered redirect URI).
+    pub redirect_path: String,
 }
 
 /// What the verifier needs, taken from the configuration by the binary.
@@ -111,6 +133,16 @@ pub struct OidcSettings {
     /// At most one refresh for unknown `kid`s per this interval.
     pub min_refresh_interval: Duration,
     pub mapping: ClaimMapping,
+    /// The dashboard signs in through the issuer when set.
+    pub dashboard: Option<DashboardClient>,
+}
+
+impl OidcSettings {
+    /// Whether the issuer's discovery document is needed: for the keys or
+    /// for the dashboard's sign-in.
+    pub fn uses_discovery(&self) -> bool {
+        matches!(self.jwks, JwksSource::Discovery) || self.dashboard.is_some()
+    }
 }
 
 /// Why a key set could not be read.
@@ -177,6 +209,13 @@ impl Key {
     }
 }
 
+/// The discovery document as last fetched, and when a fetch last failed.
+#[derive(Debug, Default)]
+struct DiscoveryCache {
+    doc: Option<(Arc<Discovery>, Instant)>,
+    failed_at: Option<Instant>,
+}
+
 #[derive(Debug, Default)]
 struct KeySet {
     keys: Vec<Arc<Key>>,
@@ -193,6 +232,7 @@ pub struct OidcVerifier {
     forced: tokio::sync::Mutex<Option<Instant>>,
     /// A background refresh is under way.
     refreshing: AtomicBool,
+    discovery: tokio::sync::Mutex<DiscoveryCache>,
 }
 
 impl OidcVerifier {
@@ -208,6 +248,7 @@ impl OidcVerifier {
             keys: RwLock::new(KeySet::default()),
             forced: tokio::sync::Mutex::new(None),
             refreshing: AtomicBool::new(false),
+            discovery: tokio::sync::Mutex::new(DiscoveryCache::default()),
         })
     }
 
@@ -229,8 +270,74 @@ impl OidcVerifier {
         set.fetched_at = Some(Instant::now());
     }
 
+    /// The issuer's discovery document: fetched when first needed, again
+    /// after `refresh_interval`; a failed fetch is retried at most once per
+    /// `min_refresh_interval`, and meanwhile the last good document serves.
+    pub async fn discovery(&self) -> Result<Arc<Discovery>, JwksError> {
+        let url = discovery::discovery_url(&self.settings.issuer).map_err(JwksError::Invalid)?;
+        let mut cache = self.discovery.lock().await;
+        if let Some((doc, at)) = &cache.doc
+            && at.elapsed() < self.settings.refresh_interval
+        {
+            return Ok(Arc::clone(doc));
+        }
+        let recently_failed = cache
+            .failed_at
+            .is_some_and(|t| t.elapsed() < self.settings.min_refresh_interval);
+        if recently_failed {
+            return match &cache.doc {
+                Some((doc, _)) => Ok(Arc::clone(doc)),
+                None => Err(JwksError::Fetch {
+                    url: url.to_string(),
+                    message: "the last attempt failed moments ago; try again later".into(),
+                }),
+            };
+        }
+        let fetched = self
+            .download(&url)
+            .await
+            .map_err(|message| JwksError::Fetch {
+                url: url.to_string(),
+                message,
+            })
+            .and_then(|bytes| discovery::parse(&bytes, &self.settings.issuer));
+        match fetched {
+            Ok(doc) => {
+                let doc = Arc::new(doc);
+                cache.doc = Some((Arc::clone(&doc), Instant::now()));
+                cache.failed_at = None;
+                Ok(doc)
+            }
+            Err(e) => {
+                cache.failed_at = Some(Instant::now());
+                match &cache.doc {
+                    Some((doc, _)) => {
+                        tracing::warn!(error = %e, "refreshing the issuer's discovery document failed");
+                        Ok(Arc::clone(doc))
+                    }
+                    None => Err(e),
+                }
+            }
+        }
+    }
+
+    /// The HTTP client the verifier fetches with, for the sign-in's token
+    /// request to the same issuer.
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
     async fn fetch(&self) -> Result<Vec<Arc<Key>>, JwksError> {
         let bytes = match &self.settings.jwks {
+            JwksSource::Discovery => {
+                let url = self.discovery().await?.jwks_uri.clone();
+                self.download(&url)
+                    .await
+                    .map_err(|message| JwksError::Fetch {
+                        url: url.to_string(),
+                        message,
+                    })?
+            }
             JwksSource::File(path) => {
                 tokio::fs::read(path)
                     .await
@@ -254,7 +361,7 @@ impl OidcVerifier {
     }
 
     async fn download(&self, url: &reqwest::Url) -> Result<Vec<u8>, String> {
-        let mut res = self
+        let res = self
             .http
             .get(url.clone())
             .header(http::header::ACCEPT, "application/json")
@@ -264,14 +371,7 @@ impl OidcVerifier {
         if !res.status().is_success() {
             return Err(format!("HTTP {}", res.status()));
         }
-        let mut body = Vec::new();
-        while let Some(chunk) = res.chunk().await.map_err(|e| e.to_string())? {
-            if body.len() + chunk.len() > MAX_JWKS_BYTES {
-                return Err(format!("the key set is larger than {MAX_JWKS_BYTES} bytes"));
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok(body)
+        read_bounded(res).await
     }
 
     /// Reads the key set again because a token named a key we do not hold,
@@ -291,7 +391,7 @@ impl OidcVerifier {
     /// A URL's key set older than `refresh_interval` is fetched again in the
     /// background; this request goes on with the keys at hand.
     fn refresh_if_stale(self: &Arc<Self>) {
-        if !matches!(self.settings.jwks, JwksSource::Url(_)) {
+        if matches!(self.settings.jwks, JwksSource::File(_)) {
             return;
         }
         let stale = {
@@ -341,6 +441,16 @@ impl OidcVerifier {
 
     /// Checks a token and returns the principal its claims describe.
     pub async fn verify(self: &Arc<Self>, token: &str) -> Result<Principal, OidcError> {
+        self.verify_claims(token)
+            .await
+            .map(|(principal, _)| principal)
+    }
+
+    /// [`Self::verify`], also returning the token's claims.
+    pub async fn verify_claims(
+        self: &Arc<Self>,
+        token: &str,
+    ) -> Result<(Principal, Map<String, Value>), OidcError> {
         let header = Header::parse(token)?;
         let alg = self.algorithm(&header.alg)?;
         self.refresh_if_stale();
@@ -387,7 +497,8 @@ impl OidcVerifier {
             &self.settings,
             OffsetDateTime::now_utc().unix_timestamp(),
         )?;
-        Ok(self.settings.mapping.principal(&claims)?)
+        let principal = self.settings.mapping.principal(&claims)?;
+        Ok((principal, claims))
     }
 
     fn algorithm(&self, alg: &str) -> Result<Algorithm, OidcError> {
@@ -437,6 +548,18 @@ impl Header {
         let kid = value.get("kid").and_then(Value::as_str).map(str::to_owned);
         Ok(Self { alg, kid })
     }
+}
+
+/// A response body of at most [`MAX_JWKS_BYTES`].
+pub(crate) async fn read_bounded(mut res: reqwest::Response) -> Result<Vec<u8>, String> {
+    let mut body = Vec::new();
+    while let Some(chunk) = res.chunk().await.map_err(|e| e.to_string())? {
+        if body.len() + chunk.len() > MAX_JWKS_BYTES {
+            return Err(format!("the answer is larger than {MAX_JWKS_BYTES} bytes"));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// Whether a bearer token has the shape of a JWT (three base64url parts).
@@ -616,6 +739,7 @@ mod tests {
             refresh_interval: Duration::from_secs(900),
             min_refresh_interval: Duration::from_secs(10),
             mapping: ClaimMapping::default(),
+            dashboard: None,
         }
     }
 
