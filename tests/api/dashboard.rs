@@ -75,6 +75,21 @@ async fn the_page_and_its_modules_are_served_without_a_token_under_a_strict_poli
         ),
         ("/ui/notice.js", "text/javascript; charset=utf-8", "toast"),
         ("/ui/parts.js", "text/javascript; charset=utf-8", "badge"),
+        (
+            "/ui/sso.js",
+            "text/javascript; charset=utf-8",
+            "code_challenge",
+        ),
+        (
+            "/ui/submit.js",
+            "text/javascript; charset=utf-8",
+            "Idempotency-Key",
+        ),
+        (
+            "/ui/rules.js",
+            "text/javascript; charset=utf-8",
+            "importedModelName",
+        ),
         ("/ui/app.css", "text/css; charset=utf-8", ":root"),
         ("/ui/favicon.svg", "image/svg+xml", "<svg"),
     ] {
@@ -155,6 +170,32 @@ fn the_dashboard_is_not_in_the_api_document() {
             "{path} is not API"
         );
     }
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn without_an_identity_provider_the_page_signs_in_with_tokens_only(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let res = app
+        .client
+        .get(app.url("/ui/sign-in/config"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body, json!({ "enabled": false }));
+    let res = app
+        .client
+        .post(app.url("/ui/sign-in/token"))
+        .json(
+            &json!({"code": "c", "code_verifier": "v", "redirect_uri": "http://x/", "nonce": "n"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    assert_eq!(res.headers()["content-type"], "application/problem+json");
 }
 
 #[sqlx::test(migrations = "../migrations")]

@@ -10,4 +10,6 @@
 #![allow(clippy::print_stderr)]
 
 mod dashboard;
+mod sso;
+mod submit;
 mod support;

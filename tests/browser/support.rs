@@ -64,6 +64,15 @@ impl Stack {
     /// Bedrock jobs in the sim take `job_ms`: long enough for the page to
     /// show `importing` before `completed`.
     pub(crate) async fn start(pool: PgPool, job_ms: u64) -> Self {
+        Self::start_with(pool, job_ms, None).await
+    }
+
+    /// [`Self::start`], accepting OIDC tokens through `oidc` too.
+    pub(crate) async fn start_with(
+        pool: PgPool,
+        job_ms: u64,
+        oidc: Option<Arc<ferry_api::oidc::OidcVerifier>>,
+    ) -> Self {
         let sim = Sim::start(SimOptions {
             faults: FaultConfig {
                 job_duration_ms: job_ms,
@@ -76,10 +85,11 @@ impl Stack {
         .unwrap();
         let sample = sim.scenario().env("SAMPLE_MODEL_URI").unwrap().to_owned();
         let cloud = ferry_e2e::sim_cloud(&sim).await;
-        let app = TestApp::builder(pool.clone())
-            .cloud(Arc::clone(&cloud))
-            .spawn()
-            .await;
+        let mut builder = TestApp::builder(pool.clone()).cloud(Arc::clone(&cloud));
+        if let Some(oidc) = oidc {
+            builder = builder.oidc(oidc);
+        }
+        let app = builder.spawn().await;
         let ctx = Ctx {
             pool,
             cloud,
@@ -157,7 +167,7 @@ pub(crate) fn artifacts_dir() -> PathBuf {
         })
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

@@ -5,8 +5,8 @@
 //! These routes are not API: they stay out of the OpenAPI document and need
 //! no token, because a browser cannot send one when it loads a page or a
 //! script. They hold no data; the page asks the API for everything, with the
-//! token the user pasted. Every response carries a strict
-//! Content-Security-Policy (scripts and styles from Ferry only, nothing
+//! token the user pasted or the identity provider issued (`crate::sign_in`).
+//! Every response carries a strict Content-Security-Policy (scripts and styles from Ferry only, nothing
 //! inline), `nosniff`, and a strong `ETag` with `Cache-Control: no-cache`, so
 //! browsers revalidate cheaply and never run a stale script after an upgrade.
 
@@ -62,10 +62,13 @@ const ASSETS: &[Asset] = &[
     module!("app.js"),
     module!("state.js"),
     module!("session.js"),
+    module!("sso.js"),
     module!("routes.js"),
     module!("list.js"),
     module!("overview.js"),
     module!("detail.js"),
+    module!("submit.js"),
+    module!("rules.js"),
     module!("sections.js"),
     module!("preflight.js"),
     module!("card.js"),

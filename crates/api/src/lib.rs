@@ -13,6 +13,7 @@ pub mod oidc;
 mod openapi;
 mod routes;
 pub mod serve;
+mod sign_in;
 pub mod throttle;
 pub mod trace;
 
@@ -239,6 +240,7 @@ pub fn router(state: AppState) -> Router {
             }),
         )
         .merge(dashboard::router())
+        .merge(sign_in::router())
         .fallback(|| async { ApiError::not_found("route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(

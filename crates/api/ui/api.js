@@ -37,8 +37,9 @@ export function describe(err) {
 }
 
 export function makeApi(getToken) {
-  return async function api(method, path, body) {
-    const headers = { Accept: 'application/json' };
+  // `extra`: more request headers (an Idempotency-Key).
+  return async function api(method, path, body, extra = {}) {
+    const headers = { Accept: 'application/json', ...extra };
     const token = getToken();
     if (token) headers.Authorization = `Bearer ${token}`;
     const init = { method, headers, cache: 'no-store', credentials: 'omit' };

@@ -9,6 +9,8 @@
 //   routes.js    the page's addresses (#/?filters, #/imports/<id>)
 //   list.js      requests by environment and status (overview.js: the counts)
 //   detail.js    one request (sections.js, preflight.js: its parts)
+//   submit.js    the form for a new request (rules.js: Bedrock's field rules)
+//   sso.js       signing in through the organisation's identity provider
 //   actions.js   the buttons from the server's allowed_actions, and their dialogs (dialog.js)
 //   notice.js    the error banner and the toast
 //   api.js, live.js, dom.js, parts.js   the API client, the event stream, DOM helpers, shared pieces
@@ -18,9 +20,10 @@ import { connectLive } from './live.js';
 import { token, me, currentRoute, enterRoute, viewSeq, onSignIn, onSignOut } from './state.js';
 import { parseHash } from './routes.js';
 import { hideError } from './notice.js';
-import { resume, signOut } from './session.js';
+import { resume, signOut, logOut } from './session.js';
 import * as list from './list.js';
 import * as detail from './detail.js';
+import * as submit from './submit.js';
 
 // ------------------------------------------------------------- routing
 
@@ -29,6 +32,7 @@ function route() {
   hideError();
   const r = enterRoute(parseHash());
   if (r.kind === 'detail') detail.show(r.id);
+  else if (r.kind === 'new') submit.show();
   else list.show();
 }
 
@@ -101,7 +105,7 @@ onSignIn(() => {
   route();
 });
 onSignOut(stopLive);
-$('logout').addEventListener('click', () => signOut('Signed out.', true));
+$('logout').addEventListener('click', logOut);
 $('banner-close').addEventListener('click', hideError);
 window.addEventListener('hashchange', route);
 setInterval(() => refreshTimes(), 15000);

@@ -1,5 +1,5 @@
 // The page's addresses: `#/?environment=…&status=…` lists requests with
-// the API's filters, `#/imports/<id>` shows one.
+// the API's filters, `#/imports/<id>` shows one, `#/new` is the form for a new one.
 
 import { query } from './api.js';
 
@@ -10,6 +10,7 @@ export function parseHash() {
   const [path, qs] = raw.split('?');
   const m = /^\/imports\/([0-9a-fA-F-]{36})$/.exec(path);
   if (m) return { kind: 'detail', id: m[1].toLowerCase() };
+  if (path === '/new') return { kind: 'new' };
   const params = new URLSearchParams(qs || '');
   const filters = {};
   for (const k of FILTERS) if (params.get(k)) filters[k] = params.get(k);
