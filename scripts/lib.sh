@@ -185,3 +185,19 @@ wait_http() {
     echo "timed out waiting for $url" >&2
     return 1
 }
+
+# npm's oidc-provider (a certified OpenID Connect provider) for the dashboard's sign-in test
+# (tests/browser/sso.rs): `npm ci` of tests/oidc-provider/package-lock.json into
+# $CACHE/oidc-provider, redone when the lockfile changes. Sets FERRY_OIDC_PROVIDER_DIR.
+ensure_node_tools() {
+    local src="$ROOT/tests/oidc-provider" dir="$CACHE/oidc-provider"
+    command -v npm >/dev/null 2>&1 || { echo "npm is missing: install Node.js 20 or newer (apt-get install -y nodejs npm)" >&2; exit 1; }
+    if [ ! -d "$dir/node_modules/oidc-provider" ] || ! cmp -s "$src/package-lock.json" "$dir/package-lock.json"; then
+        log "installing the test OpenID provider (npm ci) into $dir"
+        rm -rf "$dir"
+        mkdir -p "$dir"
+        cp "$src/package.json" "$src/package-lock.json" "$dir/"
+        (cd "$dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null)
+    fi
+    export FERRY_OIDC_PROVIDER_DIR="$dir"
+}

@@ -34,6 +34,7 @@ add_counts() { # add_counts NAME STATUS "…N passed… M failed…" (a runner's
 ensure_postgres
 ensure_chromium
 ensure_prometheus
+ensure_node_tools
 log "PostgreSQL: ${DATABASE_URL%%@*}@${DATABASE_URL#*@}"
 # Queries are compiled against the committed .sqlx data, never a live database.
 export SQLX_OFFLINE=true
