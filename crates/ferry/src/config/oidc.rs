@@ -421,7 +421,8 @@ mod tests {
                 "auth.oidc.role_map.ml-admins",
             ),
             (
-                base.replace("audience = \"ferry\"", "audience = []"),
+                base.replace("audience = \"ferry\"", "audience = []")
+                    .replace("client_id = \"ferry-dashboard\"\n", ""),
                 "auth.oidc.audience",
             ),
             (
@@ -487,6 +488,7 @@ mod tests {
             jail.set_env("FERRY_AUTH__OIDC__AUDIENCE", "ferry");
             jail.set_env("FERRY_AUTH__OIDC__JWKS_URL", "https://idp.example.com/jwks");
             jail.set_env("FERRY_AUTH__OIDC__CLOCK_SKEW_SECS", "30");
+            jail.set_env("FERRY_AUTH__OIDC__CLIENT_ID", "ferry-dashboard");
             let c = Config::load(&ConfigSource {
                 path: "ferry.toml".into(),
                 explicit: true,
