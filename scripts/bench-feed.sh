@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# What numbering the event feed at commit costs writers. pgbench runs the
-# worker's typical write (update a request, append its event, commit) against
-# import_events, whose deferred trigger numbers each event from one counter
-# row, and against an identical table without the trigger (the baseline), on
-# the same Postgres in the same run, at 1 and at C concurrent clients.
+# What the event feed costs writers. pgbench runs the worker's typical write
+# (update a request, append its event, commit) against import_events, whose
+# trigger marks each event pending, while the sequencer numbers pending
+# events after commit (one more pgbench client calling event_feed_sequence()
+# every 20 ms, as each replica's feed reader does), and against an identical
+# table without the trigger (the baseline), on the same Postgres in the same
+# run, at 1 and at C concurrent clients.
 #   scripts/bench-feed.sh [SECONDS per run, default 10] [C, default 8]
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -47,9 +49,19 @@ INSERT INTO $table (import_id, actor, kind, detail)
 COMMIT;
 SQL
 done
+cat >"$work/sequencer.sql" <<'SQL'
+SELECT event_feed_sequence();
+\sleep 20 ms
+SQL
 tps() { # tps TABLE CLIENTS
+    local sequencer=
+    if [ "$1" = import_events ]; then
+        pgbench -n -c 1 -T "$seconds" -f "$work/sequencer.sql" "$db" >/dev/null 2>&1 &
+        sequencer=$!
+    fi
     pgbench -n -c "$2" -j "$(( $2 < 2 ? 1 : 2 ))" -T "$seconds" -f "$work/$1.sql" "$db" 2>/dev/null |
         sed -nE 's/^tps = ([0-9.]+).*/\1/p'
+    if [ -n "$sequencer" ]; then wait "$sequencer"; fi
 }
 printf '%-10s %14s %14s %8s\n' clients "baseline tps" "feed tps" ratio
 for c in 1 "$clients"; do
@@ -57,7 +69,14 @@ for c in 1 "$clients"; do
     feed="$(tps import_events "$c")"
     printf '%-10s %14.0f %14.0f %8.2f\n' "$c" "$base" "$feed" "$(echo "$feed / $base" | bc -l)"
 done
+psql "$db" -qtAc "SELECT event_feed_sequence()" >/dev/null
 gaps="$(psql "$db" -qtAc "SELECT count(*) - max(seq) FROM event_feed")"
 echo "feed positions: $(psql "$db" -qtAc 'SELECT count(*) FROM event_feed'), gaps: $((-gaps))"
 [ "$gaps" = 0 ]
+# Every event numbered exactly once, one request's events in insert order.
+bad="$(psql "$db" -qtAc "SELECT (SELECT count(*) FROM import_events) - (SELECT count(*) FROM event_feed)
+    + (SELECT count(*) FROM (SELECT f.seq, e.id, lag(e.id) OVER (PARTITION BY e.import_id ORDER BY f.seq) AS prev
+        FROM event_feed f JOIN import_events e ON e.id = f.event_id) o WHERE prev > id)")"
+echo "events not numbered once or out of order within a request: $bad"
+[ "$bad" = 0 ]
 psql "$DATABASE_URL" -qtAc "DROP DATABASE IF EXISTS ferry_bench_feed WITH (FORCE)" >/dev/null

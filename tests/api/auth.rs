@@ -48,9 +48,33 @@ async fn revoked_and_expired_tokens_are_refused(pool: PgPool) {
     ferry_store::tokens::insert(&mut conn, id, "old", Role::Viewer, None, &new.digest, None)
         .await
         .unwrap();
+    // Used on two replicas, so both hold it in their token cache.
+    let other = TestApp::spawn(
+        PgPool::connect_with((*app.pool.connect_options()).clone())
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(app.get(&new.secret, "/v1/imports").await.status(), 200);
+    assert_eq!(other.get(&new.secret, "/v1/imports").await.status(), 200);
     ferry_store::tokens::revoke(&mut conn, id).await.unwrap();
-    problem(app.get(&new.secret, "/v1/imports").await, 401).await;
+    // Every replica drops its cache when told (NOTIFY): well before the
+    // cache's own expiry, the revoked token is refused everywhere.
+    for replica in [&app, &other] {
+        let deadline = tokio::time::Instant::now() + ferry_api::token_cache::TTL / 2;
+        loop {
+            let res = replica.get(&new.secret, "/v1/imports").await;
+            if res.status() == 401 {
+                problem(res, 401).await;
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "a revoked token is still accepted"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
 
     let expired = ferry_api::auth::generate_token();
     let past = time::OffsetDateTime::now_utc() - time::Duration::minutes(1);

@@ -17,7 +17,10 @@ async fn second_replica(pool: &PgPool) -> TestApp {
 }
 
 /// Every event in the database, in feed order: (seq, import id, kind).
+/// Events are numbered after they commit; number what is pending first.
 async fn feed_in_db(pool: &PgPool) -> Vec<(i64, String, String)> {
+    let mut conn = pool.acquire().await.unwrap();
+    ferry_store::feed::sequence(&mut conn).await.unwrap();
     sqlx::query_as::<_, (i64, String, String)>(
         "SELECT f.seq, e.import_id::text, e.kind FROM event_feed f \
          JOIN import_events e ON e.id = f.event_id ORDER BY f.seq",

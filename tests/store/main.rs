@@ -191,7 +191,8 @@ async fn waiting_requests_are_not_claimed_but_admitted_within_the_quota_in_fair_
     let rec = imports::get(&mut conn, r3.id).await.unwrap();
     assert_eq!(
         work::queue_position(&mut conn, &rec).await.unwrap(),
-        Some(4)
+        None,
+        "places are stored by the scheduler, not computed on a read"
     );
 
     let quota = Quota {
@@ -202,6 +203,18 @@ async fn waiting_requests_are_not_claimed_but_admitted_within_the_quota_in_fair_
         .await
         .unwrap();
     assert_eq!(admitted, vec![Admission::Admitted(r1.id)]);
+    let mut places = Vec::new();
+    for n in [&v1, &r2, &r3] {
+        let rec = imports::get(&mut conn, n.id).await.unwrap();
+        places.push(work::queue_position(&mut conn, &rec).await.unwrap());
+    }
+    assert_eq!(
+        places,
+        vec![Some(1), Some(2), Some(3)],
+        "the scheduler stored the places of those left waiting"
+    );
+    let rec = imports::get(&mut conn, r1.id).await.unwrap();
+    assert_eq!(work::queue_position(&mut conn, &rec).await.unwrap(), None);
     assert!(
         ferry_worker::admit(&mut conn, &dev(quota, true))
             .await

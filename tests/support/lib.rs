@@ -148,6 +148,10 @@ impl TestAppBuilder {
                 feed_buffer,
             ),
             oidc,
+            tokens: ferry_api::token_cache::TokenCache::start(
+                &pool,
+                tokio_util::sync::CancellationToken::new(),
+            ),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();

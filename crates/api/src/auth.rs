@@ -125,18 +125,33 @@ async fn verify(state: &AppState, token: &str) -> Result<Principal, ApiError> {
     Ok(principal)
 }
 
-/// The principal of a `ferry_` token, looked up by its digest.
+/// The principal of a `ferry_` token, looked up by its digest (from this
+/// replica's [`crate::token_cache`] when it looked it up moments ago).
 async fn ferry_token(state: &AppState, token: &str) -> Result<Principal, ApiError> {
+    let digest = digest(token);
+    if let Some(principal) = state.tokens.get(&digest) {
+        return Ok(principal);
+    }
+    let generation = state.tokens.generation();
     let mut conn = ferry_store::acquire(&state.pool).await?;
-    let record = ferry_store::tokens::find_live(&mut conn, &digest(token))
+    let record = ferry_store::tokens::find_live(&mut conn, &digest)
         .await?
         .ok_or_else(|| ApiError::invalid_token("the token is unknown, revoked or expired"))?;
-    Ok(Principal {
+    drop(conn);
+    let expires_in = record.expires_at.map(|at| {
+        std::time::Duration::try_from(at - time::OffsetDateTime::now_utc())
+            .unwrap_or(std::time::Duration::ZERO)
+    });
+    let principal = Principal {
         id: format!("token:{}", record.id),
         name: record.name,
         role: record.role,
         team: record.team,
-    })
+    };
+    state
+        .tokens
+        .put(generation, digest, principal.clone(), expires_in);
+    Ok(principal)
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! This process's view of the event feed: one reader per replica. It listens
-//! for notifications (from any replica, delivered at commit), reads what was
-//! committed with one pool connection, and broadcasts each message to every
+//! for notifications (from any replica, delivered at commit), numbers what
+//! was committed ([`ferry_store::feed::sequence`]) and reads it with one pool
+//! connection, and broadcasts each message to every
 //! open event stream, which filters it in memory. Idle streams hold no pool
 //! connection; a stream that falls more than the buffer behind is dropped
 //! and resumes from the database when its client reconnects.
@@ -10,8 +11,8 @@ use std::time::Duration;
 
 use ferry_domain::events::Message;
 use ferry_store::PgPool;
-use ferry_store::feed::{FeedFilter, head, page_upto};
-use ferry_store::notify::{EVENTS_CHANNEL, Listener};
+use ferry_store::feed::{FeedFilter, page_upto, sequence};
+use ferry_store::notify::{EVENTS_CHANNEL, Listener, WORK_CHANNEL};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
@@ -20,9 +21,11 @@ use tokio_util::sync::CancellationToken;
 pub const DEFAULT_BUFFER: usize = 1024;
 /// Messages read from the database per query.
 const PAGE: u32 = 500;
-/// Re-read the feed this often even without a notification (a safety net
-/// for a lost `LISTEN` connection).
-const RECHECK: Duration = Duration::from_secs(10);
+/// Look for events to number this often even without a notification:
+/// writers do not notify (a `NOTIFY` serializes commits), so this bounds the
+/// delay of an event committed without a status change. The look is one
+/// indexed probe of an empty table.
+const RECHECK: Duration = Duration::from_millis(200);
 /// Wait this long before reading again after a failed read.
 const RETRY: Duration = Duration::from_secs(1);
 
@@ -82,10 +85,12 @@ impl Feed {
 /// and publish it. Published positions are consecutive, so a stream that
 /// sees a jump knows it missed something.
 async fn run(pool: PgPool, tx: broadcast::Sender<Arc<Published>>, stop: CancellationToken) {
-    // Listen before reading the head, so nothing committed in between is missed.
+    // Listen before reading the head, so nothing committed in between is
+    // missed: to new positions (numbered by any replica) and to new work or
+    // status changes, which most events come with.
     let mut listener = tokio::select! {
         () = stop.cancelled() => return,
-        l = Listener::start(&pool, &[EVENTS_CHANNEL], "events") => l,
+        l = Listener::start(&pool, &[EVENTS_CHANNEL, WORK_CHANNEL], "events") => l,
     };
     let mut cursor = None;
     loop {
@@ -104,8 +109,8 @@ async fn run(pool: PgPool, tx: broadcast::Sender<Arc<Published>>, stop: Cancella
     }
 }
 
-/// Publishes every message after `cursor` up to the committed head, and
-/// moves `cursor` there. The first call only finds the head: streams read
+/// Numbers what was committed, publishes every message after `cursor` up to
+/// the head, and moves `cursor` there. The first call only finds the head: streams read
 /// what came before from the database themselves.
 async fn catch_up(
     pool: &PgPool,
@@ -113,7 +118,7 @@ async fn catch_up(
     cursor: &mut Option<i64>,
 ) -> Result<(), ferry_store::StoreError> {
     let mut conn = ferry_store::acquire(pool).await?;
-    let upto = head(&mut conn).await?;
+    let upto = sequence(&mut conn).await?;
     let Some(mut after) = *cursor else {
         *cursor = Some(upto);
         return Ok(());

@@ -15,6 +15,7 @@ mod routes;
 pub mod serve;
 mod sign_in;
 pub mod throttle;
+pub mod token_cache;
 pub mod trace;
 
 use std::sync::Arc;
@@ -94,6 +95,8 @@ pub struct AppState {
     /// Verifies OIDC JWTs; `None` when no issuer is configured (JWTs are
     /// then refused with a 401 saying so).
     pub oidc: Option<Arc<oidc::OidcVerifier>>,
+    /// `ferry_` token lookups of the last seconds, dropped on revocation.
+    pub tokens: token_cache::TokenCache,
 }
 
 fn routes() -> OpenApiRouter<AppState> {

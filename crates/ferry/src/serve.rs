@@ -60,6 +60,7 @@ pub(crate) async fn run(config: &Config, roles: Roles) -> anyhow::Result<()> {
             cloud: Some(Arc::clone(&cloud)),
             feed: ferry_api::feed::Feed::start(&pool, shutdown.clone()),
             oidc,
+            tokens: ferry_api::token_cache::TokenCache::start(&pool, shutdown.clone()),
         };
         let listener = TcpListener::bind(config.server.listen)
             .await

@@ -1,9 +1,11 @@
 //! The event feed: import events in commit order (`event_feed.seq`), for the
 //! SSE stream and the webhook fan-out.
 //!
-//! Positions are dense and visible in order (see the migration), so a reader
-//! that remembers the last position it has seen can always resume without a
-//! gap: everything at or below the committed head is final.
+//! Positions are dense and visible in order, so a reader that remembers the
+//! last position it has seen can always resume without a gap: everything at
+//! or below the committed head is final. Events are numbered after they
+//! commit, by [`sequence`] (see `migrations/*_feed_sequencer.sql`), which the
+//! feed's readers run before they read: writers never wait for one another.
 
 use ferry_domain::events::{EventBody, ImportEventData, Message, MessageData};
 use ferry_domain::ids::ImportId;
@@ -40,6 +42,18 @@ impl FeedFilter {
                 .as_ref()
                 .is_none_or(|kinds| kinds.contains(&data.event.kind))
     }
+}
+
+/// Numbers every event committed so far and not yet numbered, and returns
+/// the head. Cheap when nothing is pending (one indexed probe, no write);
+/// otherwise one short transaction under an advisory lock, whose commit
+/// notifies [`crate::notify::EVENTS_CHANNEL`]. Run it outside a transaction:
+/// the numbers are released at its commit.
+pub async fn sequence(conn: &mut PgConnection) -> Result<i64, StoreError> {
+    let rec = sqlx::query!(r#"SELECT event_feed_sequence() AS "head!""#)
+        .fetch_one(conn)
+        .await?;
+    Ok(rec.head)
 }
 
 /// The last committed position; every position at or below it is final.

@@ -12,6 +12,8 @@ use crate::StoreError;
 pub const WORK_CHANNEL: &str = "ferry_work";
 /// The channel `event_feed_number` notifies with each new feed position.
 pub const EVENTS_CHANNEL: &str = "ferry_events";
+/// The channel notified when tokens are revoked, changed or deleted.
+pub const TOKENS_CHANNEL: &str = "ferry_tokens";
 /// The channel notified when a webhook delivery is queued.
 pub const WEBHOOKS_CHANNEL: &str = "ferry_webhooks";
 

@@ -1,10 +1,13 @@
 //! What the metrics endpoint reads from Postgres: the same on every replica, read
 //! in one statement so a scrape costs one round trip.
 //!
-//! Every part is a `GROUP BY` over an index (`import_requests_status_environment_since`,
-//! `import_requests_placement`, `webhook_deliveries_due`) or a table with a row per
-//! hosting account and Region (`call_budgets`), so its rows are bounded by the
-//! configuration (statuses x environments, placements), not by the number of requests.
+//! Every part reads rows bounded by the configuration (statuses x environments,
+//! placements) or by the work in progress, never by the number of requests
+//! stored: counts from the counter tables kept by triggers (`status_counts`,
+//! `placement_usage`), each status and environment's oldest request by one
+//! probe of `import_requests_status_environment_since`, the waiting line
+//! through `import_requests_waiting`, and the backlog through
+//! `webhook_deliveries_due`.
 
 use sqlx::PgConnection;
 
@@ -64,27 +67,37 @@ pub async fn snapshot(
     burst: f64,
 ) -> Result<Snapshot, StoreError> {
     let rows = sqlx::query!(
-        r#"SELECT 'status' AS "part!", status AS "a!", environment AS "b!",
-                  count(*) AS "n!", 0::bigint AS "m!",
-                  EXTRACT(EPOCH FROM now() - min(status_since))::float8 AS "x!"
-           FROM import_requests GROUP BY status, environment
+        r#"SELECT 'status' AS "part!", c.status AS "a!", c.environment AS "b!",
+                  c.requests AS "n!", 0::bigint AS "m!",
+                  COALESCE(EXTRACT(EPOCH FROM now() - (
+                      SELECT min(r.status_since) FROM import_requests r
+                      WHERE r.status = c.status AND r.environment = c.environment))::float8, 0) AS "x!"
+           FROM (SELECT status, environment, sum(requests)::bigint AS requests
+                 FROM status_counts GROUP BY status, environment) c
+           WHERE c.requests > 0
            UNION ALL
-           SELECT 'placement', hosting_account, region,
-                  count(*) FILTER (WHERE status = 'validating' AND preflight_passed IS TRUE),
-                  count(*) FILTER (WHERE status IN ('submitting', 'importing')),
-                  COALESCE(EXTRACT(EPOCH FROM now() - min(status_since)
-                      FILTER (WHERE status = 'validating' AND preflight_passed IS TRUE))::float8, 0)
-           FROM import_requests
-           WHERE status IN ('validating', 'submitting', 'importing', 'verifying', 'completed', 'deleting')
-             AND hosting_account IS NOT NULL AND region IS NOT NULL
-           GROUP BY hosting_account, region
+           SELECT 'placement', u.hosting_account, u.region,
+                  COALESCE(w.waiting, 0), u.in_flight, COALESCE(w.oldest, 0)
+           FROM placement_usage u
+           LEFT JOIN (
+               SELECT hosting_account, region, count(*) AS waiting,
+                      EXTRACT(EPOCH FROM now() - min(status_since))::float8 AS oldest
+               FROM import_requests
+               WHERE status = 'validating' AND preflight_passed IS TRUE
+               GROUP BY hosting_account, region) w
+             ON w.hosting_account = u.hosting_account AND w.region = u.region
            UNION ALL
-           SELECT 'models', hosting_account, region,
-                  count(*), 0, 0
-           FROM import_requests
-           WHERE status IN ('submitting', 'importing', 'verifying', 'completed', 'deleting')
-             AND hosting_account IS NOT NULL AND region IS NOT NULL
-           GROUP BY hosting_account, region
+           SELECT 'placement', w.hosting_account, w.region, count(*), 0,
+                  EXTRACT(EPOCH FROM now() - min(w.status_since))::float8
+           FROM import_requests w
+           WHERE w.status = 'validating' AND w.preflight_passed IS TRUE
+             AND w.hosting_account IS NOT NULL AND w.region IS NOT NULL
+             AND NOT EXISTS (SELECT 1 FROM placement_usage u
+                             WHERE u.hosting_account = w.hosting_account AND u.region = w.region)
+           GROUP BY w.hosting_account, w.region
+           UNION ALL
+           SELECT 'models', hosting_account, region, models, 0, 0
+           FROM placement_usage
            UNION ALL
            SELECT 'budget', account, region, 0, 0,
                   LEAST($2::float8, tokens + EXTRACT(EPOCH FROM (clock_timestamp() - updated_at))::float8 * $1::float8)

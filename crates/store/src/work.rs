@@ -14,6 +14,7 @@ use ferry_domain::status::Status;
 use sqlx::PgConnection;
 use sqlx::types::Json;
 use time::OffsetDateTime;
+use uuid::Uuid;
 
 use crate::StoreError;
 use crate::imports::{ImportRecord, ImportRow};
@@ -164,23 +165,35 @@ pub async fn backfill_placement(
 /// team's second (round robin by arrival), and among those, the team served
 /// least recently goes first, so one team's batch cannot starve another
 /// team's single request.
+///
+/// Reads the waiting requests through `import_requests_waiting` and, per
+/// waiting team, its last service through one probe of
+/// `import_requests_last_served` (or `import_requests_submitting`): rows
+/// bounded by the line, not by the placement's history.
 pub async fn waiting_line(
     conn: &mut PgConnection,
     account: &AccountId,
     region: &Region,
 ) -> Result<Vec<ImportId>, StoreError> {
     let rows = sqlx::query_scalar!(
-        r#"SELECT w.id AS "id!" FROM (
+        r#"WITH w AS (
                SELECT id, team, row_number() OVER (PARTITION BY team ORDER BY id) AS team_rank
                FROM import_requests
                WHERE hosting_account = $1 AND region = $2
-                 AND status = 'validating' AND preflight_passed IS TRUE) w
-           LEFT JOIN (
-               SELECT team,
-                      max(COALESCE(submitted_at, CASE WHEN status = 'submitting' THEN now() END)) AS last_served
-               FROM import_requests
-               WHERE hosting_account = $1 AND region = $2
-               GROUP BY team) s ON s.team = w.team
+                 AND status = 'validating' AND preflight_passed IS TRUE),
+           s AS (
+               SELECT t.team,
+                      CASE WHEN EXISTS (
+                               SELECT 1 FROM import_requests r
+                               WHERE r.hosting_account = $1 AND r.region = $2 AND r.team = t.team
+                                 AND r.status = 'submitting' AND r.submitted_at IS NULL)
+                           THEN now()
+                           ELSE (SELECT max(r.submitted_at) FROM import_requests r
+                                 WHERE r.hosting_account = $1 AND r.region = $2 AND r.team = t.team
+                                   AND r.submitted_at IS NOT NULL)
+                      END AS last_served
+               FROM (SELECT DISTINCT team FROM w) t)
+           SELECT w.id AS "id!" FROM w JOIN s ON s.team = w.team
            ORDER BY w.team_rank, s.last_served NULLS FIRST, w.id"#,
         account.as_str(),
         region.as_str()
@@ -190,19 +203,63 @@ pub async fn waiting_line(
     Ok(rows.into_iter().map(ImportId::from_uuid).collect())
 }
 
-/// A request's 1-based place in its waiting line, if it is waiting.
+/// Stores `line` as the waiting positions of one hosting account and
+/// Region (1-based, in order), if they differ from what is stored. The
+/// scheduler calls it when it has read the line, under the placement's lock.
+pub async fn store_positions(
+    conn: &mut PgConnection,
+    account: &AccountId,
+    region: &Region,
+    line: &[ImportId],
+) -> Result<bool, StoreError> {
+    let stored = sqlx::query_scalar!(
+        r#"SELECT import_id FROM waiting_positions
+           WHERE hosting_account = $1 AND region = $2 ORDER BY position"#,
+        account.as_str(),
+        region.as_str()
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    if stored.len() == line.len() && stored.iter().zip(line).all(|(a, b)| *a == b.as_uuid()) {
+        return Ok(false);
+    }
+    let ids: Vec<Uuid> = line.iter().map(|id| id.as_uuid()).collect();
+    sqlx::query!(
+        r#"DELETE FROM waiting_positions WHERE hosting_account = $1 AND region = $2"#,
+        account.as_str(),
+        region.as_str()
+    )
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query!(
+        r#"INSERT INTO waiting_positions (import_id, hosting_account, region, position)
+           SELECT l.id, $1, $2, l.position::int
+           FROM unnest($3::uuid[]) WITH ORDINALITY AS l(id, position)"#,
+        account.as_str(),
+        region.as_str(),
+        &ids
+    )
+    .execute(conn)
+    .await?;
+    Ok(true)
+}
+
+/// A request's 1-based place in its waiting line, if it is waiting: the
+/// place the scheduler stored when it last read the line.
 pub async fn queue_position(
     conn: &mut PgConnection,
     record: &ImportRecord,
 ) -> Result<Option<usize>, StoreError> {
-    let (Some(account), Some(region)) = (&record.hosting_account, &record.region) else {
-        return Ok(None);
-    };
     if record.status != Status::Validating || record.preflight_passed != Some(true) {
         return Ok(None);
     }
-    let line = waiting_line(conn, account, region).await?;
-    Ok(line.iter().position(|id| *id == record.id).map(|p| p + 1))
+    let position = sqlx::query_scalar!(
+        r#"SELECT position FROM waiting_positions WHERE import_id = $1"#,
+        record.id.as_uuid()
+    )
+    .fetch_optional(conn)
+    .await?;
+    Ok(position.and_then(|p| usize::try_from(p).ok()))
 }
 
 /// What one hosting account and Region holds now.
@@ -233,25 +290,26 @@ pub async fn lock_placement(
     Ok(())
 }
 
-/// Counts one hosting account and Region's jobs in flight and models held.
+/// One hosting account and Region's jobs in flight and models held: one row
+/// of `placement_usage`, kept by a trigger with every status change.
 pub async fn usage(
     conn: &mut PgConnection,
     account: &AccountId,
     region: &Region,
 ) -> Result<Usage, StoreError> {
     let r = sqlx::query!(
-        r#"SELECT count(*) FILTER (WHERE status IN ('submitting', 'importing')) AS "in_flight!",
-                  count(*) FILTER (WHERE status IN ('submitting', 'importing', 'verifying', 'completed', 'deleting')) AS "models!"
-           FROM import_requests WHERE hosting_account = $1 AND region = $2"#,
+        r#"SELECT in_flight, models FROM placement_usage
+           WHERE hosting_account = $1 AND region = $2"#,
         account.as_str(),
         region.as_str()
     )
-    .fetch_one(conn)
+    .fetch_optional(conn)
     .await?;
-    Ok(Usage {
+    Ok(r.map(|r| Usage {
         in_flight: r.in_flight,
         models: r.models,
     })
+    .unwrap_or_default())
 }
 
 /// Takes one token from the call budget of a hosting account and Region, a

@@ -47,6 +47,17 @@ pub enum Admission {
     RefusedOverModelLimit(ImportId),
 }
 
+impl Admission {
+    /// The request decided on.
+    pub fn id(&self) -> ImportId {
+        match self {
+            Self::Admitted(id)
+            | Self::AdmittedOverModelLimit(id)
+            | Self::RefusedOverModelLimit(id) => *id,
+        }
+    }
+}
+
 /// One decision, with the number of models the account held when it was made
 /// (the refusal names it).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -135,7 +146,8 @@ pub fn update_for(placement: &Placement, decision: &Decision, now: OffsetDateTim
 }
 
 /// Moves the heads of `placement`'s waiting line into `submitting` while it
-/// has free job slots, in the caller's transaction. Serialised per account
+/// has free job slots, and stores the places of those left waiting, in the
+/// caller's transaction. Serialised per account
 /// and Region across replicas, so two workers cannot both take the last slot.
 #[tracing::instrument(skip_all, fields(account = %placement.account, region = %placement.region), err)]
 pub async fn admit(
@@ -145,9 +157,6 @@ pub async fn admit(
     let (account, region) = (&placement.account, &placement.region);
     work::lock_placement(conn, account, region).await?;
     let usage = work::usage(conn, account, region).await?;
-    if usage.in_flight >= placement.quota.concurrent_jobs {
-        return Ok(Vec::new());
-    }
     let line = work::waiting_line(conn, account, region).await?;
     let now = OffsetDateTime::now_utc();
     let mut out = Vec::new();
@@ -155,6 +164,12 @@ pub async fn admit(
         ferry_store::imports::update(conn, &update_for(placement, &decision, now)).await?;
         out.push(decision.admission);
     }
+    // What is left of the line keeps its order: store the places reads show.
+    let left: Vec<ImportId> = line
+        .into_iter()
+        .filter(|id| !out.iter().any(|a| a.id() == *id))
+        .collect();
+    work::store_positions(conn, account, region, &left).await?;
     Ok(out)
 }
 

@@ -12,7 +12,7 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use ferry_domain::net::AddressPolicy;
-use ferry_store::notify::{EVENTS_CHANNEL, Listener, WEBHOOKS_CHANNEL};
+use ferry_store::notify::{EVENTS_CHANNEL, Listener, WEBHOOKS_CHANNEL, WORK_CHANNEL};
 use ferry_store::sealed::{SecretKeys, open_with};
 use ferry_store::webhooks::{self as store, Attempt, DueDelivery, Outcome, SigningSecret};
 use ferry_store::{PgPool, StoreError};
@@ -143,6 +143,8 @@ pub async fn dispatch_once(
     http: &reqwest::Client,
     settings: &WebhookSettings,
 ) -> Result<usize, StoreError> {
+    // Number what was committed (another replica may have), then fan out.
+    ferry_store::feed::sequence(&mut *ferry_store::acquire(pool).await?).await?;
     let mut tx = ferry_store::begin(pool).await?;
     let queued = store::fan_out(&mut tx, FAN_OUT_BATCH).await?;
     tx.commit().await?;
@@ -320,7 +322,12 @@ pub async fn run(pool: PgPool, settings: WebhookSettings, shutdown: Cancellation
         }
     };
     let settings = Arc::new(settings);
-    let mut wake = Listener::start(&pool, &[EVENTS_CHANNEL, WEBHOOKS_CHANNEL], "webhooks").await;
+    let mut wake = Listener::start(
+        &pool,
+        &[EVENTS_CHANNEL, WEBHOOKS_CHANNEL, WORK_CHANNEL],
+        "webhooks",
+    )
+    .await;
     tracing::info!(owner = %settings.owner, "webhook dispatcher started");
     loop {
         let busy = match dispatch_once(&pool, &http, &settings).await {
