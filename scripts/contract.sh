@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
-# Runs schemathesis against a live `ferry serve` (fresh database, the example
-# configuration, an admin token), bounded in examples and time. Fails on any
-# 5xx and on any response that contradicts openapi/ferry.json.
+# Runs schemathesis against a live `ferry serve` with its worker (fresh
+# database, the example configuration, an admin token, `ferry sim` as AWS),
+# with every check (`--checks all`) and every phase (examples, coverage,
+# fuzzing, and stateful, which chains operations by the document's links),
+# bounded in examples and time. Fails on any 5xx, on any response that
+# contradicts openapi/ferry.json, on valid data refused and invalid data
+# accepted. The business refusals a schema cannot carry are listed, each with
+# its reason, in tests/contract/schemathesis.toml.
 #
-# Environment: SCHEMATHESIS_MAX_EXAMPLES (default 150), SCHEMATHESIS_SEED
+# Environment: SCHEMATHESIS_MAX_EXAMPLES (default 100), SCHEMATHESIS_SEED
 # (default fixed, for reproducible CI runs), FERRY_BIN (default
 # $CARGO_TARGET_DIR/debug/ferry, built by the test run).
 set -euo pipefail
@@ -21,15 +26,17 @@ log_file="$(mktemp)"
 # AWS is the local sim: endpoints that call AWS (a live preflight) get real
 # answers, and nothing leaves this machine.
 sim_env="$(mktemp -u)"
-"$bin" sim --port 0 --env-file "$sim_env" >/dev/null 2>&1 &
+"$bin" sim --port 0 --env-file "$sim_env" --job-duration 1 >/dev/null 2>&1 &
 sim=$!
 for _ in $(seq 1 100); do [ -s "$sim_env" ] && break; sleep 0.1; done
 # shellcheck disable=SC1090
 . "$sim_env"
-# The API alone: schemathesis checks the HTTP contract, not the pipeline.
-# Webhook secrets are sealed at rest: a throwaway key for this run.
+# The worker runs, as in production: requests move on while schemathesis
+# acts on them. Webhook secrets are sealed at rest: a throwaway key for this run.
 FERRY_WEBHOOK_KEY="contract:$(head -c 32 /dev/urandom | base64)" \
-    FERRY_WORKER__ENABLED=false FERRY_SERVER__LISTEN="127.0.0.1:$port" \
+    FERRY_WORKER__ENABLED=true FERRY_WORKER__TICK_MILLIS=200 \
+    FERRY_WORKER__POLL_INITIAL_SECS=1 FERRY_WORKER__POLL_MAX_SECS=2 \
+    FERRY_SERVER__LISTEN="127.0.0.1:$port" \
     FERRY_AWS__ENDPOINT_URL="$SIM_ENDPOINT" \
     FERRY_AWS__ACCESS_KEY_ID="$FERRY_SERVICE_ACCESS_KEY_ID" \
     FERRY_AWS__SECRET_ACCESS_KEY="$FERRY_SERVICE_SECRET_ACCESS_KEY" \
@@ -46,13 +53,13 @@ wait_http "http://127.0.0.1:$port/readyz"
 status=0
 # GET /v1/events is an endless stream, which a request timeout would count as
 # a failure; its contract is tested over real HTTP in tests/api/events.rs.
-timeout 600 schemathesis run openapi/ferry.json \
+timeout 600 schemathesis --config-file tests/contract/schemathesis.toml run openapi/ferry.json \
     --url "http://127.0.0.1:$port" \
     --exclude-path /v1/events \
     --header "Authorization: Bearer $token" \
-    --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance \
-    --phases examples,coverage,fuzzing \
-    --max-examples "${SCHEMATHESIS_MAX_EXAMPLES:-150}" \
+    --checks all \
+    --phases examples,coverage,fuzzing,stateful \
+    --max-examples "${SCHEMATHESIS_MAX_EXAMPLES:-100}" \
     --seed "${SCHEMATHESIS_SEED:-20261128}" \
     --request-timeout 10 \
     --workers 2 \

@@ -73,6 +73,26 @@ ensure_python_tools() {
     export PATH="$venv/bin:$PATH"
 }
 
+# The TypeScript client's npm packages (tests/client-ts/package-lock.json:
+# openapi-typescript, openapi-fetch, typescript), installed with `npm ci` once
+# per lockfile under $CACHE/client-ts/<hash of the lockfile>. Sets
+# CLIENT_TS_MODULES to their node_modules.
+ensure_client_ts_tools() {
+    local src="$ROOT/tests/client-ts" key dir
+    command -v npm >/dev/null || { echo "npm is missing (apt-get install nodejs npm)" >&2; return 1; }
+    key="$(sha256sum "$src/package-lock.json" | cut -c1-16)"
+    dir="$CACHE/client-ts/$key"
+    if [ ! -d "$dir/node_modules" ]; then
+        log "installing the TypeScript client's packages into $dir (npm ci)"
+        rm -rf "$dir" && mkdir -p "$dir"
+        cp "$src/package.json" "$src/package-lock.json" "$dir/"
+        (cd "$dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error) >&2 \
+            || { rm -rf "$dir"; return 1; }
+    fi
+    CLIENT_TS_MODULES="$dir/node_modules"
+    export CLIENT_TS_MODULES
+}
+
 # The deployment linters: checkov and kubernetes-validate (tests/deploy/requirements.txt)
 # in a virtualenv of their own, $CACHE/deploy-venv (checkov's pinned dependencies stay out
 # of the shared venv, and a change to either never rebuilds the other), and kubectl for

@@ -88,6 +88,9 @@ if ! $quick; then
     client_status=${PIPESTATUS[0]}
     add_counts generated-client "$client_status" "$(grep -E '^[0-9]+ (passed|failed).* in [0-9.]+s' "$client_log" | tail -n 1)"
     rm -f "$client_log"
+    log "a TypeScript client generated from openapi/ferry.json imports through approval"
+    scripts/client-ts.sh
+    record client-ts $?
     log "boto3, an independent client, walks the cross-account chain against ferry sim"
     boto_log="$(mktemp)"
     scripts/sim-boto3.sh 2>&1 | tee "$boto_log"

@@ -611,6 +611,20 @@ async fn a_rotated_secret_keeps_signing_during_its_grace_period(pool: PgPool) {
     )
     .await;
     assert_eq!(p["errors"][0]["pointer"], "/grace_seconds");
+    // An integer as JSON Schema counts them: 60.0 is one, 1.5 is not.
+    let rotated = rotate(json!({ "grace_seconds": 60.0 })).await;
+    assert!(rotated["previous_secret_expires_at"].is_string());
+    let p = problem(
+        app.post(
+            &admin,
+            &format!("/v1/webhooks/{id}/rotate-secret"),
+            &json!({ "grace_seconds": 1.5 }),
+        )
+        .await,
+        422,
+    )
+    .await;
+    assert_eq!(p["errors"][0]["pointer"], "/grace_seconds");
     // An empty body rotates with the default grace period.
     let res = app
         .client

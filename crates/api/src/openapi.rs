@@ -2,6 +2,7 @@
 //! security scheme, and the error responses every route shares.
 
 use utoipa::OpenApi;
+use utoipa::openapi::extensions::Extensions;
 use utoipa::openapi::header::{Header, HeaderBuilder};
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaType, Type};
@@ -167,6 +168,104 @@ fn unwrap_optional_body(op: &mut Operation) {
     }
 }
 
+/// Operations whose success answers carry a request (`ImportOut`), and the
+/// operations on that request a client can take next: OpenAPI links, by
+/// which generated clients and stateful testers chain submit, read, approve,
+/// promote and cancel.
+const IMPORT_ANSWERS: &[&str] = &[
+    "create_import",
+    "get_import",
+    "approve_import",
+    "reject_import",
+    "cancel_import",
+    "retry_import",
+    "promote_import",
+    "delete_model",
+];
+const IMPORT_NEXT: &[&str] = &[
+    "get_import",
+    "list_events",
+    "approve_import",
+    "reject_import",
+    "cancel_import",
+    "retry_import",
+    "promote_import",
+    "delete_model",
+];
+/// The same for answers that carry a webhook subscription (`WebhookOut`).
+const WEBHOOK_ANSWERS: &[&str] = &["create_webhook", "get_webhook", "rotate_secret"];
+const WEBHOOK_NEXT: &[&str] = &[
+    "get_webhook",
+    "list_deliveries",
+    "ping_webhook",
+    "rotate_secret",
+    "delete_webhook",
+];
+
+/// Adds the links of `op`'s success answers. utoipa 5.5's `Link` writes its
+/// fields in snake case (`operation_id`), which no OpenAPI reader knows, so
+/// the Link Objects are written as JSON, in the response's `links`.
+fn add_links(op: &mut Operation) {
+    let Some(id) = op.operation_id.as_deref() else {
+        return;
+    };
+    let next = if IMPORT_ANSWERS.contains(&id) {
+        IMPORT_NEXT
+    } else if WEBHOOK_ANSWERS.contains(&id) {
+        WEBHOOK_NEXT
+    } else {
+        return;
+    };
+    let links: serde_json::Map<String, serde_json::Value> = next
+        .iter()
+        .map(|target| {
+            (
+                (*target).to_owned(),
+                serde_json::json!({
+                    "operationId": target,
+                    "parameters": { "id": "$response.body#/id" },
+                }),
+            )
+        })
+        .collect();
+    for (status, response) in &mut op.responses.responses {
+        let RefOr::T(response) = response else {
+            continue;
+        };
+        if !status.starts_with('2') {
+            continue;
+        }
+        response
+            .extensions
+            .get_or_insert_with(Default::default)
+            .merge(Extensions::from_iter([(
+                "links",
+                serde_json::Value::Object(links.clone()),
+            )]));
+    }
+}
+
+/// An optional parameter (`Option<T>` in a `params(...)` tuple) may be left
+/// out, but a header or query value is never JSON `null`: its schema stays
+/// `T`, as for optional bodies.
+fn unwrap_optional_params(op: &mut Operation) {
+    for param in op.parameters.iter_mut().flatten() {
+        if let Some(RefOr::T(Schema::Object(o))) = param.schema.as_mut()
+            && let SchemaType::Array(types) = &o.schema_type
+            && types.contains(&Type::Null)
+        {
+            let rest: Vec<Type> = types
+                .iter()
+                .filter(|t| **t != Type::Null)
+                .cloned()
+                .collect();
+            if let [one] = rest.as_slice() {
+                o.schema_type = SchemaType::Type(one.clone());
+            }
+        }
+    }
+}
+
 /// Adds the security scheme and the shared error responses.
 pub(crate) fn finish(doc: &mut utoipa::openapi::OpenApi) {
     let components = doc.components.get_or_insert_with(Default::default);
@@ -240,6 +339,8 @@ pub(crate) fn finish(doc: &mut utoipa::openapi::OpenApi) {
         .flatten()
         {
             unwrap_optional_body(op);
+            add_links(op);
+            unwrap_optional_params(op);
             if probe_needs_db || is_secured(op) {
                 add_unavailable(op);
             }

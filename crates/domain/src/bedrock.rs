@@ -330,9 +330,12 @@ impl VpcSettings {
     }
 }
 
-/// Characters Bedrock accepts in tag keys and values: `[a-zA-Z0-9\s._:/=+@-]`.
+/// Characters Bedrock accepts in tag keys and values: `[a-zA-Z0-9\s._:/=+@-]`,
+/// where `\s` is the ASCII whitespace of Java's regular expressions (space, tab,
+/// line breaks, vertical tab, form feed). The two last are control characters,
+/// which no Ferry input takes, so they are left out here too.
 fn is_tag_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || c.is_whitespace() || "._:/=+@-".contains(c)
+    c.is_ascii_alphanumeric() || matches!(c, ' ' | '\t' | '\n' | '\r') || "._:/=+@-".contains(c)
 }
 
 /// The Regions where Amazon Bedrock Custom Model Import runs, as the Bedrock user guide's
@@ -528,6 +531,12 @@ mod tests {
         assert_eq!(Tag::new("k!", "v").unwrap_err().rule, "tag.charset");
         assert_eq!(Tag::new("k", "v*").unwrap_err().rule, "tag.charset");
         assert_eq!(Tag::new("aws:x", "v").unwrap_err().rule, "tag.reserved");
+        // Java's `\s`: ASCII whitespace only, as the OpenAPI pattern says.
+        Tag::new("a\tb", "c d\ne").unwrap();
+        assert_eq!(
+            Tag::new("k", "no\u{a0}break").unwrap_err().rule,
+            "tag.charset"
+        );
         let t = Tag::sanitized("ferry:source", "s3://b/(x)!").unwrap();
         assert_eq!(t.value, "s3://b/_x__");
     }

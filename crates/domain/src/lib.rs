@@ -20,6 +20,7 @@ pub mod names;
 pub mod net;
 pub mod oidc;
 pub mod preflight;
+pub mod schema;
 pub mod serving;
 pub mod status;
 pub mod trace;

@@ -59,7 +59,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 #[serde(deny_unknown_fields)]
 pub(crate) struct PreflightRequest {
     /// A model folder in a source the environment's teams may use.
-    #[schema(example = "s3://model-artifacts-111122223333/llama3-8b/v1/")]
+    #[schema(value_type = ferry_domain::bedrock::S3Uri, example = "s3://model-artifacts-111122223333/llama3-8b/v1/")]
     source: String,
 }
 

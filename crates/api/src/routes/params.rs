@@ -4,6 +4,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ferry_domain::names::{EnvironmentName, TeamName};
+use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaType, Type};
 
 use crate::ApiError;
 
@@ -57,6 +58,32 @@ pub(crate) fn environment(raw: Option<&str>) -> Result<Option<EnvironmentName>, 
             .map_err(|e| ApiError::invalid_query("environment", e.rule, e.message))
     })
     .transpose()
+}
+
+/// `schema`, widened to accept `null` (an `Option` field).
+pub(crate) fn nullable(schema: Schema) -> Schema {
+    match schema {
+        Schema::Object(mut o) => {
+            if let SchemaType::Type(t) = o.schema_type {
+                o.schema_type = SchemaType::from_iter([t, Type::Null]);
+            }
+            Schema::Object(o)
+        }
+        other => other,
+    }
+}
+
+/// Cursors are opaque: only a `next_cursor` this endpoint returned is
+/// accepted; another is refused (400 `invalid_query`, rule `cursor`).
+pub(crate) fn cursor_schema() -> Schema {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .min_length(Some(1))
+        .pattern(Some("^[A-Za-z0-9_-]+$"))
+        .description(Some(
+            "`next_cursor` of the previous page (opaque; another value is refused with rule `cursor`).",
+        ))
+        .into()
 }
 
 #[cfg(test)]

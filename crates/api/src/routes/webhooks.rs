@@ -12,6 +12,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use ferry_domain::events::Message;
 use ferry_domain::net::{AddressPolicy, AddressRefused, check_host_spelling};
+use ferry_domain::schema;
 use ferry_store::webhooks::{
     self as store, DeliveryRecord, NewWebhook, SigningSecret, WebhookRecord,
 };
@@ -20,6 +21,7 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 use time::OffsetDateTime;
+use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, Type};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -52,14 +54,19 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
 pub(crate) struct WebhookCreate {
     /// Where to POST messages: `https://` (plain `http://` only where the
     /// server allows it, as `ferry dev` does).
-    #[schema(example = "https://hooks.example.com/ferry", max_length = 2048)]
+    ///
+    /// The address must also be one the server's address policy allows (by
+    /// default no private, loopback or link-local address, checked after name
+    /// resolution); another is refused with rule `destination`. No
+    /// credentials (`no_credentials`), no `#fragment`.
+    #[schema(schema_with = url_schema)]
     url: String,
-    #[schema(max_length = 500)]
+    #[schema(schema_with = description_schema)]
     description: Option<String>,
-    /// Message types to deliver (`import.job_completed`, ...); all when
-    /// empty or absent. Test pings are always delivered.
+    /// Message types to deliver; all when empty or absent. Test pings are
+    /// always delivered.
     #[serde(default)]
-    #[schema(max_items = 64)]
+    #[schema(schema_with = event_types_schema)]
     event_types: Vec<String>,
 }
 
@@ -71,6 +78,7 @@ pub(crate) struct RotateRequest {
     /// receivers can switch without rejecting a delivery (default one day,
     /// at most seven; 0 retires it at once).
     #[schema(minimum = 0, maximum = 604800)]
+    #[serde(default, deserialize_with = "crate::extract::optional_integer")]
     grace_seconds: Option<u32>,
 }
 
@@ -221,11 +229,51 @@ pub(crate) struct DeliveryQuery {
     /// Page size, 1 to 200 (default 50).
     #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
-    /// `next_cursor` of the previous page.
+    #[param(schema_with = crate::routes::params::cursor_schema)]
     cursor: Option<String>,
 }
 
 // ---------------------------------------------------------------- helpers
+
+/// `http(s)://` and anything a URL parser takes after it; the rest of the
+/// rule (a host, no credentials, no fragment, an allowed destination) is in
+/// the description and named by the 422.
+fn url_schema() -> Schema {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .min_length(Some(1))
+        .max_length(Some(MAX_URL))
+        .pattern(Some(
+            r"^[hH][tT][tT][pP][sS]?://[^#\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]+$",
+        ))
+        .description(Some(
+            "Where to POST messages: `https://` (plain `http://` only where the server allows \
+             it, as `ferry dev` does), with a host, without credentials or a `#fragment`.",
+        ))
+        .examples(["https://hooks.example.com/ferry"])
+        .into()
+}
+
+fn description_schema() -> Schema {
+    crate::routes::params::nullable(schema::text(
+        MAX_DESCRIPTION,
+        "What the subscription is for.",
+    ))
+}
+
+fn event_types_schema() -> Schema {
+    ArrayBuilder::new()
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some(ferry_domain::events::all_types())),
+        )
+        .max_items(Some(MAX_TYPES))
+        .description(Some(
+            "Message types to deliver (`import.job_completed`, ...).",
+        ))
+        .into()
+}
 
 fn admin_only(caller: &Caller) -> Result<(), ApiError> {
     if caller.0.is_admin() {
@@ -549,7 +597,7 @@ async fn delete_webhook(
 #[utoipa::path(
     post, path = "/v1/webhooks/{id}/rotate-secret", tag = "webhooks",
     params(("id" = String, Path, description = "The subscription id")),
-    request_body(content = RotateRequest, description = "Optional grace period", content_type = "application/json"),
+    request_body(content = Option<RotateRequest>, description = "Optional grace period", content_type = "application/json"),
     responses(
         (status = 200, description = "Rotated; the new secret is in the body", body = WebhookOut),
         (status = 403, description = "Not an admin", body = crate::Problem, content_type = "application/problem+json"),

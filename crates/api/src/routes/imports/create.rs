@@ -29,13 +29,15 @@ use crate::{AppState, Problem};
     post, path = "/v1/imports", tag = "imports",
     request_body = ImportCreate,
     params(
-        ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: 1 to 255 visible ASCII characters."),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: 1 to 255 visible ASCII characters.",
+         min_length = 1, max_length = 255, pattern = "^[!-~]{1,255}$"),
     ),
     responses(
         (status = 201, description = "Created (or replayed)", body = ImportOut,
          headers(("Location" = String, description = "URL of the new request"))),
         (status = 403, description = "The caller may not create requests for that team", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The model or job name is already in use in that environment", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field broke a rule (`validation_failed`; `errors` names each field and rule). Besides the rules of the schema, the configuration's: the environment and team must be configured (`unknown_environment`, `unknown_team`), the team allowed in the environment (`environment_not_allowed`), the source inside one of the team's sources (`source_not_allowed`); a caller without a team must name one (`required` at `/team`); tag keys must not start with `aws:` or `ferry:` (`tag.reserved`). The `Idempotency-Key` was used with another body: `idempotency_key_reused`.", body = Problem, content_type = "application/problem+json"),
     ),
 )]
 pub(super) async fn create_import(

@@ -134,6 +134,7 @@ pub(super) async fn delete_model(
         (status = 403, description = "The caller may not promote requests", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such request, or not the caller's team's", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The request has not completed, the model name is taken there, or (`not_serving`) its model did not pass the readiness check and the environment requires it for this promotion", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`: the target is the environment the request already ran in (rule `same_environment`), or not a configured environment the team may use (`unknown_environment`, `environment_not_allowed`).", body = Problem, content_type = "application/problem+json"),
     ),
 )]
 pub(super) async fn promote_import(

@@ -76,7 +76,7 @@ fn check_note(note: Option<&str>, pointer: &str, required: bool) -> Result<(), A
     request_body(content = Option<ApproveRequest>, description = "Optional comment", content_type = "application/json"),
     responses(
         (status = 200, description = "Approved", body = ImportOut),
-        (status = 403, description = "The caller may not approve, or is the requester", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller may not approve (researchers), or is the requester: a request is never approved with the credential that submitted it (separation of duties)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such request, or not the caller's team's", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The request is not waiting for approval", body = Problem, content_type = "application/problem+json"),
     ),

@@ -4,12 +4,19 @@
 use std::collections::BTreeMap;
 
 use ferry_domain::bedrock::Tag;
+use ferry_domain::bedrock::{ImportedModelName, JobName, S3Uri};
 use ferry_domain::condition::Condition;
 use ferry_domain::import::ImportDraft;
+use ferry_domain::import::MAX_DESCRIPTION;
+use ferry_domain::names::{EnvironmentName, TeamName};
+use ferry_domain::schema;
 use ferry_domain::status::Status;
 use ferry_store::imports::{EventRecord, ImportRecord};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
+use utoipa::openapi::schema::Schema;
+
+use crate::routes::params::{cursor_schema, nullable};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
@@ -21,60 +28,55 @@ use crate::auth::Caller;
 #[serde(deny_unknown_fields)]
 pub(crate) struct ImportCreate {
     /// S3 URI of the model's folder (Hugging Face layout: `config.json`,
-    /// tokenizer files, `*.safetensors`), in a bucket allowed for the team.
-    /// Bedrock's rules: lower-case bucket; key characters `-!_*'().`, letters
-    /// and digits only.
-    #[schema(
-        example = "s3://model-artifacts-111122223333/llama3-8b/v1/",
-        min_length = 1,
-        max_length = 1024,
-        pattern = r"^s3://[a-z0-9][-.a-z0-9]{1,61}[a-z0-9](/[-!_*'().a-zA-Z0-9]+(/[-!_*'().a-zA-Z0-9]+)*)?/?$"
-    )]
+    /// tokenizer files, `*.safetensors`), in a source allowed for the team.
+    #[schema(value_type = S3Uri)]
     pub(super) source: String,
     /// Target environment (see `GET /v1/environments`).
-    #[schema(
-        example = "dev",
-        min_length = 1,
-        max_length = 32,
-        pattern = "^[a-z][a-z0-9-]*$"
-    )]
+    #[schema(value_type = EnvironmentName)]
     pub(super) environment: String,
-    /// The imported model's name in Bedrock: letters and digits, each
-    /// optionally followed by one `_` or `-`.
-    #[schema(
-        example = "llama3-8b-support",
-        min_length = 1,
-        max_length = 63,
-        pattern = "^([0-9a-zA-Z][_-]?)+$"
-    )]
+    /// The imported model's name in Bedrock.
+    #[schema(value_type = ImportedModelName)]
     pub(super) model_name: String,
-    /// The owning team. Researchers may omit it (their own is used); admins must set it.
-    #[schema(
-        example = "research",
-        min_length = 1,
-        max_length = 32,
-        pattern = "^[a-z][a-z0-9-]*$"
-    )]
+    /// The owning team. Researchers may omit it (their own is used); callers
+    /// without a team (admins) must set it, or the request is refused with
+    /// rule `required` at `/team`.
+    #[schema(value_type = Option<TeamName>)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) team: Option<String>,
     /// The Bedrock job name; `ferry-<request id>` when omitted.
-    #[schema(
-        min_length = 1,
-        max_length = 63,
-        pattern = r"^[a-zA-Z0-9](-*[a-zA-Z0-9+\-.])*$"
-    )]
+    #[schema(value_type = Option<JobName>)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) job_name: Option<String>,
-    /// Free text for reviewers.
-    #[schema(max_length = 1024)]
+    #[schema(schema_with = description_schema)]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) description: Option<String>,
-    /// Tags for the imported model (keys starting with `aws:` or `ferry:` are reserved).
+    #[schema(schema_with = model_tags_schema)]
     #[serde(default)]
     pub(super) model_tags: BTreeMap<String, String>,
-    /// Tags for the import job.
+    #[schema(schema_with = job_tags_schema)]
     #[serde(default)]
     pub(super) job_tags: BTreeMap<String, String>,
+}
+
+fn description_schema() -> Schema {
+    nullable(schema::description())
+}
+
+fn model_tags_schema() -> Schema {
+    schema::tags("Tags for the imported model.")
+}
+
+fn job_tags_schema() -> Schema {
+    schema::tags("Tags for the import job.")
+}
+
+/// A note (comment, reason) that may be left out or null.
+fn note_schema() -> Schema {
+    nullable(schema::text(MAX_DESCRIPTION, "A note for the audit trail."))
+}
+
+fn reason_schema() -> Schema {
+    schema::required_text(MAX_DESCRIPTION, "Why; shown to the requester.")
 }
 
 impl ImportCreate {
@@ -362,13 +364,9 @@ pub(crate) struct EventPage {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PromoteRequest {
-    /// The target environment (subject to its approval rule).
-    #[schema(
-        example = "staging",
-        min_length = 1,
-        max_length = 32,
-        pattern = "^[a-z][a-z0-9-]*$"
-    )]
+    /// The target environment (subject to its approval rule). It must differ
+    /// from the one the request ran in (rule `same_environment`).
+    #[schema(value_type = EnvironmentName, example = "staging")]
     pub(super) environment: String,
 }
 
@@ -376,7 +374,7 @@ pub(crate) struct PromoteRequest {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CancelRequest {
-    #[schema(max_length = 1024)]
+    #[schema(schema_with = note_schema)]
     #[serde(default)]
     pub(super) reason: Option<String>,
 }
@@ -385,7 +383,7 @@ pub(crate) struct CancelRequest {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ApproveRequest {
-    #[schema(max_length = 1024)]
+    #[schema(schema_with = note_schema)]
     #[serde(default)]
     pub(super) comment: Option<String>,
 }
@@ -394,7 +392,7 @@ pub(crate) struct ApproveRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RejectRequest {
-    #[schema(min_length = 1, max_length = 1024)]
+    #[schema(schema_with = reason_schema)]
     pub(super) reason: String,
 }
 
@@ -404,15 +402,18 @@ pub(crate) struct ListImportsQuery {
     /// Only requests in this status.
     pub(super) status: Option<ImportStatus>,
     /// Only requests for this environment.
+    #[param(value_type = Option<EnvironmentName>)]
     pub(super) environment: Option<String>,
     /// Only this team's requests (researchers only ever see their own team's).
+    #[param(value_type = Option<TeamName>)]
     pub(super) team: Option<String>,
     /// Only requests for this imported model name.
+    #[param(value_type = Option<ImportedModelName>)]
     pub(super) model_name: Option<String>,
     /// Page size, 1 to 200 (default 50).
     #[param(minimum = 1, maximum = 200)]
     pub(super) limit: Option<u32>,
-    /// `next_cursor` of the previous page.
+    #[param(schema_with = cursor_schema)]
     pub(super) cursor: Option<String>,
 }
 
@@ -422,7 +423,7 @@ pub(crate) struct PageQuery {
     /// Page size, 1 to 500 (default 100).
     #[param(minimum = 1, maximum = 500)]
     pub(super) limit: Option<u32>,
-    /// `next_cursor` of the previous page.
+    #[param(schema_with = cursor_schema)]
     pub(super) cursor: Option<String>,
 }
 
