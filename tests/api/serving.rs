@@ -23,6 +23,7 @@ async fn worker(app: &TestApp, sim: &SimHandle, readiness_timeout: Duration) -> 
                 imported_models: 100,
             },
             refuse_over_model_limit: true,
+            reuse: Default::default(),
         }],
     );
     settings.readiness_timeout = readiness_timeout;

@@ -128,6 +128,7 @@ async fn run(master: &str, label: &str, n: usize, job_secs: u64, list_threshold:
                     region: "us-east-1".parse().unwrap(),
                     quota,
                     refuse_over_model_limit: true,
+                    reuse: Default::default(),
                 }],
                 ..Settings::default()
             },

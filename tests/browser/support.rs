@@ -56,6 +56,7 @@ fn worker_settings() -> Settings {
             imported_models: 1000,
         },
         refuse_over_model_limit: true,
+        reuse: Default::default(),
     };
     Settings::fast(format!("browser-{}", uuid::Uuid::now_v7()), vec![sim])
 }

@@ -9,5 +9,6 @@ mod support;
 mod bedrock_answers;
 mod flow;
 mod replicas;
+mod reuse;
 mod scheduling;
 mod serving;

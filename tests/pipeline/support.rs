@@ -30,6 +30,7 @@ pub(crate) fn sim_placement(quota: Quota) -> Placement {
         region: "us-east-1".parse().unwrap(),
         quota,
         refuse_over_model_limit: true,
+        reuse: Default::default(),
     }
 }
 

@@ -60,6 +60,7 @@ fn dev(quota: Quota, refuse_over_model_limit: bool) -> Placement {
         region: "us-east-1".parse().unwrap(),
         quota,
         refuse_over_model_limit,
+        reuse: Default::default(),
     }
 }
 

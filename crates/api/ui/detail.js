@@ -40,7 +40,7 @@ export async function show(id, opts = {}) {
       fetchEvents(id),
     ]);
     if (!isCurrent(seq)) return;
-    const related = new Set([imp.promoted_from, ...(imp.promotions || [])].filter(Boolean));
+    const related = new Set([imp.promoted_from, imp.reused_from, ...(imp.promotions || [])].filter(Boolean));
     const lineage = shown && shown.imp.id === id ? shown.lineage : new Map();
     shown = { imp, events, related, lineage };
     render();
@@ -118,6 +118,7 @@ function fieldsSection(imp) {
       field('Submitted', imp.submitted_at ? when(imp.submitted_at) : null),
       field('Finished', imp.finished_at ? when(imp.finished_at) : null),
       field('Imported model', imp.imported_model_arn, { mono: true, key: 'imported_model_arn' }),
+      field('Artifact digest', imp.artifact_digest, { mono: true, key: 'artifact_digest' }),
       field('Model tags', tags(imp.model_tags)),
       field('Job tags', tags(imp.job_tags))),
     imp.imported_model ? h('details', { dataset: { key: 'imported-model' } }, h('summary', { text: 'Imported model details' }), h('pre', { class: 'json', text: JSON.stringify(imp.imported_model, null, 2) })) : null);

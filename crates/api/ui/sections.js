@@ -28,7 +28,7 @@ export function stepper(imp, reached) {
 
 // `lineage` maps the related requests' ids to those the caller may see.
 export function lineageSection(imp, lineage) {
-  if (!imp.promoted_from && !(imp.promotions || []).length) return null;
+  if (!imp.promoted_from && !imp.reused_from && !(imp.promotions || []).length) return null;
   const link = (rid) => {
     const other = lineage.get(rid);
     return h('a', { href: detailHash(rid), class: 'lineage-link', dataset: { id: rid } },
@@ -38,6 +38,7 @@ export function lineageSection(imp, lineage) {
     h('h2', { text: 'Lineage' }),
     h('ul', { class: 'lineage' },
       imp.promoted_from ? h('li', {}, 'Promoted from ', link(imp.promoted_from)) : null,
+      imp.reused_from ? h('li', { dataset: { key: 'reused_from' } }, 'Same artifact: uses the model imported by ', link(imp.reused_from)) : null,
       (imp.promotions || []).map((p) => h('li', {}, 'Promoted to ', link(p)))));
 }
 

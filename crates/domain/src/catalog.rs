@@ -34,6 +34,31 @@ pub struct Environment {
     pub require_serving_for_promotion: Option<bool>,
 }
 
+/// What happens to a request whose artifact digest matches a model already imported, or being
+/// imported, in the same environment (`model_reuse` in the environment's config).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ModelReuse {
+    /// Complete by reference to that model without an import job of its own (waiting for it
+    /// while it is still being imported): no second job slot, no second model's storage.
+    #[default]
+    Reuse,
+    /// Import again, with a warning in the preflight report naming the model it duplicates.
+    Warn,
+    /// Import again without looking.
+    Import,
+}
+
+impl ModelReuse {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Reuse => "reuse",
+            Self::Warn => "warn",
+            Self::Import => "import",
+        }
+    }
+}
+
 impl Environment {
     pub fn admits(&self, team: &TeamName) -> bool {
         self.teams.as_ref().is_none_or(|t| t.contains(team))

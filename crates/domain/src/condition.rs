@@ -123,6 +123,12 @@ words!(
         ReadinessTimeout,
         /// Bedrock refused the invocation for a reason waiting does not fix (access, input).
         InvokeRefused,
+        /// The same artifact (by digest) is already imported in the environment: the request
+        /// completed by reference to that model, without a job of its own.
+        ReusedModel,
+        /// The same artifact is being imported by another request of the environment: this
+        /// one waits for it and then reuses its model.
+        WaitingForSameArtifact,
     }
 );
 

@@ -41,11 +41,14 @@ pub enum EventKind {
     ModelReady,
     /// A warning: the readiness check gave up; the model exists and is billed.
     ModelNotServing,
+    /// The artifact's digest matched a model already held in the environment: the request
+    /// completed by reference to it, without a second import job.
+    ModelReused,
 }
 
 impl EventKind {
     /// Every kind, in the order the public list shows them.
-    pub const ALL: [EventKind; 22] = [
+    pub const ALL: [EventKind; 23] = [
         Self::Created,
         Self::Approved,
         Self::Rejected,
@@ -68,6 +71,7 @@ impl EventKind {
         Self::DeleteFailed,
         Self::ModelReady,
         Self::ModelNotServing,
+        Self::ModelReused,
     ];
 
     /// The stored and published name.
@@ -95,6 +99,7 @@ impl EventKind {
             Self::DeleteFailed => "delete_failed",
             Self::ModelReady => "model_ready",
             Self::ModelNotServing => "model_not_serving",
+            Self::ModelReused => "model_reused",
         }
     }
 

@@ -106,6 +106,11 @@ pub struct ModelCard {
     pub model_arn: String,
     pub model_name: String,
     pub region: String,
+    /// The artifact's content digest (`sha256:...`, see
+    /// [`crate::artifacts::ArtifactDigest`]), from the preflight: requests of the same
+    /// environment with this digest reuse this model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artifact_digest: Option<String>,
     /// GetImportedModel's `modelArchitecture`.
     pub architecture: Option<String>,
     /// The family of the architecture table.
@@ -300,6 +305,12 @@ pub fn card(inputs: &CardInputs<'_>) -> ModelCard {
         model_arn: inputs.model_arn.to_owned(),
         model_name: inputs.model_name.to_owned(),
         region: inputs.region.to_owned(),
+        artifact_digest: inputs
+            .preflight
+            .and_then(|p| p.get("model"))
+            .and_then(|m| m.get("digest"))
+            .and_then(|d| d.as_str())
+            .map(str::to_owned),
         architecture,
         family,
         instruct_supported: get("instruct_supported").and_then(serde_json::Value::as_bool),

@@ -85,6 +85,9 @@ pub enum Cause {
     ModelDeleted,
     /// Bedrock refused the deletion; the model is still there.
     DeleteFailed,
+    /// The artifact's digest matched a model the environment already holds: the request
+    /// completes by reference to that model instead of importing it again.
+    ReuseModel,
 }
 
 use Cause::*;
@@ -100,6 +103,7 @@ pub const TRANSITIONS: &[(Status, Status, Cause)] = &[
     (Validating, Submitting, PreflightPassed),
     (Validating, Failed, PreflightFailed),
     (Validating, Failed, ModelLimitReached),
+    (Validating, Completed, ReuseModel),
     (Validating, Cancelled, Cancel),
     (Submitting, Importing, JobCreated),
     (Submitting, Failed, SubmitFailed),
@@ -258,7 +262,7 @@ mod tests {
             match from {
                 PendingApproval => vec![Queued, Rejected, Cancelled],
                 Queued => vec![Validating, Cancelled],
-                Validating => vec![Submitting, Failed, Cancelled],
+                Validating => vec![Submitting, Failed, Cancelled, Completed],
                 Submitting => vec![Importing, Failed, Cancelled],
                 Importing => vec![Verifying, Failed, Cancelled],
                 Verifying => vec![Completed],

@@ -4,6 +4,7 @@
 
 use time::OffsetDateTime;
 
+use crate::artifacts::ArtifactDigest;
 use crate::bedrock::JobName;
 use crate::condition::Condition;
 use crate::events::EventKind;
@@ -47,6 +48,10 @@ pub struct Changes {
     /// the event log), the request is due at once, and only the conditions
     /// that survive a retry are kept.
     pub new_attempt: Option<JobName>,
+    /// The artifact's content digest, from the preflight.
+    pub artifact_digest: Option<ArtifactDigest>,
+    /// Completed by reference to the model of this request.
+    pub reused_from: Option<ImportId>,
 }
 
 impl Changes {

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use ferry_domain::aws::{AccountId, KmsKeyRef, Region, RoleArn};
-use ferry_domain::catalog::{AllowedSource, Catalog, Environment, Team};
+use ferry_domain::catalog::{AllowedSource, Catalog, Environment, ModelReuse, Team};
 use ferry_domain::names::{EnvironmentName, TeamName};
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
@@ -408,6 +408,11 @@ pub struct EnvironmentConfig {
     /// requires approval.
     #[serde(default)]
     pub require_serving_for_promotion: Option<bool>,
+    /// A request whose artifact digest matches a model already imported (or being imported)
+    /// in this environment: `reuse` (default) completes by reference to it, `warn` imports
+    /// again with a warning, `import` imports again.
+    #[serde(default)]
+    pub model_reuse: ModelReuse,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -43,9 +43,9 @@ pub(crate) fn env_targets(config: &Config, catalog: &Catalog) -> Vec<EnvTarget> 
 pub(crate) fn worker_settings(config: &Config, owner: String) -> Settings {
     let w = &config.worker;
     let mut placements: BTreeMap<(String, String), Placement> = BTreeMap::new();
-    for e in config.environments.values() {
+    for (name, e) in &config.environments {
         let key = (e.account_id.to_string(), e.region.to_string());
-        placements.entry(key).or_insert_with(|| Placement {
+        let placement = placements.entry(key).or_insert_with(|| Placement {
             account: e.account_id.clone(),
             region: e.region.clone(),
             quota: Quota {
@@ -53,7 +53,9 @@ pub(crate) fn worker_settings(config: &Config, owner: String) -> Settings {
                 imported_models: i64::from(e.max_imported_models),
             },
             refuse_over_model_limit: e.on_model_limit == OnModelLimit::Refuse,
+            reuse: BTreeMap::new(),
         });
+        placement.reuse.insert(name.clone(), e.model_reuse);
     }
     Settings {
         owner,

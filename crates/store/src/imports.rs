@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use ferry_domain::artifacts::ArtifactDigest;
 use ferry_domain::aws::{AccountId, Region};
 use ferry_domain::bedrock::{ImportedModelName, JobName, S3Uri, Tag};
 use ferry_domain::condition::{Condition, set_condition};
@@ -59,6 +60,10 @@ pub struct ImportRecord {
     pub promoted_from: Option<ImportId>,
     /// The W3C `traceparent` of the API request that created it.
     pub traceparent: Option<TraceParent>,
+    /// The artifact's content digest, once a preflight computed it.
+    pub artifact_digest: Option<ArtifactDigest>,
+    /// The request whose imported model this one completed by reference to (no job of its own).
+    pub reused_from: Option<ImportId>,
 }
 
 /// One entry of a request's audit trail.
@@ -108,6 +113,8 @@ pub(crate) struct ImportRow {
     pub(crate) next_attempt_at: OffsetDateTime,
     pub(crate) promoted_from: Option<Uuid>,
     pub(crate) traceparent: Option<String>,
+    pub(crate) artifact_digest: Option<String>,
+    pub(crate) reused_from: Option<Uuid>,
 }
 
 pub(crate) fn parse_status(s: &str) -> Result<Status, StoreError> {
@@ -177,6 +184,15 @@ impl TryFrom<ImportRow> for ImportRecord {
                 .as_deref()
                 .map(|t| field("traceparent", TraceParent::parse(t)))
                 .transpose()?,
+            artifact_digest: r
+                .artifact_digest
+                .as_deref()
+                .map(|d| {
+                    ArtifactDigest::parse(d)
+                        .ok_or_else(|| StoreError::Corrupt(format!("artifact_digest: {d}")))
+                })
+                .transpose()?,
+            reused_from: r.reused_from.map(ImportId::from_uuid),
         })
     }
 }
@@ -209,7 +225,7 @@ pub async fn insert(
                      created_at, updated_at, hosting_account, region, attempt, preflight,
                      preflight_passed, bedrock_job_arn, imported_model_arn, imported_model,
                      failure_message, submitted_at, finished_at, retries, polls, next_attempt_at,
-                     promoted_from, traceparent"#,
+                     promoted_from, traceparent, artifact_digest, reused_from"#,
         new.id.as_uuid(),
         new.team.as_str(),
         new.environment.as_str(),
@@ -257,7 +273,7 @@ pub async fn get(conn: &mut PgConnection, id: ImportId) -> Result<ImportRecord, 
                   created_at, updated_at, hosting_account, region, attempt, preflight,
                   preflight_passed, bedrock_job_arn, imported_model_arn, imported_model,
                   failure_message, submitted_at, finished_at, retries, polls, next_attempt_at,
-                  promoted_from, traceparent
+                  promoted_from, traceparent, artifact_digest, reused_from
            FROM import_requests WHERE id = $1"#,
         id.as_uuid()
     )
@@ -294,7 +310,7 @@ pub async fn list(
                   created_at, updated_at, hosting_account, region, attempt, preflight,
                   preflight_passed, bedrock_job_arn, imported_model_arn, imported_model,
                   failure_message, submitted_at, finished_at, retries, polls, next_attempt_at,
-                  promoted_from, traceparent
+                  promoted_from, traceparent, artifact_digest, reused_from
            FROM import_requests
            WHERE ($1::text IS NULL OR team = $1)
              AND ($2::text IS NULL OR environment = $2)
@@ -434,6 +450,8 @@ pub async fn update(conn: &mut PgConnection, update: &Update) -> Result<ImportRe
                    lease_expires_at = CASE WHEN $15 OR $16 THEN NULL ELSE lease_expires_at END,
                    attempt = CASE WHEN $16 THEN attempt + 1 ELSE attempt END,
                    job_name = COALESCE($17, job_name),
+                   artifact_digest = CASE WHEN $16 THEN NULL ELSE COALESCE($18, artifact_digest) END,
+                   reused_from = CASE WHEN $16 THEN NULL ELSE COALESCE($19, reused_from) END,
                    updated_at = now()
                WHERE id = $1
                RETURNING id, team, environment, source_uri, model_name, job_name, description,
@@ -444,7 +462,7 @@ pub async fn update(conn: &mut PgConnection, update: &Update) -> Result<ImportRe
                          created_at, updated_at, hosting_account, region, attempt, preflight,
                          preflight_passed, bedrock_job_arn, imported_model_arn, imported_model,
                          failure_message, submitted_at, finished_at, retries, polls, next_attempt_at,
-                         promoted_from, traceparent"#,
+                         promoted_from, traceparent, artifact_digest, reused_from"#,
             update.id.as_uuid(),
             update.transition.map(|(_, t)| t.as_str()),
             Json(conditions) as _,
@@ -462,6 +480,8 @@ pub async fn update(conn: &mut PgConnection, update: &Update) -> Result<ImportRe
             c.release,
             c.new_attempt.is_some(),
             c.new_attempt.as_ref().map(JobName::as_str),
+            c.artifact_digest.as_ref().map(ArtifactDigest::as_str),
+            c.reused_from.map(|r| r.as_uuid()),
         )
         .fetch_one(&mut *conn)
         .await?
@@ -516,6 +536,7 @@ pub async fn managed_models(
                   COALESCE((SELECT max(e.at) FROM import_events e WHERE e.import_id = r.id), r.updated_at) AS "last_activity!"
            FROM import_requests r
            WHERE r.status IN ('verifying', 'completed', 'deleting') AND r.imported_model_arn IS NOT NULL
+             AND r.reused_from IS NULL
              AND ($1::text IS NULL OR r.environment = $1)
              AND ($2::text IS NULL OR r.team = $2)
            ORDER BY r.finished_at NULLS LAST, r.id"#,

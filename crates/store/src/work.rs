@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 
+use ferry_domain::artifacts::ArtifactDigest;
 use ferry_domain::aws::{AccountId, Region};
 use ferry_domain::ids::ImportId;
 use ferry_domain::status::Status;
@@ -17,7 +18,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::StoreError;
-use crate::imports::{ImportRecord, ImportRow};
+use crate::imports::{ImportRecord, ImportRow, parse_status};
 
 /// Statuses a worker acts on. `validating` rows whose preflight passed wait
 /// for the scheduler to admit them instead; `pending_approval` rows are claimed once, so the
@@ -67,7 +68,7 @@ pub async fn claim_due(
                      r.created_at, r.updated_at, r.hosting_account, r.region, r.attempt, r.preflight,
                      r.preflight_passed, r.bedrock_job_arn, r.imported_model_arn, r.imported_model,
                      r.failure_message, r.submitted_at, r.finished_at, r.retries, r.polls, r.next_attempt_at,
-                     r.promoted_from, r.traceparent, due.previous_owner"#,
+                     r.promoted_from, r.traceparent, r.artifact_digest, r.reused_from, due.previous_owner"#,
         owner,
         until,
         ACTIVE as &[&str],
@@ -115,6 +116,8 @@ pub async fn claim_due(
         next_attempt_at: r.next_attempt_at,
         promoted_from: r.promoted_from,
         traceparent: r.traceparent,
+        artifact_digest: r.artifact_digest,
+        reused_from: r.reused_from,
     });
     // One row that no longer parses must not stop the others: it is said
     // here, with its field, and stays leased until the lease runs out.
@@ -197,6 +200,83 @@ pub async fn waiting_line(
            ORDER BY w.team_rank, s.last_served NULLS FIRST, w.id"#,
         account.as_str(),
         region.as_str()
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(ImportId::from_uuid).collect())
+}
+
+/// A waiting request's environment and artifact digest, for the one-import-per-artifact rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Waiting {
+    pub id: ImportId,
+    pub environment: String,
+    pub digest: Option<ArtifactDigest>,
+}
+
+/// The environment and digest of each of `ids`, in the order of `ids`.
+pub async fn waiting_digests(
+    conn: &mut PgConnection,
+    ids: &[ImportId],
+) -> Result<Vec<Waiting>, StoreError> {
+    let uuids: Vec<uuid::Uuid> = ids.iter().map(|i| i.as_uuid()).collect();
+    let rows = sqlx::query!(
+        r#"SELECT r.id AS "id!", r.environment AS "environment!", r.artifact_digest
+           FROM unnest($1::uuid[]) WITH ORDINALITY AS w(id, n)
+           JOIN import_requests r ON r.id = w.id
+           ORDER BY w.n"#,
+        &uuids
+    )
+    .fetch_all(conn)
+    .await?;
+    rows.into_iter()
+        .map(|r| {
+            Ok(Waiting {
+                id: ImportId::from_uuid(r.id),
+                environment: r.environment,
+                digest: r
+                    .artifact_digest
+                    .as_deref()
+                    .map(|d| {
+                        ArtifactDigest::parse(d)
+                            .ok_or_else(|| StoreError::Corrupt(format!("artifact_digest: {d}")))
+                    })
+                    .transpose()?,
+            })
+        })
+        .collect()
+}
+
+/// The request of `environment` that imported, or is importing, the model of `digest` itself
+/// (not by reference), the oldest first; with its status.
+pub async fn digest_holder(
+    conn: &mut PgConnection,
+    environment: &str,
+    digest: &ArtifactDigest,
+) -> Result<Option<(ImportId, Status)>, StoreError> {
+    let row = sqlx::query!(
+        r#"SELECT id, status FROM import_requests
+           WHERE environment = $1 AND artifact_digest = $2 AND reused_from IS NULL
+             AND status IN ('submitting', 'importing', 'verifying', 'completed')
+           ORDER BY (status = 'completed') DESC, id
+           LIMIT 1"#,
+        environment,
+        digest.as_str()
+    )
+    .fetch_optional(conn)
+    .await?;
+    row.map(|r| Ok((ImportId::from_uuid(r.id), parse_status(&r.status)?)))
+        .transpose()
+}
+
+/// The requests that completed by reference to `id`'s model and still hold it, oldest first.
+pub async fn references(
+    conn: &mut PgConnection,
+    id: ImportId,
+) -> Result<Vec<ImportId>, StoreError> {
+    let rows = sqlx::query_scalar!(
+        "SELECT id FROM import_requests WHERE reused_from = $1 AND status IN ('completed', 'deleting') ORDER BY id",
+        id.as_uuid()
     )
     .fetch_all(conn)
     .await?;

@@ -3,13 +3,18 @@
 //! the one update path. The store only answers the questions (the line, the
 //! usage) and holds the per-placement lock.
 
+use std::collections::BTreeMap;
+
+use ferry_domain::artifacts::ArtifactDigest;
 use ferry_domain::aws::{AccountId, Region};
+use ferry_domain::catalog::ModelReuse;
 use ferry_domain::condition::{Condition, ConditionStatus, ConditionType, Reason};
 use ferry_domain::events::EventKind;
 use ferry_domain::ids::ImportId;
 use ferry_domain::status::{Cause, Status};
 use ferry_domain::update::{Changes, Event, Update};
-use ferry_store::work::{self, Usage};
+use ferry_store::imports::ImportRecord;
+use ferry_store::work::{self, Usage, Waiting};
 use ferry_store::{PgConnection, StoreError};
 use time::OffsetDateTime;
 
@@ -32,6 +37,135 @@ pub struct Placement {
     pub quota: Quota,
     /// Fail requests that would exceed the imported-model limit (else warn and go on).
     pub refuse_over_model_limit: bool,
+    /// Each environment's `model_reuse`, by name. The composition root lists every configured
+    /// environment (the config's default is `reuse`); one not listed imports every request.
+    pub reuse: BTreeMap<String, ModelReuse>,
+}
+
+impl Placement {
+    /// What `environment` does with a request for an artifact it already holds.
+    pub fn reuse_in(&self, environment: &str) -> ModelReuse {
+        self.reuse
+            .get(environment)
+            .copied()
+            .unwrap_or(ModelReuse::Import)
+    }
+}
+
+/// The request of an environment that holds (or is importing) the model of one artifact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Holder {
+    pub id: ImportId,
+    /// Its import finished (`completed`): the model is there to reuse.
+    pub completed: bool,
+}
+
+/// What the one-import-per-artifact rule decided for the waiting line.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SameArtifact {
+    /// `(request, holder)`: completes by reference to the holder's model.
+    pub reuse: Vec<(ImportId, ImportId)>,
+    /// `(request, holder)`: waits while the holder's import runs, then reuses its model.
+    pub wait: Vec<(ImportId, ImportId)>,
+    /// The rest of the line, in order, for [`decide`].
+    pub line: Vec<ImportId>,
+}
+
+/// Applies the one-import-per-artifact rule to the waiting line, in order: a request of an
+/// environment that reuses, whose digest is held by a completed request, is reused; held by a
+/// request still importing (or by one ahead of it in this line), it waits; otherwise it stays
+/// in line and, if admitted, becomes the holder for the requests after it. `holders` are the
+/// holders the store knows, by `(environment, digest)`.
+pub fn same_artifact(
+    placement: &Placement,
+    waiting: &[Waiting],
+    holders: &BTreeMap<(String, ArtifactDigest), Holder>,
+) -> SameArtifact {
+    let mut known = holders.clone();
+    let mut out = SameArtifact::default();
+    for w in waiting {
+        let digest = match &w.digest {
+            Some(d) if placement.reuse_in(&w.environment) == ModelReuse::Reuse => d,
+            _ => {
+                out.line.push(w.id);
+                continue;
+            }
+        };
+        let key = (w.environment.clone(), digest.clone());
+        match known.get(&key) {
+            Some(h) if h.completed => out.reuse.push((w.id, h.id)),
+            Some(h) => out.wait.push((w.id, h.id)),
+            None => {
+                out.line.push(w.id);
+                known.insert(
+                    key,
+                    Holder {
+                        id: w.id,
+                        completed: false,
+                    },
+                );
+            }
+        }
+    }
+    out
+}
+
+/// The change that completes `id` by reference to `holder`'s imported model: its ARN, its
+/// details and card, and its `Serving` condition; no job, no slot.
+pub fn reuse_update(id: ImportId, holder: &ImportRecord) -> Update {
+    let arn = holder.imported_model_arn.clone().unwrap_or_default();
+    let message = format!(
+        "the environment already holds this artifact's model {arn}, imported by request {}: completed by reference to it, without an import job",
+        holder.id
+    );
+    let mut update = Update::new(id, actor())
+        .to(Cause::ReuseModel, Status::Completed)
+        .condition(Condition::new(
+            ConditionType::Scheduled,
+            ConditionStatus::True,
+            Reason::ReusedModel,
+            message.clone(),
+        ))
+        .condition(Condition::new(
+            ConditionType::JobSubmitted,
+            ConditionStatus::False,
+            Reason::ReusedModel,
+            message,
+        ))
+        .changes(Changes {
+            imported_model_arn: holder.imported_model_arn.clone(),
+            imported_model: holder.imported_model.clone(),
+            reused_from: Some(holder.id),
+            mark_finished: true,
+            release: true,
+            ..Changes::default()
+        })
+        .event(Event::new(
+            EventKind::ModelReused,
+            serde_json::json!({
+                "reused_from": holder.id,
+                "imported_model_arn": arn,
+                "artifact_digest": holder.artifact_digest.as_ref().map(ArtifactDigest::as_str),
+            }),
+        ));
+    for kind in [ConditionType::Ready, ConditionType::Serving] {
+        if let Some(c) = holder.conditions.iter().find(|c| c.kind == kind) {
+            update = update.condition(c.clone());
+        }
+    }
+    update
+}
+
+/// The condition of a request waiting for `holder`'s import of the same artifact.
+fn waiting_for(holder: ImportId) -> Condition {
+    Condition::new(
+        ConditionType::Scheduled,
+        ConditionStatus::False,
+        Reason::WaitingForSameArtifact,
+        format!(
+            "request {holder} is importing the same artifact into this environment; this request will reuse its model once it completes"
+        ),
+    )
 }
 
 /// What the scheduler decided for one request.
@@ -156,8 +290,9 @@ pub async fn admit(
 ) -> Result<Vec<Admission>, StoreError> {
     let (account, region) = (&placement.account, &placement.region);
     work::lock_placement(conn, account, region).await?;
-    let usage = work::usage(conn, account, region).await?;
     let line = work::waiting_line(conn, account, region).await?;
+    let line = reuse_models(conn, placement, &line).await?;
+    let usage = work::usage(conn, account, region).await?;
     let now = OffsetDateTime::now_utc();
     let mut out = Vec::new();
     for decision in decide(placement, usage, &line) {
@@ -171,6 +306,50 @@ pub async fn admit(
         .collect();
     work::store_positions(conn, account, region, &left).await?;
     Ok(out)
+}
+
+/// The one-import-per-artifact rule, under the placement lock the caller holds (so two
+/// requests for one artifact can never both be admitted): completes the requests whose
+/// artifact the environment already holds, marks those waiting for an import of it that is
+/// still running, and returns the rest of the line.
+async fn reuse_models(
+    conn: &mut PgConnection,
+    placement: &Placement,
+    line: &[ImportId],
+) -> Result<Vec<ImportId>, StoreError> {
+    if line.is_empty() {
+        return Ok(Vec::new());
+    }
+    let waiting = work::waiting_digests(conn, line).await?;
+    let mut holders = BTreeMap::new();
+    for w in &waiting {
+        let Some(d) = &w.digest else { continue };
+        let key = (w.environment.clone(), d.clone());
+        if placement.reuse_in(&w.environment) != ModelReuse::Reuse || holders.contains_key(&key) {
+            continue;
+        }
+        if let Some((id, status)) = work::digest_holder(conn, &w.environment, d).await? {
+            let completed = status == Status::Completed;
+            holders.insert(key, Holder { id, completed });
+        }
+    }
+    let decided = same_artifact(placement, &waiting, &holders);
+    for (id, holder) in &decided.reuse {
+        let holder = ferry_store::imports::get(conn, *holder).await?;
+        ferry_store::imports::update(conn, &reuse_update(*id, &holder)).await?;
+        tracing::info!(import_id = %id, reused_from = %holder.id, "completed by reference to a model of the same artifact");
+    }
+    for (id, holder) in &decided.wait {
+        let record = ferry_store::imports::get(conn, *id).await?;
+        let already = record.conditions.iter().any(|c| {
+            c.kind == ConditionType::Scheduled && c.reason == Reason::WaitingForSameArtifact
+        });
+        if !already {
+            let update = Update::new(*id, actor()).condition(waiting_for(*holder));
+            ferry_store::imports::update(conn, &update).await?;
+        }
+    }
+    Ok(decided.line)
 }
 
 /// Admits waiting requests into free job slots, for every placement.
@@ -200,6 +379,7 @@ mod tests {
                 imported_models: models,
             },
             refuse_over_model_limit: refuse,
+            reuse: BTreeMap::new(),
         }
     }
 

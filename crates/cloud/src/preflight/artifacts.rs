@@ -62,6 +62,8 @@ impl Run<'_> {
                     rel.to_owned(),
                     u64::try_from(o.size().unwrap_or(0)).unwrap_or(0),
                 ));
+                self.etags
+                    .insert(rel.to_owned(), o.e_tag().map(str::to_owned));
             }
             match page.next_continuation_token() {
                 Some(t) if page.is_truncated() == Some(true) && token.as_deref() != Some(t) => {
@@ -317,29 +319,31 @@ impl Run<'_> {
     /// Reads and parses each safetensors header with two ranged GETs.
     pub(super) async fn headers(&mut self, files: &[String], listing: &[(String, u64)]) {
         let this = &*self;
-        let results: Vec<(String, u64, Result<rules::SafetensorsFacts, Check>)> =
-            futures::stream::iter(files.iter().cloned())
-                .map(|file| async move {
-                    let size = listing
-                        .iter()
-                        .find(|(k, _)| *k == file)
-                        .map_or(0, |(_, s)| *s);
-                    let r = this.header(&file, size).await;
-                    (file, size, r)
-                })
-                .buffered(HEADER_READS)
-                .collect()
-                .await;
+        type Read = Result<(rules::SafetensorsFacts, Vec<u8>), Check>;
+        let results: Vec<(String, u64, Read)> = futures::stream::iter(files.iter().cloned())
+            .map(|file| async move {
+                let size = listing
+                    .iter()
+                    .find(|(k, _)| *k == file)
+                    .map_or(0, |(_, s)| *s);
+                let r = this.header(&file, size).await;
+                (file, size, r)
+            })
+            .buffered(HEADER_READS)
+            .collect()
+            .await;
         let mut params: u64 = 0;
         let mut dtypes = std::collections::BTreeSet::new();
         let mut weight_bytes = 0;
         let mut failure = None;
-        for (_, size, r) in results {
+        let mut headers = Vec::new();
+        for (file, size, r) in results {
             weight_bytes += size;
             match r {
-                Ok(f) => {
+                Ok((f, bytes)) => {
                     params += f.parameter_count;
                     dtypes.extend(f.dtypes);
+                    headers.push((file, bytes));
                 }
                 Err(c) => {
                     failure.get_or_insert(c);
@@ -353,6 +357,7 @@ impl Run<'_> {
         }
         self.facts.parameter_count = Some(params);
         self.facts.dtypes = dtypes.into_iter().collect();
+        self.headers_read = Some(headers);
         self.push(Check::passed(
             n::SAFETENSORS_HEADERS,
             format!(
@@ -367,7 +372,7 @@ impl Run<'_> {
         &self,
         file: &str,
         size: u64,
-    ) -> Result<rules::SafetensorsFacts, Check> {
+    ) -> Result<(rules::SafetensorsFacts, Vec<u8>), Check> {
         let problem = |p: ArtifactProblem| artifact_failed(n::SAFETENSORS_HEADERS, &p);
         if size < 8 {
             return Err(problem(ArtifactProblem::InvalidSafetensors {
@@ -386,7 +391,8 @@ impl Run<'_> {
             .map_err(|f| self.read_failed(n::SAFETENSORS_HEADERS, file, &f))?;
         let mut bytes = first.body;
         bytes.extend_from_slice(&rest.body);
-        rules::parse_safetensors_header(file, &bytes, size).map_err(problem)
+        let facts = rules::parse_safetensors_header(file, &bytes, size).map_err(problem)?;
+        Ok((facts, bytes))
     }
 }
 

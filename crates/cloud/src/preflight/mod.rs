@@ -13,6 +13,9 @@ use ferry_domain::aws::KmsKeyRef;
 use ferry_domain::bedrock::S3Uri;
 use ferry_domain::names::EnvironmentName;
 use ferry_domain::preflight::{Check, ModelFacts, Outcome, PreflightReport, check_names as n};
+use std::collections::BTreeMap;
+
+use ferry_domain::artifacts::{ArtifactDigest, DigestInput, DigestedObject};
 use time::OffsetDateTime;
 
 use crate::{Cloud, EnvironmentClients};
@@ -28,6 +31,10 @@ struct Run<'a> {
     checks: Vec<Check>,
     facts: ModelFacts,
     research_account: Option<String>,
+    /// Each listed object's ETag, for the digest.
+    etags: BTreeMap<String, Option<String>>,
+    /// Every safetensors header's bytes, once all were read and parsed.
+    headers_read: Option<Vec<(String, Vec<u8>)>>,
 }
 
 impl Cloud {
@@ -64,6 +71,8 @@ impl Cloud {
             research_account: source_kms_key
                 .and_then(|k| k.account())
                 .map(|a| a.to_string()),
+            etags: BTreeMap::new(),
+            headers_read: None,
         };
         run.run().await;
         let model = run
@@ -82,6 +91,27 @@ impl Cloud {
 }
 
 impl Run<'_> {
+    /// The artifact's digest, when `config.json` and every safetensors header were read.
+    fn digest(&mut self, listing: &[(String, u64)], config: Option<&[u8]>) {
+        let (Some(config_json), Some(headers)) = (config, self.headers_read.take()) else {
+            return;
+        };
+        let objects = listing
+            .iter()
+            .map(|(name, size)| DigestedObject {
+                name: name.clone(),
+                size: *size,
+                etag: self.etags.get(name).cloned().flatten(),
+            })
+            .collect();
+        self.facts.digest = ArtifactDigest::compute(&DigestInput {
+            objects,
+            config_json,
+            safetensors_headers: headers,
+        })
+        .map(|d| d.to_string());
+    }
+
     fn s3(&self) -> &aws_sdk_s3::Client {
         if self.as_exec {
             &self.clients.exec_s3
@@ -181,6 +211,7 @@ impl Run<'_> {
         }
 
         self.tokenizer(&names, reads_ok).await;
+        self.digest(&listing, config.as_deref());
 
         let total = self.facts.total_bytes;
         match rules::check_total_size(total) {

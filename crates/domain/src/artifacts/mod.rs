@@ -31,6 +31,7 @@
 
 mod architectures;
 mod config;
+mod digest;
 mod files;
 mod safetensors;
 
@@ -40,6 +41,7 @@ pub use architectures::{
     match_architecture,
 };
 pub use config::{ModelConfigFacts, check_config_json};
+pub use digest::{ArtifactDigest, DigestInput, DigestedObject};
 pub use files::{
     CHAT_TEMPLATE_FILES, ChatTemplate, TokenizerFacts, WeightFiles, chat_template,
     check_not_adapter, check_tokenizer, classify_weights, resolve_weights,

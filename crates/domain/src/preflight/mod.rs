@@ -92,6 +92,9 @@ pub mod check_names {
     /// after an import; IAM's policy simulator; a warning either way, since the import
     /// itself does not need it).
     pub const INVOKE_MODELS: &str = "invoke_models";
+    /// The artifact's content digest matches a model the environment already imported, or is
+    /// importing (passed when the request will reuse it, a warning when it imports again).
+    pub const SAME_ARTIFACT: &str = "same_artifact";
 }
 
 /// One check.
@@ -221,6 +224,11 @@ pub struct ModelFacts {
     pub files: Vec<String>,
     /// The SSE-KMS key the artifacts are encrypted with, if any.
     pub source_kms_key: Option<String>,
+    /// The artifact's content digest (`sha256:...`, see
+    /// [`crate::artifacts::ArtifactDigest`]) when every object had an ETag and `config.json`
+    /// and every safetensors header were read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
 }
 
 #[cfg(test)]

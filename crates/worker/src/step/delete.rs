@@ -37,6 +37,59 @@ pub(super) async fn delete_model(
             ));
         return write(ctx, record, update).await;
     };
+    // A request that completed by reference to another's model holds no model of its own:
+    // deleting it drops the reference, and the model stays with the request that imported it.
+    if let Some(owner) = record.reused_from {
+        let message = format!(
+            "{model_arn} belongs to request {owner}, which imported it; this request's reference to it was dropped and the model was left in place"
+        );
+        return finish(
+            ctx,
+            record,
+            (
+                Cause::ModelDeleted,
+                Status::Deleted,
+                EventKind::ModelDeleted,
+            ),
+            Condition::new(
+                ConditionType::ModelDeleted,
+                ConditionStatus::True,
+                Reason::Deleted,
+                message,
+            ),
+            &model_arn,
+        )
+        .await;
+    }
+    // A model other requests still use by reference is not deleted from under them.
+    let users = {
+        let mut conn = ferry_store::acquire(&ctx.pool).await?;
+        ferry_store::work::references(&mut conn, record.id).await?
+    };
+    if !users.is_empty() {
+        let ids: Vec<String> = users.iter().map(ToString::to_string).collect();
+        let message = format!(
+            "{model_arn} is also the model of request(s) {} (the same artifact, reused); delete their models first, then this one",
+            ids.join(", ")
+        );
+        return finish(
+            ctx,
+            record,
+            (
+                Cause::DeleteFailed,
+                Status::Completed,
+                EventKind::DeleteFailed,
+            ),
+            Condition::new(
+                ConditionType::ModelDeleted,
+                ConditionStatus::False,
+                Reason::DeleteRefused,
+                message,
+            ),
+            &model_arn,
+        )
+        .await;
+    }
     if !budget(ctx, env).await? {
         return release(ctx, record, Some(soon())).await;
     }
@@ -84,6 +137,17 @@ pub(super) async fn delete_model(
                 EventKind::DeleteFailed,
             ),
         };
+    finish(ctx, record, (cause, to, kind), condition, &model_arn).await
+}
+
+/// Ends the deletion: `to` for `cause`, with `condition` and an event of `kind`.
+async fn finish(
+    ctx: &Ctx,
+    record: &ImportRecord,
+    (cause, to, kind): (Cause, Status, EventKind),
+    condition: Condition,
+    model_arn: &str,
+) -> Result<(), StepError> {
     let update = change(record)
         .to(cause, to)
         .condition(condition)

@@ -2,10 +2,11 @@
 //! chain; and the same check, for information only, on a request waiting
 //! for approval.
 
-use ferry_domain::catalog::Environment;
+use ferry_domain::artifacts::ArtifactDigest;
+use ferry_domain::catalog::{Environment, ModelReuse};
 use ferry_domain::condition::{Condition, ConditionStatus, ConditionType, Reason};
 use ferry_domain::events::EventKind;
-use ferry_domain::preflight::{Outcome, PreflightReport};
+use ferry_domain::preflight::{Check, Outcome, PreflightReport, check_names};
 use ferry_domain::status::Cause;
 use ferry_domain::update::{Changes, Event};
 use ferry_store::imports::ImportRecord;
@@ -84,12 +85,62 @@ pub(super) async fn preview(
     write(ctx, record, update).await
 }
 
+/// The artifact's digest from a passed report, and, when the environment already imported
+/// (or is importing) the same artifact, a check saying what happens: reused (the scheduler
+/// completes the request by reference once that model is there) or imported again.
+async fn same_artifact(
+    ctx: &Ctx,
+    env: &Environment,
+    report: &mut PreflightReport,
+) -> Result<Option<ArtifactDigest>, StepError> {
+    let Some(digest) = report
+        .model
+        .as_ref()
+        .and_then(|m| m.digest.as_deref())
+        .and_then(ArtifactDigest::parse)
+    else {
+        return Ok(None);
+    };
+    let policy = ctx
+        .settings
+        .placements
+        .iter()
+        .find(|p| p.account == env.account && p.region == env.region)
+        .map_or(ModelReuse::Import, |p| p.reuse_in(env.name.as_str()));
+    if policy == ModelReuse::Import || !report.passed() {
+        return Ok(Some(digest));
+    }
+    let mut conn = ferry_store::acquire(&ctx.pool).await?;
+    let holder = ferry_store::work::digest_holder(&mut conn, env.name.as_str(), &digest).await?;
+    if let Some((id, status)) = holder {
+        let check = match policy {
+            ModelReuse::Reuse => Check::passed(
+                check_names::SAME_ARTIFACT,
+                format!(
+                    "request {id} ({status}) imported this artifact ({digest}) into {}: this request will complete by reference to its model, without an import job (model_reuse = \"reuse\")",
+                    env.name
+                ),
+            ),
+            _ => Check::warning(
+                check_names::SAME_ARTIFACT,
+                format!(
+                    "request {id} ({status}) already imported this artifact ({digest}) into {}; importing it again as model_reuse = \"warn\" says, which takes a job slot and a second model's storage",
+                    env.name
+                ),
+            ),
+        };
+        report.checks.push(check);
+    }
+    Ok(Some(digest))
+}
+
 pub(super) async fn preflight(
     ctx: &Ctx,
     record: &ImportRecord,
     env: &Environment,
 ) -> Result<(), StepError> {
-    let report = check_source(ctx, record, env).await;
+    let mut report = check_source(ctx, record, env).await;
+    let digest = same_artifact(ctx, env, &mut report).await?;
     let json = serde_json::to_value(&report).unwrap_or_default();
     if report.failed_transiently() {
         // Throttling, 5xx or a timeout says nothing about the request: run
@@ -127,6 +178,7 @@ pub(super) async fn preflight(
             .changes(Changes {
                 preflight: Some(json),
                 preflight_passed: Some(true),
+                artifact_digest: digest,
                 next_attempt_at: Some(OffsetDateTime::now_utc()),
                 release: true,
                 ..Changes::default()

@@ -250,6 +250,13 @@ pub(crate) struct ImportOut {
     pub(super) finished_at: Option<OffsetDateTime>,
     /// The completed request this one promotes (lineage, e.g. dev → staging).
     pub(super) promoted_from: Option<Uuid>,
+    /// The artifact's content digest (`sha256:` and 64 hex digits): SHA-256 over the
+    /// listing's names, sizes and ETags, `config.json` and every safetensors header, as the
+    /// README documents. Set once the preflight could read all of them.
+    pub(super) artifact_digest: Option<String>,
+    /// The request whose imported model this one completed by reference to: the environment
+    /// already held the same artifact (`model_reuse = "reuse"`), so no job of its own ran.
+    pub(super) reused_from: Option<Uuid>,
     /// Requests promoted from this one. Only on `GET /v1/imports/{id}`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub(super) promotions: Vec<Uuid>,
@@ -298,6 +305,8 @@ impl ImportOut {
             submitted_at: r.submitted_at,
             finished_at: r.finished_at,
             promoted_from: r.promoted_from.map(|p| p.as_uuid()),
+            artifact_digest: r.artifact_digest.map(|d| d.to_string()),
+            reused_from: r.reused_from.map(|p| p.as_uuid()),
             promotions: Vec::new(),
         }
     }
