@@ -9,6 +9,7 @@
 //   routes.js    the page's addresses (#/?filters, #/imports/<id>)
 //   list.js      requests by environment and status (overview.js: the counts)
 //   detail.js    one request (sections.js, preflight.js: its parts)
+//   models.js    the imported models in the hosting accounts, Ferry's and others
 //   actions.js   the buttons from the server's allowed_actions, and their dialogs (dialog.js)
 //   notice.js    the error banner and the toast
 //   api.js, live.js, dom.js, parts.js   the API client, the event stream, DOM helpers, shared pieces
@@ -21,6 +22,7 @@ import { hideError } from './notice.js';
 import { resume, signOut } from './session.js';
 import * as list from './list.js';
 import * as detail from './detail.js';
+import * as models from './models.js';
 
 // ------------------------------------------------------------- routing
 
@@ -29,6 +31,7 @@ function route() {
   hideError();
   const r = enterRoute(parseHash());
   if (r.kind === 'detail') detail.show(r.id);
+  else if (r.kind === 'models') models.show();
   else list.show();
 }
 
@@ -36,6 +39,7 @@ function refresh() {
   const r = currentRoute();
   if (r.kind === 'detail') detail.refresh();
   else if (r.kind === 'list') list.refresh();
+  else if (r.kind === 'models') models.refresh();
 }
 
 // ------------------------------------------------------------- live updates

@@ -1,5 +1,5 @@
 // The page's addresses: `#/?environment=…&status=…` lists requests with
-// the API's filters, `#/imports/<id>` shows one.
+// the API's filters, `#/imports/<id>` shows one, `#/models?…` the imported models.
 
 import { query } from './api.js';
 
@@ -11,6 +11,11 @@ export function parseHash() {
   const m = /^\/imports\/([0-9a-fA-F-]{36})$/.exec(path);
   if (m) return { kind: 'detail', id: m[1].toLowerCase() };
   const params = new URLSearchParams(qs || '');
+  if (path === '/models') {
+    const mf = {};
+    for (const k of ['environment', 'managed']) if (params.get(k)) mf[k] = params.get(k);
+    return { kind: 'models', filters: mf };
+  }
   const filters = {};
   for (const k of FILTERS) if (params.get(k)) filters[k] = params.get(k);
   return { kind: 'list', filters };
