@@ -104,7 +104,7 @@ pub(crate) async fn handle(ctx: &Ctx, req: &SimRequest, caller: &Caller) -> SimR
         .strip_prefix("ServiceQuotasV20190624.")
         .unwrap_or(target)
         .to_owned();
-    ctx.gate(Service::ServiceQuotas, &op).await?;
+    ctx.gate(Service::Quotas, &op).await?;
     let body: Value = if req.body.is_empty() {
         json!({})
     } else {
@@ -143,7 +143,7 @@ fn get_service_quota(ctx: &Ctx, body: &Value, caller: &Caller) -> SimResult {
     );
     authorize(
         &state,
-        Service::ServiceQuotas,
+        Service::Quotas,
         &rctx,
         None,
         ResourcePolicyMode::Optional,

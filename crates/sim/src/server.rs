@@ -69,7 +69,7 @@ impl Ctx {
                     "Rate exceeded",
                 ),
                 // The error GetServiceQuota's model declares for throttling.
-                Service::ServiceQuotas => SimError::new(
+                Service::Quotas => SimError::new(
                     StatusCode::BAD_REQUEST,
                     "TooManyRequestsException",
                     "Rate exceeded",
@@ -94,7 +94,7 @@ impl Ctx {
                     "KMSInternalException",
                     "An internal error occurred.",
                 ),
-                Service::ServiceQuotas => SimError::new(
+                Service::Quotas => SimError::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "ServiceException",
                     "Something went wrong.",
@@ -144,7 +144,7 @@ fn guess_service(req: &SimRequest) -> Service {
         .header("x-amz-target")
         .is_some_and(|t| t.starts_with("ServiceQuotasV20190624"))
     {
-        Service::ServiceQuotas
+        Service::Quotas
     } else if req.path.starts_with("/model-import-jobs")
         || req.path.starts_with("/imported-models")
         || crate::runtime::is_runtime_path(&req.path)
@@ -175,7 +175,7 @@ fn authenticate(ctx: &Ctx, req: &SimRequest) -> SimResult<(Service, Caller)> {
                 "AccessDenied",
                 "Anonymous access is not allowed by ferry-sim",
             ),
-            Service::Kms | Service::Bedrock | Service::ServiceQuotas => SimError::new(
+            Service::Kms | Service::Bedrock | Service::Quotas => SimError::new(
                 StatusCode::BAD_REQUEST,
                 "MissingAuthenticationTokenException",
                 "Missing Authentication Token",
@@ -218,7 +218,7 @@ fn authenticate(ctx: &Ctx, req: &SimRequest) -> SimResult<(Service, Caller)> {
                 "InvalidClientTokenId",
                 "The security token included in the request is invalid.",
             ),
-            Service::Kms | Service::ServiceQuotas => SimError::new(
+            Service::Kms | Service::Quotas => SimError::new(
                 StatusCode::BAD_REQUEST,
                 "UnrecognizedClientException",
                 "The security token included in the request is invalid.",
@@ -239,7 +239,7 @@ fn authenticate(ctx: &Ctx, req: &SimRequest) -> SimResult<(Service, Caller)> {
                 "InvalidToken",
                 "The provided token is malformed or otherwise invalid.",
             ),
-            Service::Kms | Service::Bedrock | Service::ServiceQuotas => SimError::new(
+            Service::Kms | Service::Bedrock | Service::Quotas => SimError::new(
                 StatusCode::BAD_REQUEST,
                 "UnrecognizedClientException",
                 "The security token included in the request is invalid.",
@@ -258,7 +258,7 @@ fn authenticate(ctx: &Ctx, req: &SimRequest) -> SimResult<(Service, Caller)> {
                 "ExpiredToken",
                 "The provided token has expired.",
             ),
-            Service::Kms | Service::Bedrock | Service::ServiceQuotas => SimError::new(
+            Service::Kms | Service::Bedrock | Service::Quotas => SimError::new(
                 StatusCode::BAD_REQUEST,
                 "ExpiredTokenException",
                 "The security token included in the request is expired",
@@ -282,7 +282,7 @@ fn authenticate(ctx: &Ctx, req: &SimRequest) -> SimResult<(Service, Caller)> {
                 "RequestTimeTooSkewed",
                 "The difference between the request time and the current time is too large.",
             ),
-            (_, Service::Kms | Service::ServiceQuotas) => SimError::new(
+            (_, Service::Kms | Service::Quotas) => SimError::new(
                 StatusCode::BAD_REQUEST,
                 "InvalidSignatureException",
                 e.to_string(),
@@ -359,7 +359,7 @@ pub(crate) async fn handle(AxState(ctx): AxState<Arc<Ctx>>, request: Request) ->
         Service::Sts => crate::sts::handle(&ctx, &req, &caller).await,
         Service::Iam => crate::iam_api::handle(&ctx, &req, &caller).await,
         Service::Kms => crate::kms::handle(&ctx, &req, &caller).await,
-        Service::ServiceQuotas => crate::quotas::handle(&ctx, &req, &caller).await,
+        Service::Quotas => crate::quotas::handle(&ctx, &req, &caller).await,
         // bedrock-runtime signs as `bedrock` too; its paths are `/model/{modelId}/...`.
         Service::Bedrock if crate::runtime::is_runtime_path(&req.path) => {
             crate::runtime::handle(&ctx, &req, &caller).await

@@ -16,7 +16,7 @@ pub(crate) enum Service {
     Kms,
     Bedrock,
     /// Service Quotas (JSON 1.1, `X-Amz-Target: ServiceQuotasV20190624.<Op>`).
-    ServiceQuotas,
+    Quotas,
 }
 
 impl Service {
@@ -27,7 +27,7 @@ impl Service {
             "iam" => Self::Iam,
             "kms" => Self::Kms,
             "bedrock" => Self::Bedrock,
-            "servicequotas" => Self::ServiceQuotas,
+            "servicequotas" => Self::Quotas,
             _ => return None,
         })
     }
@@ -39,7 +39,7 @@ impl Service {
             Self::Iam => "iam",
             Self::Kms => "kms",
             Self::Bedrock => "bedrock",
-            Self::ServiceQuotas => "servicequotas",
+            Self::Quotas => "servicequotas",
         }
     }
 }
@@ -148,7 +148,7 @@ impl SimError {
                     xml_escape(&self.message)
                 )
             }
-            Service::Kms | Service::ServiceQuotas => {
+            Service::Kms | Service::Quotas => {
                 builder = builder.header("content-type", "application/x-amz-json-1.1");
                 serde_json::json!({"__type": self.code, "message": self.message}).to_string()
             }
@@ -262,7 +262,7 @@ pub(crate) const LOWER_ALNUM: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
 pub(crate) fn access_denied(service: Service, message: String) -> SimError {
     let (status, code) = match service {
         Service::S3 | Service::Sts | Service::Iam => (StatusCode::FORBIDDEN, "AccessDenied"),
-        Service::Kms | Service::ServiceQuotas => (StatusCode::BAD_REQUEST, "AccessDeniedException"),
+        Service::Kms | Service::Quotas => (StatusCode::BAD_REQUEST, "AccessDeniedException"),
         Service::Bedrock => (StatusCode::FORBIDDEN, "AccessDeniedException"),
     };
     SimError::new(status, code, message)
