@@ -45,6 +45,7 @@ def run_cases(run):
     kms_cases(run, ctx)
     bedrock_cases(run, ctx)
     runtime_cases(run, ctx)
+    servicequotas_cases(run, ctx)
     fault_cases(run, ctx)
     auth_cases(run, ctx)
     expiry_cases(run, ctx)
@@ -55,6 +56,28 @@ def bad_clients(run, service, who):
     bad_sig = run.client(service, run.env[f"{p}_ACCESS_KEY_ID"], "wrongSecretForConformanceNotAReal000000")
     unknown = run.client(service, *UNKNOWN_KEY)
     return bad_sig, unknown
+
+
+# --------------------------------------------------------------------------------------
+# Service Quotas (JSON 1.1): Bedrock's Custom Model Import quotas
+# --------------------------------------------------------------------------------------
+def servicequotas_cases(run, ctx):
+    C = run.case
+    sq = run.principal("service-quotas", "hosting-admin")
+    sqf = run.principal("service-quotas", "ferry-service")
+    loose = run.principal("service-quotas", "hosting-admin", validate=False)
+    models = {"ServiceCode": "bedrock", "QuotaCode": "L-45B04988"}
+    C(sq, "GetServiceQuota", "imported-models", models)
+    C(sq, "GetServiceQuota", "concurrent-import-jobs", {"ServiceCode": "bedrock", "QuotaCode": "L-5F098EFA"})
+    run.admin("quotas", {"account": ctx["hosting_account"], "quota_code": "L-45B04988", "value": 7})
+    raised = C(sq, "GetServiceQuota", "raised-by-admin", models)
+    if raised and raised["Quota"]["Value"] != 7:
+        print(f"  service-quotas GetServiceQuota raised-by-admin: expected 7, got {raised['Quota']['Value']}")
+        run.results.append(("service-quotas", "GetServiceQuota", "raised-by-admin-value", ["value not applied"], [], ""))
+    run.admin("quotas", {"account": ctx["hosting_account"], "quota_code": "L-45B04988", "value": None})
+    C(sq, "GetServiceQuota", "no-such-quota", {"ServiceCode": "bedrock", "QuotaCode": "L-00000000"}, expect="NoSuchResourceException")
+    C(sqf, "GetServiceQuota", "access-denied", models, expect="AccessDeniedException")
+    C(loose, "GetServiceQuota", "missing-quota-code", {"ServiceCode": "bedrock"}, expect="IllegalArgumentException")
 
 
 # --------------------------------------------------------------------------------------
@@ -374,7 +397,9 @@ def bedrock_cases(run, ctx):
     C(br, "GetImportedModel", "not-found", {"modelIdentifier": f"arn:aws:bedrock:{region}:{acct}:imported-model/000000000000"}, expect="ResourceNotFoundException")
     C(brf, "GetImportedModel", "access-denied", {"modelIdentifier": model_arn}, expect="AccessDeniedException")
     C(br, "ListImportedModels", "ok", {})
-    C(br, "ListImportedModels", "first-page", {"maxResults": 1})
+    first = C(br, "ListImportedModels", "first-page", {"maxResults": 1})
+    if first and first.get("nextToken"):
+        C(br, "ListImportedModels", "next-page", {"maxResults": 1, "nextToken": first["nextToken"]})
     C(br, "ListImportedModels", "sorted-ascending", {"sortBy": "CreationTime", "sortOrder": "Ascending", "nameContains": "conf"})
     C(brf, "ListImportedModels", "access-denied", {}, expect="AccessDeniedException")
 

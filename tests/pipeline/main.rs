@@ -8,6 +8,7 @@ mod support;
 
 mod bedrock_answers;
 mod flow;
+mod inventory;
 mod replicas;
 mod reuse;
 mod scheduling;

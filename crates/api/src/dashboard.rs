@@ -72,6 +72,7 @@ const ASSETS: &[Asset] = &[
     module!("sections.js"),
     module!("preflight.js"),
     module!("card.js"),
+    module!("models.js"),
     module!("actions.js"),
     module!("dialog.js"),
     module!("notice.js"),

@@ -11,6 +11,7 @@
 //   detail.js    one request (sections.js, preflight.js: its parts)
 //   submit.js    the form for a new request (rules.js: Bedrock's field rules)
 //   sso.js       signing in through the organisation's identity provider
+//   models.js    the imported models in the hosting accounts, Ferry's and others
 //   actions.js   the buttons from the server's allowed_actions, and their dialogs (dialog.js)
 //   notice.js    the error banner and the toast
 //   api.js, live.js, dom.js, parts.js   the API client, the event stream, DOM helpers, shared pieces
@@ -24,6 +25,7 @@ import { resume, signOut, logOut } from './session.js';
 import * as list from './list.js';
 import * as detail from './detail.js';
 import * as submit from './submit.js';
+import * as models from './models.js';
 
 // ------------------------------------------------------------- routing
 
@@ -33,6 +35,7 @@ function route() {
   const r = enterRoute(parseHash());
   if (r.kind === 'detail') detail.show(r.id);
   else if (r.kind === 'new') submit.show();
+  else if (r.kind === 'models') models.show();
   else list.show();
 }
 
@@ -40,6 +43,7 @@ function refresh() {
   const r = currentRoute();
   if (r.kind === 'detail') detail.refresh();
   else if (r.kind === 'list') list.refresh();
+  else if (r.kind === 'models') models.refresh();
 }
 
 // ------------------------------------------------------------- live updates

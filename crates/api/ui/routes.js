@@ -1,5 +1,6 @@
 // The page's addresses: `#/?environment=…&status=…` lists requests with
-// the API's filters, `#/imports/<id>` shows one, `#/new` is the form for a new one.
+// the API's filters, `#/imports/<id>` shows one, `#/new` is the form for a new one,
+// `#/models?…` the imported models.
 
 import { query } from './api.js';
 
@@ -12,6 +13,11 @@ export function parseHash() {
   if (m) return { kind: 'detail', id: m[1].toLowerCase() };
   if (path === '/new') return { kind: 'new' };
   const params = new URLSearchParams(qs || '');
+  if (path === '/models') {
+    const mf = {};
+    for (const k of ['environment', 'managed']) if (params.get(k)) mf[k] = params.get(k);
+    return { kind: 'models', filters: mf };
+  }
   const filters = {};
   for (const k of FILTERS) if (params.get(k)) filters[k] = params.get(k);
   return { kind: 'list', filters };

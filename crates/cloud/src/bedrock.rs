@@ -143,7 +143,7 @@ fn tags(v: &[Tag]) -> Result<Option<Vec<bt::Tag>>, CallError> {
 }
 
 impl Cloud {
-    fn map<E>(
+    pub(crate) fn map<E>(
         clients: &EnvironmentClients,
     ) -> impl FnOnce(
         aws_sdk_bedrock::error::SdkError<

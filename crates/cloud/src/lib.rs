@@ -1,6 +1,6 @@
 //! Ferry's AWS adapters: role assumption, S3 preflight of model artifacts with cross-account
 //! diagnosis, the Bedrock Custom Model Import calls, and bedrock-runtime invocations of the
-//! imported models (the readiness check).
+//! imported models (the readiness check), and the account's inventory and Bedrock quotas.
 //!
 //! One [`Cloud`] holds, per hosting environment, clients built once and reused:
 //!
@@ -20,6 +20,7 @@ mod bedrock;
 pub mod calls;
 mod credentials;
 mod error;
+pub mod inventory;
 mod preflight;
 mod runtime;
 
@@ -121,6 +122,8 @@ struct EnvironmentClients {
     /// bedrock-runtime, one attempt per call (the worker retries across steps).
     runtime: aws_sdk_bedrockruntime::Client,
     control_iam: aws_sdk_iam::Client,
+    /// Service Quotas, for the Bedrock quotas the account's inventory is held against.
+    quotas: aws_sdk_servicequotas::Client,
     control_s3: aws_sdk_s3::Client,
     control_kms: aws_sdk_kms::Client,
     exec_s3: aws_sdk_s3::Client,
@@ -277,6 +280,11 @@ async fn build_clients(options: &CloudOptions, target: EnvTarget) -> Environment
         ),
         control_iam: aws_sdk_iam::Client::from_conf(
             aws_sdk_iam::config::Builder::from(&control_cfg)
+                .interceptor(calls::CallMetrics)
+                .build(),
+        ),
+        quotas: aws_sdk_servicequotas::Client::from_conf(
+            aws_sdk_servicequotas::config::Builder::from(&control_cfg)
                 .interceptor(calls::CallMetrics)
                 .build(),
         ),

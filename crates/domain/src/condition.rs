@@ -98,6 +98,9 @@ words!(
         WaitingForSlot,
         SlotFree,
         ImportedModelLimit,
+        /// Models imported outside Ferry fill the account's imported-model quota: the request
+        /// waits for room.
+        AccountFull,
         JobCreated,
         WaitingForQuota,
         Throttled,

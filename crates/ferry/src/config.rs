@@ -288,6 +288,11 @@ pub struct WorkerConfig {
     /// First and longest delay between readiness invocations the model did not answer.
     pub readiness_initial_secs: u64,
     pub readiness_max_secs: u64,
+    /// Time between two inventories of a hosting account and Region (every imported model,
+    /// Ferry's or not, the jobs running, Bedrock's quotas from Service Quotas). 0 turns the
+    /// inventory off: the scheduler then counts Ferry's own requests against the configured
+    /// quotas only.
+    pub inventory_interval_secs: u64,
 }
 
 impl Default for WorkerConfig {
@@ -308,6 +313,7 @@ impl Default for WorkerConfig {
             readiness_timeout_secs: 900,
             readiness_initial_secs: 5,
             readiness_max_secs: 60,
+            inventory_interval_secs: 300,
         }
     }
 }
@@ -345,6 +351,18 @@ impl Default for WebhooksConfig {
             secret_key_file: None,
         }
     }
+}
+
+/// Where an environment's Bedrock quotas come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QuotaSource {
+    /// Service Quotas' applied values (`GetServiceQuota`), read with each inventory; the
+    /// configured `max_*` values apply until it answers, or when it cannot.
+    #[default]
+    ServiceQuotas,
+    /// The configured `max_concurrent_imports` and `max_imported_models` only.
+    Config,
 }
 
 /// What to do with a request that would exceed the account's imported-model limit.
@@ -398,6 +416,10 @@ pub struct EnvironmentConfig {
     pub max_imported_models: u32,
     #[serde(default)]
     pub on_model_limit: OnModelLimit,
+    /// Where the quotas come from: `service_quotas` (default; the `max_*` values are the
+    /// fallback) or `config` (the `max_*` values override Service Quotas).
+    #[serde(default)]
+    pub quota_source: QuotaSource,
     /// Run import jobs in a VPC: both lists or neither.
     #[serde(default)]
     pub vpc_subnet_ids: Vec<String>,
@@ -570,7 +592,8 @@ impl Config {
     /// Environments in one hosting account and Region share Bedrock's quotas,
     /// so they must declare the same limits.
     fn check_placements(&self) -> Result<(), ConfigError> {
-        let mut seen: BTreeMap<(String, String), (&str, u32, u32, OnModelLimit)> = BTreeMap::new();
+        let mut seen: BTreeMap<(String, String), (&str, u32, u32, OnModelLimit, QuotaSource)> =
+            BTreeMap::new();
         for (name, e) in &self.environments {
             let key = (e.account_id.to_string(), e.region.to_string());
             let mine = (
@@ -578,6 +601,7 @@ impl Config {
                 e.max_concurrent_imports,
                 e.max_imported_models,
                 e.on_model_limit,
+                e.quota_source,
             );
             if e.max_concurrent_imports == 0 {
                 return Err(ConfigError::key(
@@ -586,12 +610,14 @@ impl Config {
                 ));
             }
             match seen.get(&key) {
-                Some(other) if (other.1, other.2, other.3) != (mine.1, mine.2, mine.3) => {
+                Some(other)
+                    if (other.1, other.2, other.3, other.4) != (mine.1, mine.2, mine.3, mine.4) =>
+                {
                     return Err(ConfigError::key(
                         format!("environments.{name}"),
                         format!(
                             "shares account {} in {} with environment {}, so max_concurrent_imports, \
-                             max_imported_models and on_model_limit must match",
+                             max_imported_models, on_model_limit and quota_source must match",
                             key.0, key.1, other.0
                         ),
                     ));

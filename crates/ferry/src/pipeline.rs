@@ -8,10 +8,11 @@ use anyhow::Context;
 use ferry_cloud::{Cloud, CloudOptions, EnvTarget};
 use ferry_domain::catalog::Catalog;
 use ferry_store::PgPool;
+use ferry_worker::inventory::InventorySettings;
 use ferry_worker::{Backoff, Placement, Quota, Settings};
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{Config, OnModelLimit};
+use crate::config::{Config, OnModelLimit, QuotaSource};
 
 pub(crate) fn cloud_options(config: &Config) -> CloudOptions {
     let aws = &config.aws;
@@ -81,6 +82,15 @@ pub(crate) fn worker_settings(config: &Config, owner: String) -> Settings {
             Duration::from_secs(w.readiness_max_secs.max(1)),
         ),
         prices: config.pricing.custom_model_units.clone(),
+        inventory: (w.inventory_interval_secs > 0).then(|| InventorySettings {
+            interval: Duration::from_secs(w.inventory_interval_secs),
+            configured_quotas: config
+                .environments
+                .values()
+                .filter(|e| e.quota_source == QuotaSource::Config)
+                .map(|e| (e.account_id.to_string(), e.region.to_string()))
+                .collect(),
+        }),
     }
 }
 

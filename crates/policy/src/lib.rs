@@ -33,15 +33,26 @@ pub const PASS_ROLE_SID: &str = "PassExecutionRole";
 /// The Bedrock service principal.
 pub const BEDROCK_SERVICE: &str = "bedrock.amazonaws.com";
 
-/// The Bedrock actions Ferry's control role calls.
-pub const BEDROCK_IMPORT_ACTIONS: [&str; 6] = [
+/// The Bedrock actions Ferry's control role calls (`ListTagsForResource`: the account
+/// inventory tells Ferry's imported models from others by their tags).
+pub const BEDROCK_IMPORT_ACTIONS: [&str; 7] = [
     "bedrock:CreateModelImportJob",
     "bedrock:GetModelImportJob",
     "bedrock:ListModelImportJobs",
     "bedrock:GetImportedModel",
     "bedrock:ListImportedModels",
     "bedrock:DeleteImportedModel",
+    "bedrock:ListTagsForResource",
 ];
+
+/// The Service Quotas action the account inventory calls for Bedrock's quotas (imported
+/// models per account, concurrent import jobs), on the quota ARN
+/// `arn:aws:servicequotas:<region>:<account>:bedrock/<quota code>` (Service Authorization
+/// Reference, Service Quotas: resource type `quota`).
+pub const QUOTA_ACTION: &str = "servicequotas:GetServiceQuota";
+
+/// The `Sid` of the control role's statement that lets it read Bedrock's quotas.
+pub const QUOTAS_SID: &str = "ReadBedrockQuotas";
 
 /// The bedrock-runtime action Ferry's control role calls on the account's imported models: the
 /// readiness check after an import invokes the model (`InvokeModel` and `Converse` both

@@ -6,6 +6,9 @@
 //! * `PUT` or `POST /_sim/faults` with a [`crate::FaultConfig`] JSON body → replaces it
 //! * `POST /_sim/clock` with `{"advance_secs": N}` → moves the sim's clock (expires sessions)
 //! * `GET /_sim/scenario` → the [`crate::ScenarioInfo`]
+//! * `GET /_sim/quotas` → the Service Quotas values set so far
+//! * `PUT` or `POST /_sim/quotas` with `{"account", "quota_code", "value"[, "service_code"]}` →
+//!   sets an account's applied quota value (see [`crate::quotas`])
 
 use axum::http::{Method, StatusCode};
 use axum::response::Response;
@@ -50,6 +53,13 @@ pub(crate) fn handle(ctx: &Ctx, req: &crate::wire::SimRequest) -> Response {
                     ok_json(&json!({"now": crate::wire::iso8601(ctx.clock.now())}))
                 }
                 None => bad("expected {\"advance_secs\": N}"),
+            }
+        }
+        (&Method::GET, "/_sim/quotas") => ok_json(&crate::quotas::admin_list(ctx)),
+        (&Method::PUT | &Method::POST, "/_sim/quotas") => {
+            match crate::quotas::admin_set(ctx, &req.body) {
+                Ok(v) => ok_json(&v),
+                Err(e) => bad(&e),
             }
         }
         (&Method::GET, "/_sim/scenario") => {

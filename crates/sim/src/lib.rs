@@ -25,6 +25,7 @@ mod faults;
 mod iam_api;
 mod kms;
 pub mod model;
+pub mod quotas;
 pub mod runtime;
 mod s3;
 mod scenario;
@@ -182,6 +183,19 @@ impl SimHandle {
     /// that must say which step is broken ([`ChainBreak::step`]).
     pub fn break_chain(&self, how: ChainBreak) -> Result<(), ChainError> {
         chain::remove(&mut self.ctx.state(), how)
+    }
+
+    /// Sets `account`'s applied value of the Bedrock quota `quota_code` (Service Quotas), as
+    /// `PUT /_sim/quotas` does: `GetServiceQuota` answers it and `CreateModelImportJob` enforces it.
+    pub fn set_quota(&self, account: &str, quota_code: &str, value: f64) {
+        self.ctx.state().quotas.insert(
+            (
+                account.to_owned(),
+                quotas::BEDROCK.to_owned(),
+                quota_code.to_owned(),
+            ),
+            value,
+        );
     }
 
     /// Moves the sim's clock forward (sessions expire; signatures still use real time).

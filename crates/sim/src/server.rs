@@ -68,6 +68,12 @@ impl Ctx {
                     "ThrottlingException",
                     "Rate exceeded",
                 ),
+                // The error GetServiceQuota's model declares for throttling.
+                Service::Quotas => SimError::new(
+                    StatusCode::BAD_REQUEST,
+                    "TooManyRequestsException",
+                    "Rate exceeded",
+                ),
                 Service::Sts | Service::Iam => {
                     SimError::new(StatusCode::BAD_REQUEST, "Throttling", "Rate exceeded")
                 }
@@ -87,6 +93,11 @@ impl Ctx {
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "KMSInternalException",
                     "An internal error occurred.",
+                ),
+                Service::Quotas => SimError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "ServiceException",
+                    "Something went wrong.",
                 ),
                 Service::Sts | Service::Iam => SimError::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
@@ -129,6 +140,11 @@ fn guess_service(req: &SimRequest) -> Service {
         .is_some_and(|t| t.starts_with("TrentService"))
     {
         Service::Kms
+    } else if req
+        .header("x-amz-target")
+        .is_some_and(|t| t.starts_with("ServiceQuotasV20190624"))
+    {
+        Service::Quotas
     } else if req.path.starts_with("/model-import-jobs")
         || req.path.starts_with("/imported-models")
         || crate::runtime::is_runtime_path(&req.path)
@@ -159,7 +175,7 @@ fn authenticate(ctx: &Ctx, req: &SimRequest) -> SimResult<(Service, Caller)> {
                 "AccessDenied",
                 "Anonymous access is not allowed by ferry-sim",
             ),
-            Service::Kms | Service::Bedrock => SimError::new(
+            Service::Kms | Service::Bedrock | Service::Quotas => SimError::new(
                 StatusCode::BAD_REQUEST,
                 "MissingAuthenticationTokenException",
                 "Missing Authentication Token",
@@ -202,7 +218,7 @@ fn authenticate(ctx: &Ctx, req: &SimRequest) -> SimResult<(Service, Caller)> {
                 "InvalidClientTokenId",
                 "The security token included in the request is invalid.",
             ),
-            Service::Kms => SimError::new(
+            Service::Kms | Service::Quotas => SimError::new(
                 StatusCode::BAD_REQUEST,
                 "UnrecognizedClientException",
                 "The security token included in the request is invalid.",
@@ -223,7 +239,7 @@ fn authenticate(ctx: &Ctx, req: &SimRequest) -> SimResult<(Service, Caller)> {
                 "InvalidToken",
                 "The provided token is malformed or otherwise invalid.",
             ),
-            Service::Kms | Service::Bedrock => SimError::new(
+            Service::Kms | Service::Bedrock | Service::Quotas => SimError::new(
                 StatusCode::BAD_REQUEST,
                 "UnrecognizedClientException",
                 "The security token included in the request is invalid.",
@@ -242,7 +258,7 @@ fn authenticate(ctx: &Ctx, req: &SimRequest) -> SimResult<(Service, Caller)> {
                 "ExpiredToken",
                 "The provided token has expired.",
             ),
-            Service::Kms | Service::Bedrock => SimError::new(
+            Service::Kms | Service::Bedrock | Service::Quotas => SimError::new(
                 StatusCode::BAD_REQUEST,
                 "ExpiredTokenException",
                 "The security token included in the request is expired",
@@ -266,7 +282,7 @@ fn authenticate(ctx: &Ctx, req: &SimRequest) -> SimResult<(Service, Caller)> {
                 "RequestTimeTooSkewed",
                 "The difference between the request time and the current time is too large.",
             ),
-            (_, Service::Kms) => SimError::new(
+            (_, Service::Kms | Service::Quotas) => SimError::new(
                 StatusCode::BAD_REQUEST,
                 "InvalidSignatureException",
                 e.to_string(),
@@ -343,6 +359,7 @@ pub(crate) async fn handle(AxState(ctx): AxState<Arc<Ctx>>, request: Request) ->
         Service::Sts => crate::sts::handle(&ctx, &req, &caller).await,
         Service::Iam => crate::iam_api::handle(&ctx, &req, &caller).await,
         Service::Kms => crate::kms::handle(&ctx, &req, &caller).await,
+        Service::Quotas => crate::quotas::handle(&ctx, &req, &caller).await,
         // bedrock-runtime signs as `bedrock` too; its paths are `/model/{modelId}/...`.
         Service::Bedrock if crate::runtime::is_runtime_path(&req.path) => {
             crate::runtime::handle(&ctx, &req, &caller).await

@@ -176,6 +176,9 @@ pub(crate) struct State {
     /// Role ARN → when it was last created or changed through the IAM API (trust or inline
     /// policies), for the `iam_propagation_ms` fault.
     pub(crate) iam_changed: HashMap<String, OffsetDateTime>,
+    /// `(account, service code, quota code)` → the applied value set through `/_sim/quotas`
+    /// (else the default of [`crate::quotas::DEFAULTS`]).
+    pub(crate) quotas: BTreeMap<(String, String, String), f64>,
 }
 
 impl State {

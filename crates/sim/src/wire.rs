@@ -15,6 +15,8 @@ pub(crate) enum Service {
     Iam,
     Kms,
     Bedrock,
+    /// Service Quotas (JSON 1.1, `X-Amz-Target: ServiceQuotasV20190624.<Op>`).
+    Quotas,
 }
 
 impl Service {
@@ -25,6 +27,7 @@ impl Service {
             "iam" => Self::Iam,
             "kms" => Self::Kms,
             "bedrock" => Self::Bedrock,
+            "servicequotas" => Self::Quotas,
             _ => return None,
         })
     }
@@ -36,6 +39,7 @@ impl Service {
             Self::Iam => "iam",
             Self::Kms => "kms",
             Self::Bedrock => "bedrock",
+            Self::Quotas => "servicequotas",
         }
     }
 }
@@ -144,7 +148,7 @@ impl SimError {
                     xml_escape(&self.message)
                 )
             }
-            Service::Kms => {
+            Service::Kms | Service::Quotas => {
                 builder = builder.header("content-type", "application/x-amz-json-1.1");
                 serde_json::json!({"__type": self.code, "message": self.message}).to_string()
             }
@@ -258,7 +262,7 @@ pub(crate) const LOWER_ALNUM: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
 pub(crate) fn access_denied(service: Service, message: String) -> SimError {
     let (status, code) = match service {
         Service::S3 | Service::Sts | Service::Iam => (StatusCode::FORBIDDEN, "AccessDenied"),
-        Service::Kms => (StatusCode::BAD_REQUEST, "AccessDeniedException"),
+        Service::Kms | Service::Quotas => (StatusCode::BAD_REQUEST, "AccessDeniedException"),
         Service::Bedrock => (StatusCode::FORBIDDEN, "AccessDeniedException"),
     };
     SimError::new(status, code, message)

@@ -8,6 +8,7 @@ pub mod admin;
 pub mod feed;
 pub mod idempotency;
 pub mod imports;
+pub mod inventory;
 pub mod notify;
 pub mod sealed;
 pub mod stats;

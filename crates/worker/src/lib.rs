@@ -16,6 +16,7 @@
 //! same client request token and Bedrock answers with the same job.
 
 mod backoff;
+pub mod inventory;
 pub mod outbound;
 pub mod schedule;
 mod step;
@@ -74,6 +75,9 @@ pub struct Settings {
     pub readiness: Backoff,
     /// The price table of the model cards' cost estimates.
     pub prices: Vec<ferry_domain::model_card::CmuPrice>,
+    /// The account inventory (every imported model, Bedrock's quotas); `None`: off, and the
+    /// scheduler counts Ferry's own requests against the configured quotas only.
+    pub inventory: Option<inventory::InventorySettings>,
 }
 
 impl Default for Settings {
@@ -93,6 +97,7 @@ impl Default for Settings {
             readiness_timeout: Duration::from_secs(900),
             readiness: Backoff::new(Duration::from_secs(5), Duration::from_secs(60)),
             prices: ferry_domain::model_card::default_prices(),
+            inventory: None,
         }
     }
 }
@@ -116,6 +121,7 @@ impl Settings {
             readiness_timeout: Duration::from_secs(60),
             readiness: Backoff::new(Duration::from_millis(100), Duration::from_millis(400)),
             prices: ferry_domain::model_card::default_prices(),
+            inventory: None,
         }
     }
 }
@@ -130,7 +136,7 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    fn lease(&self) -> time::Duration {
+    pub(crate) fn lease(&self) -> time::Duration {
         time::Duration::try_from(self.settings.lease).unwrap_or(time::Duration::minutes(1))
     }
 }
@@ -156,8 +162,10 @@ pub fn step_kind(status: ferry_domain::status::Status) -> &'static str {
     }
 }
 
-/// One activation: schedule, claim, step. Returns how many requests it claimed.
+/// One activation: take the accounts' inventories that are due, schedule, claim, step.
+/// Returns how many requests it claimed.
 pub async fn activate(ctx: &Ctx) -> Result<usize, ferry_store::StoreError> {
+    inventory::sync(ctx).await?;
     schedule(ctx).await?;
     let claimed = {
         let mut conn = ferry_store::acquire(&ctx.pool).await?;

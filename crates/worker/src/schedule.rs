@@ -14,6 +14,7 @@ use ferry_domain::ids::ImportId;
 use ferry_domain::status::{Cause, Status};
 use ferry_domain::update::{Changes, Event, Update};
 use ferry_store::imports::ImportRecord;
+use ferry_store::inventory::AccountState;
 use ferry_store::work::{self, Usage, Waiting};
 use ferry_store::{PgConnection, StoreError};
 use time::OffsetDateTime;
@@ -279,10 +280,50 @@ pub fn update_for(placement: &Placement, decision: &Decision, now: OffsetDateTim
     }
 }
 
+/// The quotas in force for `placement`: Service Quotas' values as the account's inventory last
+/// read them, else (never read, unreadable, or overridden by the configuration) the configured
+/// ones.
+pub fn quota_in_force(placement: &Placement, account: Option<&AccountState>) -> Quota {
+    let read = |v: Option<i64>, configured: i64| v.unwrap_or(configured);
+    match account {
+        None => placement.quota,
+        Some(a) => Quota {
+            concurrent_jobs: read(a.concurrent_jobs_quota, placement.quota.concurrent_jobs),
+            imported_models: read(a.imported_models_quota, placement.quota.imported_models),
+        },
+    }
+}
+
+/// When models Ferry does not manage hold room the account needs (Ferry's own plus those reach
+/// the imported-model quota), the message of the condition that keeps the waiting line waiting:
+/// it names them. `None`: they take no room Ferry needs, or there are none.
+pub fn held_by_others(quota: Quota, ferrys: i64, unmanaged: &[(String, String)]) -> Option<String> {
+    let others = i64::try_from(unmanaged.len()).unwrap_or(i64::MAX);
+    if others == 0 || ferrys.saturating_add(others) < quota.imported_models {
+        return None;
+    }
+    let names = unmanaged
+        .iter()
+        .map(|(name, arn)| format!("{name} ({arn})"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    Some(format!(
+        "the account is at its quota of {} imported models: Ferry's requests hold {ferrys} and \
+         {others} imported outside Ferry hold the rest: {names}; waiting for room (delete one, \
+         or raise the quota in Service Quotas)",
+        quota.imported_models
+    ))
+}
+
 /// Moves the heads of `placement`'s waiting line into `submitting` while it
 /// has free job slots, and stores the places of those left waiting, in the
 /// caller's transaction. Serialised per account
 /// and Region across replicas, so two workers cannot both take the last slot.
+///
+/// Counts what the account really holds when its inventory was taken
+/// ([`crate::inventory`]): models imported outside Ferry take room too, and
+/// while they fill the account the line waits (`Scheduled=False`,
+/// `AccountFull`, naming them) instead of failing at Bedrock.
 #[tracing::instrument(skip_all, fields(account = %placement.account, region = %placement.region), err)]
 pub async fn admit(
     conn: &mut PgConnection,
@@ -290,9 +331,26 @@ pub async fn admit(
 ) -> Result<Vec<Admission>, StoreError> {
     let (account, region) = (&placement.account, &placement.region);
     work::lock_placement(conn, account, region).await?;
+    let usage = work::usage(conn, account, region).await?;
+    let inventory = ferry_store::inventory::state(conn, account, region).await?;
+    let placement = &Placement {
+        quota: quota_in_force(placement, inventory.as_ref()),
+        ..placement.clone()
+    };
     let line = work::waiting_line(conn, account, region).await?;
     let line = reuse_models(conn, placement, &line).await?;
-    let usage = work::usage(conn, account, region).await?;
+    let unmanaged = inventory.map(|i| i.unmanaged).unwrap_or_default();
+    if let Some(message) = held_by_others(placement.quota, usage.models, &unmanaged) {
+        for id in &line {
+            wait(conn, *id, &message).await?;
+        }
+        work::store_positions(conn, account, region, &line).await?;
+        return Ok(Vec::new());
+    }
+    let usage = Usage {
+        models: usage.models + i64::try_from(unmanaged.len()).unwrap_or(i64::MAX),
+        ..usage
+    };
     let now = OffsetDateTime::now_utc();
     let mut out = Vec::new();
     for decision in decide(placement, usage, &line) {
@@ -350,6 +408,27 @@ async fn reuse_models(
         }
     }
     Ok(decided.line)
+}
+
+/// Says on a waiting request why it waits, unless it says so already.
+async fn wait(conn: &mut PgConnection, id: ImportId, message: &str) -> Result<(), StoreError> {
+    let record = ferry_store::imports::get(conn, id).await?;
+    let said = record.conditions.iter().any(|c| {
+        c.kind == ConditionType::Scheduled
+            && c.reason == Reason::AccountFull
+            && c.message == message
+    });
+    if said {
+        return Ok(());
+    }
+    let update = Update::new(id, actor()).condition(Condition::new(
+        ConditionType::Scheduled,
+        ConditionStatus::False,
+        Reason::AccountFull,
+        message,
+    ));
+    ferry_store::imports::update(conn, &update).await?;
+    Ok(())
 }
 
 /// Admits waiting requests into free job slots, for every placement.
@@ -451,6 +530,48 @@ mod tests {
                 Admission::AdmittedOverModelLimit(ids[1]),
                 Admission::AdmittedOverModelLimit(ids[2]),
             ]
+        );
+    }
+
+    #[test]
+    fn models_imported_outside_ferry_make_the_line_wait_and_are_named() {
+        let quota = Quota {
+            concurrent_jobs: 1,
+            imported_models: 2,
+        };
+        let hand = vec![(
+            "by-hand".to_owned(),
+            "arn:aws:bedrock:us-east-1:777788889999:imported-model/abcdefabcdef".to_owned(),
+        )];
+        let message = held_by_others(quota, 1, &hand).unwrap();
+        assert!(message.contains("quota of 2 imported models"), "{message}");
+        assert!(message.contains("by-hand (arn:aws:bedrock"), "{message}");
+        assert_eq!(held_by_others(quota, 0, &hand), None, "room is left");
+        assert_eq!(
+            held_by_others(quota, 5, &[]),
+            None,
+            "only Ferry's own fill it"
+        );
+    }
+
+    #[test]
+    fn service_quotas_values_win_over_the_configured_ones_when_read() {
+        let p = placement(1, 3, true);
+        assert_eq!(quota_in_force(&p, None), p.quota);
+        let read = AccountState {
+            imported_models_quota: Some(5),
+            concurrent_jobs_quota: None,
+            jobs_running: 0,
+            synced_at: None,
+            last_error: None,
+            unmanaged: Vec::new(),
+        };
+        assert_eq!(
+            quota_in_force(&p, Some(&read)),
+            Quota {
+                concurrent_jobs: 1,
+                imported_models: 5
+            }
         );
     }
 

@@ -5,7 +5,7 @@ use crate::iam::{Principal, RequestContext, ResourcePolicyMode};
 use crate::render::{ChainInputs, DocumentKind};
 use crate::{
     BEDROCK_IMPORT_ACTIONS, BEDROCK_INVOKE_ACTION, BEDROCK_SERVICE, HOSTING_KEY_ACTIONS,
-    INVOKE_SID, PASS_ROLE_SID, SOURCE_KEY_ACTIONS,
+    INVOKE_SID, PASS_ROLE_SID, QUOTA_ACTION, QUOTAS_SID, SOURCE_KEY_ACTIONS,
 };
 
 use ferry_domain::chain::ChainStep;
@@ -233,6 +233,27 @@ pub(super) fn requirements(inputs: &ChainInputs) -> Vec<Requirement> {
         identity: Some((
             DocumentKind::ControlRolePolicy,
             INVOKE_SID.into(),
+            ChainStep::ControlRolePolicy,
+        )),
+        resource: None,
+        mode: ResourcePolicyMode::Optional,
+    });
+    reqs.push(Requirement {
+        what: "Ferry's control role reads Bedrock's quotas from Service Quotas (the account inventory)"
+            .to_owned(),
+        ctx: RequestContext::new(
+            control_session.clone(),
+            QUOTA_ACTION,
+            format!(
+                "arn:{}:servicequotas:{}:{hosting}:bedrock/L-45B04988",
+                inputs.partition(),
+                env.region
+            ),
+            hosting,
+        ),
+        identity: Some((
+            DocumentKind::ControlRolePolicy,
+            QUOTAS_SID.into(),
             ChainStep::ControlRolePolicy,
         )),
         resource: None,

@@ -5,7 +5,7 @@ use serde_json::{Map, Value, json};
 
 use crate::{
     BEDROCK_IMPORT_ACTIONS, BEDROCK_INVOKE_ACTION, BEDROCK_SERVICE, HOSTING_KEY_ACTIONS,
-    INVOKE_SID, PASS_ROLE_SID, SOURCE_KEY_ACTIONS,
+    INVOKE_SID, PASS_ROLE_SID, QUOTA_ACTION, QUOTAS_SID, SOURCE_KEY_ACTIONS,
 };
 
 use ferry_domain::aws::{KmsKeyForm, KmsKeyRef};
@@ -419,6 +419,18 @@ pub fn render(inputs: &ChainInputs) -> Vec<RenderedDocument> {
             env.region
         ),
         obj(json!({"Action": BEDROCK_INVOKE_ACTION, "Resource": arn("imported-model")})),
+    );
+    b.push(
+        QUOTAS_SID,
+        format!(
+            "reads Bedrock's quotas for this account in {} from Service Quotas (the account inventory)",
+            env.region
+        ),
+        obj(json!({"Action": QUOTA_ACTION, "Resource": format!(
+            "arn:{}:servicequotas:{}:{hosting}:bedrock/*",
+            inputs.partition(),
+            env.region
+        )})),
     );
     docs.push(b.finish(
         DocumentKind::ControlRolePolicy,

@@ -255,23 +255,32 @@ pub(super) fn create_job(ctx: &Arc<Ctx>, req: &SimRequest, caller: &Caller) -> S
         .iter()
         .filter(|j| j.account == account && j.status == JobStatus::InProgress)
         .count();
-    if running >= faults.max_concurrent_import_jobs {
+    // The account's Service Quotas values (`crate::quotas`), else the sim-wide ones.
+    let max_jobs = crate::quotas::effective(
+        &state,
+        &faults,
+        &account,
+        crate::quotas::CONCURRENT_IMPORT_JOBS,
+    );
+    let max_models =
+        crate::quotas::effective(&state, &faults, &account, crate::quotas::IMPORTED_MODELS);
+    #[allow(clippy::cast_precision_loss)]
+    if running as f64 >= max_jobs {
         return Err(SimError::new(
             StatusCode::BAD_REQUEST,
             "ServiceQuotaExceededException",
             format!(
-                "You have reached the maximum number of concurrent model import jobs ({}) for this account in {region}.",
-                faults.max_concurrent_import_jobs
+                "You have reached the maximum number of concurrent model import jobs ({max_jobs}) for this account in {region}."
             ),
         ));
     }
-    if state.models.iter().filter(|m| m.account == account).count() >= faults.max_imported_models {
+    #[allow(clippy::cast_precision_loss)]
+    if state.models.iter().filter(|m| m.account == account).count() as f64 >= max_models {
         return Err(SimError::new(
             StatusCode::BAD_REQUEST,
             "ServiceQuotaExceededException",
             format!(
-                "You have reached the maximum number of imported models ({}) for this account in {region}.",
-                faults.max_imported_models
+                "You have reached the maximum number of imported models ({max_models}) for this account in {region}."
             ),
         ));
     }
