@@ -137,6 +137,29 @@ PY
     fi
 }
 
+# A virtualenv of its own, $CACHE/NAME, with the pinned requirements files given, rebuilt when
+# one changes: for tools whose dependencies should not meet the shared venv's. Sets VENV.
+ensure_venv() {
+    local name="$1"
+    shift
+    VENV="$CACHE/$name"
+    if [ ! -x "$VENV/bin/python" ] || ! cat "$@" | cmp -s - "$VENV/.requirements"; then
+        log "installing $(cat "$@" | grep -v '^#' | tr '\n' ' ')into $VENV"
+        rm -rf "$VENV"
+        python3 -m venv "$VENV"
+        local reqs=()
+        for r in "$@"; do reqs+=(-r "$r"); done
+        "$VENV/bin/pip" install --quiet --disable-pip-version-check "${reqs[@]}"
+        cat "$@" >"$VENV/.requirements"
+    fi
+}
+
+# python-hcl2 (tests/terraform/requirements.txt) for scripts/terraform-check.sh. Sets HCL_VENV.
+ensure_hcl_tools() {
+    ensure_venv hcl-venv "$ROOT/tests/terraform/requirements.txt"
+    HCL_VENV="$VENV"
+}
+
 # sqlx-cli, for `cargo sqlx prepare --check`, installed once into $CACHE/tools.
 ensure_sqlx_cli() {
     export PATH="$CACHE/tools/bin:$PATH"

@@ -76,6 +76,9 @@ if ! $quick; then
     log "policy kit: cfn-lint and parliament on the rendered IAM/KMS documents"
     scripts/policy-lint.sh
     record policy-lint $?
+    log "policy kit: the Terraform rendering parses (python-hcl2) and equals the JSON one"
+    scripts/terraform-check.sh
+    record terraform-check $?
     log "Kubernetes manifests and the Dockerfile: kustomize, kubernetes-validate, checkov"
     scripts/deploy-lint.sh
     record deploy-lint $?

@@ -23,6 +23,8 @@ use serde_json::{Value, json};
 
 use crate::config::Config;
 
+mod terraform;
+
 /// `ferry policy ...`
 #[derive(Debug, Subcommand)]
 pub enum PolicyCommand {
@@ -39,6 +41,8 @@ pub enum Format {
     Json,
     /// One CloudFormation template per account.
     Cloudformation,
+    /// One Terraform root module per account (`<side>-<account>/main.tf`).
+    Terraform,
 }
 
 #[derive(Debug, Args)]
@@ -190,6 +194,7 @@ pub fn run(
             let files = match args.format {
                 Format::Json => json_files(&render(&inputs))?,
                 Format::Cloudformation => cloudformation_files(&inputs)?,
+                Format::Terraform => terraform::files(&inputs)?,
             };
             if args.check {
                 return check_files(&args.out, &files, out);
@@ -447,6 +452,10 @@ fn write_files(
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     for (name, body) in files {
         let path = dir.join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("creating {}", parent.display()))?;
+        }
         std::fs::write(&path, body).with_context(|| format!("writing {}", path.display()))?;
         writeln!(out, "wrote {}", path.display())?;
     }

@@ -81,6 +81,83 @@ fn committed_templates_match_the_code_and_drift_is_caught() {
 }
 
 #[test]
+fn committed_terraform_matches_the_code_and_drift_is_caught() {
+    let dir = repo().join("deploy/terraform");
+    let render = |out: &Path| {
+        ferry(&[
+            "policy",
+            "render",
+            "--env",
+            "prod",
+            "--format",
+            "terraform",
+            "--check",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+    };
+    let out = render(&dir);
+    assert!(out.status.success(), "{}", text(&out));
+
+    let tmp = tempfile::tempdir().unwrap();
+    for module in ["research-111122223333", "hosting-777788889999"] {
+        std::fs::create_dir(tmp.path().join(module)).unwrap();
+        std::fs::copy(
+            dir.join(module).join("main.tf"),
+            tmp.path().join(module).join("main.tf"),
+        )
+        .unwrap();
+    }
+    let hosting = tmp.path().join("hosting-777788889999/main.tf");
+    let body = std::fs::read_to_string(&hosting).unwrap();
+    assert!(body.contains("\"kms:CreateGrant\""));
+    std::fs::write(&hosting, body.replace("kms:CreateGrant", "kms:*")).unwrap();
+    let out = render(tmp.path());
+    assert!(!out.status.success());
+    assert!(text(&out).contains("out of date"), "{}", text(&out));
+}
+
+#[test]
+fn terraform_modules_hold_one_account_each_with_variables() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = ferry(&[
+        "policy",
+        "render",
+        "--env",
+        "prod",
+        "--format",
+        "terraform",
+        "--out",
+        tmp.path().to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let read = |n: &str| std::fs::read_to_string(tmp.path().join(n)).unwrap();
+    let research = read("research-111122223333/main.tf");
+    assert!(research.contains("resource \"aws_s3_bucket_policy\""));
+    assert!(!research.contains("aws_iam_role\""));
+    assert!(research.contains("allowed_account_ids = [var.research_account_id]"));
+    assert!(research.contains(
+        "identifiers = [\"arn:aws:iam::${var.hosting_account_id}:role/${var.execution_role_name}\"]"
+    ));
+    let hosting = read("hosting-777788889999/main.tf");
+    assert!(hosting.contains("resource \"aws_iam_role\" \"execution_role\""));
+    assert!(hosting.contains("resource \"aws_iam_role\" \"control_role\""));
+    assert!(hosting.contains("depends_on         = [aws_iam_role.control_role]"));
+    assert!(hosting.contains("variable \"source_bucket\""));
+    assert!(!hosting.contains("aws_s3_bucket_policy"));
+    // Every value that differs per deployment is a variable, never a literal, in the documents.
+    for module in [&research, &hosting] {
+        for line in module.lines().filter(|l| {
+            let l = l.trim_start();
+            l.starts_with("identifiers") || l.starts_with("resources") || l.starts_with("values")
+        }) {
+            assert!(!line.contains("777788889999"), "{line}");
+            assert!(!line.contains("111122223333"), "{line}");
+        }
+    }
+}
+
+#[test]
 fn cloudformation_templates_hold_one_account_each() {
     let tmp = tempfile::tempdir().unwrap();
     let out = ferry(&[

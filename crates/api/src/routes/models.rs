@@ -6,6 +6,7 @@ use std::collections::HashSet;
 
 use axum::Json;
 use axum::extract::State;
+use ferry_domain::names::EnvironmentName;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
@@ -65,6 +66,7 @@ pub(crate) struct ManagedModelList {
 pub(crate) struct ModelsQuery {
     /// Only this environment's models: Ferry's imported into it, and those imported outside
     /// Ferry in its hosting account and Region.
+    #[param(value_type = Option<EnvironmentName>)]
     environment: Option<String>,
     /// `true`: only models Ferry imported; `false`: only those imported outside Ferry.
     managed: Option<bool>,
