@@ -592,8 +592,9 @@ impl Config {
     /// Environments in one hosting account and Region share Bedrock's quotas,
     /// so they must declare the same limits.
     fn check_placements(&self) -> Result<(), ConfigError> {
-        let mut seen: BTreeMap<(String, String), (&str, u32, u32, OnModelLimit, QuotaSource)> =
-            BTreeMap::new();
+        // The first environment seen in each account and Region, and its limits.
+        type Limits<'a> = (&'a str, u32, u32, OnModelLimit, QuotaSource);
+        let mut seen: BTreeMap<(String, String), Limits<'_>> = BTreeMap::new();
         for (name, e) in &self.environments {
             let key = (e.account_id.to_string(), e.region.to_string());
             let mine = (

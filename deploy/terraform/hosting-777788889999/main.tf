@@ -160,7 +160,7 @@ data "aws_iam_policy_document" "control_role_policy" {
     # creates import jobs and lists jobs and imported models (these actions take no resource ARN)
     sid       = "ModelImport"
     effect    = "Allow"
-    actions   = ["bedrock:CreateModelImportJob", "bedrock:ListModelImportJobs", "bedrock:ListImportedModels"]
+    actions   = ["bedrock:CreateModelImportJob", "bedrock:ListModelImportJobs", "bedrock:ListImportedModels", "bedrock:ListTagsForResource"]
     resources = ["*"]
   }
   statement {
@@ -209,6 +209,13 @@ data "aws_iam_policy_document" "control_role_policy" {
     effect    = "Allow"
     actions   = ["bedrock:InvokeModel"]
     resources = ["arn:aws:bedrock:${var.region}:${var.hosting_account_id}:imported-model/*"]
+  }
+  statement {
+    # reads Bedrock's quotas for this account in us-east-1 from Service Quotas (the account inventory)
+    sid       = "ReadBedrockQuotas"
+    effect    = "Allow"
+    actions   = ["servicequotas:GetServiceQuota"]
+    resources = ["arn:aws:servicequotas:${var.region}:${var.hosting_account_id}:bedrock/*"]
   }
 }
 
