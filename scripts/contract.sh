@@ -62,7 +62,7 @@ timeout 600 schemathesis --config-file tests/contract/schemathesis.toml run open
     --max-examples "${SCHEMATHESIS_MAX_EXAMPLES:-100}" \
     --seed "${SCHEMATHESIS_SEED:-20261128}" \
     --request-timeout 10 \
-    --workers 2 \
+    --workers 1 \
     --no-color \
     --output-sanitize true || status=$?
 if [ "$status" != 0 ]; then

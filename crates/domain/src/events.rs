@@ -267,7 +267,7 @@ mod tests {
             assert_eq!(EventKind::ALL[k as usize], k);
         }
         assert_eq!(
-            EventKind::ModelNotServing as usize + 1,
+            EventKind::ModelReused as usize + 1,
             EventKind::ALL.len()
         );
         assert_eq!(EventKind::parse("exploded"), None);
