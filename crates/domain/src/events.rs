@@ -266,10 +266,7 @@ mod tests {
             // ALL is in declaration order, so a variant missing from it shows here.
             assert_eq!(EventKind::ALL[k as usize], k);
         }
-        assert_eq!(
-            EventKind::ModelReused as usize + 1,
-            EventKind::ALL.len()
-        );
+        assert_eq!(EventKind::ModelReused as usize + 1, EventKind::ALL.len());
         assert_eq!(EventKind::parse("exploded"), None);
     }
 

@@ -15,8 +15,8 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use anyhow::bail;
-use ferry_domain::chain::AccountSide;
 use ferry_domain::catalog::AllowedSource;
+use ferry_domain::chain::AccountSide;
 use ferry_policy::{ChainInputs, DocumentKind, RenderedDocument, render};
 use serde_json::Value;
 
@@ -161,7 +161,10 @@ fn literal(s: &str) -> String {
 
 fn strings(v: &Value) -> Vec<String> {
     match v {
-        Value::Array(a) => a.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect(),
+        Value::Array(a) => a
+            .iter()
+            .filter_map(|x| x.as_str().map(str::to_owned))
+            .collect(),
         Value::String(s) => vec![s.clone()],
         _ => Vec::new(),
     }
@@ -182,7 +185,11 @@ fn ident(name: &str) -> String {
 /// One `aws_iam_policy_document` data source.
 fn policy_document(out: &mut String, d: &RenderedDocument, vars: &[Var]) -> anyhow::Result<()> {
     let _ = writeln!(out, "# {}", d.summary);
-    let _ = writeln!(out, "data \"aws_iam_policy_document\" \"{}\" {{", ident(&d.name));
+    let _ = writeln!(
+        out,
+        "data \"aws_iam_policy_document\" \"{}\" {{",
+        ident(&d.name)
+    );
     let Some(statements) = d.document["Statement"].as_array() else {
         bail!("{} has no statements", d.name);
     };
@@ -210,7 +217,11 @@ fn policy_document(out: &mut String, d: &RenderedDocument, vars: &[Var]) -> anyh
             "    effect    = {}",
             literal(s["Effect"].as_str().unwrap_or("Allow"))
         );
-        let _ = writeln!(out, "    actions   = {}", list(&strings(&s["Action"]), vars));
+        let _ = writeln!(
+            out,
+            "    actions   = {}",
+            list(&strings(&s["Action"]), vars)
+        );
         if !s["Resource"].is_null() {
             let _ = writeln!(
                 out,
@@ -413,7 +424,10 @@ fn hosting(inputs: &ChainInputs, docs: &[RenderedDocument]) -> anyhow::Result<St
         "hosting_account_id",
         &vars,
     );
-    for d in docs.iter().filter(|d| d.kind.side() == AccountSide::Hosting) {
+    for d in docs
+        .iter()
+        .filter(|d| d.kind.side() == AccountSide::Hosting)
+    {
         policy_document(&mut out, d, &vars)?;
     }
     role(
