@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs schemathesis against a live `ferry serve` with its worker (fresh
-# database, the example configuration, an admin token, `ferry sim` as AWS),
+# database, the example configuration, tokens of three roles, `ferry sim` as AWS),
 # with every check (`--checks all`) and every phase (examples, coverage,
 # fuzzing, and stateful, which chains operations by the document's links),
 # bounded in examples and time. Fails on any 5xx, on any response that
@@ -10,7 +10,8 @@
 #
 # Environment: SCHEMATHESIS_MAX_EXAMPLES (default 100), SCHEMATHESIS_SEED
 # (default fixed, for reproducible CI runs), FERRY_BIN (default
-# $CARGO_TARGET_DIR/debug/ferry, built by the test run).
+# $CARGO_TARGET_DIR/debug/ferry, built by the test run). Arguments go to
+# `schemathesis run` (e.g. `--include-name 'POST /v1/imports' --report har`).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -22,6 +23,11 @@ db="$(fresh_database ferry_contract)"
 port="$(free_port)"
 export DATABASE_URL="$db" FERRY_CONFIG="$ROOT/ferry.example.toml"
 token="$("$bin" token create --role admin --name schemathesis)"
+# Creates as a researcher, approvals as the hosting team (see the configuration).
+FERRY_CONTRACT_RESEARCHER_TOKEN="$("$bin" token create --role researcher --team research --name schemathesis-researcher)"
+FERRY_CONTRACT_HOSTING_TOKEN="$("$bin" token create --role hosting --name schemathesis-hosting)"
+FERRY_CONTRACT_ADMIN_TOKEN="$token"
+export FERRY_CONTRACT_RESEARCHER_TOKEN FERRY_CONTRACT_HOSTING_TOKEN FERRY_CONTRACT_ADMIN_TOKEN
 log_file="$(mktemp)"
 # AWS is the local sim: endpoints that call AWS (a live preflight) get real
 # answers, and nothing leaves this machine.
@@ -49,6 +55,10 @@ cleanup() {
 }
 trap cleanup EXIT
 wait_http "http://127.0.0.1:$port/readyz"
+# tests/contract/hooks.py: in the stateful phase, a request is followed until
+# it has completed before it is promoted (see the file).
+export FERRY_CONTRACT_URL="http://127.0.0.1:$port"
+export SCHEMATHESIS_HOOKS=hooks PYTHONPATH="$ROOT/tests/contract${PYTHONPATH:+:$PYTHONPATH}"
 
 status=0
 # GET /v1/events is an endless stream, which a request timeout would count as
@@ -64,7 +74,8 @@ timeout 600 schemathesis --config-file tests/contract/schemathesis.toml run open
     --request-timeout 10 \
     --workers 1 \
     --no-color \
-    --output-sanitize true || status=$?
+    --output-sanitize true \
+    "$@" || status=$?
 if [ "$status" != 0 ]; then
     echo "--- ferry serve log (last 50 lines) ---" >&2
     tail -n 50 "$log_file" >&2
