@@ -18,11 +18,8 @@ ensure_client_ts_tools
 bin="$(ferry_bin)"
 
 work="$(mktemp -d)"
-sim=""
-server=""
 cleanup() {
-    for pid in $server $sim; do kill "$pid" 2>/dev/null || true; done
-    for pid in $server $sim; do wait "$pid" 2>/dev/null || true; done
+    stop_live_ferry
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -40,33 +37,14 @@ log "starting ferry sim and ferry serve (with its worker) on a fresh database"
 db="$(fresh_database ferry_client_ts)"
 export DATABASE_URL="$db"
 export FERRY_CONFIG="$ROOT/ferry.example.toml"
-"$bin" sim --port 0 --env-file "$work/sim.env" --job-duration 1 >"$work/sim.log" 2>&1 &
-sim=$!
-for _ in $(seq 1 100); do [ -s "$work/sim.env" ] && break; sleep 0.1; done
-[ -s "$work/sim.env" ] || { cat "$work/sim.log" >&2; echo "ferry sim did not start" >&2; exit 1; }
-# shellcheck disable=SC1091
-. "$work/sim.env"
 researcher="$("$bin" token create --role researcher --team research --name client-ts-researcher)"
 hosting="$("$bin" token create --role hosting --name client-ts-hosting)"
-port="$(free_port)"
-# The example configuration's accounts are the sim's; polls are shortened so
-# the import lands in seconds.
-FERRY_SERVER__LISTEN="127.0.0.1:$port" \
-    FERRY_AWS__ENDPOINT_URL="$SIM_ENDPOINT" \
-    FERRY_AWS__ACCESS_KEY_ID="$FERRY_SERVICE_ACCESS_KEY_ID" \
-    FERRY_AWS__SECRET_ACCESS_KEY="$FERRY_SERVICE_SECRET_ACCESS_KEY" \
-    FERRY_WORKER__ENABLED=true \
-    FERRY_WORKER__TICK_MILLIS=200 \
-    FERRY_WORKER__POLL_INITIAL_SECS=1 \
-    FERRY_WORKER__POLL_MAX_SECS=2 \
-    FERRY_WORKER__RETRY_INITIAL_SECS=1 \
-    "$bin" serve >"$work/serve.log" 2>&1 &
-server=$!
-wait_http "http://127.0.0.1:$port/readyz"
+# The example configuration's accounts are the sim's.
+start_live_ferry "$bin" "$work"
 
 log "tests/client-ts through the generated client"
 status=0
-FERRY_URL="http://127.0.0.1:$port" \
+FERRY_URL="$LIVE_URL" \
     FERRY_TOKEN_RESEARCHER="$researcher" \
     FERRY_TOKEN_HOSTING="$hosting" \
     FERRY_SAMPLE_SOURCE="$SAMPLE_MODEL_URI" \

@@ -229,6 +229,44 @@ wait_http() {
     return 1
 }
 
+# The live Ferry the client, contract and MCP scripts test against: `ferry sim`
+# as AWS (jobs take a second) and `ferry serve` with its worker on
+# $DATABASE_URL with $FERRY_CONFIG, polls shortened so an import lands in
+# seconds; any other FERRY_* settings come from the caller's environment. Loads
+# the sim's env file (SIM_ENDPOINT, SAMPLE_MODEL_URI, the sim's keys) and sets
+# LIVE_URL; the logs are WORK/sim.log and WORK/serve.log. stop_live_ferry ends both.
+LIVE_PIDS=""
+start_live_ferry() { # start_live_ferry BIN WORK
+    local bin="$1" work="$2" port
+    "$bin" sim --port 0 --env-file "$work/sim.env" --job-duration 1 >"$work/sim.log" 2>&1 &
+    LIVE_PIDS="$!"
+    for _ in $(seq 1 100); do [ -s "$work/sim.env" ] && break; sleep 0.1; done
+    [ -s "$work/sim.env" ] || { cat "$work/sim.log" >&2; echo "ferry sim did not start" >&2; return 1; }
+    # shellcheck disable=SC1091
+    . "$work/sim.env"
+    port="$(free_port)"
+    FERRY_SERVER__LISTEN="127.0.0.1:$port" \
+        FERRY_AWS__ENDPOINT_URL="$SIM_ENDPOINT" \
+        FERRY_AWS__ACCESS_KEY_ID="$FERRY_SERVICE_ACCESS_KEY_ID" \
+        FERRY_AWS__SECRET_ACCESS_KEY="$FERRY_SERVICE_SECRET_ACCESS_KEY" \
+        FERRY_WORKER__ENABLED=true \
+        FERRY_WORKER__TICK_MILLIS=200 \
+        FERRY_WORKER__POLL_INITIAL_SECS=1 \
+        FERRY_WORKER__POLL_MAX_SECS=2 \
+        FERRY_WORKER__RETRY_INITIAL_SECS=1 \
+        "$bin" serve >"$work/serve.log" 2>&1 &
+    LIVE_PIDS="$LIVE_PIDS $!"
+    LIVE_URL="http://127.0.0.1:$port"
+    wait_http "$LIVE_URL/readyz" || { tail -n 50 "$work/serve.log" >&2; return 1; }
+}
+
+stop_live_ferry() {
+    local pid
+    for pid in $LIVE_PIDS; do kill "$pid" 2>/dev/null || true; done
+    for pid in $LIVE_PIDS; do wait "$pid" 2>/dev/null || true; done
+    LIVE_PIDS=""
+}
+
 # npm's oidc-provider (a certified OpenID Connect provider) for the dashboard's sign-in test
 # (tests/browser/sso.rs): `npm ci` of tests/oidc-provider/package-lock.json into
 # $CACHE/oidc-provider, redone when the lockfile changes. Sets FERRY_OIDC_PROVIDER_DIR.
