@@ -167,7 +167,8 @@ pub fn step_kind(status: ferry_domain::status::Status) -> &'static str {
 pub async fn activate(ctx: &Ctx) -> Result<usize, ferry_store::StoreError> {
     inventory::sync(ctx).await?;
     schedule(ctx).await?;
-    let claimed = {
+    let (swept, mut known) = step::sweep(ctx).await?;
+    let mut claimed = {
         let mut conn = ferry_store::acquire(&ctx.pool).await?;
         ferry_store::work::claim_due(
             &mut conn,
@@ -178,10 +179,11 @@ pub async fn activate(ctx: &Ctx) -> Result<usize, ferry_store::StoreError> {
         .await?
     };
     let n = claimed.len();
-    if n == 0 {
+    claimed.extend(swept);
+    if claimed.is_empty() {
         return Ok(0);
     }
-    let known = step::batch_job_states(ctx, &claimed).await;
+    known.extend(step::batch_job_states(ctx, &claimed, &known).await);
     let steps = claimed.into_iter().map(|record| {
         let state = record.bedrock_job_arn.as_ref().and_then(|arn| known.get(arn).cloned());
         async move {

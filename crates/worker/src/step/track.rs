@@ -1,6 +1,10 @@
 //! `importing`: polling the Bedrock job until it completes (then the readiness check,
-//! `verifying`, starts) or fails, one
-//! `GetModelImportJob` per job or one `ListModelImportJobs` for many.
+//! `verifying`, starts) or fails. With a few jobs in flight in an environment, one
+//! `GetModelImportJob` per job on its own backoff; with more, a sweep: one replica per
+//! poll interval lists the environment's jobs (`ListModelImportJobs`, every page) and
+//! steps only the requests whose job ended, with what the listing said. Details of an
+//! imported model come from one `GetImportedModel` per completion; a failed job's
+//! message (which listings do not carry) from one `GetModelImportJob` per failure.
 
 use std::collections::BTreeMap;
 
@@ -29,8 +33,9 @@ pub(super) async fn track(
         return fail_outside_bedrock(ctx, record, Cause::JobFailed, Reason::NoJob, message).await;
     };
     let state = match known {
-        Some(s) => s,
-        None => {
+        // Listings carry no failure message: ask for the job once, to say why.
+        Some(s) if !(s.status == JobStatus::Failed && s.failure_message.is_none()) => s,
+        _ => {
             if !budget(ctx, env).await? {
                 return release(ctx, record, Some(soon())).await;
             }
@@ -173,18 +178,104 @@ async fn poll_error(ctx: &Ctx, record: &ImportRecord, e: &CallError) -> Result<(
     retry_later(ctx, record, vec![], None).await
 }
 
+/// The tracking sweeps this replica won (see the module's documentation):
+/// for each environment whose sweep was due, with at least `list_threshold`
+/// jobs in flight, one listing; the requests whose job ended (or that the
+/// listing did not show, to be polled one by one) are claimed and returned
+/// with the job states to step them with. While an environment is swept
+/// (for three intervals after each listing), claiming due work leaves its
+/// `importing` requests alone.
+pub(crate) async fn sweep(
+    ctx: &Ctx,
+) -> Result<(Vec<ImportRecord>, BTreeMap<String, JobState>), ferry_store::StoreError> {
+    let interval = ctx.settings.poll.initial;
+    let names: Vec<&str> = ctx.catalog.environments().map(|e| e.name.as_str()).collect();
+    let mut conn = ferry_store::acquire(&ctx.pool).await?;
+    let due =
+        ferry_store::work::claim_sweeps(&mut conn, &names, &ctx.settings.owner, interval).await?;
+    let mut records = Vec::new();
+    let mut known = BTreeMap::new();
+    for env_name in due {
+        let Some(env) = ctx.catalog.environment(&env_name) else {
+            continue;
+        };
+        let jobs = ferry_store::work::importing(&mut conn, &env_name).await?;
+        if jobs.len() < ctx.settings.list_threshold.max(1) {
+            ferry_store::work::set_listing(&mut conn, &env_name, None).await?;
+            continue;
+        }
+        if !matches!(budget(ctx, env).await, Ok(true)) {
+            // The budget is spent: this interval has no listing; the last
+            // one still answers until its `listing_until`.
+            continue;
+        }
+        let oldest = jobs
+            .iter()
+            .filter_map(|j| j.submitted_at)
+            .min()
+            .unwrap_or_else(OffsetDateTime::now_utc);
+        let listed = match ctx
+            .cloud
+            .list_import_jobs(&env.name, oldest - time::Duration::minutes(10))
+            .await
+        {
+            Ok(states) => states,
+            Err(e) => {
+                tracing::warn!(env = %env_name, error = %e, "ListModelImportJobs failed; polling jobs one by one");
+                ferry_store::work::set_listing(&mut conn, &env_name, None).await?;
+                continue;
+            }
+        };
+        let until = OffsetDateTime::now_utc()
+            + time::Duration::try_from(interval.saturating_mul(3))
+                .unwrap_or(time::Duration::minutes(1));
+        ferry_store::work::set_listing(&mut conn, &env_name, Some(until)).await?;
+        let by_arn: BTreeMap<String, JobState> = listed
+            .into_iter()
+            .map(|s| (s.job_arn.clone(), s))
+            .collect();
+        let mut ended = Vec::new();
+        for job in &jobs {
+            match by_arn.get(&job.job_arn) {
+                Some(s) if s.status == JobStatus::InProgress => {}
+                Some(s) => {
+                    known.insert(job.job_arn.clone(), s.clone());
+                    ended.push(job.id);
+                }
+                // Not listed (yet): polled one by one, by this sweep.
+                None => ended.push(job.id),
+            }
+        }
+        if !ended.is_empty() {
+            records.extend(
+                ferry_store::work::claim_importing(
+                    &mut conn,
+                    &ctx.settings.owner,
+                    ctx.lease(),
+                    &ended,
+                )
+                .await?,
+            );
+        }
+    }
+    Ok((records, known))
+}
+
 /// Job states for the claimed `importing` requests of environments with at
 /// least `list_threshold` of them: one `ListModelImportJobs` per such
 /// environment instead of one `GetModelImportJob` per job.
 pub(crate) async fn batch_job_states(
     ctx: &Ctx,
     claimed: &[ImportRecord],
+    known: &BTreeMap<String, JobState>,
 ) -> BTreeMap<String, JobState> {
     let mut by_env: BTreeMap<&str, Vec<&ImportRecord>> = BTreeMap::new();
-    for r in claimed
-        .iter()
-        .filter(|r| r.status == Status::Importing && r.bedrock_job_arn.is_some())
-    {
+    for r in claimed.iter().filter(|r| {
+        r.status == Status::Importing
+            && r.bedrock_job_arn
+                .as_ref()
+                .is_some_and(|arn| !known.contains_key(arn))
+    }) {
         by_env.entry(r.environment.as_str()).or_default().push(r);
     }
     let mut out = BTreeMap::new();
