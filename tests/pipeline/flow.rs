@@ -444,7 +444,7 @@ async fn many_jobs_are_tracked_by_one_listing_per_environment_per_interval(
     };
     let listed = || async {
         sqlx::query_scalar::<_, bool>(
-            "SELECT count(*) >= 3 AND bool_or(s.listing_until > now()) FROM tracking_sweeps s
+            "SELECT count(*) >= 3 AND coalesce(bool_or(s.listing_until > now()), false) FROM tracking_sweeps s
              JOIN import_requests r ON r.environment = s.environment AND r.status = 'importing'
              WHERE s.environment = 'dev'",
         )
