@@ -59,8 +59,9 @@ pub struct Settings {
     pub poll: Backoff,
     /// Delay after a throttled, quota-limited or failed call.
     pub retry: Backoff,
-    /// With at least this many due jobs in one environment, one
-    /// `ListModelImportJobs` page replaces their `GetModelImportJob` calls.
+    /// With at least this many jobs in flight in one environment, one replica
+    /// per `poll.initial` lists them (`ListModelImportJobs`, a sweep) instead
+    /// of polling each with `GetModelImportJob`.
     pub list_threshold: usize,
     /// Call budget per hosting account and Region, shared by all replicas.
     pub budget_per_second: f64,

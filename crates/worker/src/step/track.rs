@@ -190,20 +190,26 @@ pub(crate) async fn sweep(
 ) -> Result<(Vec<ImportRecord>, BTreeMap<String, JobState>), ferry_store::StoreError> {
     let interval = ctx.settings.poll.initial;
     let names: Vec<&str> = ctx.catalog.environments().map(|e| e.name.as_str()).collect();
-    let mut conn = ferry_store::acquire(&ctx.pool).await?;
-    let due =
-        ferry_store::work::claim_sweeps(&mut conn, &names, &ctx.settings.owner, interval).await?;
+    // No connection is held across a call to AWS.
+    let due = {
+        let mut conn = ferry_store::acquire(&ctx.pool).await?;
+        ferry_store::work::claim_sweeps(&mut conn, &names, &ctx.settings.owner, interval).await?
+    };
     let mut records = Vec::new();
     let mut known = BTreeMap::new();
     for env_name in due {
         let Some(env) = ctx.catalog.environment(&env_name) else {
             continue;
         };
-        let jobs = ferry_store::work::importing(&mut conn, &env_name).await?;
-        if jobs.len() < ctx.settings.list_threshold.max(1) {
-            ferry_store::work::set_listing(&mut conn, &env_name, None).await?;
-            continue;
-        }
+        let jobs = {
+            let mut conn = ferry_store::acquire(&ctx.pool).await?;
+            let jobs = ferry_store::work::importing(&mut conn, &env_name).await?;
+            if jobs.len() < ctx.settings.list_threshold.max(1) {
+                ferry_store::work::set_listing(&mut conn, &env_name, None).await?;
+                continue;
+            }
+            jobs
+        };
         if !matches!(budget(ctx, env).await, Ok(true)) {
             // The budget is spent: this interval has no listing; the last
             // one still answers until its `listing_until`.
@@ -222,6 +228,7 @@ pub(crate) async fn sweep(
             Ok(states) => states,
             Err(e) => {
                 tracing::warn!(env = %env_name, error = %e, "ListModelImportJobs failed; polling jobs one by one");
+                let mut conn = ferry_store::acquire(&ctx.pool).await?;
                 ferry_store::work::set_listing(&mut conn, &env_name, None).await?;
                 continue;
             }
@@ -229,6 +236,7 @@ pub(crate) async fn sweep(
         let until = OffsetDateTime::now_utc()
             + time::Duration::try_from(interval.saturating_mul(3))
                 .unwrap_or(time::Duration::minutes(1));
+        let mut conn = ferry_store::acquire(&ctx.pool).await?;
         ferry_store::work::set_listing(&mut conn, &env_name, Some(until)).await?;
         let by_arn: BTreeMap<String, JobState> = listed
             .into_iter()
