@@ -300,7 +300,10 @@ async fn main() {
     let floor = 60.0 / POLL_INITIAL.as_secs_f64() * n.div_ceil(1000) as f64 / n as f64;
     println!(
         "{:<34} {:>12} {:>12.3} {:>10.2}  (ferry / floor; target <= 2)",
-        "floor: one page per env per poll", "", floor, ferry.calls_per_job_minute / floor
+        "floor: one page per env per poll",
+        "",
+        floor,
+        ferry.calls_per_job_minute / floor
     );
     println!(
         "{:<34} {:>12} {:>12.3}  (target <= {:.1})",

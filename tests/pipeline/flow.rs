@@ -434,14 +434,7 @@ async fn many_jobs_are_tracked_by_one_listing_per_environment_per_interval(
                 .await,
         );
     }
-    let calls = |op: &str| {
-        p.sim
-            .faults()
-            .call_counts()
-            .get(op)
-            .copied()
-            .unwrap_or(0)
-    };
+    let calls = |op: &str| p.sim.faults().call_counts().get(op).copied().unwrap_or(0);
     let listed = || async {
         sqlx::query_scalar::<_, bool>(
             "SELECT count(*) >= 3 AND coalesce(bool_or(s.listing_until > now()), false) FROM tracking_sweeps s
@@ -487,7 +480,10 @@ async fn many_jobs_are_tracked_by_one_listing_per_environment_per_interval(
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     assert!(done, "the imports did not all complete");
-    assert!(swept_rounds > 0, "the environment was never tracked by listing");
+    assert!(
+        swept_rounds > 0,
+        "the environment was never tracked by listing"
+    );
     // Each interval's sweep goes to one replica: at most one listing per
     // interval since the first (a slow machine only makes fewer).
     let (since, at_first) = first_listing.unwrap();

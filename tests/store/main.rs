@@ -613,7 +613,11 @@ async fn a_tracking_sweep_goes_to_one_replica_per_interval_and_holds_its_jobs_fr
     }))
     .await;
     let winners: Vec<_> = won.iter().filter(|w| !w.is_empty()).collect();
-    assert_eq!(winners, vec![&vec!["dev".to_owned()]], "one replica, only the environment with jobs");
+    assert_eq!(
+        winners,
+        vec![&vec!["dev".to_owned()]],
+        "one replica, only the environment with jobs"
+    );
     assert!(
         work::claim_sweeps(&mut conn, &envs, "w9", interval)
             .await
@@ -634,7 +638,9 @@ async fn a_tracking_sweep_goes_to_one_replica_per_interval_and_holds_its_jobs_fr
 
     // While the environment is tracked by listing, its jobs are not claimed one by one...
     let until = time::OffsetDateTime::now_utc() + time::Duration::minutes(5);
-    work::set_listing(&mut conn, "dev", Some(until)).await.unwrap();
+    work::set_listing(&mut conn, "dev", Some(until))
+        .await
+        .unwrap();
     assert!(
         work::claim_due(&mut conn, "w", LEASE, 10)
             .await

@@ -189,7 +189,11 @@ pub(crate) async fn sweep(
     ctx: &Ctx,
 ) -> Result<(Vec<ImportRecord>, BTreeMap<String, JobState>), ferry_store::StoreError> {
     let interval = ctx.settings.poll.initial;
-    let names: Vec<&str> = ctx.catalog.environments().map(|e| e.name.as_str()).collect();
+    let names: Vec<&str> = ctx
+        .catalog
+        .environments()
+        .map(|e| e.name.as_str())
+        .collect();
     // No connection is held across a call to AWS.
     let due = {
         let mut conn = ferry_store::acquire(&ctx.pool).await?;
@@ -238,10 +242,8 @@ pub(crate) async fn sweep(
                 .unwrap_or(time::Duration::minutes(1));
         let mut conn = ferry_store::acquire(&ctx.pool).await?;
         ferry_store::work::set_listing(&mut conn, &env_name, Some(until)).await?;
-        let by_arn: BTreeMap<String, JobState> = listed
-            .into_iter()
-            .map(|s| (s.job_arn.clone(), s))
-            .collect();
+        let by_arn: BTreeMap<String, JobState> =
+            listed.into_iter().map(|s| (s.job_arn.clone(), s)).collect();
         let mut ended = Vec::new();
         for job in &jobs {
             match by_arn.get(&job.job_arn) {

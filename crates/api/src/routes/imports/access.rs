@@ -44,7 +44,10 @@ pub(super) async fn read_visible(
         Err(ferry_store::StoreError::NotFound) => return Err(not_found()),
         Err(e) => return Err(e.into()),
     };
-    caller.0.can_read(&view.record.team).map_err(|_| not_found())?;
+    caller
+        .0
+        .can_read(&view.record.team)
+        .map_err(|_| not_found())?;
     Ok(view)
 }
 
