@@ -46,7 +46,7 @@ pub(super) async fn track(
         }
     };
     match &state.status {
-        JobStatus::Completed => completed(ctx, record, env, &state).await,
+        JobStatus::Completed => completed(ctx, record, &state).await,
         JobStatus::Failed => {
             let message = state
                 .failure_message
@@ -85,42 +85,15 @@ pub(super) async fn track(
     }
 }
 
-/// Records a completed job with the imported model's details.
-async fn completed(
-    ctx: &Ctx,
-    record: &ImportRecord,
-    env: &Environment,
-    state: &JobState,
-) -> Result<(), StepError> {
+/// Records a completed job from what Bedrock said of the job alone (no call,
+/// so a completion is recorded as soon as it is seen, whatever the call budget);
+/// the imported model's details come next, from one `GetImportedModel` as the
+/// readiness check (`verifying`) begins.
+async fn completed(ctx: &Ctx, record: &ImportRecord, state: &JobState) -> Result<(), StepError> {
     let model_arn = state.imported_model_arn.clone().unwrap_or_default();
-    if !model_arn.is_empty() && !budget(ctx, env).await? {
-        // Record the details with the completion: wait for budget.
-        return release(ctx, record, Some(soon())).await;
-    }
-    let details = if model_arn.is_empty() {
-        None
-    } else {
-        match ctx.cloud.get_imported_model(&env.name, &model_arn).await {
-            Ok(d) => Some(serde_json::json!({
-                "model_arn": d.model_arn,
-                "model_name": d.model_name,
-                "architecture": d.architecture,
-                "instruct_supported": d.instruct_supported,
-                "custom_model_units": d.custom_model_units.map(|u| serde_json::json!({
-                    "per_model_copy": u.per_model_copy,
-                    "version": u.version,
-                })),
-                "kms_key_arn": d.kms_key_arn,
-            })),
-            Err(e) => {
-                tracing::warn!(error = %e, "could not read the imported model's details");
-                None
-            }
-        }
-    };
     // The readiness check starts: the cold start counts from the job's end.
     let since = state.end_time.unwrap_or_else(OffsetDateTime::now_utc);
-    let details = super::verify::start(ctx, details, since);
+    let details = super::verify::start(ctx, None, since);
     let update = change(record)
         .to(Cause::JobCompleted, Status::Verifying)
         .condition(Condition::new(
