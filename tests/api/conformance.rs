@@ -166,4 +166,11 @@ async fn stream_messages_match_the_event_message_schema(pool: PgPool) {
         .await
         .unwrap();
     assert_conforms(&doc, "EventPage", &events);
+    let page: Value = app
+        .get(&researcher, "/v1/imports")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_conforms(&doc, "ImportPage", &page);
 }

@@ -336,3 +336,52 @@ async fn the_event_log_is_append_only(pool: PgPool) {
         .await;
     assert!(delete.unwrap_err().to_string().contains("append-only"));
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn list_items_are_summaries_and_the_whole_request_is_one_get_away(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let token = app.researcher("research").await;
+    let mut body = valid_body("llama3-8b");
+    body["description"] = json!("a long story");
+    body["model_tags"] = json!({"project": "support"});
+    let created = app.create(&token, &body).await;
+    let page: Value = app.get(&token, "/v1/imports").await.json().await.unwrap();
+    let item = page["items"][0].as_object().unwrap().clone();
+    let mut keys: Vec<&str> = item.keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        vec![
+            "allowed_actions",
+            "attempt",
+            "created_at",
+            "environment",
+            "finished_at",
+            "id",
+            "imported_model_arn",
+            "job_name",
+            "model_name",
+            "promoted_from",
+            "requested_by",
+            "reused_from",
+            "source",
+            "status",
+            "team",
+            "updated_at",
+        ],
+        "a list item is a summary"
+    );
+    for (k, v) in &item {
+        assert_eq!(&created[k], v, "{k} as the request has it");
+    }
+    let id = item["id"].as_str().unwrap();
+    let whole: Value = app
+        .get(&token, &format!("/v1/imports/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(whole, created);
+    assert_eq!(whole["description"], "a long story");
+    assert_eq!(whole["conditions"][0]["type"], "Accepted");
+}

@@ -36,6 +36,7 @@ from ferry_client.models import (
     ImportOut,
     ImportPage,
     ImportStatus,
+    ImportSummaryOut,
     Problem,
 )
 from ferry_client.types import UNSET, Response
@@ -246,8 +247,9 @@ def test_an_import_is_created_approved_and_followed_to_completed(
     assert last.detail["imported_model_arn"] == final.imported_model_arn
     assert last.detail["card"]["model_arn"] == final.imported_model_arn
 
-    # Found again in the team's list, walked one item a page, newest first.
-    listed: list[ImportOut] = []
+    # Found again in the team's list, walked one item a page, newest first; list
+    # items are summaries, the whole request one GET away.
+    listed: list[ImportSummaryOut] = []
     cursor: str | None = None
     while True:
         page = parsed(
@@ -268,6 +270,8 @@ def test_an_import_is_created_approved_and_followed_to_completed(
     found = next(i for i in listed if i.id == created.id)
     assert found.status == ImportStatus.COMPLETED
     assert found.imported_model_arn == final.imported_model_arn
+    assert not hasattr(found, "preflight") and not hasattr(found, "conditions")
+    assert parsed(get_import.sync_detailed(str(found.id), client=hosting), 200, ImportOut).preflight
     completed = parsed(
         list_imports.sync_detailed(client=researcher, team=TEAM, status=ImportStatus.COMPLETED),
         200,

@@ -402,3 +402,100 @@ async fn a_saturated_pool_is_busy_for_the_worker_not_an_outage(pool: ferry_store
     drop(held);
     ferry_worker::activate(&ctx).await.unwrap();
 }
+
+/// With several jobs in flight in an environment, tracking is one
+/// `ListModelImportJobs` per environment per poll interval, whichever replica
+/// sweeps: no job is polled on its own meanwhile, and each completion costs
+/// one `GetImportedModel`.
+#[sqlx::test(migrations = "../migrations")]
+async fn many_jobs_are_tracked_by_one_listing_per_environment_per_interval(
+    pool: ferry_store::PgPool,
+) {
+    let p = Pipeline::start(
+        pool,
+        FaultConfig {
+            job_duration_ms: 3_000,
+            max_concurrent_import_jobs: 10,
+            max_imported_models: 100,
+            ..FaultConfig::default()
+        },
+    )
+    .await;
+    let quota = ferry_worker::Quota {
+        concurrent_jobs: 10,
+        imported_models: 100,
+    };
+    let replicas = [p.ctx("w1", quota).await, p.ctx("w2", quota).await];
+    let interval = replicas[0].settings.poll.initial;
+    let mut ids = Vec::new();
+    for i in 0..6 {
+        ids.push(
+            p.submit("research", "dev", &p.sample.clone(), &format!("many-{i}"))
+                .await,
+        );
+    }
+    let calls = |op: &str| p.sim.faults().call_counts().get(op).copied().unwrap_or(0);
+    let listed = || async {
+        sqlx::query_scalar::<_, bool>(
+            "SELECT count(*) >= 3 AND coalesce(bool_or(s.listing_until > now()), false) FROM tracking_sweeps s
+             JOIN import_requests r ON r.environment = s.environment AND r.status = 'importing'
+             WHERE s.environment = 'dev'",
+        )
+        .fetch_one(&p.pool)
+        .await
+        .unwrap()
+    };
+    let mut swept_rounds = 0;
+    let mut first_listing: Option<(std::time::Instant, u64)> = None;
+    let mut done = false;
+    for _ in 0..1000 {
+        let before = listed().await.then(|| calls("bedrock:GetModelImportJob"));
+        for ctx in &replicas {
+            ferry_worker::activate(ctx).await.unwrap();
+        }
+        if let Some(gets) = before
+            && listed().await
+        {
+            swept_rounds += 1;
+            assert_eq!(
+                calls("bedrock:GetModelImportJob"),
+                gets,
+                "a job was polled on its own while its environment was listed"
+            );
+        }
+        if first_listing.is_none() && calls("bedrock:ListModelImportJobs") > 0 {
+            first_listing = Some((
+                std::time::Instant::now(),
+                calls("bedrock:ListModelImportJobs"),
+            ));
+        }
+        let mut all = true;
+        for id in &ids {
+            all &= p.get(*id).await.status == Status::Completed;
+        }
+        if all {
+            done = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(done, "the imports did not all complete");
+    assert!(
+        swept_rounds > 0,
+        "the environment was never tracked by listing"
+    );
+    // Each interval's sweep goes to one replica: at most one listing per
+    // interval since the first (a slow machine only makes fewer).
+    let (since, at_first) = first_listing.unwrap();
+    let intervals = since.elapsed().as_secs_f64() / interval.as_secs_f64();
+    let lists = calls("bedrock:ListModelImportJobs") - at_first;
+    assert!(
+        lists as f64 <= intervals.ceil() + 1.0,
+        "{lists} listings in {intervals:.1} intervals"
+    );
+    assert_eq!(
+        calls("bedrock:GetImportedModel"),
+        6,
+        "one GetImportedModel per completion"
+    );
+}

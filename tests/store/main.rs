@@ -216,6 +216,23 @@ async fn waiting_requests_are_not_claimed_but_admitted_within_the_quota_in_fair_
     );
     let rec = imports::get(&mut conn, r1.id).await.unwrap();
     assert_eq!(work::queue_position(&mut conn, &rec).await.unwrap(), None);
+    // A read and a list item carry the same stored places, in their one query.
+    let view = imports::read(&mut conn, r2.id).await.unwrap();
+    assert_eq!(view.queue_position, Some(2));
+    assert_eq!(view.record, imports::get(&mut conn, r2.id).await.unwrap());
+    let page = imports::list(&mut conn, &imports::ListFilter::default(), None, 10)
+        .await
+        .unwrap();
+    let listed: Vec<_> = page.iter().map(|s| (s.id, s.queue_position)).collect();
+    assert_eq!(
+        listed,
+        vec![
+            (v1.id, Some(1)),
+            (r3.id, Some(3)),
+            (r2.id, Some(2)),
+            (r1.id, None)
+        ]
+    );
     assert!(
         ferry_worker::admit(&mut conn, &dev(quota, true))
             .await
@@ -555,4 +572,100 @@ async fn claiming_a_request_whose_lease_ran_out_counts_a_takeover(pool: PgPool) 
         1
     );
     assert_eq!(takeovers(), Some(1.0));
+}
+
+/// Puts a request where tracking looks: `importing`, with a job, due.
+async fn mark_importing(pool: &PgPool, new: &NewImport) {
+    sqlx::query(
+        "UPDATE import_requests SET status = 'importing', bedrock_job_arn = 'arn:aws:bedrock:us-east-1:777788889999:model-import-job/' || left(md5(id::text), 12), submitted_at = now(), next_attempt_at = now() WHERE id = $1",
+    )
+    .bind(new.id.as_uuid())
+    .execute(pool)
+    .await
+    .unwrap();
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_tracking_sweep_goes_to_one_replica_per_interval_and_holds_its_jobs_from_per_job_polling(
+    pool: PgPool,
+) {
+    let mut jobs = Vec::new();
+    for i in 0..4 {
+        let n = create(&pool, "research", &format!("t{i}")).await;
+        mark_importing(&pool, &n).await;
+        jobs.push(n.id);
+    }
+    let envs = ["dev", "staging", "prod"];
+    let interval = std::time::Duration::from_secs(3600);
+    let mut conn = pool.acquire().await.unwrap();
+    // The first call seeds the environments' rows.
+    work::claim_sweeps(&mut conn, &envs, "seed", interval)
+        .await
+        .unwrap();
+    let won = futures::future::join_all((0..4).map(|w| {
+        let pool = pool.clone();
+        async move {
+            let mut conn = pool.acquire().await.unwrap();
+            work::claim_sweeps(&mut conn, &envs, &format!("w{w}"), interval)
+                .await
+                .unwrap()
+        }
+    }))
+    .await;
+    let winners: Vec<_> = won.iter().filter(|w| !w.is_empty()).collect();
+    assert_eq!(
+        winners,
+        vec![&vec!["dev".to_owned()]],
+        "one replica, only the environment with jobs"
+    );
+    assert!(
+        work::claim_sweeps(&mut conn, &envs, "w9", interval)
+            .await
+            .unwrap()
+            .is_empty(),
+        "not again within the interval"
+    );
+    let mut tracked: Vec<_> = work::importing(&mut conn, "dev")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|j| j.id)
+        .collect();
+    tracked.sort();
+    let mut want = jobs.clone();
+    want.sort();
+    assert_eq!(tracked, want);
+
+    // While the environment is tracked by listing, its jobs are not claimed one by one...
+    let until = time::OffsetDateTime::now_utc() + time::Duration::minutes(5);
+    work::set_listing(&mut conn, "dev", Some(until))
+        .await
+        .unwrap();
+    assert!(
+        work::claim_due(&mut conn, "w", LEASE, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // ...the sweep claims those whose job ended, unless a live lease holds them...
+    let ended = work::claim_importing(&mut conn, "w1", LEASE, &jobs[..2])
+        .await
+        .unwrap();
+    assert_eq!(ended.len(), 2);
+    assert!(
+        work::claim_importing(&mut conn, "w2", LEASE, &jobs[..2])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // ...and without listing they are polled one by one again.
+    work::set_listing(&mut conn, "dev", None).await.unwrap();
+    let due: Vec<_> = work::claim_due(&mut conn, "w", LEASE, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(due.len(), 2);
+    assert!(due.iter().all(|id| jobs[2..].contains(id)));
 }

@@ -1,6 +1,8 @@
 // Requests by environment and status: the overview (overview.js), the
 // API's filters, and the table, loaded page by page and kept current by
-// live events.
+// live events. List pages carry summaries (status, names, team, who, when,
+// allowed_actions): all the table and the overview show; a request changed
+// by an event is read whole.
 
 import { $, h, replace, when, humanize, shortId } from './dom.js';
 import { query, ApiProblem } from './api.js';

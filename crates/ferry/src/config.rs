@@ -265,14 +265,16 @@ pub struct WorkerConfig {
     pub batch: u32,
     /// Wake at least this often without a notification.
     pub tick_millis: u64,
-    /// First and longest delay between polls of one import job.
+    /// First and longest delay between polls of one import job; the first is
+    /// also the interval of an environment's tracking sweep.
     pub poll_initial_secs: u64,
     pub poll_max_secs: u64,
     /// First and longest delay after throttling, a quota or a 5xx.
     pub retry_initial_secs: u64,
     pub retry_max_secs: u64,
-    /// With this many jobs due in one environment, one ListModelImportJobs
-    /// call replaces their GetModelImportJob calls.
+    /// With this many jobs in flight in one environment, one replica per
+    /// `poll_initial_secs` lists them (ListModelImportJobs) instead of
+    /// polling each with GetModelImportJob.
     pub list_threshold: u32,
     /// Bedrock calls per second per hosting account and Region, all replicas together.
     pub budget_per_second: f64,

@@ -283,6 +283,87 @@ pub async fn get(conn: &mut PgConnection, id: ImportId) -> Result<ImportRecord, 
     .try_into()
 }
 
+/// A request with what reading it shows beside it: the requests promoted
+/// from it and, while it waits for a job slot, its place in line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImportView {
+    pub record: ImportRecord,
+    /// Requests promoted from this one, oldest first.
+    pub promotions: Vec<ImportId>,
+    /// 1 = next; only while the request waits for a free import slot.
+    pub queue_position: Option<usize>,
+}
+
+/// Reads one request, the requests promoted from it and its stored place in
+/// line, in one query (one round trip).
+#[tracing::instrument(skip_all, fields(import_id = %id), err)]
+pub async fn read(conn: &mut PgConnection, id: ImportId) -> Result<ImportView, StoreError> {
+    let r = sqlx::query!(
+        r#"SELECT r.id, r.team, r.environment, r.source_uri, r.model_name, r.job_name, r.description,
+                  r.model_tags AS "model_tags: Json<BTreeMap<String, String>>",
+                  r.job_tags AS "job_tags: Json<BTreeMap<String, String>>",
+                  r.requested_by, r.requester_id, r.status,
+                  r.conditions,
+                  r.created_at, r.updated_at, r.hosting_account, r.region, r.attempt, r.preflight,
+                  r.preflight_passed, r.bedrock_job_arn, r.imported_model_arn, r.imported_model,
+                  r.failure_message, r.submitted_at, r.finished_at, r.retries, r.polls, r.next_attempt_at,
+                  r.promoted_from, r.traceparent, r.artifact_digest, r.reused_from,
+                  ARRAY(SELECT p.id FROM import_requests p WHERE p.promoted_from = r.id ORDER BY p.id)
+                      AS "promotions!",
+                  (SELECT w.position FROM waiting_positions w
+                   WHERE w.import_id = r.id AND r.status = 'validating' AND r.preflight_passed IS TRUE)
+                      AS queue_position
+           FROM import_requests r WHERE r.id = $1"#,
+        id.as_uuid()
+    )
+    .fetch_optional(conn)
+    .await?
+    .ok_or(StoreError::NotFound)?;
+    let promotions = r.promotions.into_iter().map(ImportId::from_uuid).collect();
+    let queue_position = r.queue_position.and_then(|p| usize::try_from(p).ok());
+    let record = ImportRow {
+        id: r.id,
+        team: r.team,
+        environment: r.environment,
+        source_uri: r.source_uri,
+        model_name: r.model_name,
+        job_name: r.job_name,
+        description: r.description,
+        model_tags: r.model_tags,
+        job_tags: r.job_tags,
+        requested_by: r.requested_by,
+        requester_id: r.requester_id,
+        status: r.status,
+        conditions: r.conditions,
+        created_at: r.created_at,
+        updated_at: r.updated_at,
+        hosting_account: r.hosting_account,
+        region: r.region,
+        attempt: r.attempt,
+        preflight: r.preflight,
+        preflight_passed: r.preflight_passed,
+        bedrock_job_arn: r.bedrock_job_arn,
+        imported_model_arn: r.imported_model_arn,
+        imported_model: r.imported_model,
+        failure_message: r.failure_message,
+        submitted_at: r.submitted_at,
+        finished_at: r.finished_at,
+        retries: r.retries,
+        polls: r.polls,
+        next_attempt_at: r.next_attempt_at,
+        promoted_from: r.promoted_from,
+        traceparent: r.traceparent,
+        artifact_digest: r.artifact_digest,
+        reused_from: r.reused_from,
+    }
+    .try_into()?;
+    Ok(ImportView {
+        record,
+        promotions,
+        queue_position,
+    })
+}
+
 /// Filters for [`list`]; `None` means any.
 #[derive(Debug, Clone, Default)]
 pub struct ListFilter {
@@ -292,32 +373,107 @@ pub struct ListFilter {
     pub model_name: Option<String>,
 }
 
-/// One page of requests, newest first, strictly older than `before`.
+/// A list item: what a list shows of a request, parsed like a record. The
+/// whole request is one [`read`] away.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImportSummary {
+    pub id: ImportId,
+    pub team: TeamName,
+    pub environment: EnvironmentName,
+    pub source: S3Uri,
+    pub model_name: ImportedModelName,
+    pub job_name: JobName,
+    pub requested_by: String,
+    pub requester_id: String,
+    pub status: Status,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+    pub attempt: i32,
+    pub imported_model_arn: Option<String>,
+    pub finished_at: Option<OffsetDateTime>,
+    pub promoted_from: Option<ImportId>,
+    pub reused_from: Option<ImportId>,
+    /// 1 = next; only while the request waits for a free import slot.
+    pub queue_position: Option<usize>,
+}
+
+struct SummaryRow {
+    id: Uuid,
+    team: String,
+    environment: String,
+    source_uri: String,
+    model_name: String,
+    job_name: String,
+    requested_by: String,
+    requester_id: String,
+    status: String,
+    created_at: OffsetDateTime,
+    updated_at: OffsetDateTime,
+    attempt: i32,
+    imported_model_arn: Option<String>,
+    finished_at: Option<OffsetDateTime>,
+    promoted_from: Option<Uuid>,
+    reused_from: Option<Uuid>,
+    queue_position: Option<i32>,
+}
+
+impl TryFrom<SummaryRow> for ImportSummary {
+    type Error = StoreError;
+    fn try_from(r: SummaryRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: ImportId::from_uuid(r.id),
+            team: field("team", TeamName::parse(&r.team))?,
+            environment: field("environment", EnvironmentName::parse(&r.environment))?,
+            source: field("source_uri", S3Uri::parse(&r.source_uri))?,
+            model_name: field("model_name", ImportedModelName::parse(&r.model_name))?,
+            job_name: field("job_name", JobName::parse(&r.job_name))?,
+            requested_by: r.requested_by,
+            requester_id: r.requester_id,
+            status: field("status", r.status.parse::<Status>())?,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            attempt: r.attempt,
+            imported_model_arn: r.imported_model_arn,
+            finished_at: r.finished_at,
+            promoted_from: r.promoted_from.map(ImportId::from_uuid),
+            reused_from: r.reused_from.map(ImportId::from_uuid),
+            queue_position: r.queue_position.and_then(|p| usize::try_from(p).ok()),
+        })
+    }
+}
+
+/// One page of requests as summaries, newest first, strictly older than
+/// `before`.
+///
+/// Each combination of filters is served by an index ending in `id` (see
+/// the migration `list_indexes_and_tracking_sweeps`), read backwards from the cursor, so
+/// a page touches about `limit` rows. Postgres plans the statement for its
+/// parameters (a custom plan drops the unset filters and picks that index);
+/// its generic plan, which cannot, is estimated dearer, so the plan cache
+/// keeps making custom plans (at a million rows: no generic plan after 30
+/// executions, `pg_prepared_statements`).
 #[tracing::instrument(skip_all, err)]
 pub async fn list(
     conn: &mut PgConnection,
     filter: &ListFilter,
     before: Option<ImportId>,
     limit: u32,
-) -> Result<Vec<ImportRecord>, StoreError> {
+) -> Result<Vec<ImportSummary>, StoreError> {
     let rows = sqlx::query_as!(
-        ImportRow,
-        r#"SELECT id, team, environment, source_uri, model_name, job_name, description,
-                  model_tags AS "model_tags: Json<BTreeMap<String, String>>",
-                  job_tags AS "job_tags: Json<BTreeMap<String, String>>",
-                  requested_by, requester_id, status,
-                  conditions,
-                  created_at, updated_at, hosting_account, region, attempt, preflight,
-                  preflight_passed, bedrock_job_arn, imported_model_arn, imported_model,
-                  failure_message, submitted_at, finished_at, retries, polls, next_attempt_at,
-                  promoted_from, traceparent, artifact_digest, reused_from
-           FROM import_requests
-           WHERE ($1::text IS NULL OR team = $1)
-             AND ($2::text IS NULL OR environment = $2)
-             AND ($3::text IS NULL OR status = $3)
-             AND ($4::text IS NULL OR model_name = $4)
-             AND ($5::uuid IS NULL OR id < $5)
-           ORDER BY id DESC
+        SummaryRow,
+        r#"SELECT r.id, r.team, r.environment, r.source_uri, r.model_name, r.job_name,
+                  r.requested_by, r.requester_id, r.status, r.created_at, r.updated_at, r.attempt,
+                  r.imported_model_arn, r.finished_at, r.promoted_from, r.reused_from,
+                  (SELECT w.position FROM waiting_positions w
+                   WHERE w.import_id = r.id AND r.status = 'validating' AND r.preflight_passed IS TRUE)
+                      AS queue_position
+           FROM import_requests r
+           WHERE ($1::text IS NULL OR r.team = $1)
+             AND ($2::text IS NULL OR r.environment = $2)
+             AND ($3::text IS NULL OR r.status = $3)
+             AND ($4::text IS NULL OR r.model_name = $4)
+             AND ($5::uuid IS NULL OR r.id < $5)
+           ORDER BY r.id DESC
            LIMIT $6"#,
         filter.team.as_deref(),
         filter.environment.as_deref(),
@@ -493,20 +649,6 @@ pub async fn update(conn: &mut PgConnection, update: &Update) -> Result<ImportRe
         append_event(conn, update.id, &update.actor, &event, from, to).await?;
     }
     Ok(record)
-}
-
-/// The requests promoted from `id`, oldest first.
-pub async fn promotions(
-    conn: &mut PgConnection,
-    id: ImportId,
-) -> Result<Vec<ImportId>, StoreError> {
-    let rows = sqlx::query_scalar!(
-        "SELECT id FROM import_requests WHERE promoted_from = $1 ORDER BY id",
-        id.as_uuid()
-    )
-    .fetch_all(conn)
-    .await?;
-    Ok(rows.into_iter().map(ImportId::from_uuid).collect())
 }
 
 /// An imported model Ferry manages: a request that completed (or is being

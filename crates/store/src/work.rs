@@ -36,6 +36,8 @@ const ACTIVE: &[&str] = &[
 pub const LEASE_TAKEOVERS: &str = "ferry_lease_takeovers_total";
 
 /// Claims up to `limit` due requests for `owner` until `lease` from now.
+/// `importing` requests of an environment tracked by listing (see
+/// [`claim_sweeps`]) are left to its sweep.
 #[tracing::instrument(skip_all, fields(owner), err)]
 pub async fn claim_due(
     conn: &mut PgConnection,
@@ -53,6 +55,8 @@ pub async fn claim_due(
                       OR (status = 'pending_approval' AND preflight IS NULL))
                  AND next_attempt_at <= now()
                  AND (lease_expires_at IS NULL OR lease_expires_at < now())
+                 AND NOT (status = 'importing' AND environment IN (
+                     SELECT s.environment FROM tracking_sweeps s WHERE s.listing_until > now()))
                ORDER BY next_attempt_at
                LIMIT $4
                FOR UPDATE SKIP LOCKED)
@@ -122,6 +126,136 @@ pub async fn claim_due(
     // One row that no longer parses must not stop the others: it is said
     // here, with its field, and stays leased until the lease runs out.
     Ok(rows
+        .filter_map(|row| {
+            let id = ImportId::from_uuid(row.id);
+            ImportRecord::try_from(row)
+                .inspect_err(|e| tracing::error!(import_id = %id, error = %e, "a claimed request no longer parses; skipping it"))
+                .ok()
+        })
+        .collect())
+}
+
+/// Environments among `environments` whose tracking sweep is due and that
+/// have jobs in flight, claimed for `owner` until `interval` from now: each
+/// interval's sweep of an environment goes to one replica. Seeds the rows of
+/// environments seen for the first time (their sweep is due from the next
+/// call on).
+#[tracing::instrument(skip_all, fields(owner), err)]
+pub async fn claim_sweeps(
+    conn: &mut PgConnection,
+    environments: &[&str],
+    owner: &str,
+    interval: std::time::Duration,
+) -> Result<Vec<String>, StoreError> {
+    let envs: Vec<String> = environments.iter().map(|e| (*e).to_owned()).collect();
+    let claimed = sqlx::query_scalar!(
+        r#"WITH seed AS (
+               INSERT INTO tracking_sweeps (environment)
+               SELECT unnest($1::text[])
+               ON CONFLICT (environment) DO NOTHING)
+           UPDATE tracking_sweeps s
+           SET next_at = now() + $3::float8 * interval '1 second', swept_by = $2
+           WHERE s.environment = ANY($1) AND s.next_at <= now()
+             AND EXISTS (SELECT 1 FROM import_requests r
+                         WHERE r.status = 'importing' AND r.environment = s.environment)
+           RETURNING s.environment"#,
+        &envs,
+        owner,
+        interval.as_secs_f64(),
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(claimed)
+}
+
+/// Says whether `environment`'s jobs are tracked by listing until `until`
+/// (`None`: they are polled one by one).
+pub async fn set_listing(
+    conn: &mut PgConnection,
+    environment: &str,
+    until: Option<OffsetDateTime>,
+) -> Result<(), StoreError> {
+    sqlx::query!(
+        "UPDATE tracking_sweeps SET listing_until = $2 WHERE environment = $1",
+        environment,
+        until
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// An import job in flight, as a sweep sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackedJob {
+    pub id: ImportId,
+    pub job_arn: String,
+    pub submitted_at: Option<OffsetDateTime>,
+}
+
+/// The `importing` requests of `environment` with a job (through the
+/// `(status, environment, ...)` index: as many rows as jobs in flight).
+pub async fn importing(
+    conn: &mut PgConnection,
+    environment: &str,
+) -> Result<Vec<TrackedJob>, StoreError> {
+    let rows = sqlx::query!(
+        r#"SELECT id, bedrock_job_arn AS "bedrock_job_arn!", submitted_at
+           FROM import_requests
+           WHERE status = 'importing' AND environment = $1 AND bedrock_job_arn IS NOT NULL"#,
+        environment
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| TrackedJob {
+            id: ImportId::from_uuid(r.id),
+            job_arn: r.bedrock_job_arn,
+            submitted_at: r.submitted_at,
+        })
+        .collect())
+}
+
+/// Claims the `importing` requests among `ids` that no live lease holds,
+/// for `owner` until `lease` from now (a sweep steps those whose job ended).
+#[tracing::instrument(skip_all, fields(owner), err)]
+pub async fn claim_importing(
+    conn: &mut PgConnection,
+    owner: &str,
+    lease: time::Duration,
+    ids: &[ImportId],
+) -> Result<Vec<ImportRecord>, StoreError> {
+    let until = OffsetDateTime::now_utc() + lease;
+    let ids: Vec<Uuid> = ids.iter().map(|i| i.as_uuid()).collect();
+    let rows = sqlx::query_as!(
+        ImportRow,
+        r#"WITH due AS (
+               SELECT id FROM import_requests
+               WHERE id = ANY($3) AND status = 'importing'
+                 AND (lease_expires_at IS NULL OR lease_expires_at < now())
+               FOR UPDATE SKIP LOCKED)
+           UPDATE import_requests r
+           SET lease_owner = $1, lease_expires_at = $2
+           FROM due
+           WHERE r.id = due.id
+           RETURNING r.id, r.team, r.environment, r.source_uri, r.model_name, r.job_name, r.description,
+                     r.model_tags AS "model_tags: Json<BTreeMap<String, String>>",
+                     r.job_tags AS "job_tags: Json<BTreeMap<String, String>>",
+                     r.requested_by, r.requester_id, r.status,
+                     r.conditions,
+                     r.created_at, r.updated_at, r.hosting_account, r.region, r.attempt, r.preflight,
+                     r.preflight_passed, r.bedrock_job_arn, r.imported_model_arn, r.imported_model,
+                     r.failure_message, r.submitted_at, r.finished_at, r.retries, r.polls, r.next_attempt_at,
+                     r.promoted_from, r.traceparent, r.artifact_digest, r.reused_from"#,
+        owner,
+        until,
+        &ids,
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
         .filter_map(|row| {
             let id = ImportId::from_uuid(row.id);
             ImportRecord::try_from(row)

@@ -59,8 +59,9 @@ pub struct Settings {
     pub poll: Backoff,
     /// Delay after a throttled, quota-limited or failed call.
     pub retry: Backoff,
-    /// With at least this many due jobs in one environment, one
-    /// `ListModelImportJobs` page replaces their `GetModelImportJob` calls.
+    /// With at least this many jobs in flight in one environment, one replica
+    /// per `poll.initial` lists them (`ListModelImportJobs`, a sweep) instead
+    /// of polling each with `GetModelImportJob`.
     pub list_threshold: usize,
     /// Call budget per hosting account and Region, shared by all replicas.
     pub budget_per_second: f64,
@@ -167,7 +168,8 @@ pub fn step_kind(status: ferry_domain::status::Status) -> &'static str {
 pub async fn activate(ctx: &Ctx) -> Result<usize, ferry_store::StoreError> {
     inventory::sync(ctx).await?;
     schedule(ctx).await?;
-    let claimed = {
+    let (swept, mut known) = step::sweep(ctx).await?;
+    let mut claimed = {
         let mut conn = ferry_store::acquire(&ctx.pool).await?;
         ferry_store::work::claim_due(
             &mut conn,
@@ -178,10 +180,11 @@ pub async fn activate(ctx: &Ctx) -> Result<usize, ferry_store::StoreError> {
         .await?
     };
     let n = claimed.len();
-    if n == 0 {
+    claimed.extend(swept);
+    if claimed.is_empty() {
         return Ok(0);
     }
-    let known = step::batch_job_states(ctx, &claimed).await;
+    known.extend(step::batch_job_states(ctx, &claimed, &known).await);
     let steps = claimed.into_iter().map(|record| {
         let state = record.bedrock_job_arn.as_ref().and_then(|arn| known.get(arn).cloned());
         async move {

@@ -13,6 +13,7 @@ import createClient from "openapi-fetch";
 import type { components, paths } from "../generated/ferry.js";
 
 type ImportOut = components["schemas"]["ImportOut"];
+type ImportSummaryOut = components["schemas"]["ImportSummaryOut"];
 type ImportStatus = components["schemas"]["ImportStatus"];
 type Problem = components["schemas"]["Problem"];
 
@@ -90,8 +91,13 @@ async function main(): Promise<void> {
       params: { query: { status: "pending_approval", environment: APPROVAL_ENV, limit: 50 } },
     }),
   );
-  check(page.items.some((i) => i.id === submitted.id), "the list does not show the new request");
-  step(`listed ${page.items.length} request(s) waiting for approval`);
+  // List items are summaries: the whole request is one GET away.
+  const items: ImportSummaryOut[] = page.items;
+  const item = items.find((i) => i.id === submitted.id);
+  check(item !== undefined, "the list does not show the new request");
+  check(item !== undefined && item.allowed_actions.join() === submitted.allowed_actions.join(), "the list item's actions differ");
+  check(item !== undefined && !("conditions" in item), "a list item carries the request's conditions");
+  step(`listed ${items.length} request(s) waiting for approval`);
 
   // Separation of duties: the requester cannot approve; a second principal,
   // the hosting team, can.

@@ -27,7 +27,7 @@ use tracing::Instrument;
 use crate::{Ctx, actor};
 
 pub use submit::{client_request_token, create_job_request};
-pub(crate) use track::batch_job_states;
+pub(crate) use track::{batch_job_states, sweep};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StepError {

@@ -1,6 +1,10 @@
 //! `importing`: polling the Bedrock job until it completes (then the readiness check,
-//! `verifying`, starts) or fails, one
-//! `GetModelImportJob` per job or one `ListModelImportJobs` for many.
+//! `verifying`, starts) or fails. With a few jobs in flight in an environment, one
+//! `GetModelImportJob` per job on its own backoff; with more, a sweep: one replica per
+//! poll interval lists the environment's jobs (`ListModelImportJobs`, every page) and
+//! steps only the requests whose job ended, with what the listing said. Details of an
+//! imported model come from one `GetImportedModel` per completion; a failed job's
+//! message (which listings do not carry) from one `GetModelImportJob` per failure.
 
 use std::collections::BTreeMap;
 
@@ -29,8 +33,9 @@ pub(super) async fn track(
         return fail_outside_bedrock(ctx, record, Cause::JobFailed, Reason::NoJob, message).await;
     };
     let state = match known {
-        Some(s) => s,
-        None => {
+        // Listings carry no failure message: ask for the job once, to say why.
+        Some(s) if !(s.status == JobStatus::Failed && s.failure_message.is_none()) => s,
+        _ => {
             if !budget(ctx, env).await? {
                 return release(ctx, record, Some(soon())).await;
             }
@@ -41,7 +46,7 @@ pub(super) async fn track(
         }
     };
     match &state.status {
-        JobStatus::Completed => completed(ctx, record, env, &state).await,
+        JobStatus::Completed => completed(ctx, record, &state).await,
         JobStatus::Failed => {
             let message = state
                 .failure_message
@@ -80,42 +85,15 @@ pub(super) async fn track(
     }
 }
 
-/// Records a completed job with the imported model's details.
-async fn completed(
-    ctx: &Ctx,
-    record: &ImportRecord,
-    env: &Environment,
-    state: &JobState,
-) -> Result<(), StepError> {
+/// Records a completed job from what Bedrock said of the job alone (no call,
+/// so a completion is recorded as soon as it is seen, whatever the call budget);
+/// the imported model's details come next, from one `GetImportedModel` as the
+/// readiness check (`verifying`) begins.
+async fn completed(ctx: &Ctx, record: &ImportRecord, state: &JobState) -> Result<(), StepError> {
     let model_arn = state.imported_model_arn.clone().unwrap_or_default();
-    if !model_arn.is_empty() && !budget(ctx, env).await? {
-        // Record the details with the completion: wait for budget.
-        return release(ctx, record, Some(soon())).await;
-    }
-    let details = if model_arn.is_empty() {
-        None
-    } else {
-        match ctx.cloud.get_imported_model(&env.name, &model_arn).await {
-            Ok(d) => Some(serde_json::json!({
-                "model_arn": d.model_arn,
-                "model_name": d.model_name,
-                "architecture": d.architecture,
-                "instruct_supported": d.instruct_supported,
-                "custom_model_units": d.custom_model_units.map(|u| serde_json::json!({
-                    "per_model_copy": u.per_model_copy,
-                    "version": u.version,
-                })),
-                "kms_key_arn": d.kms_key_arn,
-            })),
-            Err(e) => {
-                tracing::warn!(error = %e, "could not read the imported model's details");
-                None
-            }
-        }
-    };
     // The readiness check starts: the cold start counts from the job's end.
     let since = state.end_time.unwrap_or_else(OffsetDateTime::now_utc);
-    let details = super::verify::start(ctx, details, since);
+    let details = super::verify::start(ctx, None, since);
     let update = change(record)
         .to(Cause::JobCompleted, Status::Verifying)
         .condition(Condition::new(
@@ -173,18 +151,114 @@ async fn poll_error(ctx: &Ctx, record: &ImportRecord, e: &CallError) -> Result<(
     retry_later(ctx, record, vec![], None).await
 }
 
+/// The tracking sweeps this replica won (see the module's documentation):
+/// for each environment whose sweep was due, with at least `list_threshold`
+/// jobs in flight, one listing; the requests whose job ended (or that the
+/// listing did not show, to be polled one by one) are claimed and returned
+/// with the job states to step them with. While an environment is swept
+/// (for three intervals after each listing), claiming due work leaves its
+/// `importing` requests alone.
+pub(crate) async fn sweep(
+    ctx: &Ctx,
+) -> Result<(Vec<ImportRecord>, BTreeMap<String, JobState>), ferry_store::StoreError> {
+    let interval = ctx.settings.poll.initial;
+    let names: Vec<&str> = ctx
+        .catalog
+        .environments()
+        .map(|e| e.name.as_str())
+        .collect();
+    // No connection is held across a call to AWS.
+    let due = {
+        let mut conn = ferry_store::acquire(&ctx.pool).await?;
+        ferry_store::work::claim_sweeps(&mut conn, &names, &ctx.settings.owner, interval).await?
+    };
+    let mut records = Vec::new();
+    let mut known = BTreeMap::new();
+    for env_name in due {
+        let Some(env) = ctx.catalog.environment(&env_name) else {
+            continue;
+        };
+        let jobs = {
+            let mut conn = ferry_store::acquire(&ctx.pool).await?;
+            let jobs = ferry_store::work::importing(&mut conn, &env_name).await?;
+            if jobs.len() < ctx.settings.list_threshold.max(1) {
+                ferry_store::work::set_listing(&mut conn, &env_name, None).await?;
+                continue;
+            }
+            jobs
+        };
+        if !matches!(budget(ctx, env).await, Ok(true)) {
+            // The budget is spent: this interval has no listing; the last
+            // one still answers until its `listing_until`.
+            continue;
+        }
+        let oldest = jobs
+            .iter()
+            .filter_map(|j| j.submitted_at)
+            .min()
+            .unwrap_or_else(OffsetDateTime::now_utc);
+        let listed = match ctx
+            .cloud
+            .list_import_jobs(&env.name, oldest - time::Duration::minutes(10))
+            .await
+        {
+            Ok(states) => states,
+            Err(e) => {
+                tracing::warn!(env = %env_name, error = %e, "ListModelImportJobs failed; polling jobs one by one");
+                let mut conn = ferry_store::acquire(&ctx.pool).await?;
+                ferry_store::work::set_listing(&mut conn, &env_name, None).await?;
+                continue;
+            }
+        };
+        let until = OffsetDateTime::now_utc()
+            + time::Duration::try_from(interval.saturating_mul(3))
+                .unwrap_or(time::Duration::minutes(1));
+        let mut conn = ferry_store::acquire(&ctx.pool).await?;
+        ferry_store::work::set_listing(&mut conn, &env_name, Some(until)).await?;
+        let by_arn: BTreeMap<String, JobState> =
+            listed.into_iter().map(|s| (s.job_arn.clone(), s)).collect();
+        let mut ended = Vec::new();
+        for job in &jobs {
+            match by_arn.get(&job.job_arn) {
+                Some(s) if s.status == JobStatus::InProgress => {}
+                Some(s) => {
+                    known.insert(job.job_arn.clone(), s.clone());
+                    ended.push(job.id);
+                }
+                // Not listed (yet): polled one by one, by this sweep.
+                None => ended.push(job.id),
+            }
+        }
+        if !ended.is_empty() {
+            records.extend(
+                ferry_store::work::claim_importing(
+                    &mut conn,
+                    &ctx.settings.owner,
+                    ctx.lease(),
+                    &ended,
+                )
+                .await?,
+            );
+        }
+    }
+    Ok((records, known))
+}
+
 /// Job states for the claimed `importing` requests of environments with at
 /// least `list_threshold` of them: one `ListModelImportJobs` per such
 /// environment instead of one `GetModelImportJob` per job.
 pub(crate) async fn batch_job_states(
     ctx: &Ctx,
     claimed: &[ImportRecord],
+    known: &BTreeMap<String, JobState>,
 ) -> BTreeMap<String, JobState> {
     let mut by_env: BTreeMap<&str, Vec<&ImportRecord>> = BTreeMap::new();
-    for r in claimed
-        .iter()
-        .filter(|r| r.status == Status::Importing && r.bedrock_job_arn.is_some())
-    {
+    for r in claimed.iter().filter(|r| {
+        r.status == Status::Importing
+            && r.bedrock_job_arn
+                .as_ref()
+                .is_some_and(|arn| !known.contains_key(arn))
+    }) {
         by_env.entry(r.environment.as_str()).or_default().push(r);
     }
     let mut out = BTreeMap::new();

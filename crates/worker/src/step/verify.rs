@@ -84,6 +84,13 @@ pub(super) async fn verify(
         readiness.last_error = Some("Bedrock reported no imported model ARN".to_owned());
         return not_serving(ctx, record, Some(env), readiness, Reason::NoModel).await;
     };
+    if !record
+        .imported_model
+        .as_ref()
+        .is_some_and(|d| d.get("model_arn").is_some() || d.get(DETAILS_ERROR).is_some())
+    {
+        return read_details(ctx, record, env, &model_arn, &readiness).await;
+    }
     let architecture = record
         .imported_model
         .as_ref()
@@ -171,6 +178,52 @@ pub(super) async fn verify(
             }
         }
     }
+}
+
+/// Where the details say `GetImportedModel` could not be read (the check goes on
+/// without them, as with a model Bedrock describes without an architecture).
+const DETAILS_ERROR: &str = "details_error";
+
+/// The first step of the check: the imported model's details (architecture, custom
+/// model units, key), from one `GetImportedModel`, stored beside the check.
+async fn read_details(
+    ctx: &Ctx,
+    record: &ImportRecord,
+    env: &Environment,
+    model_arn: &str,
+    readiness: &Readiness,
+) -> Result<(), StepError> {
+    if !budget(ctx, env).await? {
+        return release(ctx, record, Some(soon())).await;
+    }
+    let details = match ctx.cloud.get_imported_model(&env.name, model_arn).await {
+        Ok(d) => json!({
+            "model_arn": d.model_arn,
+            "model_name": d.model_name,
+            "architecture": d.architecture,
+            "instruct_supported": d.instruct_supported,
+            "custom_model_units": d.custom_model_units.map(|u| json!({
+                "per_model_copy": u.per_model_copy,
+                "version": u.version,
+            })),
+            "kms_key_arn": d.kms_key_arn,
+        }),
+        Err(e) if e.is_retryable() => {
+            tracing::info!(error = %e, "GetImportedModel throttled; trying again shortly");
+            return release(ctx, record, Some(soon())).await;
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read the imported model's details");
+            json!({ DETAILS_ERROR: refusal_message(&e) })
+        }
+    };
+    let update = change(record).changes(Changes {
+        imported_model: Some(with_readiness(Some(details), readiness)),
+        next_attempt_at: Some(OffsetDateTime::now_utc()),
+        release: true,
+        ..Changes::default()
+    });
+    write(ctx, record, update).await
 }
 
 fn rfc3339(t: OffsetDateTime) -> String {

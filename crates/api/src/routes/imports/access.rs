@@ -8,7 +8,7 @@ use ferry_domain::ids::ImportId;
 use ferry_domain::names::TeamName;
 use ferry_domain::status::{Cause, IllegalTransition, Status};
 use ferry_store::PgConnection;
-use ferry_store::imports::{self, ImportRecord};
+use ferry_store::imports::{self, ImportRecord, ImportSummary, ImportView};
 use http::StatusCode;
 
 use super::schema::ImportAction;
@@ -31,6 +31,55 @@ pub(crate) async fn load_visible(
     Ok(record)
 }
 
+/// Reads a request the caller may see with what its answer shows beside it
+/// (promotions, place in line), in one query; another team's is "not found".
+pub(super) async fn read_visible(
+    conn: &mut PgConnection,
+    caller: &Caller,
+    id: ImportId,
+) -> Result<ImportView, ApiError> {
+    let not_found = || ApiError::not_found("import request");
+    let view = match imports::read(conn, id).await {
+        Ok(v) => v,
+        Err(ferry_store::StoreError::NotFound) => return Err(not_found()),
+        Err(e) => return Err(e.into()),
+    };
+    caller
+        .0
+        .can_read(&view.record.team)
+        .map_err(|_| not_found())?;
+    Ok(view)
+}
+
+/// What the check of an action looks at in a request: its team, who
+/// submitted it and its status. A whole record and a list item both have it.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Subject<'a> {
+    team: &'a TeamName,
+    requester_id: &'a str,
+    status: Status,
+}
+
+impl<'a> From<&'a ImportRecord> for Subject<'a> {
+    fn from(r: &'a ImportRecord) -> Self {
+        Self {
+            team: &r.team,
+            requester_id: &r.requester_id,
+            status: r.status,
+        }
+    }
+}
+
+impl<'a> From<&'a ImportSummary> for Subject<'a> {
+    fn from(r: &'a ImportSummary) -> Self {
+        Self {
+            team: &r.team,
+            requester_id: &r.requester_id,
+            status: r.status,
+        }
+    }
+}
+
 /// Loads a request the caller may see and checks it may take `action` on it
 /// now (see [`authorize`]).
 pub(super) async fn load_for(
@@ -40,7 +89,7 @@ pub(super) async fn load_for(
     action: ImportAction,
 ) -> Result<ImportRecord, ApiError> {
     let record = load_visible(conn, caller, id).await?;
-    authorize(caller, &record, action)?;
+    authorize(caller, Subject::from(&record), action)?;
     Ok(record)
 }
 
@@ -101,10 +150,10 @@ impl ImportAction {
 /// status (409).
 pub(super) fn authorize(
     caller: &Caller,
-    record: &ImportRecord,
+    record: Subject<'_>,
     action: ImportAction,
 ) -> Result<(), ApiError> {
-    action.permission()(&caller.0, &record.team).map_err(|d| denied(d, action.verb(), caller))?;
+    action.permission()(&caller.0, record.team).map_err(|d| denied(d, action.verb(), caller))?;
     if action == ImportAction::Approve && record.requester_id == caller.0.id {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
@@ -132,8 +181,8 @@ pub(super) fn authorize(
     }
 }
 
-/// The actions `caller` may take on `record` now.
-pub(super) fn allowed_actions(caller: &Caller, record: &ImportRecord) -> Vec<ImportAction> {
+/// The actions `caller` may take on `record` (a record or a list item) now.
+pub(super) fn allowed_actions(caller: &Caller, record: Subject<'_>) -> Vec<ImportAction> {
     ImportAction::ALL
         .into_iter()
         .filter(|a| authorize(caller, record, *a).is_ok())

@@ -7,8 +7,10 @@ use ferry_domain::ids::ImportId;
 use ferry_store::imports::{self, ListFilter};
 use uuid::Uuid;
 
-use super::access::{load_visible, parse_id};
-use super::schema::{EventOut, EventPage, ImportOut, ImportPage, ListImportsQuery, PageQuery};
+use super::access::{load_visible, parse_id, read_visible};
+use super::schema::{
+    EventOut, EventPage, ImportOut, ImportPage, ImportSummaryOut, ListImportsQuery, PageQuery,
+};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::{Path, Query};
@@ -17,7 +19,10 @@ use crate::{AppState, Problem};
 
 /// Lists import requests, newest first, with keyset pagination.
 ///
-/// Researchers only ever see their own team's requests.
+/// Items are summaries (`ImportSummaryOut`): the whole request, with its
+/// conditions, preflight report, job and imported model, is
+/// `GET /v1/imports/{id}`. Researchers only ever see their own team's
+/// requests.
 #[utoipa::path(
     get, path = "/v1/imports", tag = "imports",
     params(ListImportsQuery),
@@ -73,7 +78,7 @@ pub(super) async fn list_imports(
     Ok(Json(ImportPage {
         items: rows
             .into_iter()
-            .map(|r| ImportOut::new(r, &caller))
+            .map(|r| ImportSummaryOut::new(r, &caller))
             .collect(),
         next_cursor,
     }))
@@ -95,12 +100,10 @@ pub(super) async fn get_import(
 ) -> Result<Json<ImportOut>, ApiError> {
     let id = parse_id(&id)?;
     let mut conn = ferry_store::acquire(&state.pool).await?;
-    let record = load_visible(&mut conn, &caller, id).await?;
-    let position = ferry_store::work::queue_position(&mut conn, &record).await?;
-    let promotions = imports::promotions(&mut conn, record.id).await?;
-    let mut out = ImportOut::new(record, &caller);
-    out.queue_position = position.and_then(|p| u32::try_from(p).ok());
-    out.promotions = promotions.into_iter().map(|p| p.as_uuid()).collect();
+    let view = read_visible(&mut conn, &caller, id).await?;
+    let mut out = ImportOut::new(view.record, &caller);
+    out.queue_position = view.queue_position.and_then(|p| u32::try_from(p).ok());
+    out.promotions = view.promotions.into_iter().map(|p| p.as_uuid()).collect();
     Ok(Json(out))
 }
 

@@ -11,7 +11,7 @@ use ferry_domain::import::MAX_DESCRIPTION;
 use ferry_domain::names::{EnvironmentName, TeamName};
 use ferry_domain::schema;
 use ferry_domain::status::Status;
-use ferry_store::imports::{EventRecord, ImportRecord};
+use ferry_store::imports::{EventRecord, ImportRecord, ImportSummary};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::openapi::schema::Schema;
@@ -20,7 +20,7 @@ use crate::routes::params::{cursor_schema, nullable};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::access::allowed_actions;
+use super::access::{Subject, allowed_actions};
 use crate::auth::Caller;
 
 /// A request to import a model.
@@ -223,7 +223,7 @@ pub(crate) struct ImportOut {
     #[schema(value_type = Option<Object>)]
     pub(super) preflight: Option<serde_json::Value>,
     /// While the request waits for a free import slot: its place in line (1 = next).
-    /// Only on `GET /v1/imports/{id}`.
+    /// Only on reads (`GET /v1/imports/{id}` and list items).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) queue_position: Option<u32>,
     /// The Bedrock import job, once created.
@@ -272,7 +272,7 @@ pub(super) fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
 impl ImportOut {
     /// The request as `caller` sees it (with the actions it may take).
     pub(super) fn new(r: ImportRecord, caller: &Caller) -> Self {
-        let allowed_actions = allowed_actions(caller, &r);
+        let allowed_actions = allowed_actions(caller, Subject::from(&r));
         Self {
             id: r.id.as_uuid(),
             team: r.team.into(),
@@ -312,10 +312,73 @@ impl ImportOut {
     }
 }
 
-/// One page of import requests, newest first.
+/// An import request as a list shows it: who, what, where and how far, and
+/// what the caller may do with it. The whole request (conditions, preflight
+/// report, job, imported model and its card, failure message, tags,
+/// promotions) is `GET /v1/imports/{id}`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub(crate) struct ImportSummaryOut {
+    pub(super) id: Uuid,
+    pub(super) team: String,
+    pub(super) environment: String,
+    pub(super) source: String,
+    pub(super) model_name: String,
+    pub(super) job_name: String,
+    /// Who submitted it.
+    pub(super) requested_by: String,
+    pub(super) status: ImportStatus,
+    /// What the caller may do with the request now, decided by the same
+    /// check as on `GET /v1/imports/{id}`.
+    pub(super) allowed_actions: Vec<ImportAction>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub(super) created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub(super) updated_at: OffsetDateTime,
+    /// 1 for the first try; each retry is a new attempt (new job).
+    pub(super) attempt: i32,
+    /// While the request waits for a free import slot: its place in line (1 = next).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) queue_position: Option<u32>,
+    /// The imported model, once the job completed.
+    pub(super) imported_model_arn: Option<String>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub(super) finished_at: Option<OffsetDateTime>,
+    /// The completed request this one promotes (lineage, e.g. dev → staging).
+    pub(super) promoted_from: Option<Uuid>,
+    /// The request whose imported model this one completed by reference to.
+    pub(super) reused_from: Option<Uuid>,
+}
+
+impl ImportSummaryOut {
+    /// The list item as `caller` sees it (with the actions it may take).
+    pub(super) fn new(r: ImportSummary, caller: &Caller) -> Self {
+        let allowed_actions = allowed_actions(caller, Subject::from(&r));
+        Self {
+            id: r.id.as_uuid(),
+            team: r.team.into(),
+            environment: r.environment.into(),
+            source: r.source.into(),
+            model_name: r.model_name.into(),
+            job_name: r.job_name.into(),
+            requested_by: r.requested_by,
+            status: r.status.into(),
+            allowed_actions,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            attempt: r.attempt,
+            queue_position: r.queue_position.and_then(|p| u32::try_from(p).ok()),
+            imported_model_arn: r.imported_model_arn,
+            finished_at: r.finished_at,
+            promoted_from: r.promoted_from.map(|p| p.as_uuid()),
+            reused_from: r.reused_from.map(|p| p.as_uuid()),
+        }
+    }
+}
+
+/// One page of import requests as summaries, newest first.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct ImportPage {
-    pub(super) items: Vec<ImportOut>,
+    pub(super) items: Vec<ImportSummaryOut>,
     /// Pass as `cursor` for the next page; absent on the last page.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) next_cursor: Option<String>,
