@@ -6,7 +6,7 @@
 import { $, h, replace, when } from './dom.js';
 import { query } from './api.js';
 import { api, environments, currentRoute, viewSeq, isCurrent } from './state.js';
-import { detailHash } from './routes.js';
+import { detailHash, modelHash } from './routes.js';
 import { statusBadge } from './parts.js';
 import { handle } from './session.js';
 
@@ -42,12 +42,11 @@ function ageText(m) {
 }
 
 function row(m) {
-  const name = m.import_id
-    ? h('a', { href: detailHash(m.import_id), class: 'strong', text: m.model_name })
-    : h('span', { class: 'strong', text: m.model_name });
-  return h('tr', { dataset: { arn: m.imported_model_arn, managed: String(m.managed) } },
+  const name = h('a', { href: modelHash(m.id), class: 'strong model-link', text: m.model_name });
+  const by = m.managed ? h('span', { class: 'tag', text: 'Ferry' }) : h('span', { class: 'tag warn', text: 'outside Ferry' });
+  return h('tr', { dataset: { id: m.id, arn: m.imported_model_arn, managed: String(m.managed) } },
     h('td', {}, name),
-    h('td', {}, m.managed ? h('span', { class: 'tag', text: 'Ferry' }) : h('span', { class: 'tag warn', text: 'outside Ferry' })),
+    h('td', {}, m.import_id ? h('a', { href: detailHash(m.import_id), title: 'the request that imported it' }, by) : by),
     h('td', {}, m.status ? statusBadge(m.status) : null),
     h('td', { text: m.environment || '' }),
     h('td', { text: m.team || '' }),

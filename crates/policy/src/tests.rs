@@ -197,6 +197,18 @@ fn rendered_documents_match_the_walkthrough() {
         control["Statement"][2]["Condition"],
         json!({"StringEquals": {"iam:PassedToService": "bedrock.amazonaws.com"}})
     );
+    // The inventory reads tags of the account's imported models only, never on `*`.
+    let statements = control["Statement"].as_array().unwrap();
+    let tags: Vec<&Value> = statements
+        .iter()
+        .filter(|s| s["Action"].to_string().contains("bedrock:ListTagsForResource"))
+        .collect();
+    assert_eq!(tags.len(), 1, "{control}");
+    assert_eq!(tags[0]["Sid"], crate::TAGS_SID);
+    assert_eq!(
+        tags[0]["Resource"],
+        "arn:aws:bedrock:us-east-1:777788889999:imported-model/*"
+    );
     let control_trust = doc(&docs, DocumentKind::ControlRoleTrustPolicy);
     assert_eq!(
         control_trust["Statement"][0]["Principal"]["AWS"],

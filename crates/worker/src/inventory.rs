@@ -1,7 +1,8 @@
 //! The account as it really is: per hosting account and Region, a pass on a timer lists every
 //! imported model (`ListImportedModels`, paged) and the import jobs running
-//! (`ListModelImportJobs`, `InProgress`), marks the models without Ferry's tags unmanaged, and
-//! reads Bedrock's quotas from Service Quotas. The scheduler counts what it stored.
+//! (`ListModelImportJobs`, `InProgress`), marks the models without Ferry's tags unmanaged and the
+//! jobs no request of Ferry's started as outside Ferry, and reads Bedrock's quotas from Service
+//! Quotas. The scheduler counts what it stored.
 //!
 //! Like a request's step, a pass runs under a lease (`account_inventories.lease_owner`), so one
 //! replica lists an account at a time and a dead worker's pass is taken over when its lease
@@ -17,7 +18,7 @@ use ferry_cloud::inventory::{CONCURRENT_IMPORT_JOBS_QUOTA, IMPORTED_MODELS_QUOTA
 use ferry_domain::catalog::Environment;
 use ferry_domain::ids::ImportId;
 use ferry_store::StoreError;
-use ferry_store::inventory::{ListedModel, Snapshot};
+use ferry_store::inventory::{ListedModel, OutsideJob, Snapshot};
 use time::OffsetDateTime;
 
 use crate::Ctx;
@@ -185,11 +186,12 @@ fn whole(v: f64) -> Option<i64> {
 }
 
 async fn pass(ctx: &Ctx, env: &Environment, read_quotas: bool) -> Result<Snapshot, PassError> {
-    let (known, ours) = {
+    let (known, ours, job_names) = {
         let mut conn = ferry_store::acquire(&ctx.pool).await?;
         (
             ferry_store::inventory::known(&mut conn, &env.account, &env.region).await?,
             ferry_store::inventory::requests_by_model(&mut conn, &env.account, &env.region).await?,
+            ferry_store::inventory::job_names(&mut conn, &env.account, &env.region).await?,
         )
     };
     let mut models = Vec::new();
@@ -228,6 +230,7 @@ async fn pass(ctx: &Ctx, env: &Environment, read_quotas: bool) -> Result<Snapsho
         }
     }
     let mut jobs_running = 0i64;
+    let mut outside_jobs = Vec::new();
     let mut token: Option<String> = None;
     loop {
         spend(ctx, env).await?;
@@ -236,6 +239,19 @@ async fn pass(ctx: &Ctx, env: &Environment, read_quotas: bool) -> Result<Snapsho
             .list_running_jobs_page(&env.name, token.as_deref(), PAGE)
             .await?;
         jobs_running += i64::try_from(page.jobs.len()).unwrap_or(i64::MAX);
+        // Ferry names every job after its request (`create_job_request`): a running job of
+        // another name was started outside Ferry and holds a slot Ferry does not count.
+        outside_jobs.extend(
+            page.jobs
+                .into_iter()
+                .filter(|j| !job_names.contains(&j.name))
+                .map(|j| OutsideJob {
+                    arn: j.arn,
+                    name: j.name,
+                    model_name: j.model_name,
+                    created_at: j.created,
+                }),
+        );
         match page.next {
             Some(t) => token = Some(t),
             None => break,
@@ -252,6 +268,7 @@ async fn pass(ctx: &Ctx, env: &Environment, read_quotas: bool) -> Result<Snapsho
     Ok(Snapshot {
         models,
         jobs_running,
+        outside_jobs,
         imported_models_quota,
         concurrent_jobs_quota,
     })

@@ -1,12 +1,15 @@
 //! `GET /v1/models`: the imported models in the hosting accounts, Ferry's (from its requests)
 //! and those imported outside Ferry (from the account inventory the worker takes), so nothing
-//! keeps billing storage or holding quota unseen.
+//! keeps billing storage or holding quota unseen; `GET /v1/models/{id}`: one of them, with its
+//! model card and the requests that hold it.
 
 use std::collections::HashSet;
 
 use axum::Json;
 use axum::extract::State;
+use ferry_domain::ids::ImportedModelId;
 use ferry_domain::names::EnvironmentName;
+use ferry_store::imports::ImportRecord;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
@@ -17,12 +20,15 @@ use uuid::Uuid;
 use super::imports::ImportStatus;
 use super::params;
 use crate::auth::Caller;
-use crate::extract::Query;
-use crate::{ApiError, AppState};
+use crate::extract::{Path, Query};
+use crate::{ApiError, AppState, Problem};
 
 /// An imported model held in a hosting account.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct ManagedModelOut {
+    /// Bedrock's id of the model, the last part of its ARN: `GET /v1/models/{id}` shows it.
+    #[schema(pattern = "^[a-z0-9]{12}$")]
+    id: String,
     /// The request that imported it (`DELETE /v1/imports/{id}/model` deletes it); absent for
     /// a model imported outside Ferry.
     import_id: Option<Uuid>,
@@ -73,7 +79,9 @@ pub(crate) struct ModelsQuery {
 }
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list_models))
+    OpenApiRouter::new()
+        .routes(routes!(list_models))
+        .routes(routes!(get_model))
 }
 
 /// Lists the imported models in the hosting accounts, Ferry's and those imported outside
@@ -124,6 +132,7 @@ async fn list_models(
                 .or_else(|| seen.map(|s| (s.account.clone(), s.region.clone())))
                 .unwrap_or_default();
             items.push(ManagedModelOut {
+                id: model_id(&m.imported_model_arn),
                 import_id: Some(m.import_id.as_uuid()),
                 managed: true,
                 team: Some(m.team),
@@ -154,6 +163,7 @@ async fn list_models(
                 continue;
             }
             items.push(ManagedModelOut {
+                id: model_id(&m.arn),
                 import_id: m.request.map(|r| r.as_uuid()),
                 managed: m.managed,
                 team: m.team,
@@ -172,4 +182,178 @@ async fn list_models(
     }
     items.sort_by_key(|i| i.imported_at.unwrap_or(now));
     Ok(Json(ManagedModelList { items }))
+}
+
+/// The id part of a model ARN (empty if the ARN is not an imported model's, which Bedrock's
+/// answers never give).
+fn model_id(arn: &str) -> String {
+    ImportedModelId::from_arn(arn)
+        .map(|i| i.to_string())
+        .unwrap_or_default()
+}
+
+/// A request holding an imported model: the one that imported it, or one completed by
+/// reference to it.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct HoldingRequestOut {
+    id: Uuid,
+    team: String,
+    environment: String,
+    model_name: String,
+    status: ImportStatus,
+    /// The request whose model this one reuses; absent for the request that imported it.
+    reused_from: Option<Uuid>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    finished_at: Option<OffsetDateTime>,
+}
+
+impl From<&ImportRecord> for HoldingRequestOut {
+    fn from(r: &ImportRecord) -> Self {
+        Self {
+            id: r.id.as_uuid(),
+            team: r.team.to_string(),
+            environment: r.environment.to_string(),
+            model_name: r.model_name.to_string(),
+            status: r.status.into(),
+            reused_from: r.reused_from.map(|i| i.as_uuid()),
+            finished_at: r.finished_at,
+        }
+    }
+}
+
+/// One imported model: what `GET /v1/models` says of it, with its model card when Ferry
+/// imported it and the requests that hold it.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ModelOut {
+    /// Bedrock's id of the model, the last part of its ARN.
+    #[schema(pattern = "^[a-z0-9]{12}$")]
+    id: String,
+    /// `true`: Ferry imported it (its request, or Ferry's `ferry:request-id` tag); `false`:
+    /// imported outside Ferry, found by the account inventory.
+    managed: bool,
+    /// The request that imported it, when the caller may read it.
+    import_id: Option<Uuid>,
+    /// The importing request's team and environment (managed models).
+    team: Option<String>,
+    environment: Option<String>,
+    account: String,
+    region: String,
+    model_name: String,
+    imported_model_arn: String,
+    /// Bedrock's `modelArchitecture`, as the import or the inventory read it.
+    architecture: Option<String>,
+    /// The importing request's status (`verifying`, `completed`, `deleting`).
+    status: Option<ImportStatus>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    imported_at: Option<OffsetDateTime>,
+    /// Whole days since `imported_at`.
+    age_days: Option<i64>,
+    /// When the account inventory last listed it (absent: not listed yet).
+    #[serde(with = "time::serde::rfc3339::option")]
+    last_seen_at: Option<OffsetDateTime>,
+    /// The model card (as on `GET /v1/imports/{id}`), once Ferry's readiness check ended;
+    /// absent for models imported outside Ferry.
+    #[schema(value_type = Option<Object>)]
+    model_card: Option<serde_json::Value>,
+    /// The requests holding the model (the caller's team's, for a researcher), oldest first:
+    /// while any does, deleting one request's model is refused.
+    holding_requests: Vec<HoldingRequestOut>,
+}
+
+/// One imported model, by the id Bedrock gave it (the last part of its ARN): Ferry's, with
+/// its model card and the requests that hold it, or one the account inventory found outside
+/// Ferry. Researchers see the models their team's requests hold; a model imported outside
+/// Ferry belongs to no team, so for them it is a 404, as is a model that does not exist.
+#[utoipa::path(
+    get, path = "/v1/models/{id}", tag = "imports",
+    params(("id" = String, Path, pattern = "^[a-z0-9]{12}$",
+            description = "Bedrock's id of the imported model: the last part of its ARN")),
+    responses(
+        (status = 200, description = "The imported model", body = ModelOut),
+        (status = 404, description = "No such model, or none the caller's team holds", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+async fn get_model(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+) -> Result<Json<ModelOut>, ApiError> {
+    let missing = || ApiError::not_found("imported model");
+    let id = ImportedModelId::parse(&id).ok_or_else(missing)?;
+    let mut conn = ferry_store::acquire(&state.pool).await?;
+    let holding = ferry_store::imports::holding(&mut conn, &id).await?;
+    let listed = ferry_store::inventory::model(&mut conn, &id).await?;
+    let team = caller.team_scope();
+    let visible: Vec<&ImportRecord> = holding
+        .iter()
+        .filter(|r| team.is_none_or(|t| *t == r.team))
+        .collect();
+    // The model's ARN: from Ferry's requests when any holds it, else from the inventory.
+    let arn = match (holding.first(), listed.first()) {
+        (Some(r), _) => r.imported_model_arn.clone().unwrap_or_default(),
+        (None, Some(m)) => m.arn.clone(),
+        (None, None) => return Err(missing()),
+    };
+    if team.is_some() && visible.is_empty() {
+        return Err(missing());
+    }
+    let seen = listed.iter().find(|m| m.arn == arn);
+    let importer = holding
+        .iter()
+        .find(|r| r.reused_from.is_none())
+        .or(holding.first());
+    let now = OffsetDateTime::now_utc();
+    let (account, region) = importer
+        .and_then(|r| Some((r.hosting_account.as_ref()?, r.region.as_ref()?)))
+        .map(|(a, r)| (a.to_string(), r.to_string()))
+        .or_else(|| seen.map(|s| (s.account.clone(), s.region.clone())))
+        .unwrap_or_default();
+    let card = visible.iter().find_map(|r| {
+        r.imported_model
+            .as_ref()
+            .and_then(|d| d.get("card"))
+            .filter(|c| c.is_object())
+            .cloned()
+    });
+    let architecture = importer
+        .and_then(|r| r.imported_model.as_ref())
+        .and_then(|d| d.get("architecture"))
+        .and_then(|a| a.as_str())
+        .map(str::to_owned)
+        .or_else(|| seen.and_then(|s| s.architecture.clone()));
+    let imported_at = importer
+        .and_then(|r| r.finished_at)
+        .or_else(|| seen.and_then(|s| s.created_at));
+    Ok(Json(ModelOut {
+        id: id.to_string(),
+        managed: importer.is_some() || seen.is_some_and(|s| s.managed),
+        import_id: importer
+            .filter(|r| visible.iter().any(|v| v.id == r.id))
+            .map(|r| r.id.as_uuid())
+            .or_else(|| {
+                seen.and_then(|s| s.request)
+                    .filter(|_| team.is_none())
+                    .map(|r| r.as_uuid())
+            }),
+        team: importer
+            .map(|r| r.team.to_string())
+            .or_else(|| seen.and_then(|s| s.team.clone())),
+        environment: importer
+            .map(|r| r.environment.to_string())
+            .or_else(|| seen.and_then(|s| s.environment.clone())),
+        account,
+        region,
+        model_name: importer
+            .map(|r| r.model_name.to_string())
+            .or_else(|| seen.map(|s| s.name.clone()))
+            .unwrap_or_default(),
+        imported_model_arn: arn,
+        architecture,
+        status: importer.map(|r| r.status.into()),
+        imported_at,
+        age_days: imported_at.map(|t| (now - t).whole_days()),
+        last_seen_at: seen.map(|s| s.last_seen_at),
+        model_card: card,
+        holding_requests: visible.into_iter().map(HoldingRequestOut::from).collect(),
+    }))
 }
