@@ -172,6 +172,28 @@ async fn a_model_imported_outside_ferry_holds_room_until_the_quota_is_raised(
         ours["last_seen_at"].is_string(),
         "the inventory listed Ferry's model too: {ours}"
     );
+    // The readiness check invoked Ferry's model through the sim's bedrock-runtime; CloudWatch
+    // (the sim's GetMetricData) counted it, and the inventory read it. Nobody invoked the
+    // other one.
+    assert!(ours["last_invoked_at"].is_string(), "{ours}");
+    assert_eq!(ours["idle_days"], 0, "{ours}");
+    assert_eq!(
+        ours["deletion_candidate"], false,
+        "dev's idle_after_days is 30: {ours}"
+    );
+    assert!(by_name("by-hand")["last_invoked_at"].is_null(), "{all}");
+    assert_eq!(by_name("by-hand")["deletion_candidate"], false);
+    let candidates: Value = app
+        .get(&hosting, "/v1/models?deletion_candidate=true")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(candidates["items"].as_array().unwrap().is_empty(), "{candidates}");
+    assert!(
+        p.sim.faults().call_counts().contains_key("monitoring:GetMetricData"),
+        "the inventory asked CloudWatch"
+    );
     let managed: Value = app
         .get(&hosting, "/v1/models?managed=true")
         .await
@@ -199,6 +221,8 @@ async fn a_model_imported_outside_ferry_holds_room_until_the_quota_is_raised(
     assert_eq!(model["status"], "completed");
     assert_eq!(model["age_days"], 0);
     assert!(model["model_card"]["examples"]["boto3"].is_string(), "{model}");
+    assert!(model["last_invoked_at"].is_string(), "{model}");
+    assert_eq!(model["deletion_candidate"], false);
     let holders = model["holding_requests"].as_array().unwrap();
     assert_eq!(holders.len(), 1, "{model}");
     assert_eq!(holders[0]["id"], id.to_string());

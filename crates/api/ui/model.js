@@ -75,7 +75,9 @@ function render(opts = {}) {
         field('Architecture', m.architecture),
         field('Imported', m.imported_at ? when(m.imported_at) : null),
         field('Age', ageText(m), { key: 'age' }),
-        field('Last listed', m.last_seen_at ? when(m.last_seen_at) : 'not yet'))),
+        field('Last listed', m.last_seen_at ? when(m.last_seen_at) : 'not yet'),
+        field('Last invoked', m.last_invoked_at ? when(m.last_invoked_at) : 'no invocation seen', { key: 'last-invoked' }),
+        field('Idle', m.idle_days == null ? null : `${m.idle_days} days${m.deletion_candidate ? ': a deletion candidate (Ferry never deletes it by itself)' : ''}`, { key: 'idle' }))),
     m.managed
       ? null
       : h('p', { class: 'callout', id: 'outside-ferry-model', text: 'Imported outside Ferry: it counts against the account\'s imported-model quota, and Ferry has no model card for it.' }),

@@ -10,7 +10,7 @@ import { detailHash, modelHash } from './routes.js';
 import { statusBadge } from './parts.js';
 import { handle } from './session.js';
 
-export const MODEL_FILTERS = ['environment', 'managed'];
+export const MODEL_FILTERS = ['environment', 'managed', 'deletion_candidate'];
 
 export function modelsHash(filters) {
   return `#/models${query(filters)}`;
@@ -53,6 +53,9 @@ function row(m) {
     h('td', { class: 'muted', text: `${m.account} · ${m.region}` }),
     h('td', { text: ageText(m) }),
     h('td', {}, m.last_seen_at ? when(m.last_seen_at) : h('span', { class: 'muted', text: 'not yet' })),
+    h('td', { dataset: { field: 'last-invoked' } },
+      m.last_invoked_at ? when(m.last_invoked_at) : h('span', { class: 'muted', text: 'no invocation seen' }),
+      m.deletion_candidate ? h('span', { class: 'tag warn deletion-candidate', text: ` idle ${m.idle_days} days: deletion candidate` }) : null),
     h('td', { class: 'mono muted small', text: m.imported_model_arn }));
 }
 
@@ -66,6 +69,7 @@ function filterLinks(f) {
     link('All', { environment: f.environment }, 'models-all'),
     link('Ferry\'s', { environment: f.environment, managed: 'true' }, 'models-managed'),
     link('Outside Ferry', { environment: f.environment, managed: 'false' }, 'models-unmanaged'),
+    link('Deletion candidates', { environment: f.environment, deletion_candidate: 'true' }, 'models-candidates'),
     h('span', { class: 'muted', text: ' · ' }),
     link('every environment', { managed: f.managed }, 'models-env-all'),
     envs.map((e) => link(e, { environment: e, managed: f.managed }, `models-env-${e}`)));
@@ -80,7 +84,7 @@ function render(opts = {}) {
   else {
     body = h('table', { class: 'requests', id: 'models' },
       h('thead', {}, h('tr', {},
-        ['Model', 'Imported by', 'Status', 'Environment', 'Team', 'Account', 'Age', 'Last listed', 'ARN']
+        ['Model', 'Imported by', 'Status', 'Environment', 'Team', 'Account', 'Age', 'Last listed', 'Last invoked', 'ARN']
           .map((t) => h('th', { scope: 'col', text: t })))),
       h('tbody', {}, items.map(row)));
   }

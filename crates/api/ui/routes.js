@@ -17,7 +17,7 @@ export function parseHash() {
   const params = new URLSearchParams(qs || '');
   if (path === '/models') {
     const mf = {};
-    for (const k of ['environment', 'managed']) if (params.get(k)) mf[k] = params.get(k);
+    for (const k of ['environment', 'managed', 'deletion_candidate']) if (params.get(k)) mf[k] = params.get(k);
     return { kind: 'models', filters: mf };
   }
   const filters = {};

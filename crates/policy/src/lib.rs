@@ -53,6 +53,14 @@ pub const TAGS_ACTION: &str = "bedrock:ListTagsForResource";
 /// The `Sid` of the control role's statement that lets it read imported models' tags.
 pub const TAGS_SID: &str = "ReadImportedModelTags";
 
+/// The account inventory reads when each imported model was last invoked from CloudWatch
+/// (`AWS/Bedrock` `Invocations` by `ModelId`). The Service Authorization Reference lists no
+/// resource type for `cloudwatch:GetMetricData`, so the grant is on `*`.
+pub const INVOCATIONS_ACTION: &str = "cloudwatch:GetMetricData";
+
+/// The `Sid` of the control role's statement that lets it read the invocation metrics.
+pub const INVOCATIONS_SID: &str = "ReadModelInvocations";
+
 /// The Service Quotas action the account inventory calls for Bedrock's quotas (imported
 /// models per account, concurrent import jobs), on the quota ARN
 /// `arn:aws:servicequotas:<region>:<account>:bedrock/<quota code>` (Service Authorization

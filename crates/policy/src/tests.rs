@@ -30,6 +30,7 @@ fn walkthrough(prefix: Option<&str>, hosting_key: &str) -> ChainInputs {
         teams: None,
         vpc: None,
         require_serving_for_promotion: None,
+        idle_after_days: None,
     };
     let source = AllowedSource::new(
         "model-artifacts-111122223333",

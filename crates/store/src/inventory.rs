@@ -23,6 +23,9 @@ pub struct ListedModel {
     pub managed: bool,
     /// The request its `ferry:request-id` tag (or Ferry's records) name.
     pub request: Option<ImportId>,
+    /// When CloudWatch last counted an invocation of it (absent: none found this pass; a
+    /// time stored earlier is kept).
+    pub last_invoked_at: Option<OffsetDateTime>,
 }
 
 /// An import job running in the account that Ferry did not start.
@@ -63,6 +66,8 @@ pub struct AccountModel {
     pub environment: Option<String>,
     pub first_seen_at: OffsetDateTime,
     pub last_seen_at: OffsetDateTime,
+    /// When CloudWatch last counted an invocation of it.
+    pub last_invoked_at: Option<OffsetDateTime>,
 }
 
 /// The stored state of one account and Region.
@@ -206,6 +211,7 @@ pub async fn record(
     let managed: Vec<bool> = m.iter().map(|x| x.managed).collect();
     let requests: Vec<Option<uuid::Uuid>> =
         m.iter().map(|x| x.request.map(|r| r.as_uuid())).collect();
+    let invoked: Vec<Option<OffsetDateTime>> = m.iter().map(|x| x.last_invoked_at).collect();
     sqlx::query!(
         r#"DELETE FROM account_models WHERE account = $1 AND region = $2 AND NOT (model_arn = ANY($3))"#,
         account.as_str(),
@@ -215,12 +221,13 @@ pub async fn record(
     .execute(&mut *conn)
     .await?;
     sqlx::query!(
-        r#"INSERT INTO account_models (account, region, model_arn, model_name, architecture, created_at, managed, request_id)
-           SELECT $1::text, $2::text, * FROM UNNEST($3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::bool[], $8::uuid[])
+        r#"INSERT INTO account_models (account, region, model_arn, model_name, architecture, created_at, managed, request_id, last_invoked_at)
+           SELECT $1::text, $2::text, * FROM UNNEST($3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::bool[], $8::uuid[], $9::timestamptz[])
            ON CONFLICT (account, region, model_arn) DO UPDATE SET
                model_name = EXCLUDED.model_name, architecture = EXCLUDED.architecture,
                created_at = EXCLUDED.created_at, managed = EXCLUDED.managed,
-               request_id = EXCLUDED.request_id, last_seen_at = now()"#,
+               request_id = EXCLUDED.request_id, last_seen_at = now(),
+               last_invoked_at = GREATEST(account_models.last_invoked_at, EXCLUDED.last_invoked_at)"#,
         account.as_str(),
         region.as_str(),
         &arns,
@@ -228,7 +235,8 @@ pub async fn record(
         &archs as &[Option<String>],
         &created as &[Option<OffsetDateTime>],
         &managed,
-        &requests as &[Option<uuid::Uuid>]
+        &requests as &[Option<uuid::Uuid>],
+        &invoked as &[Option<OffsetDateTime>]
     )
     .execute(&mut *conn)
     .await?;
@@ -353,7 +361,7 @@ pub async fn models(
     let rows = sqlx::query!(
         r#"SELECT m.account, m.region, m.model_arn, m.model_name, m.architecture, m.created_at,
                   m.managed, COALESCE(m.request_id, r.id) AS request_id, r.team AS "team?",
-                  r.environment AS "environment?", m.first_seen_at, m.last_seen_at
+                  r.environment AS "environment?", m.first_seen_at, m.last_seen_at, m.last_invoked_at
            FROM account_models m
            LEFT JOIN import_requests r
                   ON r.id = m.request_id OR (m.request_id IS NULL AND r.imported_model_arn = m.model_arn)
@@ -382,6 +390,7 @@ pub async fn models(
             environment: r.environment,
             first_seen_at: r.first_seen_at,
             last_seen_at: r.last_seen_at,
+            last_invoked_at: r.last_invoked_at,
         })
         .collect())
 }
@@ -395,7 +404,7 @@ pub async fn model(
     let rows = sqlx::query!(
         r#"SELECT m.account, m.region, m.model_arn, m.model_name, m.architecture, m.created_at,
                   m.managed, COALESCE(m.request_id, r.id) AS request_id, r.team AS "team?",
-                  r.environment AS "environment?", m.first_seen_at, m.last_seen_at
+                  r.environment AS "environment?", m.first_seen_at, m.last_seen_at, m.last_invoked_at
            FROM account_models m
            LEFT JOIN import_requests r
                   ON r.id = m.request_id OR (m.request_id IS NULL AND r.imported_model_arn = m.model_arn)
@@ -420,6 +429,7 @@ pub async fn model(
             environment: r.environment,
             first_seen_at: r.first_seen_at,
             last_seen_at: r.last_seen_at,
+            last_invoked_at: r.last_invoked_at,
         })
         .collect())
 }

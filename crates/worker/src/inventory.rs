@@ -30,6 +30,12 @@ pub const REQUEST_TAG: &str = "ferry:request-id";
 /// Models per `ListImportedModels` page and jobs per `ListModelImportJobs` page.
 const PAGE: i32 = 1000;
 
+/// `GetMetricData` sums `Invocations` per UTC day over CloudWatch's retention of hourly data
+/// (455 days; the API reference of GetMetricData), so a model's last invocation is known to
+/// the day.
+const INVOCATION_PERIOD_SECS: i64 = 86_400;
+const INVOCATION_LOOKBACK_DAYS: i64 = 455;
+
 /// How the inventory runs; `None` in [`crate::Settings`] turns it off.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InventorySettings {
@@ -222,6 +228,7 @@ async fn pass(ctx: &Ctx, env: &Environment, read_quotas: bool) -> Result<Snapsho
                 created_at: m.created,
                 managed,
                 request,
+                last_invoked_at: None,
             });
         }
         match page.next {
@@ -229,6 +236,7 @@ async fn pass(ctx: &Ctx, env: &Environment, read_quotas: bool) -> Result<Snapsho
             None => break,
         }
     }
+    last_invocations(ctx, env, &mut models).await?;
     let mut jobs_running = 0i64;
     let mut outside_jobs = Vec::new();
     let mut token: Option<String> = None;
@@ -272,6 +280,55 @@ async fn pass(ctx: &Ctx, env: &Environment, read_quotas: bool) -> Result<Snapsho
         imported_models_quota,
         concurrent_jobs_quota,
     })
+}
+
+/// When each of `models` was last invoked, from CloudWatch: one `GetMetricData` call per page
+/// of up to 500 models, each from the call budget. Access denied leaves the times unknown
+/// (said in the log; the times stored earlier stay); other failures end the pass.
+async fn last_invocations(
+    ctx: &Ctx,
+    env: &Environment,
+    models: &mut [ListedModel],
+) -> Result<(), PassError> {
+    let now = OffsetDateTime::now_utc();
+    let today = now.replace_time(time::Time::MIDNIGHT);
+    let start = today - time::Duration::days(INVOCATION_LOOKBACK_DAYS - 1);
+    for chunk in models.chunks_mut(ferry_cloud::invocations::MAX_QUERIES) {
+        let arns: Vec<String> = chunk.iter().map(|m| m.arn.clone()).collect();
+        let mut token: Option<String> = None;
+        loop {
+            spend(ctx, env).await?;
+            let page = match ctx
+                .cloud
+                .invocations_page(
+                    &env.name,
+                    &arns,
+                    start,
+                    now,
+                    INVOCATION_PERIOD_SECS,
+                    token.as_deref(),
+                )
+                .await
+            {
+                Ok(page) => page,
+                Err(e @ CallError::AccessDenied { .. }) => {
+                    tracing::warn!(env = %env.name, error = %e, "CloudWatch gave no invocation times; the stored ones stay");
+                    return Ok(());
+                }
+                Err(e) => return Err(e.into()),
+            };
+            for m in chunk.iter_mut() {
+                if let Some(t) = page.last.get(&m.arn) {
+                    m.last_invoked_at = m.last_invoked_at.max(Some(*t));
+                }
+            }
+            match page.next {
+                Some(t) => token = Some(t),
+                None => break,
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

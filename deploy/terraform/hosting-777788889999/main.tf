@@ -218,6 +218,13 @@ data "aws_iam_policy_document" "control_role_policy" {
     resources = ["arn:aws:bedrock:${var.region}:${var.hosting_account_id}:imported-model/*"]
   }
   statement {
+    # reads from CloudWatch when each imported model was last invoked (AWS/Bedrock Invocations; the action takes no resource ARN)
+    sid       = "ReadModelInvocations"
+    effect    = "Allow"
+    actions   = ["cloudwatch:GetMetricData"]
+    resources = ["*"]
+  }
+  statement {
     # reads Bedrock's quotas for this account in us-east-1 from Service Quotas (the account inventory)
     sid       = "ReadBedrockQuotas"
     effect    = "Allow"

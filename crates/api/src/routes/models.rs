@@ -7,6 +7,7 @@ use std::collections::HashSet;
 
 use axum::Json;
 use axum::extract::State;
+use ferry_domain::catalog;
 use ferry_domain::ids::ImportedModelId;
 use ferry_domain::names::EnvironmentName;
 use ferry_store::imports::ImportRecord;
@@ -59,6 +60,50 @@ pub(crate) struct ManagedModelOut {
     /// When the account inventory last listed it (absent: not listed yet).
     #[serde(with = "time::serde::rfc3339::option")]
     last_seen_at: Option<OffsetDateTime>,
+    #[serde(flatten)]
+    idle: Idle,
+}
+
+/// When a model was last invoked, and whether that makes it a deletion candidate.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+pub(crate) struct Idle {
+    /// The start of the last UTC day in which CloudWatch's `AWS/Bedrock` `Invocations`
+    /// counted an invocation of it (the account inventory reads it; absent: none within
+    /// CloudWatch's 455 days, or not read yet).
+    #[serde(with = "time::serde::rfc3339::option")]
+    last_invoked_at: Option<OffsetDateTime>,
+    /// Whole days without an invocation: since `last_invoked_at`, else since `imported_at`.
+    idle_days: Option<i64>,
+    /// Ferry imported it and it has been idle at least its environment's `idle_after_days`:
+    /// a hosting user may delete it (`DELETE /v1/imports/{id}/model`); Ferry never does.
+    deletion_candidate: bool,
+}
+
+impl Idle {
+    fn new(
+        managed: bool,
+        idle_after_days: Option<u32>,
+        last_invoked_at: Option<OffsetDateTime>,
+        imported_at: Option<OffsetDateTime>,
+        now: OffsetDateTime,
+    ) -> Self {
+        let idle_days = catalog::idle_days(last_invoked_at, imported_at, now);
+        Self {
+            last_invoked_at,
+            idle_days,
+            deletion_candidate: catalog::deletion_candidate(managed, idle_after_days, idle_days),
+        }
+    }
+}
+
+/// The `idle_after_days` of the environment named `name`.
+fn idle_limit(state: &AppState, name: Option<&str>) -> Option<u32> {
+    let name = name?;
+    state
+        .catalog
+        .environments()
+        .find(|e| e.name.as_str() == name)
+        .and_then(|e| e.idle_after_days)
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -76,6 +121,9 @@ pub(crate) struct ModelsQuery {
     environment: Option<String>,
     /// `true`: only models Ferry imported; `false`: only those imported outside Ferry.
     managed: Option<bool>,
+    /// `true`: only deletion candidates (idle past their environment's `idle_after_days`);
+    /// `false`: only the others.
+    deletion_candidate: Option<bool>,
 }
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
@@ -131,6 +179,13 @@ async fn list_models(
                 .map(|e| (e.account.to_string(), e.region.to_string()))
                 .or_else(|| seen.map(|s| (s.account.clone(), s.region.clone())))
                 .unwrap_or_default();
+            let idle = Idle::new(
+                true,
+                idle_limit(&state, Some(&m.environment)),
+                seen.and_then(|s| s.last_invoked_at),
+                m.imported_at,
+                now,
+            );
             items.push(ManagedModelOut {
                 id: model_id(&m.imported_model_arn),
                 import_id: Some(m.import_id.as_uuid()),
@@ -146,6 +201,7 @@ async fn list_models(
                 age_days: age(m.imported_at),
                 last_activity: Some(m.last_activity),
                 last_seen_at: seen.map(|s| s.last_seen_at),
+                idle,
             });
         }
     }
@@ -162,6 +218,13 @@ async fn list_models(
             {
                 continue;
             }
+            let idle = Idle::new(
+                m.managed,
+                idle_limit(&state, m.environment.as_deref()),
+                m.last_invoked_at,
+                m.created_at,
+                now,
+            );
             items.push(ManagedModelOut {
                 id: model_id(&m.arn),
                 import_id: m.request.map(|r| r.as_uuid()),
@@ -177,8 +240,12 @@ async fn list_models(
                 age_days: age(m.created_at),
                 last_activity: None,
                 last_seen_at: Some(m.last_seen_at),
+                idle,
             });
         }
+    }
+    if let Some(want) = q.deletion_candidate {
+        items.retain(|i| i.idle.deletion_candidate == want);
     }
     items.sort_by_key(|i| i.imported_at.unwrap_or(now));
     Ok(Json(ManagedModelList { items }))
@@ -251,6 +318,8 @@ pub(crate) struct ModelOut {
     /// When the account inventory last listed it (absent: not listed yet).
     #[serde(with = "time::serde::rfc3339::option")]
     last_seen_at: Option<OffsetDateTime>,
+    #[serde(flatten)]
+    idle: Idle,
     /// The model card (as on `GET /v1/imports/{id}`), once Ferry's readiness check ended;
     /// absent for models imported outside Ferry.
     #[schema(value_type = Option<Object>)]
@@ -324,9 +393,20 @@ async fn get_model(
     let imported_at = importer
         .and_then(|r| r.finished_at)
         .or_else(|| seen.and_then(|s| s.created_at));
+    let managed = importer.is_some() || seen.is_some_and(|s| s.managed);
+    let environment = importer
+        .map(|r| r.environment.to_string())
+        .or_else(|| seen.and_then(|s| s.environment.clone()));
+    let idle = Idle::new(
+        managed,
+        idle_limit(&state, environment.as_deref()),
+        seen.and_then(|s| s.last_invoked_at),
+        imported_at,
+        now,
+    );
     Ok(Json(ModelOut {
         id: id.to_string(),
-        managed: importer.is_some() || seen.is_some_and(|s| s.managed),
+        managed,
         import_id: importer
             .filter(|r| visible.iter().any(|v| v.id == r.id))
             .map(|r| r.id.as_uuid())
@@ -338,9 +418,7 @@ async fn get_model(
         team: importer
             .map(|r| r.team.to_string())
             .or_else(|| seen.and_then(|s| s.team.clone())),
-        environment: importer
-            .map(|r| r.environment.to_string())
-            .or_else(|| seen.and_then(|s| s.environment.clone())),
+        environment,
         account,
         region,
         model_name: importer
@@ -353,6 +431,7 @@ async fn get_model(
         imported_at,
         age_days: imported_at.map(|t| (now - t).whole_days()),
         last_seen_at: seen.map(|s| s.last_seen_at),
+        idle,
         model_card: card,
         holding_requests: visible.into_iter().map(HoldingRequestOut::from).collect(),
     }))

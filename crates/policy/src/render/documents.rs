@@ -5,7 +5,7 @@ use serde_json::{Map, Value, json};
 
 use crate::{
     BEDROCK_IMPORT_ACTIONS, BEDROCK_INVOKE_ACTION, BEDROCK_SERVICE, HOSTING_KEY_ACTIONS,
-    INVOKE_SID, PASS_ROLE_SID, QUOTA_ACTION, QUOTAS_SID, SOURCE_KEY_ACTIONS, TAGS_ACTION, TAGS_SID,
+    INVOKE_SID, PASS_ROLE_SID, QUOTA_ACTION, QUOTAS_SID, SOURCE_KEY_ACTIONS, TAGS_ACTION, TAGS_SID, INVOCATIONS_ACTION, INVOCATIONS_SID,
 };
 
 use ferry_domain::aws::{KmsKeyForm, KmsKeyRef};
@@ -427,6 +427,11 @@ pub fn render(inputs: &ChainInputs) -> Vec<RenderedDocument> {
             env.region
         ),
         obj(json!({"Action": TAGS_ACTION, "Resource": arn("imported-model")})),
+    );
+    b.push(
+        INVOCATIONS_SID,
+        "reads from CloudWatch when each imported model was last invoked (AWS/Bedrock Invocations; the action takes no resource ARN)".to_owned(),
+        obj(json!({"Action": INVOCATIONS_ACTION, "Resource": "*"})),
     );
     b.push(
         QUOTAS_SID,
