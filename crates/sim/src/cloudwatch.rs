@@ -43,6 +43,7 @@ pub(crate) fn query_code(shape: &str) -> &str {
         "MissingRequiredParameterException" => "MissingParameter",
         "InvalidParameterCombinationException" => "InvalidParameterCombination",
         "InternalServiceFault" => "InternalServiceError",
+        "AccessDeniedException" => "AccessDenied",
         other => other,
     }
 }

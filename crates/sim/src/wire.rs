@@ -279,9 +279,9 @@ pub(crate) const LOWER_ALNUM: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
 pub(crate) fn access_denied(service: Service, message: String) -> SimError {
     let (status, code) = match service {
         Service::S3 | Service::Sts | Service::Iam => (StatusCode::FORBIDDEN, "AccessDenied"),
-        Service::Kms | Service::Quotas | Service::CloudWatch => {
-            (StatusCode::BAD_REQUEST, "AccessDeniedException")
-        }
+        Service::Kms | Service::Quotas => (StatusCode::BAD_REQUEST, "AccessDeniedException"),
+        // Query code AccessDenied (HTTP 403) in x-amzn-query-error.
+        Service::CloudWatch => (StatusCode::FORBIDDEN, "AccessDeniedException"),
         Service::Bedrock => (StatusCode::FORBIDDEN, "AccessDeniedException"),
     };
     SimError::new(status, code, message)
