@@ -47,7 +47,10 @@ async fn import_by_hand(stack: &Stack, name: &str) -> String {
         if got.status() == Some(&ModelImportJobStatus::Completed) {
             return got.imported_model_arn().unwrap().to_owned();
         }
-        assert!(start.elapsed() < DEADLINE, "the hand-made import did not complete");
+        assert!(
+            start.elapsed() < DEADLINE,
+            "the hand-made import did not complete"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -84,7 +87,10 @@ async fn the_models_page_lists_ferrys_and_others_and_opens_one(pool: PgPool) {
         if list["items"].as_array().unwrap().len() == 2 {
             break;
         }
-        assert!(start.elapsed() < DEADLINE, "the inventory never listed both: {list}");
+        assert!(
+            start.elapsed() < DEADLINE,
+            "the inventory never listed both: {list}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 

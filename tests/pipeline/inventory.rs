@@ -189,9 +189,15 @@ async fn a_model_imported_outside_ferry_holds_room_until_the_quota_is_raised(
         .json()
         .await
         .unwrap();
-    assert!(candidates["items"].as_array().unwrap().is_empty(), "{candidates}");
     assert!(
-        p.sim.faults().call_counts().contains_key("monitoring:GetMetricData"),
+        candidates["items"].as_array().unwrap().is_empty(),
+        "{candidates}"
+    );
+    assert!(
+        p.sim
+            .faults()
+            .call_counts()
+            .contains_key("monitoring:GetMetricData"),
         "the inventory asked CloudWatch"
     );
     let managed: Value = app
@@ -220,7 +226,10 @@ async fn a_model_imported_outside_ferry_holds_room_until_the_quota_is_raised(
     assert_eq!(model["account"], HOSTING);
     assert_eq!(model["status"], "completed");
     assert_eq!(model["age_days"], 0);
-    assert!(model["model_card"]["examples"]["boto3"].is_string(), "{model}");
+    assert!(
+        model["model_card"]["examples"]["boto3"].is_string(),
+        "{model}"
+    );
     assert!(model["last_invoked_at"].is_string(), "{model}");
     assert_eq!(model["deletion_candidate"], false);
     let holders = model["holding_requests"].as_array().unwrap();

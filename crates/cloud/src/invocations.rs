@@ -88,7 +88,7 @@ pub struct InvocationPage {
     pub next: Option<String>,
 }
 
-fn map_error(e: SignedCallError) -> CallError {
+fn map_error(e: &SignedCallError) -> CallError {
     match e.code() {
         Some("AccessDenied" | "AccessDeniedException") => CallError::AccessDenied {
             message: e.to_string(),
@@ -153,14 +153,13 @@ impl Cloud {
             }
             r => r,
         }
-        .map_err(map_error)?;
+        .map_err(|e| map_error(&e))?;
         let mut last = HashMap::new();
         for r in out.metric_data_results {
-            let Some(arn) = r
-                .id
-                .strip_prefix('m')
-                .and_then(|i| i.parse::<usize>().ok())
-                .and_then(|i| models.get(i))
+            let Some(arn) =
+                r.id.strip_prefix('m')
+                    .and_then(|i| i.parse::<usize>().ok())
+                    .and_then(|i| models.get(i))
             else {
                 continue;
             };
@@ -180,7 +179,9 @@ impl Cloud {
         }
         Ok(InvocationPage {
             last,
-            next: out.next_token.filter(|t| !t.is_empty() && Some(t.as_str()) != token),
+            next: out
+                .next_token
+                .filter(|t| !t.is_empty() && Some(t.as_str()) != token),
         })
     }
 }

@@ -369,14 +369,24 @@ mod idle_tests {
     fn a_managed_model_idle_past_its_environments_limit_is_a_deletion_candidate() {
         let now = OffsetDateTime::now_utc();
         let imported = Some(now - Duration::days(40));
-        assert_eq!(idle_days(None, imported, now), Some(40), "never invoked: since import");
+        assert_eq!(
+            idle_days(None, imported, now),
+            Some(40),
+            "never invoked: since import"
+        );
         let invoked = Some(now - Duration::days(3));
         assert_eq!(idle_days(invoked, imported, now), Some(3));
         assert_eq!(idle_days(None, None, now), None);
         assert!(deletion_candidate(true, Some(30), Some(40)));
         assert!(deletion_candidate(true, Some(30), Some(30)));
         assert!(!deletion_candidate(true, Some(30), Some(3)));
-        assert!(!deletion_candidate(false, Some(30), Some(40)), "only models Ferry manages");
-        assert!(!deletion_candidate(true, None, Some(400)), "no limit configured");
+        assert!(
+            !deletion_candidate(false, Some(30), Some(40)),
+            "only models Ferry manages"
+        );
+        assert!(
+            !deletion_candidate(true, None, Some(400)),
+            "no limit configured"
+        );
     }
 }

@@ -202,7 +202,11 @@ fn rendered_documents_match_the_walkthrough() {
     let statements = control["Statement"].as_array().unwrap();
     let tags: Vec<&Value> = statements
         .iter()
-        .filter(|s| s["Action"].to_string().contains("bedrock:ListTagsForResource"))
+        .filter(|s| {
+            s["Action"]
+                .to_string()
+                .contains("bedrock:ListTagsForResource")
+        })
         .collect();
     assert_eq!(tags.len(), 1, "{control}");
     assert_eq!(tags[0]["Sid"], crate::TAGS_SID);

@@ -227,7 +227,9 @@ fn get_metric_data(ctx: &Ctx, body: &Value, caller: &Caller) -> SimResult {
     let start = timestamp(body, "StartTime")?;
     let end = timestamp(body, "EndTime")?;
     if end <= start {
-        return Err(invalid("The parameter StartTime must be less than the parameter EndTime."));
+        return Err(invalid(
+            "The parameter StartTime must be less than the parameter EndTime.",
+        ));
     }
     let parsed = queries
         .iter()
@@ -263,7 +265,11 @@ fn get_metric_data(ctx: &Ctx, body: &Value, caller: &Caller) -> SimResult {
             .and_then(|n| n.parse::<usize>().ok())
             .filter(|n| *n < parsed.len())
             .ok_or_else(|| {
-                SimError::new(StatusCode::BAD_REQUEST, "InvalidNextToken", "The token is invalid.")
+                SimError::new(
+                    StatusCode::BAD_REQUEST,
+                    "InvalidNextToken",
+                    "The token is invalid.",
+                )
             })?,
     };
     let mut results = Vec::new();
@@ -290,7 +296,12 @@ fn get_metric_data(ctx: &Ctx, body: &Value, caller: &Caller) -> SimResult {
         points += buckets.len();
         let mut rows: Vec<(i64, f64)> = buckets
             .into_iter()
-            .map(|(k, v)| ((start + time::Duration::seconds(k * q.period)).unix_timestamp(), v))
+            .map(|(k, v)| {
+                (
+                    (start + time::Duration::seconds(k * q.period)).unix_timestamp(),
+                    v,
+                )
+            })
             .collect();
         if !ascending {
             rows.reverse();

@@ -190,11 +190,13 @@ fn authenticate(ctx: &Ctx, req: &SimRequest) -> SimResult<(Service, Caller)> {
                 "AccessDenied",
                 "Anonymous access is not allowed by ferry-sim",
             ),
-            Service::Kms | Service::Bedrock | Service::Quotas | Service::CloudWatch => SimError::new(
-                StatusCode::BAD_REQUEST,
-                "MissingAuthenticationTokenException",
-                "Missing Authentication Token",
-            ),
+            Service::Kms | Service::Bedrock | Service::Quotas | Service::CloudWatch => {
+                SimError::new(
+                    StatusCode::BAD_REQUEST,
+                    "MissingAuthenticationTokenException",
+                    "Missing Authentication Token",
+                )
+            }
             Service::Sts | Service::Iam => SimError::new(
                 StatusCode::FORBIDDEN,
                 "MissingAuthenticationToken",
@@ -254,11 +256,13 @@ fn authenticate(ctx: &Ctx, req: &SimRequest) -> SimResult<(Service, Caller)> {
                 "InvalidToken",
                 "The provided token is malformed or otherwise invalid.",
             ),
-            Service::Kms | Service::Bedrock | Service::Quotas | Service::CloudWatch => SimError::new(
-                StatusCode::BAD_REQUEST,
-                "UnrecognizedClientException",
-                "The security token included in the request is invalid.",
-            ),
+            Service::Kms | Service::Bedrock | Service::Quotas | Service::CloudWatch => {
+                SimError::new(
+                    StatusCode::BAD_REQUEST,
+                    "UnrecognizedClientException",
+                    "The security token included in the request is invalid.",
+                )
+            }
             Service::Sts | Service::Iam => SimError::new(
                 StatusCode::FORBIDDEN,
                 "InvalidClientTokenId",
@@ -273,11 +277,13 @@ fn authenticate(ctx: &Ctx, req: &SimRequest) -> SimResult<(Service, Caller)> {
                 "ExpiredToken",
                 "The provided token has expired.",
             ),
-            Service::Kms | Service::Bedrock | Service::Quotas | Service::CloudWatch => SimError::new(
-                StatusCode::BAD_REQUEST,
-                "ExpiredTokenException",
-                "The security token included in the request is expired",
-            ),
+            Service::Kms | Service::Bedrock | Service::Quotas | Service::CloudWatch => {
+                SimError::new(
+                    StatusCode::BAD_REQUEST,
+                    "ExpiredTokenException",
+                    "The security token included in the request is expired",
+                )
+            }
             Service::Sts | Service::Iam => SimError::new(
                 StatusCode::FORBIDDEN,
                 "ExpiredToken",

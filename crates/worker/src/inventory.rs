@@ -2,7 +2,8 @@
 //! imported model (`ListImportedModels`, paged) and the import jobs running
 //! (`ListModelImportJobs`, `InProgress`), marks the models without Ferry's tags unmanaged and the
 //! jobs no request of Ferry's started as outside Ferry, and reads Bedrock's quotas from Service
-//! Quotas. The scheduler counts what it stored.
+//! Quotas, and asks CloudWatch when each model was last invoked. The scheduler counts what it
+//! stored.
 //!
 //! Like a request's step, a pass runs under a lease (`account_inventories.lease_owner`), so one
 //! replica lists an account at a time and a dead worker's pass is taken over when its lease

@@ -455,9 +455,10 @@ async fn wait(
     message: &str,
 ) -> Result<(), StoreError> {
     let record = ferry_store::imports::get(conn, id).await?;
-    let said = record.conditions.iter().any(|c| {
-        c.kind == ConditionType::Scheduled && c.reason == reason && c.message == message
-    });
+    let said = record
+        .conditions
+        .iter()
+        .any(|c| c.kind == ConditionType::Scheduled && c.reason == reason && c.message == message);
     if said {
         return Ok(());
     }
@@ -607,7 +608,10 @@ mod tests {
             created_at: None,
         };
         let message = slots_held_by_others(quota, 0, std::slice::from_ref(&job)).unwrap();
-        assert!(message.contains("by-hand-job (arn:aws:bedrock"), "{message}");
+        assert!(
+            message.contains("by-hand-job (arn:aws:bedrock"),
+            "{message}"
+        );
         assert!(message.contains("importing by-hand"), "{message}");
         assert_eq!(slots_held_by_others(quota, 0, &[]), None, "none runs");
         assert_eq!(
