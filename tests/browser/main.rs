@@ -10,6 +10,7 @@
 #![allow(clippy::print_stderr)]
 
 mod dashboard;
+mod models;
 mod sso;
 mod submit;
 mod support;

@@ -32,7 +32,7 @@ pub(crate) const DEADLINE: Duration = Duration::from_secs(90);
 pub(crate) struct Stack {
     pub(crate) app: TestApp,
     // Kept alive for the worker and the API.
-    _sim: SimHandle,
+    pub(crate) sim: SimHandle,
     pub(crate) sample: String,
     stop: CancellationToken,
     worker: Option<tokio::task::JoinHandle<()>>,
@@ -47,7 +47,7 @@ impl Drop for Stack {
     }
 }
 
-fn worker_settings() -> Settings {
+fn worker_settings(inventory: bool) -> Settings {
     let sim = Placement {
         account: "777788889999".parse().unwrap(),
         region: "us-east-1".parse().unwrap(),
@@ -58,14 +58,26 @@ fn worker_settings() -> Settings {
         refuse_over_model_limit: true,
         reuse: Default::default(),
     };
-    Settings::fast(format!("browser-{}", uuid::Uuid::now_v7()), vec![sim])
+    let mut settings = Settings::fast(format!("browser-{}", uuid::Uuid::now_v7()), vec![sim]);
+    if inventory {
+        settings.inventory = Some(ferry_worker::inventory::InventorySettings {
+            interval: Duration::from_millis(200),
+            configured_quotas: Default::default(),
+        });
+    }
+    settings
 }
 
 impl Stack {
     /// Bedrock jobs in the sim take `job_ms`: long enough for the page to
     /// show `importing` before `completed`.
     pub(crate) async fn start(pool: PgPool, job_ms: u64) -> Self {
-        Self::start_with(pool, job_ms, None).await
+        Self::start_full(pool, job_ms, None, false).await
+    }
+
+    /// [`Self::start`] with the worker's account inventory taken every 200 ms.
+    pub(crate) async fn start_with_inventory(pool: PgPool, job_ms: u64) -> Self {
+        Self::start_full(pool, job_ms, None, true).await
     }
 
     /// [`Self::start`], accepting OIDC tokens through `oidc` too.
@@ -73,6 +85,15 @@ impl Stack {
         pool: PgPool,
         job_ms: u64,
         oidc: Option<Arc<ferry_api::oidc::OidcVerifier>>,
+    ) -> Self {
+        Self::start_full(pool, job_ms, oidc, false).await
+    }
+
+    async fn start_full(
+        pool: PgPool,
+        job_ms: u64,
+        oidc: Option<Arc<ferry_api::oidc::OidcVerifier>>,
+        inventory: bool,
     ) -> Self {
         let sim = Sim::start(SimOptions {
             faults: FaultConfig {
@@ -95,13 +116,13 @@ impl Stack {
             pool,
             cloud,
             catalog: Arc::new(example_catalog()),
-            settings: worker_settings(),
+            settings: worker_settings(inventory),
         };
         let stop = CancellationToken::new();
         let worker = tokio::spawn(ferry_worker::run(Arc::new(ctx), stop.clone()));
         Self {
             app,
-            _sim: sim,
+            sim,
             sample,
             stop,
             worker: Some(worker),

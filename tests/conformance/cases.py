@@ -46,9 +46,59 @@ def run_cases(run):
     bedrock_cases(run, ctx)
     runtime_cases(run, ctx)
     servicequotas_cases(run, ctx)
+    cloudwatch_cases(run, ctx)
     fault_cases(run, ctx)
     auth_cases(run, ctx)
     expiry_cases(run, ctx)
+
+
+# --------------------------------------------------------------------------------------
+# CloudWatch (JSON 1.0, awsQueryCompatible): GetMetricData of the invocations the sim's
+# bedrock-runtime served (AWS/Bedrock Invocations by ModelId)
+# --------------------------------------------------------------------------------------
+def cloudwatch_cases(run, ctx):
+    import datetime
+
+    cw = run.principal("cloudwatch", "hosting-admin")
+    cwf = run.principal("cloudwatch", "ferry-service")
+    loose = run.principal("cloudwatch", "hosting-admin", validate=False)
+    # An imported model of the hosting account that answered at least once (the runtime
+    # cases invoke theirs); any model ARN of the account is a valid dimension value.
+    bedrock = run.principal("bedrock", "hosting-admin")
+    models = bedrock.list_imported_models().get("modelSummaries", [])
+    arn = models[0]["modelArn"] if models else f"arn:aws:bedrock:{run.region}:{ctx['hosting_account']}:imported-model/abcdefabcdef"
+    now = datetime.datetime.now(datetime.timezone.utc)
+    day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+
+    def query(i, model, stat="Sum"):
+        return {
+            "Id": f"m{i}",
+            "MetricStat": {
+                "Metric": {"Namespace": "AWS/Bedrock", "MetricName": "Invocations",
+                           "Dimensions": [{"Name": "ModelId", "Value": model}]},
+                "Period": 86400, "Stat": stat,
+            },
+        }
+
+    window = {"StartTime": day - datetime.timedelta(days=14), "EndTime": now + datetime.timedelta(minutes=1)}
+    C = run.case
+    C(cw, "GetMetricData", "invocations-of-a-model", {"MetricDataQueries": [query(0, arn)], **window})
+    C(cw, "GetMetricData", "several-models-ascending",
+      {"MetricDataQueries": [query(0, arn), query(1, arn + "x", "SampleCount")], "ScanBy": "TimestampAscending", **window})
+    first = C(cw, "GetMetricData", "paged",
+              {"MetricDataQueries": [query(0, arn), query(1, arn)], "MaxDatapoints": 1, **window})
+    if first and first.get("NextToken"):
+        C(cw, "GetMetricData", "next-page",
+          {"MetricDataQueries": [query(0, arn), query(1, arn)], "MaxDatapoints": 1, "NextToken": first["NextToken"], **window})
+    C(cw, "GetMetricData", "bad-token",
+      {"MetricDataQueries": [query(0, arn)], "NextToken": "not-a-token", **window}, expect="InvalidNextToken")
+    C(cw, "GetMetricData", "period-not-a-minute-multiple",
+      {"MetricDataQueries": [dict(query(0, arn), MetricStat=dict(query(0, arn)["MetricStat"], Period=90))], **window},
+      expect="InvalidParameterValue")
+    C(loose, "GetMetricData", "missing-start-time",
+      {"MetricDataQueries": [query(0, arn)], "EndTime": now}, expect="MissingParameter")
+    C(cwf, "GetMetricData", "access-denied", {"MetricDataQueries": [query(0, arn)], **window},
+      expect=("AccessDenied", "AccessDeniedException"))
 
 
 def bad_clients(run, service, who):

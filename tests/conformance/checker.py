@@ -539,6 +539,9 @@ class Checker:
             return None
         service = self.model.endpoint_prefix
         common = common_errors(service, self.protocol)
+        if self.query_compatible():
+            # awsQueryCompatible: the Query protocol's common errors keep their codes.
+            common.update(COMMON_QUERY)
         shape = declared.get(code)
         if shape is not None:
             want = shape.metadata.get("error", {}).get("httpStatusCode")
@@ -562,6 +565,10 @@ class Checker:
         else:
             self.v("error-code", "<code>", f"{code!r} is neither declared for {op.name} ({', '.join(sorted(declared)) or 'none'}) nor one of AWS's common errors")
         return code
+
+    def query_compatible(self):
+        """Whether the service model is awsQueryCompatible (its JSON errors carry Query codes)."""
+        return self.model.metadata.get("awsQueryCompatible") is not None
 
     def error_code(self, status, headers, body, method):
         """The error code as the protocol carries it, with encoding violations noted.
@@ -590,6 +597,15 @@ class Checker:
                 self.v("error-encoding", "<headers>", "REST-JSON errors carry the code in x-amzn-errortype or the body's code/__type; both missing")
             if header_code and body_code and header_code != body_code:
                 self.v("error-encoding", "<headers>", f"x-amzn-errortype {header_code} disagrees with body {body_code}")
+            query_error = headers.get("x-amzn-query-error")
+            if self.query_compatible() and query_error:
+                # awsQueryCompatible (Smithy): `x-amzn-query-error: <Code>;<Sender|Receiver>`
+                # carries the Query protocol's code, which botocore reports as the error's Code.
+                qcode, _, fault = query_error.partition(";")
+                want = "Receiver" if status >= 500 else "Sender"
+                if fault != want:
+                    self.v("error-encoding", "<headers>", f"x-amzn-query-error fault {fault!r} for HTTP {status}, expected {want}")
+                return qcode, doc
             return header_code or body_code, doc
         if p == "query":
             root = self.parse_xml(body, "<body>")

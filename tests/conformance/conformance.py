@@ -69,15 +69,24 @@ class Run:
 
     def model(self, service):
         if service not in self.models:
-            raw = self.loader.load_service_model(service, "service-2")
+            raw = json_protocol(service, self.loader.load_service_model(service, "service-2"))
             self.models[service] = botocore.model.ServiceModel(raw, service_name=service)
         return self.models[service]
 
     def client(self, service, key_id, secret, token=None, validate=True):
         cfg = self.cfg.merge(botocore.config.Config(parameter_validation=validate))
-        c = boto3.session.Session(
+        session = boto3.session.Session(
             aws_access_key_id=key_id, aws_secret_access_key=secret, aws_session_token=token, region_name=self.region
-        ).client(service, endpoint_url=self.endpoint, config=cfg)
+        )
+        if service in JSON_PROTOCOL:
+            loader = session._session.get_component("data_loader")
+            original = loader.load_service_model
+
+            def load(name, type_name, api_version=None, _original=original):
+                return json_protocol(name, _original(name, type_name, api_version))
+
+            loader.load_service_model = load
+        c = session.client(service, endpoint_url=self.endpoint, config=cfg)
         c.meta.events.register("before-parse", self._capture)
         return c
 
@@ -215,6 +224,24 @@ def wait_for(predicate, timeout=60.0, step=0.25):
     return None
 
 
+# Services the sim serves in their JSON protocol although botocore's model lists another first:
+# CloudWatch's `protocols` are smithy-rpc-v2-cbor, json, query (awsQueryCompatible), and the
+# sim (like Ferry's hand-signed call) speaks json. Clients and the checker use that one.
+JSON_PROTOCOL = {"cloudwatch"}
+
+
+def json_protocol(service, raw):
+    """`raw` (a service-2 model) speaking the JSON protocol when `service` is in JSON_PROTOCOL."""
+    if service in JSON_PROTOCOL and isinstance(raw, dict) and "metadata" in raw:
+        raw = dict(raw)
+        meta = dict(raw["metadata"])
+        assert "json" in meta.get("protocols", [meta.get("protocol")]), f"{service} has no json protocol"
+        meta["protocol"] = "json"
+        meta["protocols"] = ["json"]
+        raw["metadata"] = meta
+    return raw
+
+
 # The cases live in cases.py next to this file.
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -228,7 +255,7 @@ def main():
 
     print(f"botocore {botocore.__version__}, boto3 {boto3.__version__}; models:")
     loader = botocore.loaders.Loader()
-    for svc in ("s3", "sts", "iam", "kms", "bedrock", "bedrock-runtime", "service-quotas"):
+    for svc in ("s3", "sts", "iam", "kms", "bedrock", "bedrock-runtime", "service-quotas", "cloudwatch"):
         version = loader.determine_latest_version(svc, "service-2")
         print(f"  {svc} {version} ({os.path.join(os.path.dirname(botocore.__file__), 'data', svc, version)})")
 

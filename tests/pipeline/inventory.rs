@@ -20,9 +20,9 @@ const HOSTING: &str = "777788889999";
 /// Service Quotas' "Imported models per account".
 const IMPORTED_MODELS: &str = "L-45B04988";
 
-/// Imports `name` in the hosting account as its own importer would, without Ferry, and waits
-/// (bounded) until the job completes.
-async fn import_by_hand(p: &Pipeline, name: &str) -> String {
+/// Starts an import of `name` in the hosting account as its own importer would, without
+/// Ferry; returns the job's ARN.
+async fn start_by_hand(p: &Pipeline, name: &str) -> String {
     let bedrock = ferry_sim::sdk::bedrock(&ferry_sim::sdk::config_for(&p.sim, "hosting-importer"));
     let role = p
         .sim
@@ -41,10 +41,18 @@ async fn import_by_hand(p: &Pipeline, name: &str) -> String {
         .send()
         .await
         .unwrap();
+    job.job_arn().to_owned()
+}
+
+/// Imports `name` in the hosting account as its own importer would, without Ferry, and waits
+/// (bounded) until the job completes.
+async fn import_by_hand(p: &Pipeline, name: &str) -> String {
+    let job = start_by_hand(p, name).await;
+    let bedrock = ferry_sim::sdk::bedrock(&ferry_sim::sdk::config_for(&p.sim, "hosting-importer"));
     for _ in 0..200 {
         let got = bedrock
             .get_model_import_job()
-            .job_identifier(job.job_arn())
+            .job_identifier(&job)
             .send()
             .await
             .unwrap();
@@ -164,6 +172,34 @@ async fn a_model_imported_outside_ferry_holds_room_until_the_quota_is_raised(
         ours["last_seen_at"].is_string(),
         "the inventory listed Ferry's model too: {ours}"
     );
+    // The readiness check invoked Ferry's model through the sim's bedrock-runtime; CloudWatch
+    // (the sim's GetMetricData) counted it, and the inventory read it. Nobody invoked the
+    // other one.
+    assert!(ours["last_invoked_at"].is_string(), "{ours}");
+    assert_eq!(ours["idle_days"], 0, "{ours}");
+    assert_eq!(
+        ours["deletion_candidate"], false,
+        "dev's idle_after_days is 30: {ours}"
+    );
+    assert!(by_name("by-hand")["last_invoked_at"].is_null(), "{all}");
+    assert_eq!(by_name("by-hand")["deletion_candidate"], false);
+    let candidates: Value = app
+        .get(&hosting, "/v1/models?deletion_candidate=true")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        candidates["items"].as_array().unwrap().is_empty(),
+        "{candidates}"
+    );
+    assert!(
+        p.sim
+            .faults()
+            .call_counts()
+            .contains_key("monitoring:GetMetricData"),
+        "the inventory asked CloudWatch"
+    );
     let managed: Value = app
         .get(&hosting, "/v1/models?managed=true")
         .await
@@ -171,4 +207,123 @@ async fn a_model_imported_outside_ferry_holds_room_until_the_quota_is_raised(
         .await
         .unwrap();
     assert_eq!(managed["items"].as_array().unwrap().len(), 1, "{managed}");
+
+    // One model at a time, by the id Bedrock gave it.
+    let ours_id = ours["id"].as_str().unwrap().to_owned();
+    let hand_id = by_name("by-hand")["id"].as_str().unwrap().to_owned();
+    assert!(by_hand.ends_with(&format!("/{hand_id}")), "{by_hand}");
+    let one = |token: String, id: String| {
+        let app = &app;
+        async move { app.get(&token, &format!("/v1/models/{id}")).await }
+    };
+    let res = one(hosting.clone(), ours_id.clone()).await;
+    assert_eq!(res.status(), 200);
+    let model: Value = res.json().await.unwrap();
+    assert_eq!(model["managed"], true);
+    assert_eq!(model["import_id"], id.to_string());
+    assert_eq!(model["model_name"], "through-ferry");
+    assert_eq!(model["environment"], "dev");
+    assert_eq!(model["account"], HOSTING);
+    assert_eq!(model["status"], "completed");
+    assert_eq!(model["age_days"], 0);
+    assert!(
+        model["model_card"]["examples"]["boto3"].is_string(),
+        "{model}"
+    );
+    assert!(model["last_invoked_at"].is_string(), "{model}");
+    assert_eq!(model["deletion_candidate"], false);
+    let holders = model["holding_requests"].as_array().unwrap();
+    assert_eq!(holders.len(), 1, "{model}");
+    assert_eq!(holders[0]["id"], id.to_string());
+    assert!(holders[0]["reused_from"].is_null());
+
+    let res = one(hosting.clone(), hand_id.clone()).await;
+    assert_eq!(res.status(), 200);
+    let other: Value = res.json().await.unwrap();
+    assert_eq!(other["managed"], false);
+    assert_eq!(other["model_name"], "by-hand");
+    assert_eq!(other["imported_model_arn"], by_hand.as_str());
+    assert!(other["model_card"].is_null(), "{other}");
+    assert!(other["holding_requests"].as_array().unwrap().is_empty());
+    assert!(other["last_seen_at"].is_string());
+
+    // Researchers see the models their team's requests hold, nothing else: another team's
+    // model, a model imported outside Ferry and an unknown id are all the same 404.
+    let res = one(researcher.clone(), ours_id.clone()).await;
+    assert_eq!(res.status(), 200);
+    let vision = app.researcher("vision").await;
+    for (token, model) in [
+        (vision.clone(), ours_id.clone()),
+        (researcher.clone(), hand_id.clone()),
+        (hosting.clone(), "zzzzzzzzzzzz".to_owned()),
+        (hosting.clone(), "Not-An-Id".to_owned()),
+    ] {
+        let res = one(token, model.clone()).await;
+        assert_eq!(res.status(), 404, "{model}");
+        let problem: Value = res.json().await.unwrap();
+        assert_eq!(problem["code"], "not_found", "{problem}");
+    }
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn an_import_job_started_outside_ferry_holds_the_slot_until_it_ends(
+    pool: ferry_store::PgPool,
+) {
+    let p = Pipeline::start(pool.clone(), quick_jobs()).await;
+    // The hand-made job runs long enough for the inventory to list it while it runs; Ferry's
+    // own job, once admitted, is quick again.
+    p.sim.faults().set_job_duration(Duration::from_secs(10));
+    let job = start_by_hand(&p, "by-hand").await;
+    p.sim.faults().set_job_duration(Duration::from_millis(300));
+
+    let mut ctx = p.ctx("w1", crate::support::ONE).await;
+    ctx.settings.inventory = Some(InventorySettings {
+        interval: Duration::from_millis(200),
+        configured_quotas: BTreeSet::new(),
+    });
+    let id = p
+        .submit("research", "dev", &p.sample.clone(), "through-ferry")
+        .await;
+
+    // The account's one import slot is taken by a job Ferry did not start: the request waits
+    // and names it, and sends Bedrock nothing to be refused with ServiceQuotaExceeded.
+    let mut waiting = None;
+    for _ in 0..400 {
+        ferry_worker::activate(&ctx).await.unwrap();
+        let r = p.get(id).await;
+        if let Some(c) = r
+            .conditions
+            .iter()
+            .find(|c| c.kind == ConditionType::Scheduled && c.reason == Reason::JobsOutsideFerry)
+        {
+            waiting = Some((r.status, c.status, c.message.clone(), r.bedrock_job_arn));
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (status, condition, message, job_arn) =
+        waiting.expect("the request waits for the job started outside Ferry");
+    assert_eq!(status, Status::Validating);
+    assert_eq!(condition, ConditionStatus::False);
+    assert!(message.contains("by-hand-job"), "{message}");
+    assert!(message.contains(&job), "{message}");
+    assert!(job_arn.is_none());
+    let creates = |p: &Pipeline| {
+        p.sim
+            .faults()
+            .call_counts()
+            .get("bedrock:CreateModelImportJob")
+            .copied()
+            .unwrap_or(0)
+    };
+    assert_eq!(creates(&p), 1, "only the hand-made job was created");
+
+    // The job ends; the next inventory pass no longer lists it, and the request goes.
+    let done = p.drive(&ctx, &[id]).await.remove(0);
+    assert_eq!(done.status, Status::Completed, "{:?}", done.failure_message);
+    assert_eq!(
+        creates(&p),
+        2,
+        "Ferry created its job once, after the slot was free: Bedrock refused none"
+    );
 }

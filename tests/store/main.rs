@@ -474,7 +474,7 @@ async fn the_metrics_snapshot_reads_statuses_waiting_lines_and_budgets_at_once(p
     .await
     .unwrap();
 
-    let snap = ferry_store::stats::snapshot(&mut conn, 0.0, 20.0)
+    let snap = ferry_store::stats::snapshot(&mut conn, 0.0, 20.0, &[])
         .await
         .unwrap();
     let status = |s: &str| {
@@ -520,7 +520,7 @@ async fn the_metrics_snapshot_reads_statuses_waiting_lines_and_budgets_at_once(p
         .execute(&pool)
         .await
         .unwrap();
-    let snap = ferry_store::stats::snapshot(&mut conn, 0.0, 20.0)
+    let snap = ferry_store::stats::snapshot(&mut conn, 0.0, 20.0, &[])
         .await
         .unwrap();
     let validating = snap
@@ -531,6 +531,66 @@ async fn the_metrics_snapshot_reads_statuses_waiting_lines_and_budgets_at_once(p
     assert_eq!(validating.requests, 2);
     assert!(validating.oldest_age_secs >= 7200.0, "{snap:?}");
     assert!(snap.statuses.iter().all(|c| c.status != "queued"));
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_metrics_snapshot_counts_deletion_candidates_per_environment(pool: PgPool) {
+    let r = create(&pool, "research", "idle-model").await;
+    let arn = "arn:aws:bedrock:us-east-1:777788889999:imported-model/abcdefabcdef";
+    sqlx::query(
+        "UPDATE import_requests SET status = 'completed', imported_model_arn = $2,
+             finished_at = now() - interval '40 days' WHERE id = $1",
+    )
+    .bind(r.id.as_uuid())
+    .bind(arn)
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO account_inventories (account, region) VALUES ('777788889999', 'us-east-1')",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO account_models (account, region, model_arn, model_name, managed, request_id)
+         VALUES ('777788889999', 'us-east-1', $1, 'idle-model', true, $2)",
+    )
+    .bind(arn)
+    .bind(r.id.as_uuid())
+    .execute(&pool)
+    .await
+    .unwrap();
+    let mut conn = pool.acquire().await.unwrap();
+    let candidates = |days: i32| {
+        let limits = vec![("dev".to_owned(), days)];
+        let pool = pool.clone();
+        async move {
+            let mut conn = pool.acquire().await.unwrap();
+            ferry_store::stats::snapshot(&mut conn, 0.0, 20.0, &limits)
+                .await
+                .unwrap()
+                .deletion_candidates
+        }
+    };
+    assert_eq!(
+        candidates(30).await,
+        vec![("dev".to_owned(), 1)],
+        "never invoked, imported 40 days ago"
+    );
+    assert!(candidates(60).await.is_empty());
+    let none = ferry_store::stats::snapshot(&mut conn, 0.0, 20.0, &[])
+        .await
+        .unwrap();
+    assert!(none.deletion_candidates.is_empty(), "no limit configured");
+    sqlx::query("UPDATE account_models SET last_invoked_at = now() - interval '1 day'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert!(
+        candidates(30).await.is_empty(),
+        "invoked yesterday: not idle"
+    );
 }
 
 #[sqlx::test(migrations = "../migrations")]

@@ -73,6 +73,7 @@ const ASSETS: &[Asset] = &[
     module!("preflight.js"),
     module!("card.js"),
     module!("models.js"),
+    module!("model.js"),
     module!("actions.js"),
     module!("dialog.js"),
     module!("notice.js"),

@@ -12,6 +12,7 @@
 //   submit.js    the form for a new request (rules.js: Bedrock's field rules)
 //   sso.js       signing in through the organisation's identity provider
 //   models.js    the imported models in the hosting accounts, Ferry's and others
+//   model.js     one imported model: its card and the requests holding it
 //   actions.js   the buttons from the server's allowed_actions, and their dialogs (dialog.js)
 //   notice.js    the error banner and the toast
 //   api.js, live.js, dom.js, parts.js   the API client, the event stream, DOM helpers, shared pieces
@@ -26,6 +27,7 @@ import * as list from './list.js';
 import * as detail from './detail.js';
 import * as submit from './submit.js';
 import * as models from './models.js';
+import * as model from './model.js';
 
 // ------------------------------------------------------------- routing
 
@@ -36,6 +38,7 @@ function route() {
   if (r.kind === 'detail') detail.show(r.id);
   else if (r.kind === 'new') submit.show();
   else if (r.kind === 'models') models.show();
+  else if (r.kind === 'model') model.show(r.id);
   else list.show();
 }
 
@@ -44,6 +47,7 @@ function refresh() {
   if (r.kind === 'detail') detail.refresh();
   else if (r.kind === 'list') list.refresh();
   else if (r.kind === 'models') models.refresh();
+  else if (r.kind === 'model') model.refresh();
 }
 
 // ------------------------------------------------------------- live updates

@@ -6,11 +6,11 @@
 import { $, h, replace, when } from './dom.js';
 import { query } from './api.js';
 import { api, environments, currentRoute, viewSeq, isCurrent } from './state.js';
-import { detailHash } from './routes.js';
+import { detailHash, modelHash } from './routes.js';
 import { statusBadge } from './parts.js';
 import { handle } from './session.js';
 
-export const MODEL_FILTERS = ['environment', 'managed'];
+export const MODEL_FILTERS = ['environment', 'managed', 'deletion_candidate'];
 
 export function modelsHash(filters) {
   return `#/models${query(filters)}`;
@@ -42,18 +42,20 @@ function ageText(m) {
 }
 
 function row(m) {
-  const name = m.import_id
-    ? h('a', { href: detailHash(m.import_id), class: 'strong', text: m.model_name })
-    : h('span', { class: 'strong', text: m.model_name });
-  return h('tr', { dataset: { arn: m.imported_model_arn, managed: String(m.managed) } },
+  const name = h('a', { href: modelHash(m.id), class: 'strong model-link', text: m.model_name });
+  const by = m.managed ? h('span', { class: 'tag', text: 'Ferry' }) : h('span', { class: 'tag warn', text: 'outside Ferry' });
+  return h('tr', { dataset: { id: m.id, arn: m.imported_model_arn, managed: String(m.managed) } },
     h('td', {}, name),
-    h('td', {}, m.managed ? h('span', { class: 'tag', text: 'Ferry' }) : h('span', { class: 'tag warn', text: 'outside Ferry' })),
+    h('td', {}, m.import_id ? h('a', { href: detailHash(m.import_id), title: 'the request that imported it' }, by) : by),
     h('td', {}, m.status ? statusBadge(m.status) : null),
     h('td', { text: m.environment || '' }),
     h('td', { text: m.team || '' }),
     h('td', { class: 'muted', text: `${m.account} · ${m.region}` }),
     h('td', { text: ageText(m) }),
     h('td', {}, m.last_seen_at ? when(m.last_seen_at) : h('span', { class: 'muted', text: 'not yet' })),
+    h('td', { dataset: { field: 'last-invoked' } },
+      m.last_invoked_at ? when(m.last_invoked_at) : h('span', { class: 'muted', text: 'no invocation seen' }),
+      m.deletion_candidate ? h('span', { class: 'tag warn deletion-candidate', text: ` idle ${m.idle_days} days: deletion candidate` }) : null),
     h('td', { class: 'mono muted small', text: m.imported_model_arn }));
 }
 
@@ -67,6 +69,7 @@ function filterLinks(f) {
     link('All', { environment: f.environment }, 'models-all'),
     link('Ferry\'s', { environment: f.environment, managed: 'true' }, 'models-managed'),
     link('Outside Ferry', { environment: f.environment, managed: 'false' }, 'models-unmanaged'),
+    link('Deletion candidates', { environment: f.environment, deletion_candidate: 'true' }, 'models-candidates'),
     h('span', { class: 'muted', text: ' · ' }),
     link('every environment', { managed: f.managed }, 'models-env-all'),
     envs.map((e) => link(e, { environment: e, managed: f.managed }, `models-env-${e}`)));
@@ -81,7 +84,7 @@ function render(opts = {}) {
   else {
     body = h('table', { class: 'requests', id: 'models' },
       h('thead', {}, h('tr', {},
-        ['Model', 'Imported by', 'Status', 'Environment', 'Team', 'Account', 'Age', 'Last listed', 'ARN']
+        ['Model', 'Imported by', 'Status', 'Environment', 'Team', 'Account', 'Age', 'Last listed', 'Last invoked', 'ARN']
           .map((t) => h('th', { scope: 'col', text: t })))),
       h('tbody', {}, items.map(row)));
   }

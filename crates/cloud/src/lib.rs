@@ -21,8 +21,10 @@ pub mod calls;
 mod credentials;
 mod error;
 pub mod inventory;
+pub mod invocations;
 mod preflight;
 mod runtime;
+pub mod signed;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -124,6 +126,9 @@ struct EnvironmentClients {
     control_iam: aws_sdk_iam::Client,
     /// Service Quotas, for the Bedrock quotas the account's inventory is held against.
     quotas: aws_sdk_servicequotas::Client,
+    /// CloudWatch over its JSON protocol, hand-signed (`signed`), as the control role: when
+    /// each imported model was last invoked.
+    cloudwatch: signed::JsonClient,
     control_s3: aws_sdk_s3::Client,
     control_kms: aws_sdk_kms::Client,
     exec_s3: aws_sdk_s3::Client,
@@ -288,6 +293,18 @@ async fn build_clients(options: &CloudOptions, target: EnvTarget) -> Environment
                 .interceptor(calls::CallMetrics)
                 .build(),
         ),
+        cloudwatch: signed::JsonClient::new(
+            reqwest::Client::new(),
+            SharedCredentialsProvider::new(control_creds.clone()),
+            signed::CLOUDWATCH,
+            target.region.as_str(),
+            signed::resolve_endpoint(
+                &signed::CLOUDWATCH,
+                options.endpoint_url.as_deref(),
+                target.region.as_str(),
+            ),
+        )
+        .with_max_attempts(options.retry_max_attempts),
         control_s3: s3(&control_cfg),
         control_kms: kms(&control_cfg),
         exec_s3: s3(&exec_cfg),

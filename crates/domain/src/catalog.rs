@@ -32,6 +32,10 @@ pub struct Environment {
     /// check (it is refused when `Serving=False`). `None`: only promotions into an
     /// environment that requires approval (prod) need it.
     pub require_serving_for_promotion: Option<bool>,
+    /// A model Ferry imported into this environment that nobody invoked for this many days
+    /// (CloudWatch's `Invocations`, else since its import) is a deletion candidate: marked,
+    /// never deleted by Ferry. `None`: no model is.
+    pub idle_after_days: Option<u32>,
 }
 
 /// What happens to a request whose artifact digest matches a model already imported, or being
@@ -259,6 +263,7 @@ pub(crate) mod tests {
             teams: None,
             vpc: None,
             require_serving_for_promotion: None,
+            idle_after_days: None,
         };
         Catalog::new(
             [env("dev", false), env("prod", true)],
@@ -328,5 +333,60 @@ pub(crate) mod tests {
         env.teams = Some(vec![TeamName::parse("ghosts").unwrap()]);
         let err = Catalog::new([env], []).unwrap_err();
         assert_eq!(err.key, "environments.dev.teams");
+    }
+}
+
+/// How long a model has gone without an invocation, in whole days: since `last_invoked`
+/// (CloudWatch's last count of it), else since `imported` (never invoked in the metric's
+/// retention). `None` when neither is known.
+#[must_use]
+pub fn idle_days(
+    last_invoked: Option<time::OffsetDateTime>,
+    imported: Option<time::OffsetDateTime>,
+    now: time::OffsetDateTime,
+) -> Option<i64> {
+    last_invoked
+        .max(imported)
+        .map(|t| (now - t).whole_days().max(0))
+}
+
+/// Whether a model is a deletion candidate: Ferry manages it, its environment sets
+/// `idle_after_days`, and it has been idle at least that long. Ferry only marks it.
+#[must_use]
+pub fn deletion_candidate(managed: bool, idle_after_days: Option<u32>, idle: Option<i64>) -> bool {
+    match (managed, idle_after_days, idle) {
+        (true, Some(limit), Some(days)) => days >= i64::from(limit),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod idle_tests {
+    use super::{deletion_candidate, idle_days};
+    use time::{Duration, OffsetDateTime};
+
+    #[test]
+    fn a_managed_model_idle_past_its_environments_limit_is_a_deletion_candidate() {
+        let now = OffsetDateTime::now_utc();
+        let imported = Some(now - Duration::days(40));
+        assert_eq!(
+            idle_days(None, imported, now),
+            Some(40),
+            "never invoked: since import"
+        );
+        let invoked = Some(now - Duration::days(3));
+        assert_eq!(idle_days(invoked, imported, now), Some(3));
+        assert_eq!(idle_days(None, None, now), None);
+        assert!(deletion_candidate(true, Some(30), Some(40)));
+        assert!(deletion_candidate(true, Some(30), Some(30)));
+        assert!(!deletion_candidate(true, Some(30), Some(3)));
+        assert!(
+            !deletion_candidate(false, Some(30), Some(40)),
+            "only models Ferry manages"
+        );
+        assert!(
+            !deletion_candidate(true, None, Some(400)),
+            "no limit configured"
+        );
     }
 }

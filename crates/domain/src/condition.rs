@@ -101,6 +101,9 @@ words!(
         /// Models imported outside Ferry fill the account's imported-model quota: the request
         /// waits for room.
         AccountFull,
+        /// Import jobs started outside Ferry hold the account's concurrent-import slots: the
+        /// request waits for one to end.
+        JobsOutsideFerry,
         JobCreated,
         WaitingForQuota,
         Throttled,

@@ -432,6 +432,10 @@ pub struct EnvironmentConfig {
     /// requires approval.
     #[serde(default)]
     pub require_serving_for_promotion: Option<bool>,
+    /// Models Ferry imported here and nobody invoked for this many days (CloudWatch's
+    /// `Invocations`, else since their import) are deletion candidates; unset: none are.
+    #[serde(default)]
+    pub idle_after_days: Option<u32>,
     /// A request whose artifact digest matches a model already imported (or being imported)
     /// in this environment: `reuse` (default) completes by reference to it, `warn` imports
     /// again with a warning, `import` imports again.
@@ -580,6 +584,7 @@ impl Config {
                 teams: e.teams.clone(),
                 vpc,
                 require_serving_for_promotion: e.require_serving_for_promotion,
+                idle_after_days: e.idle_after_days,
             });
         }
         self.check_placements()?;

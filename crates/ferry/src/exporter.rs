@@ -134,6 +134,10 @@ fn describe() {
         "The pool's size limit (database.max_connections)."
     );
     describe_gauge!(
+        "ferry_models_deletion_candidates",
+        "Imported models Ferry manages that nobody invoked for their environment's idle_after_days (CloudWatch Invocations, else since import), by environment (from Postgres)."
+    );
+    describe_gauge!(
         "ferry_import_requests",
         "Import requests by status and environment (from Postgres: the same on every replica)."
     );
@@ -189,6 +193,8 @@ pub(crate) struct PlacementLimits {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Known {
     pub(crate) environments: Vec<String>,
+    /// Environments with `idle_after_days`, and its value.
+    pub(crate) idle_after_days: Vec<(String, i32)>,
     pub(crate) placements: Vec<PlacementLimits>,
     pub(crate) budget_burst: f64,
 }
@@ -207,6 +213,14 @@ impl Known {
         }
         Self {
             environments: config.environments.keys().cloned().collect(),
+            idle_after_days: config
+                .environments
+                .iter()
+                .filter_map(|(n, e)| {
+                    e.idle_after_days
+                        .map(|d| (n.clone(), i32::try_from(d).unwrap_or(i32::MAX)))
+                })
+                .collect(),
             placements: placements.into_values().collect(),
             budget_burst: config.worker.budget_burst,
         }
@@ -328,6 +342,15 @@ pub(crate) fn samples(snap: &Snapshot, known: &Known) -> Vec<Sample> {
         Vec::new(),
         snap.webhook_backlog as f64,
     );
+    let env = |e: &str| vec![("environment", e.to_owned())];
+    for (e, _) in &known.idle_after_days {
+        put("ferry_models_deletion_candidates", env(e), 0.0);
+    }
+    for (e, n) in &snap.deletion_candidates {
+        if known.idle_after_days.iter().any(|(k, _)| k == e) {
+            put("ferry_models_deletion_candidates", env(e), *n as f64);
+        }
+    }
     put(
         "ferry_webhook_backlog_oldest_age_seconds",
         Vec::new(),
@@ -394,6 +417,7 @@ impl Scrape {
                         &mut conn,
                         self.budget_per_second,
                         self.known.budget_burst,
+                        &self.known.idle_after_days,
                     )
                     .await
                 })
@@ -476,6 +500,7 @@ mod tests {
     fn known() -> Known {
         Known {
             environments: vec!["dev".into()],
+            idle_after_days: vec![("dev".into(), 30)],
             placements: vec![PlacementLimits {
                 account: "777788889999".into(),
                 region: "us-east-1".into(),
@@ -503,8 +528,8 @@ mod tests {
     fn an_empty_database_reads_zero_for_every_configured_label_set() {
         let s = samples(&Snapshot::default(), &known());
         // 12 statuses + 7 open ages for one environment; 2 waiting-line, 4 quota and
-        // 1 budget series for one placement; 2 webhook series.
-        assert_eq!(s.len(), 12 + 7 + 2 + 4 + 1 + 2);
+        // 1 budget series for one placement; 2 webhook series; 1 deletion-candidate series.
+        assert_eq!(s.len(), 12 + 7 + 2 + 4 + 1 + 2 + 1);
         let place = [("account", "777788889999"), ("region", "us-east-1")];
         assert_eq!(value(&s, "ferry_waiting_line_requests", &place), Some(0.0));
         assert_eq!(value(&s, "ferry_call_budget_tokens", &place), Some(20.0));
@@ -579,8 +604,26 @@ mod tests {
             }],
             webhook_backlog: 6,
             webhook_backlog_oldest_age_secs: 30.0,
+            deletion_candidates: vec![("dev".into(), 2), ("gone".into(), 9)],
         };
         let s = samples(&snap, &known());
+        assert_eq!(
+            value(
+                &s,
+                "ferry_models_deletion_candidates",
+                &[("environment", "dev")]
+            ),
+            Some(2.0)
+        );
+        assert_eq!(
+            value(
+                &s,
+                "ferry_models_deletion_candidates",
+                &[("environment", "gone")]
+            ),
+            None,
+            "environments without idle_after_days are left out"
+        );
         let dev = |st: &'static str| [("status", st), ("environment", "dev")];
         assert_eq!(
             value(&s, "ferry_import_requests", &dev("importing")),

@@ -163,6 +163,10 @@ async fn doctor_explains_a_missing_invoke_permission() {
     let (code, out) = doctor(&config, &["--source", &sample]);
     assert_eq!(code, Some(0), "{out}");
     assert!(out.contains("ok   invoke_models"), "{out}");
+    assert!(
+        out.contains("ok   read_inventory"),
+        "the control role may read tags and CloudWatch: {out}"
+    );
     sim.break_chain(ChainBreak::InvokeModel).unwrap();
     let (code, out) = doctor(&config, &["--source", &sample]);
     assert_eq!(code, Some(0), "a warning, not a broken chain: {out}");

@@ -33,17 +33,33 @@ pub const PASS_ROLE_SID: &str = "PassExecutionRole";
 /// The Bedrock service principal.
 pub const BEDROCK_SERVICE: &str = "bedrock.amazonaws.com";
 
-/// The Bedrock actions Ferry's control role calls (`ListTagsForResource`: the account
-/// inventory tells Ferry's imported models from others by their tags).
-pub const BEDROCK_IMPORT_ACTIONS: [&str; 7] = [
+/// The Bedrock actions Ferry's control role calls to import, track and delete models.
+pub const BEDROCK_IMPORT_ACTIONS: [&str; 6] = [
     "bedrock:CreateModelImportJob",
     "bedrock:GetModelImportJob",
     "bedrock:ListModelImportJobs",
     "bedrock:GetImportedModel",
     "bedrock:ListImportedModels",
     "bedrock:DeleteImportedModel",
-    "bedrock:ListTagsForResource",
 ];
+
+/// The account inventory tells Ferry's imported models from others by their tags. Bedrock
+/// authorizes `ListTagsForResource` on the resource whose tags it lists (Service Authorization
+/// Reference, Amazon Bedrock: resource types `imported-model`, `model-import-job`, ... required),
+/// and the inventory reads only imported models' tags, so the grant is on
+/// `imported-model/*` of the account and Region.
+pub const TAGS_ACTION: &str = "bedrock:ListTagsForResource";
+
+/// The `Sid` of the control role's statement that lets it read imported models' tags.
+pub const TAGS_SID: &str = "ReadImportedModelTags";
+
+/// The account inventory reads when each imported model was last invoked from CloudWatch
+/// (`AWS/Bedrock` `Invocations` by `ModelId`). The Service Authorization Reference lists no
+/// resource type for `cloudwatch:GetMetricData`, so the grant is on `*`.
+pub const INVOCATIONS_ACTION: &str = "cloudwatch:GetMetricData";
+
+/// The `Sid` of the control role's statement that lets it read the invocation metrics.
+pub const INVOCATIONS_SID: &str = "ReadModelInvocations";
 
 /// The Service Quotas action the account inventory calls for Bedrock's quotas (imported
 /// models per account, concurrent import jobs), on the quota ARN

@@ -30,6 +30,7 @@ fn walkthrough(prefix: Option<&str>, hosting_key: &str) -> ChainInputs {
         teams: None,
         vpc: None,
         require_serving_for_promotion: None,
+        idle_after_days: None,
     };
     let source = AllowedSource::new(
         "model-artifacts-111122223333",
@@ -196,6 +197,22 @@ fn rendered_documents_match_the_walkthrough() {
     assert_eq!(
         control["Statement"][2]["Condition"],
         json!({"StringEquals": {"iam:PassedToService": "bedrock.amazonaws.com"}})
+    );
+    // The inventory reads tags of the account's imported models only, never on `*`.
+    let statements = control["Statement"].as_array().unwrap();
+    let tags: Vec<&Value> = statements
+        .iter()
+        .filter(|s| {
+            s["Action"]
+                .to_string()
+                .contains("bedrock:ListTagsForResource")
+        })
+        .collect();
+    assert_eq!(tags.len(), 1, "{control}");
+    assert_eq!(tags[0]["Sid"], crate::TAGS_SID);
+    assert_eq!(
+        tags[0]["Resource"],
+        "arn:aws:bedrock:us-east-1:777788889999:imported-model/*"
     );
     let control_trust = doc(&docs, DocumentKind::ControlRoleTrustPolicy);
     assert_eq!(

@@ -21,6 +21,7 @@
 mod admin;
 mod bedrock;
 mod chain;
+mod cloudwatch;
 mod faults;
 mod iam_api;
 mod kms;

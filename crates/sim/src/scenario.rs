@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use ferry_policy::{INVOKE_SID, PASS_ROLE_SID, QUOTAS_SID};
+use ferry_policy::{INVOCATIONS_SID, INVOKE_SID, PASS_ROLE_SID, QUOTAS_SID, TAGS_SID};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -299,7 +299,12 @@ impl Scenario {
                         json!({"Version": "2012-10-17", "Statement": [
                             {"Sid": "ModelImport", "Effect": "Allow", "Action": [
                                 "bedrock:CreateModelImportJob", "bedrock:GetModelImportJob", "bedrock:ListModelImportJobs",
-                                "bedrock:GetImportedModel", "bedrock:ListImportedModels", "bedrock:DeleteImportedModel", "bedrock:ListTagsForResource"], "Resource": "*"},
+                                "bedrock:GetImportedModel", "bedrock:ListImportedModels", "bedrock:DeleteImportedModel"], "Resource": "*"},
+                            // The account's inventory tells Ferry's models from others by their tags.
+                            {"Sid": TAGS_SID, "Effect": "Allow", "Action": "bedrock:ListTagsForResource",
+                             "Resource": format!("arn:aws:bedrock:{region}:{HOSTING_ACCOUNT}:imported-model/*")},
+                            // The account's inventory: when each model was last invoked.
+                            {"Sid": INVOCATIONS_SID, "Effect": "Allow", "Action": "cloudwatch:GetMetricData", "Resource": "*"},
                             // The account's inventory: the Bedrock quotas it is held against.
                             {"Sid": QUOTAS_SID, "Effect": "Allow", "Action": "servicequotas:GetServiceQuota",
                              "Resource": format!("arn:aws:servicequotas:{region}:{HOSTING_ACCOUNT}:bedrock/*")},

@@ -68,6 +68,10 @@ impl Ctx {
                     "ThrottlingException",
                     "Rate exceeded",
                 ),
+                // CloudWatch's Query-protocol throttling code (awsQueryCompatible).
+                Service::CloudWatch => {
+                    SimError::new(StatusCode::BAD_REQUEST, "Throttling", "Rate exceeded")
+                }
                 // The error GetServiceQuota's model declares for throttling.
                 Service::Quotas => SimError::new(
                     StatusCode::BAD_REQUEST,
@@ -98,6 +102,12 @@ impl Ctx {
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "ServiceException",
                     "Something went wrong.",
+                ),
+                // The model's InternalServiceFault (Query code InternalServiceError).
+                Service::CloudWatch => SimError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "InternalServiceFault",
+                    "Internal service error.",
                 ),
                 Service::Sts | Service::Iam => SimError::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
@@ -145,6 +155,11 @@ fn guess_service(req: &SimRequest) -> Service {
         .is_some_and(|t| t.starts_with("ServiceQuotasV20190624"))
     {
         Service::Quotas
+    } else if req
+        .header("x-amz-target")
+        .is_some_and(|t| t.starts_with(crate::cloudwatch::TARGET_PREFIX))
+    {
+        Service::CloudWatch
     } else if req.path.starts_with("/model-import-jobs")
         || req.path.starts_with("/imported-models")
         || crate::runtime::is_runtime_path(&req.path)
@@ -175,11 +190,13 @@ fn authenticate(ctx: &Ctx, req: &SimRequest) -> SimResult<(Service, Caller)> {
                 "AccessDenied",
                 "Anonymous access is not allowed by ferry-sim",
             ),
-            Service::Kms | Service::Bedrock | Service::Quotas => SimError::new(
-                StatusCode::BAD_REQUEST,
-                "MissingAuthenticationTokenException",
-                "Missing Authentication Token",
-            ),
+            Service::Kms | Service::Bedrock | Service::Quotas | Service::CloudWatch => {
+                SimError::new(
+                    StatusCode::BAD_REQUEST,
+                    "MissingAuthenticationTokenException",
+                    "Missing Authentication Token",
+                )
+            }
             Service::Sts | Service::Iam => SimError::new(
                 StatusCode::FORBIDDEN,
                 "MissingAuthenticationToken",
@@ -218,7 +235,7 @@ fn authenticate(ctx: &Ctx, req: &SimRequest) -> SimResult<(Service, Caller)> {
                 "InvalidClientTokenId",
                 "The security token included in the request is invalid.",
             ),
-            Service::Kms | Service::Quotas => SimError::new(
+            Service::Kms | Service::Quotas | Service::CloudWatch => SimError::new(
                 StatusCode::BAD_REQUEST,
                 "UnrecognizedClientException",
                 "The security token included in the request is invalid.",
@@ -239,11 +256,13 @@ fn authenticate(ctx: &Ctx, req: &SimRequest) -> SimResult<(Service, Caller)> {
                 "InvalidToken",
                 "The provided token is malformed or otherwise invalid.",
             ),
-            Service::Kms | Service::Bedrock | Service::Quotas => SimError::new(
-                StatusCode::BAD_REQUEST,
-                "UnrecognizedClientException",
-                "The security token included in the request is invalid.",
-            ),
+            Service::Kms | Service::Bedrock | Service::Quotas | Service::CloudWatch => {
+                SimError::new(
+                    StatusCode::BAD_REQUEST,
+                    "UnrecognizedClientException",
+                    "The security token included in the request is invalid.",
+                )
+            }
             Service::Sts | Service::Iam => SimError::new(
                 StatusCode::FORBIDDEN,
                 "InvalidClientTokenId",
@@ -258,11 +277,13 @@ fn authenticate(ctx: &Ctx, req: &SimRequest) -> SimResult<(Service, Caller)> {
                 "ExpiredToken",
                 "The provided token has expired.",
             ),
-            Service::Kms | Service::Bedrock | Service::Quotas => SimError::new(
-                StatusCode::BAD_REQUEST,
-                "ExpiredTokenException",
-                "The security token included in the request is expired",
-            ),
+            Service::Kms | Service::Bedrock | Service::Quotas | Service::CloudWatch => {
+                SimError::new(
+                    StatusCode::BAD_REQUEST,
+                    "ExpiredTokenException",
+                    "The security token included in the request is expired",
+                )
+            }
             Service::Sts | Service::Iam => SimError::new(
                 StatusCode::FORBIDDEN,
                 "ExpiredToken",
@@ -282,7 +303,7 @@ fn authenticate(ctx: &Ctx, req: &SimRequest) -> SimResult<(Service, Caller)> {
                 "RequestTimeTooSkewed",
                 "The difference between the request time and the current time is too large.",
             ),
-            (_, Service::Kms | Service::Quotas) => SimError::new(
+            (_, Service::Kms | Service::Quotas | Service::CloudWatch) => SimError::new(
                 StatusCode::BAD_REQUEST,
                 "InvalidSignatureException",
                 e.to_string(),
@@ -360,6 +381,7 @@ pub(crate) async fn handle(AxState(ctx): AxState<Arc<Ctx>>, request: Request) ->
         Service::Iam => crate::iam_api::handle(&ctx, &req, &caller).await,
         Service::Kms => crate::kms::handle(&ctx, &req, &caller).await,
         Service::Quotas => crate::quotas::handle(&ctx, &req, &caller).await,
+        Service::CloudWatch => crate::cloudwatch::handle(&ctx, &req, &caller).await,
         // bedrock-runtime signs as `bedrock` too; its paths are `/model/{modelId}/...`.
         Service::Bedrock if crate::runtime::is_runtime_path(&req.path) => {
             crate::runtime::handle(&ctx, &req, &caller).await

@@ -17,6 +17,8 @@ pub(crate) enum Service {
     Bedrock,
     /// Service Quotas (JSON 1.1, `X-Amz-Target: ServiceQuotasV20190624.<Op>`).
     Quotas,
+    /// CloudWatch (JSON 1.0, `X-Amz-Target: GraniteServiceVersion20100801.<Op>`).
+    CloudWatch,
 }
 
 impl Service {
@@ -28,6 +30,7 @@ impl Service {
             "kms" => Self::Kms,
             "bedrock" => Self::Bedrock,
             "servicequotas" => Self::Quotas,
+            "monitoring" => Self::CloudWatch,
             _ => return None,
         })
     }
@@ -40,6 +43,7 @@ impl Service {
             Self::Kms => "kms",
             Self::Bedrock => "bedrock",
             Self::Quotas => "servicequotas",
+            Self::CloudWatch => "monitoring",
         }
     }
 }
@@ -150,6 +154,19 @@ impl SimError {
             }
             Service::Kms | Service::Quotas => {
                 builder = builder.header("content-type", "application/x-amz-json-1.1");
+                serde_json::json!({"__type": self.code, "message": self.message}).to_string()
+            }
+            Service::CloudWatch => {
+                // awsQueryCompatible: the Query protocol's code and fault beside `__type`.
+                let fault = if self.status.is_server_error() {
+                    "Receiver"
+                } else {
+                    "Sender"
+                };
+                let query = format!("{};{fault}", crate::cloudwatch::query_code(&self.code));
+                builder = builder
+                    .header("content-type", "application/x-amz-json-1.0")
+                    .header("x-amzn-query-error", query);
                 serde_json::json!({"__type": self.code, "message": self.message}).to_string()
             }
             Service::Bedrock => {
@@ -263,6 +280,8 @@ pub(crate) fn access_denied(service: Service, message: String) -> SimError {
     let (status, code) = match service {
         Service::S3 | Service::Sts | Service::Iam => (StatusCode::FORBIDDEN, "AccessDenied"),
         Service::Kms | Service::Quotas => (StatusCode::BAD_REQUEST, "AccessDeniedException"),
+        // Query code AccessDenied (HTTP 403) in x-amzn-query-error.
+        Service::CloudWatch => (StatusCode::FORBIDDEN, "AccessDeniedException"),
         Service::Bedrock => (StatusCode::FORBIDDEN, "AccessDeniedException"),
     };
     SimError::new(status, code, message)

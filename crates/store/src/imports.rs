@@ -7,7 +7,7 @@ use ferry_domain::aws::{AccountId, Region};
 use ferry_domain::bedrock::{ImportedModelName, JobName, S3Uri, Tag};
 use ferry_domain::condition::{Condition, set_condition};
 use ferry_domain::events::EventKind;
-use ferry_domain::ids::ImportId;
+use ferry_domain::ids::{ImportId, ImportedModelId};
 use ferry_domain::import::NewImport;
 use ferry_domain::names::{EnvironmentName, TeamName};
 use ferry_domain::status::{self, Status};
@@ -649,6 +649,36 @@ pub async fn update(conn: &mut PgConnection, update: &Update) -> Result<ImportRe
         append_event(conn, update.id, &update.actor, &event, from, to).await?;
     }
     Ok(record)
+}
+
+/// The requests that hold the imported model `model` (the ARN's last part): the one that
+/// imported it and those completed by reference to it (`reused_from`), while it is held
+/// (`verifying`, `completed`, `deleting`), oldest first.
+#[tracing::instrument(skip_all, fields(model = %model), err)]
+pub async fn holding(
+    conn: &mut PgConnection,
+    model: &ImportedModelId,
+) -> Result<Vec<ImportRecord>, StoreError> {
+    let rows = sqlx::query_as!(
+        ImportRow,
+        r#"SELECT id, team, environment, source_uri, model_name, job_name, description,
+                  model_tags AS "model_tags: Json<BTreeMap<String, String>>",
+                  job_tags AS "job_tags: Json<BTreeMap<String, String>>",
+                  requested_by, requester_id, status,
+                  conditions,
+                  created_at, updated_at, hosting_account, region, attempt, preflight,
+                  preflight_passed, bedrock_job_arn, imported_model_arn, imported_model,
+                  failure_message, submitted_at, finished_at, retries, polls, next_attempt_at,
+                  promoted_from, traceparent, artifact_digest, reused_from
+           FROM import_requests
+           WHERE imported_model_arn LIKE '%:imported-model/' || $1
+             AND status IN ('verifying', 'completed', 'deleting')
+           ORDER BY id"#,
+        model.as_str(),
+    )
+    .fetch_all(conn)
+    .await?;
+    rows.into_iter().map(TryInto::try_into).collect()
 }
 
 /// An imported model Ferry manages: a request that completed (or is being

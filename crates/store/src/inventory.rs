@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use ferry_domain::aws::{AccountId, Region};
-use ferry_domain::ids::ImportId;
+use ferry_domain::ids::{ImportId, ImportedModelId};
 use sqlx::PgConnection;
 use time::OffsetDateTime;
 
@@ -23,6 +23,18 @@ pub struct ListedModel {
     pub managed: bool,
     /// The request its `ferry:request-id` tag (or Ferry's records) name.
     pub request: Option<ImportId>,
+    /// When CloudWatch last counted an invocation of it (absent: none found this pass; a
+    /// time stored earlier is kept).
+    pub last_invoked_at: Option<OffsetDateTime>,
+}
+
+/// An import job running in the account that Ferry did not start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutsideJob {
+    pub arn: String,
+    pub name: String,
+    pub model_name: Option<String>,
+    pub created_at: Option<OffsetDateTime>,
 }
 
 /// What one inventory pass found.
@@ -30,6 +42,8 @@ pub struct ListedModel {
 pub struct Snapshot {
     pub models: Vec<ListedModel>,
     pub jobs_running: i64,
+    /// The running jobs no request of Ferry's started.
+    pub outside_jobs: Vec<OutsideJob>,
     /// Service Quotas' "Imported models per account", when it answered.
     pub imported_models_quota: Option<i64>,
     /// Service Quotas' "Concurrent model import jobs", when it answered.
@@ -52,6 +66,8 @@ pub struct AccountModel {
     pub environment: Option<String>,
     pub first_seen_at: OffsetDateTime,
     pub last_seen_at: OffsetDateTime,
+    /// When CloudWatch last counted an invocation of it.
+    pub last_invoked_at: Option<OffsetDateTime>,
 }
 
 /// The stored state of one account and Region.
@@ -64,6 +80,8 @@ pub struct AccountState {
     pub last_error: Option<String>,
     /// Models in the account without Ferry's tags, oldest first.
     pub unmanaged: Vec<(String, String)>,
+    /// Import jobs running that Ferry did not start, oldest first.
+    pub outside_jobs: Vec<OutsideJob>,
 }
 
 /// Claims the inventory of `account`/`region` for `owner` until `lease` from now, when its
@@ -137,6 +155,23 @@ pub async fn requests_by_model(
         .collect())
 }
 
+/// The job names Ferry's requests in the account bear (every attempt's job is named after its
+/// request, so a running job of another name was started outside Ferry).
+pub async fn job_names(
+    conn: &mut PgConnection,
+    account: &AccountId,
+    region: &Region,
+) -> Result<std::collections::HashSet<String>, StoreError> {
+    let rows = sqlx::query_scalar!(
+        r#"SELECT job_name FROM import_requests WHERE hosting_account = $1 AND region = $2"#,
+        account.as_str(),
+        region.as_str()
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().collect())
+}
+
 /// Stores a pass's `snapshot` and lets go of the lease, when `owner` still holds it; the next
 /// pass is due at `next`.
 #[tracing::instrument(skip_all, fields(%account, %region, models = snapshot.models.len()), err)]
@@ -176,6 +211,7 @@ pub async fn record(
     let managed: Vec<bool> = m.iter().map(|x| x.managed).collect();
     let requests: Vec<Option<uuid::Uuid>> =
         m.iter().map(|x| x.request.map(|r| r.as_uuid())).collect();
+    let invoked: Vec<Option<OffsetDateTime>> = m.iter().map(|x| x.last_invoked_at).collect();
     sqlx::query!(
         r#"DELETE FROM account_models WHERE account = $1 AND region = $2 AND NOT (model_arn = ANY($3))"#,
         account.as_str(),
@@ -185,12 +221,13 @@ pub async fn record(
     .execute(&mut *conn)
     .await?;
     sqlx::query!(
-        r#"INSERT INTO account_models (account, region, model_arn, model_name, architecture, created_at, managed, request_id)
-           SELECT $1::text, $2::text, * FROM UNNEST($3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::bool[], $8::uuid[])
+        r#"INSERT INTO account_models (account, region, model_arn, model_name, architecture, created_at, managed, request_id, last_invoked_at)
+           SELECT $1::text, $2::text, * FROM UNNEST($3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::bool[], $8::uuid[], $9::timestamptz[])
            ON CONFLICT (account, region, model_arn) DO UPDATE SET
                model_name = EXCLUDED.model_name, architecture = EXCLUDED.architecture,
                created_at = EXCLUDED.created_at, managed = EXCLUDED.managed,
-               request_id = EXCLUDED.request_id, last_seen_at = now()"#,
+               request_id = EXCLUDED.request_id, last_seen_at = now(),
+               last_invoked_at = GREATEST(account_models.last_invoked_at, EXCLUDED.last_invoked_at)"#,
         account.as_str(),
         region.as_str(),
         &arns,
@@ -198,7 +235,33 @@ pub async fn record(
         &archs as &[Option<String>],
         &created as &[Option<OffsetDateTime>],
         &managed,
-        &requests as &[Option<uuid::Uuid>]
+        &requests as &[Option<uuid::Uuid>],
+        &invoked as &[Option<OffsetDateTime>]
+    )
+    .execute(&mut *conn)
+    .await?;
+    let j = &snapshot.outside_jobs;
+    let arns: Vec<String> = j.iter().map(|x| x.arn.clone()).collect();
+    let names: Vec<String> = j.iter().map(|x| x.name.clone()).collect();
+    let models: Vec<Option<String>> = j.iter().map(|x| x.model_name.clone()).collect();
+    let created: Vec<Option<OffsetDateTime>> = j.iter().map(|x| x.created_at).collect();
+    sqlx::query!(
+        "DELETE FROM account_jobs WHERE account = $1 AND region = $2",
+        account.as_str(),
+        region.as_str()
+    )
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query!(
+        r#"INSERT INTO account_jobs (account, region, job_arn, job_name, model_name, created_at)
+           SELECT $1::text, $2::text, * FROM UNNEST($3::text[], $4::text[], $5::text[], $6::timestamptz[])
+           ON CONFLICT DO NOTHING"#,
+        account.as_str(),
+        region.as_str(),
+        &arns,
+        &names,
+        &models as &[Option<String>],
+        &created as &[Option<OffsetDateTime>]
     )
     .execute(&mut *conn)
     .await?;
@@ -258,6 +321,23 @@ pub async fn state(
     .into_iter()
     .map(|m| (m.model_name, m.model_arn))
     .collect();
+    let outside_jobs = sqlx::query!(
+        r#"SELECT job_arn, job_name, model_name, created_at FROM account_jobs
+           WHERE account = $1 AND region = $2
+           ORDER BY created_at NULLS LAST, job_arn"#,
+        account.as_str(),
+        region.as_str()
+    )
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .map(|j| OutsideJob {
+        arn: j.job_arn,
+        name: j.job_name,
+        model_name: j.model_name,
+        created_at: j.created_at,
+    })
+    .collect();
     Ok(Some(AccountState {
         imported_models_quota: r.imported_models_quota,
         concurrent_jobs_quota: r.concurrent_jobs_quota,
@@ -265,6 +345,7 @@ pub async fn state(
         synced_at: r.synced_at,
         last_error: r.last_error,
         unmanaged,
+        outside_jobs,
     }))
 }
 
@@ -280,7 +361,7 @@ pub async fn models(
     let rows = sqlx::query!(
         r#"SELECT m.account, m.region, m.model_arn, m.model_name, m.architecture, m.created_at,
                   m.managed, COALESCE(m.request_id, r.id) AS request_id, r.team AS "team?",
-                  r.environment AS "environment?", m.first_seen_at, m.last_seen_at
+                  r.environment AS "environment?", m.first_seen_at, m.last_seen_at, m.last_invoked_at
            FROM account_models m
            LEFT JOIN import_requests r
                   ON r.id = m.request_id OR (m.request_id IS NULL AND r.imported_model_arn = m.model_arn)
@@ -309,6 +390,46 @@ pub async fn models(
             environment: r.environment,
             first_seen_at: r.first_seen_at,
             last_seen_at: r.last_seen_at,
+            last_invoked_at: r.last_invoked_at,
+        })
+        .collect())
+}
+
+/// The models stored under the id `model` (the ARN's last part; Bedrock's ids are random, so
+/// one in practice), in any account and Region.
+pub async fn model(
+    conn: &mut PgConnection,
+    model: &ImportedModelId,
+) -> Result<Vec<AccountModel>, StoreError> {
+    let rows = sqlx::query!(
+        r#"SELECT m.account, m.region, m.model_arn, m.model_name, m.architecture, m.created_at,
+                  m.managed, COALESCE(m.request_id, r.id) AS request_id, r.team AS "team?",
+                  r.environment AS "environment?", m.first_seen_at, m.last_seen_at, m.last_invoked_at
+           FROM account_models m
+           LEFT JOIN import_requests r
+                  ON r.id = m.request_id OR (m.request_id IS NULL AND r.imported_model_arn = m.model_arn)
+           WHERE m.model_arn LIKE '%:imported-model/' || $1
+           ORDER BY m.created_at NULLS LAST, m.model_arn"#,
+        model.as_str()
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| AccountModel {
+            account: r.account,
+            region: r.region,
+            arn: r.model_arn,
+            name: r.model_name,
+            architecture: r.architecture,
+            created_at: r.created_at,
+            managed: r.managed,
+            request: r.request_id.map(ImportId::from_uuid),
+            team: r.team,
+            environment: r.environment,
+            first_seen_at: r.first_seen_at,
+            last_seen_at: r.last_seen_at,
+            last_invoked_at: r.last_invoked_at,
         })
         .collect())
 }

@@ -57,15 +57,23 @@ pub struct Snapshot {
     pub webhook_backlog: i64,
     /// Seconds since the oldest of them was written; 0 when there is none.
     pub webhook_backlog_oldest_age_secs: f64,
+    /// Per environment with an `idle_after_days`: Ferry's imported models idle at least that
+    /// long (deletion candidates). Read from `account_models`, bounded by what the hosting
+    /// accounts hold.
+    pub deletion_candidates: Vec<(String, i64)>,
 }
 
 /// Reads the [`Snapshot`] in one statement. `per_second` and `burst` are the call
-/// budget's settings, to report its tokens as of now.
+/// budget's settings, to report its tokens as of now; `idle_after_days` the environments'
+/// limits for deletion candidates.
 pub async fn snapshot(
     conn: &mut PgConnection,
     per_second: f64,
     burst: f64,
+    idle_after_days: &[(String, i32)],
 ) -> Result<Snapshot, StoreError> {
+    let idle_envs: Vec<String> = idle_after_days.iter().map(|(e, _)| e.clone()).collect();
+    let idle_days: Vec<i32> = idle_after_days.iter().map(|(_, d)| *d).collect();
     let rows = sqlx::query!(
         r#"SELECT 'status' AS "part!", c.status AS "a!", c.environment AS "b!",
                   c.requests AS "n!", 0::bigint AS "m!",
@@ -105,9 +113,19 @@ pub async fn snapshot(
            UNION ALL
            SELECT 'webhooks', '', '', count(*), 0,
                   COALESCE(EXTRACT(EPOCH FROM now() - min(created_at))::float8, 0)
-           FROM webhook_deliveries WHERE status = 'pending'"#,
+           FROM webhook_deliveries WHERE status = 'pending'
+           UNION ALL
+           SELECT 'idle', r.environment, '', count(*), 0, 0
+           FROM account_models m
+           JOIN import_requests r ON r.id = m.request_id
+           JOIN UNNEST($3::text[], $4::int4[]) AS e(env, days) ON e.env = r.environment
+           WHERE m.managed AND r.status = 'completed'
+             AND GREATEST(m.last_invoked_at, r.finished_at) <= now() - make_interval(days => e.days)
+           GROUP BY r.environment"#,
         per_second,
-        burst
+        burst,
+        &idle_envs,
+        &idle_days
     )
     .fetch_all(conn)
     .await?;
@@ -132,6 +150,7 @@ pub async fn snapshot(
                 region: r.b,
                 tokens: r.x,
             }),
+            "idle" => snap.deletion_candidates.push((r.a, r.n)),
             "webhooks" => {
                 snap.webhook_backlog = r.n;
                 snap.webhook_backlog_oldest_age_secs = r.x.max(0.0);

@@ -1,7 +1,9 @@
 //! The account as it really is: per hosting account and Region, a pass on a timer lists every
 //! imported model (`ListImportedModels`, paged) and the import jobs running
-//! (`ListModelImportJobs`, `InProgress`), marks the models without Ferry's tags unmanaged, and
-//! reads Bedrock's quotas from Service Quotas. The scheduler counts what it stored.
+//! (`ListModelImportJobs`, `InProgress`), marks the models without Ferry's tags unmanaged and the
+//! jobs no request of Ferry's started as outside Ferry, and reads Bedrock's quotas from Service
+//! Quotas, and asks CloudWatch when each model was last invoked. The scheduler counts what it
+//! stored.
 //!
 //! Like a request's step, a pass runs under a lease (`account_inventories.lease_owner`), so one
 //! replica lists an account at a time and a dead worker's pass is taken over when its lease
@@ -17,7 +19,7 @@ use ferry_cloud::inventory::{CONCURRENT_IMPORT_JOBS_QUOTA, IMPORTED_MODELS_QUOTA
 use ferry_domain::catalog::Environment;
 use ferry_domain::ids::ImportId;
 use ferry_store::StoreError;
-use ferry_store::inventory::{ListedModel, Snapshot};
+use ferry_store::inventory::{ListedModel, OutsideJob, Snapshot};
 use time::OffsetDateTime;
 
 use crate::Ctx;
@@ -28,6 +30,12 @@ pub const REQUEST_TAG: &str = "ferry:request-id";
 
 /// Models per `ListImportedModels` page and jobs per `ListModelImportJobs` page.
 const PAGE: i32 = 1000;
+
+/// `GetMetricData` sums `Invocations` per UTC day over CloudWatch's retention of hourly data
+/// (455 days; the API reference of GetMetricData), so a model's last invocation is known to
+/// the day.
+const INVOCATION_PERIOD_SECS: i64 = 86_400;
+const INVOCATION_LOOKBACK_DAYS: i64 = 455;
 
 /// How the inventory runs; `None` in [`crate::Settings`] turns it off.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -185,11 +193,12 @@ fn whole(v: f64) -> Option<i64> {
 }
 
 async fn pass(ctx: &Ctx, env: &Environment, read_quotas: bool) -> Result<Snapshot, PassError> {
-    let (known, ours) = {
+    let (known, ours, job_names) = {
         let mut conn = ferry_store::acquire(&ctx.pool).await?;
         (
             ferry_store::inventory::known(&mut conn, &env.account, &env.region).await?,
             ferry_store::inventory::requests_by_model(&mut conn, &env.account, &env.region).await?,
+            ferry_store::inventory::job_names(&mut conn, &env.account, &env.region).await?,
         )
     };
     let mut models = Vec::new();
@@ -220,6 +229,7 @@ async fn pass(ctx: &Ctx, env: &Environment, read_quotas: bool) -> Result<Snapsho
                 created_at: m.created,
                 managed,
                 request,
+                last_invoked_at: None,
             });
         }
         match page.next {
@@ -227,7 +237,9 @@ async fn pass(ctx: &Ctx, env: &Environment, read_quotas: bool) -> Result<Snapsho
             None => break,
         }
     }
+    last_invocations(ctx, env, &mut models).await?;
     let mut jobs_running = 0i64;
+    let mut outside_jobs = Vec::new();
     let mut token: Option<String> = None;
     loop {
         spend(ctx, env).await?;
@@ -236,6 +248,19 @@ async fn pass(ctx: &Ctx, env: &Environment, read_quotas: bool) -> Result<Snapsho
             .list_running_jobs_page(&env.name, token.as_deref(), PAGE)
             .await?;
         jobs_running += i64::try_from(page.jobs.len()).unwrap_or(i64::MAX);
+        // Ferry names every job after its request (`create_job_request`): a running job of
+        // another name was started outside Ferry and holds a slot Ferry does not count.
+        outside_jobs.extend(
+            page.jobs
+                .into_iter()
+                .filter(|j| !job_names.contains(&j.name))
+                .map(|j| OutsideJob {
+                    arn: j.arn,
+                    name: j.name,
+                    model_name: j.model_name,
+                    created_at: j.created,
+                }),
+        );
         match page.next {
             Some(t) => token = Some(t),
             None => break,
@@ -252,9 +277,59 @@ async fn pass(ctx: &Ctx, env: &Environment, read_quotas: bool) -> Result<Snapsho
     Ok(Snapshot {
         models,
         jobs_running,
+        outside_jobs,
         imported_models_quota,
         concurrent_jobs_quota,
     })
+}
+
+/// When each of `models` was last invoked, from CloudWatch: one `GetMetricData` call per page
+/// of up to 500 models, each from the call budget. Access denied leaves the times unknown
+/// (said in the log; the times stored earlier stay); other failures end the pass.
+async fn last_invocations(
+    ctx: &Ctx,
+    env: &Environment,
+    models: &mut [ListedModel],
+) -> Result<(), PassError> {
+    let now = OffsetDateTime::now_utc();
+    let today = now.replace_time(time::Time::MIDNIGHT);
+    let start = today - time::Duration::days(INVOCATION_LOOKBACK_DAYS - 1);
+    for chunk in models.chunks_mut(ferry_cloud::invocations::MAX_QUERIES) {
+        let arns: Vec<String> = chunk.iter().map(|m| m.arn.clone()).collect();
+        let mut token: Option<String> = None;
+        loop {
+            spend(ctx, env).await?;
+            let page = match ctx
+                .cloud
+                .invocations_page(
+                    &env.name,
+                    &arns,
+                    start,
+                    now,
+                    INVOCATION_PERIOD_SECS,
+                    token.as_deref(),
+                )
+                .await
+            {
+                Ok(page) => page,
+                Err(e @ CallError::AccessDenied { .. }) => {
+                    tracing::warn!(env = %env.name, error = %e, "CloudWatch gave no invocation times; the stored ones stay");
+                    return Ok(());
+                }
+                Err(e) => return Err(e.into()),
+            };
+            for m in chunk.iter_mut() {
+                if let Some(t) = page.last.get(&m.arn) {
+                    m.last_invoked_at = m.last_invoked_at.max(Some(*t));
+                }
+            }
+            match page.next {
+                Some(t) => token = Some(t),
+                None => break,
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use ferry_domain::ids::ImportId;
 use ferry_domain::status::{Cause, Status};
 use ferry_domain::update::{Changes, Event, Update};
 use ferry_store::imports::ImportRecord;
-use ferry_store::inventory::AccountState;
+use ferry_store::inventory::{AccountState, OutsideJob};
 use ferry_store::work::{self, Usage, Waiting};
 use ferry_store::{PgConnection, StoreError};
 use time::OffsetDateTime;
@@ -315,6 +315,32 @@ pub fn held_by_others(quota: Quota, ferrys: i64, unmanaged: &[(String, String)])
     ))
 }
 
+/// When import jobs started outside Ferry take the concurrent-import slots Ferry's own jobs
+/// leave free (Ferry's `in_flight` plus theirs reach the quota), the message of the condition
+/// that keeps the waiting line waiting: it names them. `None`: a slot is free, Ferry's own jobs
+/// fill them (the line waits its turn as usual), or none runs.
+pub fn slots_held_by_others(quota: Quota, in_flight: i64, jobs: &[OutsideJob]) -> Option<String> {
+    let others = i64::try_from(jobs.len()).unwrap_or(i64::MAX);
+    if others == 0
+        || in_flight >= quota.concurrent_jobs
+        || in_flight.saturating_add(others) < quota.concurrent_jobs
+    {
+        return None;
+    }
+    let names = jobs
+        .iter()
+        .map(|j| match &j.model_name {
+            Some(m) => format!("{} ({}, importing {m})", j.name, j.arn),
+            None => format!("{} ({})", j.name, j.arn),
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    Some(format!(
+        "the account's {} concurrent import job slot(s) are taken: Ferry runs {in_flight} and          {others} started outside Ferry run the rest: {names}; waiting until one ends",
+        quota.concurrent_jobs
+    ))
+}
+
 /// Moves the heads of `placement`'s waiting line into `submitting` while it
 /// has free job slots, and stores the places of those left waiting, in the
 /// caller's transaction. Serialised per account
@@ -323,7 +349,10 @@ pub fn held_by_others(quota: Quota, ferrys: i64, unmanaged: &[(String, String)])
 /// Counts what the account really holds when its inventory was taken
 /// ([`crate::inventory`]): models imported outside Ferry take room too, and
 /// while they fill the account the line waits (`Scheduled=False`,
-/// `AccountFull`, naming them) instead of failing at Bedrock.
+/// `AccountFull`, naming them) instead of failing at Bedrock; import jobs
+/// started outside Ferry hold concurrent-import slots, and while they take
+/// the slots Ferry's jobs leave, the line waits (`JobsOutsideFerry`, naming
+/// them) instead of meeting Bedrock's `ServiceQuotaExceeded`.
 #[tracing::instrument(skip_all, fields(account = %placement.account, region = %placement.region), err)]
 pub async fn admit(
     conn: &mut PgConnection,
@@ -339,17 +368,25 @@ pub async fn admit(
     };
     let line = work::waiting_line(conn, account, region).await?;
     let line = reuse_models(conn, placement, &line).await?;
-    let unmanaged = inventory.map(|i| i.unmanaged).unwrap_or_default();
-    if let Some(message) = held_by_others(placement.quota, usage.models, &unmanaged) {
+    let (unmanaged, outside_jobs) = inventory
+        .map(|i| (i.unmanaged, i.outside_jobs))
+        .unwrap_or_default();
+    let held = held_by_others(placement.quota, usage.models, &unmanaged)
+        .map(|m| (Reason::AccountFull, m))
+        .or_else(|| {
+            slots_held_by_others(placement.quota, usage.in_flight, &outside_jobs)
+                .map(|m| (Reason::JobsOutsideFerry, m))
+        });
+    if let Some((reason, message)) = held {
         for id in &line {
-            wait(conn, *id, &message).await?;
+            wait(conn, *id, reason, &message).await?;
         }
         work::store_positions(conn, account, region, &line).await?;
         return Ok(Vec::new());
     }
     let usage = Usage {
         models: usage.models + i64::try_from(unmanaged.len()).unwrap_or(i64::MAX),
-        ..usage
+        in_flight: usage.in_flight + i64::try_from(outside_jobs.len()).unwrap_or(i64::MAX),
     };
     let now = OffsetDateTime::now_utc();
     let mut out = Vec::new();
@@ -411,20 +448,24 @@ async fn reuse_models(
 }
 
 /// Says on a waiting request why it waits, unless it says so already.
-async fn wait(conn: &mut PgConnection, id: ImportId, message: &str) -> Result<(), StoreError> {
+async fn wait(
+    conn: &mut PgConnection,
+    id: ImportId,
+    reason: Reason,
+    message: &str,
+) -> Result<(), StoreError> {
     let record = ferry_store::imports::get(conn, id).await?;
-    let said = record.conditions.iter().any(|c| {
-        c.kind == ConditionType::Scheduled
-            && c.reason == Reason::AccountFull
-            && c.message == message
-    });
+    let said = record
+        .conditions
+        .iter()
+        .any(|c| c.kind == ConditionType::Scheduled && c.reason == reason && c.message == message);
     if said {
         return Ok(());
     }
     let update = Update::new(id, actor()).condition(Condition::new(
         ConditionType::Scheduled,
         ConditionStatus::False,
-        Reason::AccountFull,
+        reason,
         message,
     ));
     ferry_store::imports::update(conn, &update).await?;
@@ -555,6 +596,41 @@ mod tests {
     }
 
     #[test]
+    fn jobs_started_outside_ferry_hold_slots_and_are_named() {
+        let quota = Quota {
+            concurrent_jobs: 1,
+            imported_models: 3,
+        };
+        let job = OutsideJob {
+            arn: "arn:aws:bedrock:us-east-1:777788889999:model-import-job/abcdefabcdef".to_owned(),
+            name: "by-hand-job".to_owned(),
+            model_name: Some("by-hand".to_owned()),
+            created_at: None,
+        };
+        let message = slots_held_by_others(quota, 0, std::slice::from_ref(&job)).unwrap();
+        assert!(
+            message.contains("by-hand-job (arn:aws:bedrock"),
+            "{message}"
+        );
+        assert!(message.contains("importing by-hand"), "{message}");
+        assert_eq!(slots_held_by_others(quota, 0, &[]), None, "none runs");
+        assert_eq!(
+            slots_held_by_others(quota, 1, std::slice::from_ref(&job)),
+            None,
+            "Ferry's own job fills the slot: the line waits its turn"
+        );
+        let two = Quota {
+            concurrent_jobs: 2,
+            ..quota
+        };
+        assert_eq!(
+            slots_held_by_others(two, 0, std::slice::from_ref(&job)),
+            None,
+            "a slot is left"
+        );
+    }
+
+    #[test]
     fn service_quotas_values_win_over_the_configured_ones_when_read() {
         let p = placement(1, 3, true);
         assert_eq!(quota_in_force(&p, None), p.quota);
@@ -565,6 +641,7 @@ mod tests {
             synced_at: None,
             last_error: None,
             unmanaged: Vec::new(),
+            outside_jobs: Vec::new(),
         };
         assert_eq!(
             quota_in_force(&p, Some(&read)),

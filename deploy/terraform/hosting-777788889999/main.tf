@@ -160,7 +160,7 @@ data "aws_iam_policy_document" "control_role_policy" {
     # creates import jobs and lists jobs and imported models (these actions take no resource ARN)
     sid       = "ModelImport"
     effect    = "Allow"
-    actions   = ["bedrock:CreateModelImportJob", "bedrock:ListModelImportJobs", "bedrock:ListImportedModels", "bedrock:ListTagsForResource"]
+    actions   = ["bedrock:CreateModelImportJob", "bedrock:ListModelImportJobs", "bedrock:ListImportedModels"]
     resources = ["*"]
   }
   statement {
@@ -209,6 +209,20 @@ data "aws_iam_policy_document" "control_role_policy" {
     effect    = "Allow"
     actions   = ["bedrock:InvokeModel"]
     resources = ["arn:aws:bedrock:${var.region}:${var.hosting_account_id}:imported-model/*"]
+  }
+  statement {
+    # reads the tags of this account's imported models in us-east-1 to tell Ferry's from others (the account inventory)
+    sid       = "ReadImportedModelTags"
+    effect    = "Allow"
+    actions   = ["bedrock:ListTagsForResource"]
+    resources = ["arn:aws:bedrock:${var.region}:${var.hosting_account_id}:imported-model/*"]
+  }
+  statement {
+    # reads from CloudWatch when each imported model was last invoked (AWS/Bedrock Invocations; the action takes no resource ARN)
+    sid       = "ReadModelInvocations"
+    effect    = "Allow"
+    actions   = ["cloudwatch:GetMetricData"]
+    resources = ["*"]
   }
   statement {
     # reads Bedrock's quotas for this account in us-east-1 from Service Quotas (the account inventory)

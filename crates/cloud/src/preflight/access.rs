@@ -284,6 +284,77 @@ impl Run<'_> {
     }
 }
 
+impl Run<'_> {
+    /// Asks IAM's policy simulator, as the control role about itself, whether it may read
+    /// what the account inventory reads: the tags of the account's imported models (Ferry's
+    /// are told from others by them) and the models' invocations in CloudWatch. Neither is
+    /// needed by the import, so a denial is a warning.
+    pub(super) async fn read_inventory(&mut self) {
+        let t = &self.clients.target;
+        let control = t.control_role.to_string();
+        let models = format!(
+            "arn:aws:bedrock:{}:{}:imported-model/*",
+            t.region, t.account
+        );
+        let iam = self.clients.control_iam.clone();
+        let mut denials = Vec::new();
+        for (action, resource) in [
+            (ferry_policy::TAGS_ACTION, models.as_str()),
+            (ferry_policy::INVOCATIONS_ACTION, "*"),
+        ] {
+            let got = self
+                .clients
+                .call(|| {
+                    iam.simulate_principal_policy()
+                        .policy_source_arn(&control)
+                        .action_names(action)
+                        .resource_arns(resource)
+                        .send()
+                })
+                .await;
+            match got {
+                Err(err) => {
+                    let f = AwsFailure::from_sdk(&err);
+                    self.push(
+                        Check::warning(
+                            n::READ_INVENTORY,
+                            format!("could not ask IAM whether {control} may read the account inventory: not verified"),
+                        )
+                        .with_evidence(f.evidence)
+                        .with_fix(format!("Allow the control role iam:SimulatePrincipalPolicy on {control} so preflight can verify it.")),
+                    );
+                    return;
+                }
+                Ok(out) => denials.extend(denied(&out)),
+            }
+        }
+        let c = if denials.is_empty() {
+            Check::passed(
+                n::READ_INVENTORY,
+                format!(
+                    "{control} may read the tags of this account's imported models and their invocations in CloudWatch (the account inventory)"
+                ),
+            )
+        } else {
+            let mut c = Check::warning(
+                n::READ_INVENTORY,
+                format!("{control} may not read all the account inventory reads: models may be counted as imported outside Ferry, or their last invocation stay unknown"),
+            )
+            .with_evidence(denials.join("; "))
+            .with_fix(format!(
+                "In the hosting account, add to the control role's policy the statements {} ({} on {models}) and {} ({} on *) (ferry policy render writes them).",
+                ferry_policy::TAGS_SID,
+                ferry_policy::TAGS_ACTION,
+                ferry_policy::INVOCATIONS_SID,
+                ferry_policy::INVOCATIONS_ACTION
+            ));
+            c.chain_step = Some(ferry_domain::chain::ChainStep::ControlRolePolicy);
+            c
+        };
+        self.push(c);
+    }
+}
+
 /// What IAM's policy simulator did not allow, one "ACTION on RESOURCE: DECISION" each.
 fn denied(
     out: &aws_sdk_iam::operation::simulate_principal_policy::SimulatePrincipalPolicyOutput,

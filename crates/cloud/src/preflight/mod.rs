@@ -137,6 +137,7 @@ impl Run<'_> {
         self.bedrock_trust().await;
         self.pass_role().await;
         self.invoke_models().await;
+        self.read_inventory().await;
         let listing = self.list().await;
         let Some(listing) = listing else {
             for name in [

@@ -92,6 +92,11 @@ pub mod check_names {
     /// after an import; IAM's policy simulator; a warning either way, since the import
     /// itself does not need it).
     pub const INVOKE_MODELS: &str = "invoke_models";
+    /// The control role may read what the account inventory reads beyond the import's own
+    /// calls: the tags of the account's imported models (`bedrock:ListTagsForResource` on
+    /// `imported-model/*`) and their invocations in CloudWatch (`cloudwatch:GetMetricData`);
+    /// IAM's policy simulator; a warning either way.
+    pub const READ_INVENTORY: &str = "read_inventory";
     /// The artifact's content digest matches a model the environment already imported, or is
     /// importing (passed when the request will reuse it, a warning when it imports again).
     pub const SAME_ARTIFACT: &str = "same_artifact";

@@ -5,7 +5,8 @@ use crate::iam::{Principal, RequestContext, ResourcePolicyMode};
 use crate::render::{ChainInputs, DocumentKind};
 use crate::{
     BEDROCK_IMPORT_ACTIONS, BEDROCK_INVOKE_ACTION, BEDROCK_SERVICE, HOSTING_KEY_ACTIONS,
-    INVOKE_SID, PASS_ROLE_SID, QUOTA_ACTION, QUOTAS_SID, SOURCE_KEY_ACTIONS,
+    INVOCATIONS_ACTION, INVOCATIONS_SID, INVOKE_SID, PASS_ROLE_SID, QUOTA_ACTION, QUOTAS_SID,
+    SOURCE_KEY_ACTIONS, TAGS_ACTION, TAGS_SID,
 };
 
 use ferry_domain::chain::ChainStep;
@@ -222,6 +223,30 @@ pub(super) fn requirements(inputs: &ChainInputs) -> Vec<Requirement> {
             mode: ResourcePolicyMode::Optional,
         });
     }
+    reqs.push(Requirement {
+        what: "Ferry's control role reads an imported model's tags (the account inventory)"
+            .to_owned(),
+        ctx: RequestContext::new(control_session.clone(), TAGS_ACTION, model.clone(), hosting),
+        identity: Some((
+            DocumentKind::ControlRolePolicy,
+            TAGS_SID.into(),
+            ChainStep::ControlRolePolicy,
+        )),
+        resource: None,
+        mode: ResourcePolicyMode::Optional,
+    });
+    reqs.push(Requirement {
+        what: "Ferry's control role reads when imported models were last invoked (CloudWatch)"
+            .to_owned(),
+        ctx: RequestContext::new(control_session.clone(), INVOCATIONS_ACTION, "*", hosting),
+        identity: Some((
+            DocumentKind::ControlRolePolicy,
+            INVOCATIONS_SID.into(),
+            ChainStep::ControlRolePolicy,
+        )),
+        resource: None,
+        mode: ResourcePolicyMode::Optional,
+    });
     reqs.push(Requirement {
         what: "Ferry's control role invokes an imported model (the readiness check)".to_owned(),
         ctx: RequestContext::new(

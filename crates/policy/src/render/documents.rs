@@ -5,7 +5,8 @@ use serde_json::{Map, Value, json};
 
 use crate::{
     BEDROCK_IMPORT_ACTIONS, BEDROCK_INVOKE_ACTION, BEDROCK_SERVICE, HOSTING_KEY_ACTIONS,
-    INVOKE_SID, PASS_ROLE_SID, QUOTA_ACTION, QUOTAS_SID, SOURCE_KEY_ACTIONS,
+    INVOCATIONS_ACTION, INVOCATIONS_SID, INVOKE_SID, PASS_ROLE_SID, QUOTA_ACTION, QUOTAS_SID,
+    SOURCE_KEY_ACTIONS, TAGS_ACTION, TAGS_SID,
 };
 
 use ferry_domain::aws::{KmsKeyForm, KmsKeyRef};
@@ -419,6 +420,19 @@ pub fn render(inputs: &ChainInputs) -> Vec<RenderedDocument> {
             env.region
         ),
         obj(json!({"Action": BEDROCK_INVOKE_ACTION, "Resource": arn("imported-model")})),
+    );
+    b.push(
+        TAGS_SID,
+        format!(
+            "reads the tags of this account's imported models in {} to tell Ferry's from others (the account inventory)",
+            env.region
+        ),
+        obj(json!({"Action": TAGS_ACTION, "Resource": arn("imported-model")})),
+    );
+    b.push(
+        INVOCATIONS_SID,
+        "reads from CloudWatch when each imported model was last invoked (AWS/Bedrock Invocations; the action takes no resource ARN)".to_owned(),
+        obj(json!({"Action": INVOCATIONS_ACTION, "Resource": "*"})),
     );
     b.push(
         QUOTAS_SID,

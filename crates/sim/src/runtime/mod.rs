@@ -76,6 +76,8 @@ struct Warmth {
 pub struct Runtime {
     config: Mutex<RuntimeConfig>,
     warmth: Mutex<HashMap<String, Warmth>>,
+    /// When each model served a request (CloudWatch's `Invocations`), by model ARN.
+    served: Mutex<HashMap<String, Vec<OffsetDateTime>>>,
 }
 
 impl Runtime {
@@ -93,6 +95,37 @@ impl Runtime {
     /// Sets the cold start.
     pub fn set_cold_start(&self, d: Duration) {
         lock(&self.config).cold_start_ms = millis(d);
+    }
+
+    /// The times `model_arn` (of `account`) served a request within `[start, end)`: what
+    /// CloudWatch's `AWS/Bedrock` `Invocations` counts.
+    pub(crate) fn invocations(
+        &self,
+        account: &str,
+        model_arn: &str,
+        start: OffsetDateTime,
+        end: OffsetDateTime,
+    ) -> Vec<OffsetDateTime> {
+        if model_arn.split(':').nth(4) != Some(account) {
+            return Vec::new();
+        }
+        lock(&self.served)
+            .get(model_arn)
+            .map(|v| {
+                v.iter()
+                    .copied()
+                    .filter(|t| *t >= start && *t < end)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Records that `model_arn` served a request at `at`.
+    fn record(&self, model_arn: &str, at: OffsetDateTime) {
+        lock(&self.served)
+            .entry(model_arn.to_owned())
+            .or_default()
+            .push(at);
     }
 
     /// Sets the idle time after which a model is evicted (`None`: never).
@@ -201,7 +234,9 @@ fn serve(ctx: &Ctx, req: &SimRequest, caller: &Caller, op: &str, model_id: &str)
         "InvokeModel" => invoke::parse(req, &target)?,
         _ => converse::parse(req, &target)?,
     };
-    ctx.runtime.admit(&target.model, ctx.clock.now())?;
+    let now = ctx.clock.now();
+    ctx.runtime.admit(&target.model, now)?;
+    ctx.runtime.record(&target.model.arn, now);
     Ok(match answer {
         Answer::Invoke(a) => invoke::respond(&a, &target),
         Answer::Converse(a) => converse::respond(&a, started.elapsed()),
