@@ -23,6 +23,7 @@ mod error;
 pub mod inventory;
 mod preflight;
 mod runtime;
+pub mod signed;
 
 use std::collections::HashMap;
 use std::future::Future;
