@@ -30,6 +30,7 @@ fn walkthrough(prefix: Option<&str>, hosting_key: &str) -> ChainInputs {
         teams: None,
         vpc: None,
         require_serving_for_promotion: None,
+        require_approved_model_packages: true,
     };
     let source = AllowedSource::new(
         "model-artifacts-111122223333",
@@ -41,6 +42,7 @@ fn walkthrough(prefix: Option<&str>, hosting_key: &str) -> ChainInputs {
     let team = Team {
         name: TeamName::parse("research").unwrap(),
         sources: vec![source],
+        model_registry: Default::default(),
     };
     let catalog = Catalog::new([env.clone()], [team]).unwrap();
     ChainInputs::for_environment(&catalog, &env, None)

@@ -28,6 +28,7 @@ pub mod model;
 pub mod quotas;
 pub mod runtime;
 mod s3;
+mod sagemaker;
 mod scenario;
 #[cfg(feature = "test-support")]
 pub mod sdk;

@@ -17,6 +17,8 @@ pub(crate) enum Service {
     Bedrock,
     /// Service Quotas (JSON 1.1, `X-Amz-Target: ServiceQuotasV20190624.<Op>`).
     Quotas,
+    /// SageMaker's Model Registry (JSON 1.1, `X-Amz-Target: SageMaker.<Op>`).
+    SageMaker,
 }
 
 impl Service {
@@ -28,6 +30,7 @@ impl Service {
             "kms" => Self::Kms,
             "bedrock" => Self::Bedrock,
             "servicequotas" => Self::Quotas,
+            "sagemaker" => Self::SageMaker,
             _ => return None,
         })
     }
@@ -40,6 +43,7 @@ impl Service {
             Self::Kms => "kms",
             Self::Bedrock => "bedrock",
             Self::Quotas => "servicequotas",
+            Self::SageMaker => "sagemaker",
         }
     }
 }
@@ -148,7 +152,7 @@ impl SimError {
                     xml_escape(&self.message)
                 )
             }
-            Service::Kms | Service::Quotas => {
+            Service::Kms | Service::Quotas | Service::SageMaker => {
                 builder = builder.header("content-type", "application/x-amz-json-1.1");
                 serde_json::json!({"__type": self.code, "message": self.message}).to_string()
             }
@@ -262,7 +266,9 @@ pub(crate) const LOWER_ALNUM: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
 pub(crate) fn access_denied(service: Service, message: String) -> SimError {
     let (status, code) = match service {
         Service::S3 | Service::Sts | Service::Iam => (StatusCode::FORBIDDEN, "AccessDenied"),
-        Service::Kms | Service::Quotas => (StatusCode::BAD_REQUEST, "AccessDeniedException"),
+        Service::Kms | Service::Quotas | Service::SageMaker => {
+            (StatusCode::BAD_REQUEST, "AccessDeniedException")
+        }
         Service::Bedrock => (StatusCode::FORBIDDEN, "AccessDeniedException"),
     };
     SimError::new(status, code, message)

@@ -8,8 +8,8 @@ use ferry_store::imports;
 use http::{HeaderMap, StatusCode, header};
 
 use super::idempotency::Key;
-use super::location;
 use super::schema::{ImportCreate, ImportOut};
+use super::{location, package};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::JsonBody;
@@ -47,6 +47,11 @@ pub(super) async fn create_import(
     JsonBody(body): JsonBody<ImportCreate>,
 ) -> Result<Response, ApiError> {
     let key = Key::from_request(&headers, &body)?;
+    // A model package as the source is read before the transaction, not inside it.
+    let mut draft = body.draft();
+    if let Some(read) = draft.package_to_read(&caller.0, &state.catalog) {
+        draft.package = Some(package::read(&state, &read).await?);
+    }
     let mut tx = ferry_store::begin(&state.pool).await?;
     if let Some(key) = &key
         && let Some(replayed) = key.replay(&mut tx, &caller.0.id).await?
@@ -54,7 +59,7 @@ pub(super) async fn create_import(
         return Ok(replayed);
     }
 
-    let mut new = NewImport::from_draft(&body.draft(), &caller.0, &state.catalog)?;
+    let mut new = NewImport::from_draft(&draft, &caller.0, &state.catalog)?;
     new.traceparent = crate::trace::for_new_import(&headers);
     let record = imports::insert(&mut tx, &new, &caller.0.id).await?;
     let out = ImportOut::new(record, &caller);
