@@ -184,15 +184,15 @@ impl Cloud {
             started.elapsed(),
         );
         result
-            .map_err(|e| map_error(e, &caller, package))?
+            .map_err(|e| map_error(&e, &caller, package))?
             .into_facts()
     }
 }
 
 /// A failed `DescribeModelPackage` as the caller should read it.
-fn map_error(e: SignedCallError, caller: &str, package: &ModelPackageArn) -> CallError {
+fn map_error(e: &SignedCallError, caller: &str, package: &ModelPackageArn) -> CallError {
     let text = e.to_string();
-    match &e {
+    match e {
         SignedCallError::Service { code, message, .. } => match code.as_str() {
             "ResourceNotFound" | "ResourceNotFoundException" => CallError::NotFound(text),
             "ValidationException"
