@@ -32,7 +32,7 @@ pub(crate) const DEADLINE: Duration = Duration::from_secs(90);
 pub(crate) struct Stack {
     pub(crate) app: TestApp,
     // Kept alive for the worker and the API.
-    _sim: SimHandle,
+    pub(crate) sim: SimHandle,
     pub(crate) sample: String,
     stop: CancellationToken,
     worker: Option<tokio::task::JoinHandle<()>>,
@@ -101,7 +101,7 @@ impl Stack {
         let worker = tokio::spawn(ferry_worker::run(Arc::new(ctx), stop.clone()));
         Self {
             app,
-            _sim: sim,
+            sim,
             sample,
             stop,
             worker: Some(worker),
