@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the boto3 walkthrough (crates/sim/tests/boto3/walkthrough.py), an
 # independent client, against `ferry sim` on a free port, then the bedrock-runtime
-# checks (crates/sim/tests/boto3/runtime.py: cold start, InvokeModel, Converse).
+# checks (crates/sim/tests/boto3/runtime.py: cold start, InvokeModel, Converse) and the
+# SageMaker Model Registry checks (crates/sim/tests/boto3/registry.py).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -16,4 +17,5 @@ for _ in $(seq 1 100); do [ -s "$env_file" ] && break; sleep 0.1; done
 status=0
 python crates/sim/tests/boto3/walkthrough.py "$env_file" || status=$?
 python crates/sim/tests/boto3/runtime.py "$env_file" || status=$?
+python crates/sim/tests/boto3/registry.py "$env_file" || status=$?
 exit "$status"

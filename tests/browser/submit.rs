@@ -190,3 +190,54 @@ async fn a_researcher_submits_from_the_form_with_bedrocks_rules_checked_first(po
     })
     .await;
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_model_package_arn_is_submitted_from_the_form_and_its_lineage_shown(pool: PgPool) {
+    let stack = Stack::start(pool, 300).await;
+    let research = stack.researcher("research").await;
+    let arn = ferry::dev::register_package(&stack.sim, "sample-llama", &stack.sample, true)
+        .await
+        .unwrap();
+
+    Browser::run("submit_package", &stack.app, |mut b| async move {
+        b.login(&research).await;
+        b.wait("signed in", "!document.querySelector('#who').hidden").await;
+        b.click("#new-request").await;
+        b.wait("the form", "document.querySelector('#new-form')").await;
+        // A malformed ARN is named in the page before sending.
+        fill(
+            &b,
+            "#new-source",
+            "arn:aws:sagemaker:us-east-1:111122223333:model-package/-bad/1",
+        )
+        .await;
+        fill(&b, "#new-model-name", "from-registry").await;
+        let env = b
+            .client
+            .find(fantoccini::Locator::Css("#new-environment"))
+            .await
+            .unwrap();
+        env.select_by_value("dev").await.unwrap();
+        b.click("#new-submit").await;
+        let err = b.text("#new-source-error").await;
+        assert!(err.contains("model package ARN"), "{err}");
+        b.shot("bad-arn").await;
+
+        // The package's ARN is accepted; the request shows where it came from.
+        fill(&b, "#new-source", &arn).await;
+        b.click("#new-submit").await;
+        opened_request(&b).await;
+        let shown = b
+            .wait(
+                "the package lineage",
+                "(document.querySelector('#main').textContent.includes('model-package/sample-llama/1') \
+                  && document.querySelector('#main').textContent)",
+            )
+            .await;
+        let shown = shown.as_str().unwrap();
+        assert!(shown.contains("version 1"), "{shown}");
+        assert!(shown.contains("Approved at submit"), "{shown}");
+        b.shot("lineage").await;
+    })
+    .await;
+}

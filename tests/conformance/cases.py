@@ -47,6 +47,7 @@ def run_cases(run):
     runtime_cases(run, ctx)
     servicequotas_cases(run, ctx)
     cloudwatch_cases(run, ctx)
+    sagemaker_cases(run, ctx)
     fault_cases(run, ctx)
     auth_cases(run, ctx)
     expiry_cases(run, ctx)
@@ -128,6 +129,66 @@ def servicequotas_cases(run, ctx):
     C(sq, "GetServiceQuota", "no-such-quota", {"ServiceCode": "bedrock", "QuotaCode": "L-00000000"}, expect="NoSuchResourceException")
     C(sqf, "GetServiceQuota", "access-denied", models, expect="AccessDeniedException")
     C(loose, "GetServiceQuota", "missing-quota-code", {"ServiceCode": "bedrock"}, expect="IllegalArgumentException")
+
+
+# --------------------------------------------------------------------------------------
+# SageMaker Model Registry (JSON 1.1): the research account registers and approves a
+# package, shares its group with the hosting account, and the hosting account reads it
+# --------------------------------------------------------------------------------------
+def sagemaker_cases(run, ctx):
+    C = run.case
+    sm = run.principal("sagemaker", "research-admin")
+    host = run.principal("sagemaker", "hosting-admin")
+    denied = run.principal("sagemaker", "ferry-service")
+    loose = run.principal("sagemaker", "research-admin", validate=False)
+    sfx = ctx["suffix"]
+    group = f"conf-{sfx}"
+    region, research, hosting = "us-east-1", ctx["research_account"], ctx["hosting_account"]
+    spec = {"Containers": [{
+        "Image": "763104351884.dkr.ecr.us-east-1.amazonaws.com/djl-inference:0.29.0-lmi11.0.0-cu124",
+        "ModelDataSource": {"S3DataSource": {"S3Uri": ctx["uri"], "S3DataType": "S3Prefix", "CompressionType": "None"}},
+    }]}
+    policy = json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Sid": "Share", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{hosting}:root"},
+        "Action": ["sagemaker:DescribeModelPackage"],
+        "Resource": [f"arn:aws:sagemaker:{region}:{research}:model-package-group/{group}",
+                     f"arn:aws:sagemaker:{region}:{research}:model-package/{group}/*"]}]})
+
+    C(sm, "CreateModelPackageGroup", "ok", {"ModelPackageGroupName": group, "ModelPackageGroupDescription": "conformance"})
+    C(sm, "CreateModelPackageGroup", "already-exists", {"ModelPackageGroupName": group}, expect="ValidationException")
+    C(denied, "CreateModelPackageGroup", "access-denied", {"ModelPackageGroupName": f"{group}-x"}, expect="AccessDeniedException")
+    C(loose, "CreateModelPackageGroup", "bad-name", {"ModelPackageGroupName": "-bad-"}, expect="ValidationException")
+
+    C(sm, "PutModelPackageGroupPolicy", "ok", {"ModelPackageGroupName": group, "ResourcePolicy": policy})
+    C(sm, "PutModelPackageGroupPolicy", "no-such-group", {"ModelPackageGroupName": f"{group}-missing", "ResourcePolicy": policy}, expect="ValidationException")
+    C(sm, "PutModelPackageGroupPolicy", "malformed-policy", {"ModelPackageGroupName": group, "ResourcePolicy": "{not json"}, expect="ValidationException")
+
+    created = C(sm, "CreateModelPackage", "version", {"ModelPackageGroupName": group, "InferenceSpecification": spec, "ModelPackageDescription": "v1"})
+    C(sm, "CreateModelPackage", "approved-version", {"ModelPackageGroupName": group, "InferenceSpecification": spec, "ModelApprovalStatus": "Approved"})
+    C(sm, "CreateModelPackage", "unversioned", {"ModelPackageName": f"conf-unversioned-{sfx}", "InferenceSpecification": spec})
+    C(sm, "CreateModelPackage", "no-such-group", {"ModelPackageGroupName": f"{group}-missing", "InferenceSpecification": spec}, expect="ValidationException")
+    C(sm, "CreateModelPackage", "neither-name", {"InferenceSpecification": spec}, expect="ValidationException")
+    C(denied, "CreateModelPackage", "access-denied", {"ModelPackageName": f"conf-denied-{sfx}"}, expect="AccessDeniedException")
+    arn = created["ModelPackageArn"] if created else f"arn:aws:sagemaker:{region}:{research}:model-package/{group}/1"
+
+    C(sm, "DescribeModelPackage", "pending", {"ModelPackageName": arn})
+    C(sm, "UpdateModelPackage", "approve", {"ModelPackageArn": arn, "ModelApprovalStatus": "Approved", "ApprovalDescription": "conformance"})
+    C(sm, "UpdateModelPackage", "no-such-package", {"ModelPackageArn": f"arn:aws:sagemaker:{region}:{research}:model-package/{group}/99", "ModelApprovalStatus": "Approved"}, expect="ValidationException")
+    C(loose, "UpdateModelPackage", "bad-status", {"ModelPackageArn": arn, "ModelApprovalStatus": "Maybe"}, expect="ValidationException")
+    C(denied, "UpdateModelPackage", "access-denied", {"ModelPackageArn": arn, "ModelApprovalStatus": "Rejected"}, expect="AccessDeniedException")
+
+    C(sm, "DescribeModelPackage", "approved", {"ModelPackageName": arn})
+    C(sm, "DescribeModelPackage", "by-name-and-version", {"ModelPackageName": f"{group}/1"})
+    C(host, "DescribeModelPackage", "cross-account-shared", {"ModelPackageName": arn})
+    C(sm, "DescribeModelPackage", "unversioned", {"ModelPackageName": f"conf-unversioned-{sfx}"})
+    C(sm, "DescribeModelPackage", "not-found", {"ModelPackageName": f"{group}/99"}, expect="ValidationException")
+    C(denied, "DescribeModelPackage", "access-denied", {"ModelPackageName": arn}, expect="AccessDeniedException")
+    C(loose, "DescribeModelPackage", "missing-name", {}, expect="ValidationException")
+    # Without the group's policy another account is denied.
+    C(sm, "CreateModelPackageGroup", "unshared", {"ModelPackageGroupName": f"{group}-private"})
+    private = C(sm, "CreateModelPackage", "unshared-version", {"ModelPackageGroupName": f"{group}-private", "InferenceSpecification": spec})
+    if private:
+        C(host, "DescribeModelPackage", "cross-account-unshared", {"ModelPackageName": private["ModelPackageArn"]}, expect="AccessDeniedException")
 
 
 # --------------------------------------------------------------------------------------

@@ -80,6 +80,10 @@ COMMON_JSON = {
     "InvalidSignatureException": {400, 403},
 }
 COMMON_KMS = {"ValidationException": {400}}
+# SageMaker answers its framework validation and unknown resources of Describe*/Update*
+# calls, which declare no error, with ValidationException ("ModelPackage ... does not
+# exist.", as boto3 users meet it from DescribeModelPackage).
+COMMON_SAGEMAKER = {"ValidationException": {400}}
 COMMON_S3 = {
     "AccessDenied": {403},
     "AuthorizationHeaderMalformed": {400},
@@ -126,6 +130,8 @@ def common_errors(service, protocol):
         codes.update(COMMON_JSON)
     if service == "kms":
         codes.update(COMMON_KMS)
+    if service == "api.sagemaker":  # the endpoint prefix
+        codes.update(COMMON_SAGEMAKER)
     if service == "s3":
         codes.update(COMMON_S3)
     return codes

@@ -255,7 +255,7 @@ def main():
 
     print(f"botocore {botocore.__version__}, boto3 {boto3.__version__}; models:")
     loader = botocore.loaders.Loader()
-    for svc in ("s3", "sts", "iam", "kms", "bedrock", "bedrock-runtime", "service-quotas", "cloudwatch"):
+    for svc in ("s3", "sts", "iam", "kms", "bedrock", "bedrock-runtime", "service-quotas", "cloudwatch", "sagemaker"):
         version = loader.determine_latest_version(svc, "service-2")
         print(f"  {svc} {version} ({os.path.join(os.path.dirname(botocore.__file__), 'data', svc, version)})")
 

@@ -9,6 +9,7 @@ mod support;
 mod bedrock_answers;
 mod flow;
 mod inventory;
+mod registry;
 mod replicas;
 mod reuse;
 mod scheduling;

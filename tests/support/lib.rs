@@ -65,6 +65,30 @@ pub async fn sim_cloud(sim: &ferry_sim::SimHandle) -> Arc<ferry_cloud::Cloud> {
     Arc::new(ferry_cloud::Cloud::new(options, targets).await.unwrap())
 }
 
+/// A hand-signed SageMaker client acting as the sim principal `principal` (SageMaker has no
+/// SDK crate in the build: `ferry_cloud::signed`).
+pub fn sagemaker_as(
+    sim: &ferry_sim::SimHandle,
+    principal: &str,
+) -> ferry_cloud::signed::JsonClient {
+    let p = sim.scenario().principal(principal).unwrap();
+    ferry_cloud::signed::JsonClient::new(
+        reqwest::Client::new(),
+        aws_credential_types::provider::SharedCredentialsProvider::new(
+            aws_credential_types::Credentials::new(
+                p.access_key_id.clone(),
+                p.secret_access_key.clone(),
+                None,
+                None,
+                "test",
+            ),
+        ),
+        ferry_cloud::signed::SAGEMAKER,
+        "us-east-1",
+        sim.endpoint(),
+    )
+}
+
 /// The key sealing webhook secrets in tests: the same for the API and the
 /// dispatcher of one test, as one configuration gives both.
 pub fn webhook_keys() -> Arc<ferry_store::sealed::SecretKeys> {

@@ -247,6 +247,12 @@ impl ApiError {
         self.cause = Some(cause.into());
         self
     }
+
+    /// Adds a response header (`Retry-After` of a 503).
+    pub fn with_header(mut self, name: header::HeaderName, value: HeaderValue) -> Self {
+        self.headers.push((name, value));
+        self
+    }
 }
 
 impl std::fmt::Display for ApiError {

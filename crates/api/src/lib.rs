@@ -66,6 +66,9 @@ pub struct ApiSettings {
     /// Seals webhook signing secrets for storage; without keys, webhooks
     /// cannot be created or rotated (503).
     pub webhook_keys: Option<Arc<ferry_store::sealed::SecretKeys>>,
+    /// How long a submit may wait for SageMaker's `DescribeModelPackage` (a model package
+    /// as the source) before answering 503.
+    pub model_registry_timeout: Duration,
 }
 
 impl Default for ApiSettings {
@@ -77,6 +80,7 @@ impl Default for ApiSettings {
             webhooks_address_policy: ferry_domain::net::AddressPolicy::default(),
             auth_throttle: Arc::new(throttle::Throttle::default()),
             webhook_keys: None,
+            model_registry_timeout: Duration::from_secs(10),
         }
     }
 }

@@ -101,12 +101,20 @@ function restoreDetails(keys) {
   for (const d of document.querySelectorAll('#main details[data-key]')) if (keys.has(d.dataset.key)) d.open = true;
 }
 
+// Lineage of a request submitted with a SageMaker model package ARN.
+function packageText(p) {
+  const version = p.version != null ? `, version ${p.version}` : '';
+  const approval = p.approval ? ` (${p.approval} at submit)` : '';
+  return `${p.arn}${version}${approval}`;
+}
+
 function fieldsSection(imp) {
   return h('section', { class: 'panel' },
     h('h2', { text: 'Request' }),
     h('dl', { class: 'fields' },
       field('Id', imp.id, { mono: true, key: 'id' }),
       field('Source', imp.source, { mono: true, key: 'source' }),
+      field('Model package', imp.model_package ? packageText(imp.model_package) : null, { mono: true, key: 'model_package' }),
       field('Requested by', imp.requested_by, { key: 'requested_by' }),
       field('Created', when(imp.created_at)),
       field('Updated', when(imp.updated_at)),

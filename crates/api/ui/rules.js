@@ -4,8 +4,19 @@
 // errors are shown the same way. Each check returns null or a sentence.
 
 // `s3Uri`: s3://[a-z0-9][-.a-z0-9]{1,61}[a-z0-9](/[-!_*'().a-zA-Z0-9]+)*/?, at most 1024.
-export const SOURCE_HINT = 's3://bucket/folder/: a lower-case bucket, then folders of letters, digits and -!_*\'(). ; inside a location your team may import from';
+export const SOURCE_HINT = 's3://bucket/folder/: a lower-case bucket, then folders of letters, digits and -!_*\'(). ; inside a location your team may import from; or a SageMaker model package ARN';
+
+// A SageMaker model package ARN (crates/domain/src/model_package.rs):
+// arn:aws:sagemaker:<region>:<account>:model-package/<group>[/<version>]. Whether the
+// package is approved and where its weights are, only the server can say (it reads the
+// package at submit).
+const PACKAGE_ARN = /^arn:aws[-a-z]{0,10}:sagemaker:[-a-z0-9]{9,16}:[0-9]{12}:model-package\/[a-zA-Z0-9]([-a-zA-Z0-9]{0,61}[a-zA-Z0-9])?(\/[0-9]{1,9})?$/;
 export function checkSource(value, allowed) {
+  if (value.startsWith('arn:')) {
+    return PACKAGE_ARN.test(value)
+      ? null
+      : 'a model package ARN looks like arn:aws:sagemaker:us-east-1:111122223333:model-package/group/1';
+  }
   const len = [...value].length;
   if (len < 1 || len > 1024) return `an S3 URI must be 1 to 1024 characters long, got ${len}`;
   if (!value.startsWith('s3://')) return 'an S3 URI must start with "s3://"';

@@ -99,7 +99,7 @@ function render(answer) {
     h('h1', { text: 'New import request' }),
     h('p', { class: 'muted', text: team ? `For team ${team}. Bedrock's rules are checked as you submit; the hosting team reviews where the environment needs approval.` : 'Bedrock\'s rules are checked as you submit.' }),
     teamSelect ? fieldRow('team', 'Team', teamSelect, null) : null,
-    fieldRow('source', 'Model folder (S3)', source, allowedText),
+    fieldRow('source', 'Model folder (S3) or model package ARN', source, allowedText),
     sourceList,
     fieldRow('environment', 'Environment', env, envs.length ? null : 'No environment admits your team.'),
     fieldRow('model_name', 'Imported model name', model, rules.MODEL_NAME_HINT),

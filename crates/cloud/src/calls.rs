@@ -192,6 +192,32 @@ pub(crate) fn record_assume_role(outcome: Outcome, seconds: f64) {
     }
 }
 
+/// Records a hand-signed call ([`crate::signed`]), which no SDK interceptor sees.
+pub(crate) fn record_signed<T>(
+    service: &'static str,
+    operation: &'static str,
+    result: &Result<T, crate::signed::SignedCallError>,
+    elapsed: std::time::Duration,
+) {
+    use crate::signed::SignedCallError;
+    let outcome = match result {
+        Ok(_) => Outcome::Ok,
+        Err(e) if e.is_throttling() => Outcome::Throttled,
+        Err(SignedCallError::Service { status, .. }) if *status >= 500 => Outcome::ServerError,
+        Err(SignedCallError::Service { .. } | SignedCallError::Decode { .. }) => {
+            Outcome::ClientError
+        }
+        Err(_) => Outcome::NoResponse,
+    };
+    metrics::histogram!(CALL_SECONDS, "service" => service, "operation" => operation)
+        .record(elapsed.as_secs_f64());
+    metrics::counter!(CALLS, "service" => service, "operation" => operation, "outcome" => outcome.as_str())
+        .increment(1);
+    if outcome == Outcome::Throttled {
+        metrics::counter!(THROTTLES, "service" => service, "operation" => operation).increment(1);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -23,6 +23,7 @@ mod error;
 pub mod inventory;
 pub mod invocations;
 mod preflight;
+mod registry;
 mod runtime;
 pub mod signed;
 
@@ -133,6 +134,16 @@ struct EnvironmentClients {
     control_kms: aws_sdk_kms::Client,
     exec_s3: aws_sdk_s3::Client,
     exec_kms: aws_sdk_kms::Client,
+    /// The control role's SDK configuration, for roles assumed from it (registry readers).
+    control_cfg: SdkConfig,
+    /// Role session name prefix.
+    session_name: String,
+    /// The endpoint every service is called at, when overridden (the sim).
+    endpoint_url: Option<String>,
+    /// For the hand-signed calls ([`signed`]).
+    http: reqwest::Client,
+    /// Sessions of the teams' registry reader roles, by role ARN.
+    readers: tokio::sync::Mutex<HashMap<String, RoleCredentials>>,
 }
 
 impl EnvironmentClients {
@@ -309,6 +320,11 @@ async fn build_clients(options: &CloudOptions, target: EnvTarget) -> Environment
         control_kms: kms(&control_cfg),
         exec_s3: s3(&exec_cfg),
         exec_kms: kms(&exec_cfg),
+        endpoint_url: base.endpoint_url().map(str::to_owned),
+        session_name: options.session_name.clone(),
+        http: reqwest::Client::new(),
+        readers: tokio::sync::Mutex::new(HashMap::new()),
+        control_cfg,
         control_creds,
         exec_creds,
         target,

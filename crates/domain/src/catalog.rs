@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use crate::RuleError;
 use crate::aws::{AccountId, KmsKeyRef, Region, RoleArn};
 use crate::bedrock::{S3Uri, VpcSettings, check_bucket};
+use crate::model_package::ModelPackageArn;
 use crate::names::{EnvironmentName, TeamName};
 
 /// A hosting environment: one Bedrock account and Region.
@@ -36,6 +37,9 @@ pub struct Environment {
     /// (CloudWatch's `Invocations`, else since its import) is a deletion candidate: marked,
     /// never deleted by Ferry. `None`: no model is.
     pub idle_after_days: Option<u32>,
+    /// A SageMaker model package is imported only when its `ModelApprovalStatus` is
+    /// `Approved` (`require_approved_model_packages`, default on).
+    pub require_approved_model_packages: bool,
 }
 
 /// What happens to a request whose artifact digest matches a model already imported, or being
@@ -134,6 +138,59 @@ impl AllowedSource {
 pub struct Team {
     pub name: TeamName,
     pub sources: Vec<AllowedSource>,
+    /// How the team's SageMaker model packages are read (`[teams.<name>.model_registry]`).
+    pub model_registry: ModelRegistry,
+}
+
+/// Which SageMaker Model Registry packages a team may import, and with which rights Ferry
+/// reads them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ModelRegistry {
+    /// Research accounts whose packages the team may import; empty: the accounts of the
+    /// team's sources.
+    pub accounts: Vec<AccountId>,
+    /// A read-only role in the research account (`sagemaker:DescribeModelPackage`), assumed
+    /// from the environment's control role. `None`: the control role reads the package itself,
+    /// which the package's model package group policy must allow
+    /// (`PutModelPackageGroupPolicy`, SageMaker's cross-account sharing).
+    pub reader_role: Option<RoleArn>,
+}
+
+impl Team {
+    /// The research accounts whose model packages this team may import.
+    pub fn registry_accounts(&self) -> Vec<&AccountId> {
+        if self.model_registry.accounts.is_empty() {
+            let mut accounts: Vec<&AccountId> = self.sources.iter().map(|s| &s.account).collect();
+            accounts.sort();
+            accounts.dedup();
+            accounts
+        } else {
+            self.model_registry.accounts.iter().collect()
+        }
+    }
+
+    /// Whether the team may import `package` (by the account that owns it), or why not.
+    pub fn may_read_package(&self, package: &ModelPackageArn) -> Result<(), RuleError> {
+        let accounts = self.registry_accounts();
+        if accounts.contains(&package.account()) {
+            return Ok(());
+        }
+        let allowed: Vec<&str> = accounts.iter().map(|a| a.as_str()).collect();
+        Err(RuleError::new(
+            "model_package.account_not_allowed",
+            format!(
+                "model package {package} belongs to account {}, which team {} may not import \
+                 from; allowed accounts: {}",
+                package.account(),
+                self.name,
+                if allowed.is_empty() {
+                    "none".to_owned()
+                } else {
+                    allowed.join(", ")
+                }
+            ),
+        ))
+    }
 }
 
 /// A catalog that failed a consistency check; `key` names the config key.
@@ -264,6 +321,7 @@ pub(crate) mod tests {
             vpc: None,
             require_serving_for_promotion: None,
             idle_after_days: None,
+            require_approved_model_packages: true,
         };
         Catalog::new(
             [env("dev", false), env("prod", true)],
@@ -279,6 +337,7 @@ pub(crate) mod tests {
                         )
                         .unwrap(),
                     ],
+                    model_registry: ModelRegistry::default(),
                 },
                 Team {
                     name: TeamName::parse("vision").unwrap(),
@@ -291,6 +350,7 @@ pub(crate) mod tests {
                         )
                         .unwrap(),
                     ],
+                    model_registry: ModelRegistry::default(),
                 },
             ],
         )
@@ -317,6 +377,28 @@ pub(crate) mod tests {
         assert!(c.source_for(&vision, &sneaky).is_err());
         let other = S3Uri::parse("s3://other-bucket/llama/").unwrap();
         assert!(c.source_for(&research, &other).is_err());
+    }
+
+    #[test]
+    fn teams_read_packages_of_their_sources_accounts_or_the_configured_ones() {
+        let c = walkthrough();
+        let research = c.team(&TeamName::parse("research").unwrap()).unwrap();
+        let ours = ModelPackageArn::parse(
+            "arn:aws:sagemaker:us-east-1:111122223333:model-package/llama/1",
+        )
+        .unwrap();
+        let theirs = ModelPackageArn::parse(
+            "arn:aws:sagemaker:us-east-1:444455556666:model-package/llama/1",
+        )
+        .unwrap();
+        assert!(research.may_read_package(&ours).is_ok());
+        let err = research.may_read_package(&theirs).unwrap_err();
+        assert_eq!(err.rule, "model_package.account_not_allowed");
+        assert!(err.message.contains("111122223333"), "{err}");
+        let mut configured = research.clone();
+        configured.model_registry.accounts = vec![AccountId::parse("444455556666").unwrap()];
+        assert!(configured.may_read_package(&theirs).is_ok());
+        assert!(configured.may_read_package(&ours).is_err());
     }
 
     #[test]

@@ -5,9 +5,10 @@ use std::collections::BTreeMap;
 use crate::auth::{Denied, Principal};
 use crate::aws::{AccountId, Region};
 use crate::bedrock::{ImportedModelName, JobName, MAX_TAGS, S3Uri, Tag};
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, Environment, Team};
 use crate::condition::{Condition, ConditionStatus, ConditionType, Reason};
 use crate::ids::ImportId;
+use crate::model_package::{ModelPackageArn, PackageFacts, PackageLineage};
 use crate::names::{EnvironmentName, TeamName};
 use crate::status::Status;
 use crate::trace::TraceParent;
@@ -31,6 +32,46 @@ pub struct ImportDraft {
     pub description: Option<String>,
     pub model_tags: BTreeMap<String, String>,
     pub job_tags: BTreeMap<String, String>,
+    /// What `DescribeModelPackage` said about the package `source` names, when `source` is a
+    /// SageMaker model package ARN (read at the edge: see [`ImportDraft::package_to_read`]).
+    pub package: Option<PackageFacts>,
+}
+
+/// A model package a draft names, and who reads it for whom.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackageRead<'a> {
+    pub arn: ModelPackageArn,
+    pub team: &'a Team,
+    pub environment: &'a Environment,
+}
+
+impl ImportDraft {
+    /// The model package to describe before [`NewImport::from_draft`] can decide on this
+    /// draft: `Some` when `source` is a well-formed package ARN, the team and environment are
+    /// known, and the team may import from the package's account. Everything else is left
+    /// to `from_draft`, which names the broken rule.
+    pub fn package_to_read<'a>(
+        &self,
+        principal: &Principal,
+        catalog: &'a Catalog,
+    ) -> Option<PackageRead<'a>> {
+        if !ModelPackageArn::looks_like(&self.source) {
+            return None;
+        }
+        let arn = ModelPackageArn::parse(&self.source).ok()?;
+        let team = match &self.team {
+            Some(t) => TeamName::parse(t).ok()?,
+            None => principal.team.clone()?,
+        };
+        let team = catalog.team(&team)?;
+        team.may_read_package(&arn).ok()?;
+        let environment = catalog.environment(&self.environment)?;
+        Some(PackageRead {
+            arn,
+            team,
+            environment,
+        })
+    }
 }
 
 /// A request that passed every check and may be stored.
@@ -55,6 +96,8 @@ pub struct NewImport {
     /// The W3C `traceparent` of the API request that created it, so the
     /// worker's steps join that trace.
     pub traceparent: Option<TraceParent>,
+    /// The SageMaker model package `source` was resolved from.
+    pub model_package: Option<PackageLineage>,
 }
 
 /// Why a draft was refused.
@@ -183,7 +226,19 @@ impl NewImport {
             }
         };
 
-        let source = match S3Uri::parse(&draft.source) {
+        let mut model_package = None;
+        let parsed_source = if ModelPackageArn::looks_like(&draft.source) {
+            match resolve_package(draft, team.as_ref(), environment, catalog) {
+                Ok((uri, lineage)) => {
+                    model_package = Some(lineage);
+                    Ok(uri)
+                }
+                Err(e) => Err(e),
+            }
+        } else {
+            S3Uri::parse(&draft.source)
+        };
+        let source = match parsed_source {
             Ok(uri) => {
                 if let Some(team) = &team
                     && catalog.team(team).is_some()
@@ -240,6 +295,7 @@ impl NewImport {
                     status: Status::initial(env.requires_approval),
                     promoted_from: None,
                     traceparent: None,
+                    model_package,
                 })
             }
             _ => Err(DraftRejected::Invalid(errors)),
@@ -313,6 +369,32 @@ impl NewImport {
             self.source.as_str(),
         )
     }
+}
+
+/// The S3 prefix of the model package `draft.source` names, from the facts read at the edge.
+fn resolve_package(
+    draft: &ImportDraft,
+    team: Option<&TeamName>,
+    environment: Option<&Environment>,
+    catalog: &Catalog,
+) -> Result<(S3Uri, PackageLineage), RuleError> {
+    let arn = ModelPackageArn::parse(&draft.source)?;
+    if let Some(team) = team.and_then(|t| catalog.team(t)) {
+        team.may_read_package(&arn)?;
+    }
+    let facts = draft.package.as_ref().ok_or_else(|| {
+        RuleError::new(
+            "model_package.unread",
+            format!("model package {arn} could not be read"),
+        )
+    })?;
+    if !facts.arn.as_str().eq_ignore_ascii_case(arn.as_str()) {
+        return Err(RuleError::new(
+            "model_package.unread",
+            format!("SageMaker described {} when asked for {arn}", facts.arn),
+        ));
+    }
+    facts.resolve(environment.is_none_or(|e| e.require_approved_model_packages))
 }
 
 /// The tags Ferry puts on every job and imported model, so that anything
@@ -392,6 +474,7 @@ mod tests {
                 ("ferry:team".into(), "v".into()),
             ]),
             job_tags: BTreeMap::from([("ok".into(), "bad*".into())]),
+            package: None,
         };
         let got = invalid(NewImport::from_draft(&d, &researcher("research"), &c));
         let want = vec![

@@ -16,6 +16,7 @@ pub mod events;
 pub mod ids;
 pub mod import;
 pub mod model_card;
+pub mod model_package;
 pub mod names;
 pub mod net;
 pub mod oidc;

@@ -96,6 +96,31 @@ pub const S3_URI: StringRule = StringRule {
 };
 string_schema!(S3Uri, S3_URI);
 
+/// `source` of a new request: an [`S3_URI`], or a SageMaker model package ARN
+/// ([`crate::model_package::ARN_PATTERN`], at most 176 characters).
+pub const IMPORT_SOURCE: StringRule = StringRule {
+    min: 1,
+    max: 1024,
+    pattern: r"^(?:s3://(?=[-.a-z0-9]{3,63}(/|$))[a-z0-9]([-a-z0-9]|\.(?!\.))*[a-z0-9](/(?!\.\.?(/|$))[-!_*'().a-zA-Z0-9]+)*/?|arn:aws[-a-z]{0,10}:sagemaker:[-a-z0-9]{9,16}:[0-9]{12}:model-package/[a-zA-Z0-9]([-a-zA-Z0-9]{0,61}[a-zA-Z0-9])?(/[0-9]{1,9})?)$",
+    description: "An S3 URI as Bedrock's `s3Uri` accepts it (see `S3Uri`), in a source allowed for \
+                  the team (rule `source_not_allowed`); or a SageMaker model package ARN \
+                  (`arn:aws:sagemaker:<region>:<account>:model-package/<group>/<version>`, at most \
+                  176 characters), which Ferry reads with `DescribeModelPackage` at submit: it \
+                  must belong to an account the team may import from \
+                  (`model_package.account_not_allowed`), exist and be readable \
+                  (`model_package.not_found`, `model_package.access_denied`), be `Approved` where \
+                  the environment requires it (`model_package.not_approved`), and keep its model \
+                  data as an uncompressed S3 prefix (`model_package.no_s3_artifacts`, \
+                  `model_package.compressed`, `model_package.not_a_prefix`) inside the team's \
+                  sources. A malformed ARN is rule `model_package_arn`.",
+    example: Some("s3://model-artifacts-111122223333/llama3-8b/v1/"),
+};
+
+/// The schema of `source` (`IMPORT_SOURCE`).
+pub fn import_source() -> Schema {
+    IMPORT_SOURCE.schema()
+}
+
 pub const IMPORTED_MODEL_NAME: StringRule = StringRule {
     min: 1,
     max: 63,
@@ -199,6 +224,15 @@ mod tests {
     use super::*;
 
     /// Each rule's example parses with the rule it documents.
+    #[test]
+    fn the_source_pattern_is_the_s3_uri_or_the_package_arn() {
+        let s3 = S3_URI.pattern.trim_start_matches('^').trim_end_matches('$');
+        assert_eq!(
+            IMPORT_SOURCE.pattern,
+            format!("^(?:{s3}|{})$", crate::model_package::ARN_PATTERN)
+        );
+    }
+
     #[test]
     fn examples_parse() {
         EnvironmentName::parse(ENVIRONMENT_NAME.example.unwrap()).unwrap();

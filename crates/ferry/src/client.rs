@@ -54,7 +54,8 @@ pub(crate) enum ClientCommand {
 
 #[derive(Debug, Clone, Args)]
 pub(crate) struct SubmitArgs {
-    /// S3 URI of the model folder.
+    /// S3 URI of the model folder, or the ARN of a SageMaker model package (read at submit:
+    /// it must be approved and keep its weights as an uncompressed S3 prefix).
     source: String,
     /// The imported model's name in Bedrock.
     #[arg(long)]

@@ -211,12 +211,16 @@ impl Default for LogConfig {
 pub struct ApiConfig {
     /// How long an `Idempotency-Key` is remembered.
     pub idempotency_ttl_hours: u32,
+    /// How long a submit naming a SageMaker model package waits for `DescribeModelPackage`
+    /// before answering 503 (at least 1).
+    pub model_registry_timeout_secs: u64,
 }
 
 impl Default for ApiConfig {
     fn default() -> Self {
         Self {
             idempotency_ttl_hours: 24,
+            model_registry_timeout_secs: 10,
         }
     }
 }
@@ -441,6 +445,13 @@ pub struct EnvironmentConfig {
     /// again with a warning, `import` imports again.
     #[serde(default)]
     pub model_reuse: ModelReuse,
+    /// A SageMaker model package as the source is imported only when it is `Approved`.
+    #[serde(default = "yes")]
+    pub require_approved_model_packages: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -448,6 +459,22 @@ pub struct EnvironmentConfig {
 pub struct TeamConfig {
     #[serde(default)]
     pub sources: Vec<SourceConfig>,
+    /// SageMaker Model Registry packages as sources.
+    #[serde(default)]
+    pub model_registry: ModelRegistryConfig,
+}
+
+/// `[teams.<name>.model_registry]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelRegistryConfig {
+    /// Research accounts whose packages the team may import; empty: its sources' accounts.
+    #[serde(default)]
+    pub account_ids: Vec<AccountId>,
+    /// A read-only role in the research account, assumed from the control role, to call
+    /// `DescribeModelPackage` with; unset: the control role calls it (the package group's
+    /// policy must allow it).
+    pub reader_role_arn: Option<RoleArn>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -545,6 +572,10 @@ impl Config {
             teams.push(Team {
                 name: team_name,
                 sources,
+                model_registry: ferry_domain::catalog::ModelRegistry {
+                    accounts: team.model_registry.account_ids.clone(),
+                    reader_role: team.model_registry.reader_role_arn.clone(),
+                },
             });
         }
         let mut envs = Vec::new();
@@ -585,6 +616,7 @@ impl Config {
                 vpc,
                 require_serving_for_promotion: e.require_serving_for_promotion,
                 idle_after_days: e.idle_after_days,
+                require_approved_model_packages: e.require_approved_model_packages,
             });
         }
         self.check_placements()?;
@@ -800,6 +832,9 @@ impl Config {
         ferry_api::ApiSettings {
             idempotency_ttl: time::Duration::hours(i64::from(self.api.idempotency_ttl_hours)),
             request_timeout: std::time::Duration::from_secs(self.server.request_timeout_secs),
+            model_registry_timeout: std::time::Duration::from_secs(
+                self.api.model_registry_timeout_secs.max(1),
+            ),
             webhooks_allow_http: self.webhooks.allow_http,
             webhooks_address_policy: self.webhook_address_policy(),
             // Checked by `catalog()` at start.

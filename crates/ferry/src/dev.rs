@@ -101,6 +101,110 @@ fn config_text(
     ))
 }
 
+/// Registers a model package in the sim's SageMaker Model Registry as the research account's
+/// admin, the way a research team does: the model package group `group` (created once) with a
+/// policy letting the hosting account read its packages (SageMaker's cross-account sharing,
+/// `PutModelPackageGroupPolicy`), and a new version whose model data is the uncompressed S3
+/// prefix `uri`, approved when `approved` (`UpdateModelPackage`), else left
+/// `PendingManualApproval`. Returns the version's ARN.
+pub async fn register_package(
+    sim: &ferry_sim::SimHandle,
+    group: &str,
+    uri: &str,
+    approved: bool,
+) -> anyhow::Result<String> {
+    use ferry_cloud::signed::{JsonClient, SAGEMAKER, SignedCallError};
+    use serde_json::{Value, json};
+    let info = sim.scenario();
+    let admin = info
+        .principal("research-admin")
+        .context("the sim scenario has no research-admin")?;
+    let research = info
+        .env("RESEARCH_ACCOUNT_ID")
+        .context("the sim scenario has no RESEARCH_ACCOUNT_ID")?;
+    let hosting = info
+        .env("HOSTING_ACCOUNT_ID")
+        .context("the sim scenario has no HOSTING_ACCOUNT_ID")?;
+    let region = info.region.as_str();
+    let sm = JsonClient::new(
+        reqwest::Client::new(),
+        aws_credential_types::provider::SharedCredentialsProvider::new(
+            aws_credential_types::Credentials::new(
+                admin.access_key_id.clone(),
+                admin.secret_access_key.clone(),
+                None,
+                None,
+                "ferry-dev",
+            ),
+        ),
+        SAGEMAKER,
+        region,
+        sim.endpoint(),
+    );
+    let created = sm
+        .call::<_, Value>(
+            "CreateModelPackageGroup",
+            &json!({"ModelPackageGroupName": group,
+                    "ModelPackageGroupDescription": format!("{group}: trained models")}),
+        )
+        .await;
+    match created {
+        Ok(_) => {}
+        Err(SignedCallError::Service { message, .. }) if message.contains("already exists") => {}
+        Err(e) => return Err(e).context("CreateModelPackageGroup"),
+    }
+    let lower = group.to_ascii_lowercase();
+    let policy = json!({"Version": "2012-10-17", "Statement": [{
+        "Sid": "HostingAccountReadsPackages", "Effect": "Allow",
+        "Principal": {"AWS": format!("arn:aws:iam::{hosting}:root")},
+        "Action": ["sagemaker:DescribeModelPackage", "sagemaker:DescribeModelPackageGroup",
+                   "sagemaker:ListModelPackages"],
+        "Resource": [
+            format!("arn:aws:sagemaker:{region}:{research}:model-package-group/{lower}"),
+            format!("arn:aws:sagemaker:{region}:{research}:model-package/{lower}/*"),
+        ]
+    }]});
+    sm.call::<_, Value>(
+        "PutModelPackageGroupPolicy",
+        &json!({"ModelPackageGroupName": group, "ResourcePolicy": policy.to_string()}),
+    )
+    .await
+    .context("PutModelPackageGroupPolicy")?;
+    let out: Value = sm
+        .call(
+            "CreateModelPackage",
+            &json!({
+                "ModelPackageGroupName": group,
+                "ModelPackageDescription": format!("{group} weights at {uri}"),
+                "InferenceSpecification": {
+                    "Containers": [{
+                        "Image": "763104351884.dkr.ecr.us-east-1.amazonaws.com/djl-inference:0.29.0-lmi11.0.0-cu124",
+                        "ModelDataSource": {"S3DataSource": {
+                            "S3Uri": uri, "S3DataType": "S3Prefix", "CompressionType": "None"}}
+                    }],
+                    "SupportedContentTypes": ["application/json"],
+                    "SupportedResponseMIMETypes": ["application/json"]
+                }
+            }),
+        )
+        .await
+        .context("CreateModelPackage")?;
+    let arn = out["ModelPackageArn"]
+        .as_str()
+        .context("CreateModelPackage answered no ModelPackageArn")?
+        .to_owned();
+    if approved {
+        sm.call::<_, Value>(
+            "UpdateModelPackage",
+            &json!({"ModelPackageArn": arn, "ModelApprovalStatus": "Approved",
+                    "ApprovalDescription": "evaluated; ready for Bedrock"}),
+        )
+        .await
+        .context("UpdateModelPackage")?;
+    }
+    Ok(arn)
+}
+
 /// Writes a file only its owner may read (mode 0600): the generated files
 /// hold tokens, keys and the sim's credentials.
 pub(crate) fn write_private(path: &Path, contents: impl AsRef<[u8]>) -> std::io::Result<()> {
@@ -265,6 +369,10 @@ pub(crate) async fn run_dev(args: &DevArgs) -> anyhow::Result<()> {
         ),
     )?;
     sim.write_env_file(&args.dir.join("sim.env"))?;
+    // The sample model registered in SageMaker Model Registry twice: version 1 approved,
+    // version 2 still waiting for approval.
+    let sample_package = register_package(&sim, "sample-llama", &sample_source, true).await?;
+    let pending_package = register_package(&sim, "sample-llama", &sample_source, false).await?;
     let mut config = Config::load(&ConfigSource {
         path: config_path.clone(),
         explicit: true,
@@ -312,6 +420,8 @@ pub(crate) async fn run_dev(args: &DevArgs) -> anyhow::Result<()> {
     writeln!(env, "FERRY_TOKEN_HOSTING={}", tokens[2])?;
     writeln!(env, "FERRY_TOKEN_ADMIN={}", tokens[3])?;
     writeln!(env, "FERRY_SAMPLE_SOURCE={sample_source}")?;
+    writeln!(env, "FERRY_SAMPLE_PACKAGE={sample_package}")?;
+    writeln!(env, "FERRY_PENDING_PACKAGE={pending_package}")?;
     writeln!(env, "FERRY_CONFIG={}", config_abs.display())?;
     writeln!(env, "DATABASE_URL={database_url}")?;
     let admin = sim
@@ -339,6 +449,11 @@ pub(crate) async fn run_dev(args: &DevArgs) -> anyhow::Result<()> {
          \x20   -H 'Content-Type: application/json' -H 'Idempotency-Key: first-try' \\\n\
          \x20   -d '{{\"source\": \"'$FERRY_SAMPLE_SOURCE'\", \"environment\": \"dev\", \"model_name\": \"llama3-8b-dev\"}}'\n\
          \n  curl -s $FERRY_URL/v1/imports -H \"Authorization: Bearer $FERRY_TOKEN_RESEARCHER\"\n\
+         \nOr from SageMaker Model Registry ($FERRY_SAMPLE_PACKAGE is approved; $FERRY_PENDING_PACKAGE\n\
+         is not, and is refused with rule model_package.not_approved):\n\
+         \n  curl -s -X POST $FERRY_URL/v1/imports -H \"Authorization: Bearer $FERRY_TOKEN_RESEARCHER\" \\\n\
+         \x20   -H 'Content-Type: application/json' \\\n\
+         \x20   -d '{{\"source\": \"'$FERRY_SAMPLE_PACKAGE'\", \"environment\": \"dev\", \"model_name\": \"llama3-8b-registry\"}}'\n\
          \nCtrl-C stops everything{}.\n",
         sim.endpoint(),
         args.dir.join("sim.env").display(),

@@ -31,6 +31,7 @@ fn walkthrough(prefix: Option<&str>, hosting_key: &str) -> ChainInputs {
         vpc: None,
         require_serving_for_promotion: None,
         idle_after_days: None,
+        require_approved_model_packages: true,
     };
     let source = AllowedSource::new(
         "model-artifacts-111122223333",
@@ -42,6 +43,7 @@ fn walkthrough(prefix: Option<&str>, hosting_key: &str) -> ChainInputs {
     let team = Team {
         name: TeamName::parse("research").unwrap(),
         sources: vec![source],
+        model_registry: Default::default(),
     };
     let catalog = Catalog::new([env.clone()], [team]).unwrap();
     ChainInputs::for_environment(&catalog, &env, None)

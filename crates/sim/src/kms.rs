@@ -8,7 +8,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use ferry_policy::iam::{RequestContext, ResourcePolicyMode};
 use serde_json::{Value, json};
 
-use crate::server::{Caller, Ctx, authorize};
+use crate::server::{Caller, Ctx, JsonRpc, authorize, json_rpc};
 use crate::state::{Key, State, StoredPolicy};
 use crate::wire::{Service, SimError, SimRequest, SimResult, json_response};
 
@@ -92,23 +92,7 @@ fn str_field<'a>(body: &'a Value, name: &str) -> SimResult<&'a str> {
 }
 
 pub(crate) async fn handle(ctx: &Ctx, req: &SimRequest, caller: &Caller) -> SimResult {
-    let target = req.header("x-amz-target").unwrap_or_default();
-    let op = target
-        .strip_prefix("TrentService.")
-        .unwrap_or(target)
-        .to_owned();
-    ctx.gate(Service::Kms, &op).await?;
-    let body: Value = if req.body.is_empty() {
-        json!({})
-    } else {
-        serde_json::from_slice(&req.body).map_err(|e| {
-            SimError::new(
-                StatusCode::BAD_REQUEST,
-                "SerializationException",
-                e.to_string(),
-            )
-        })?
-    };
+    let JsonRpc { op, body } = json_rpc(ctx, req, Service::Kms, "TrentService").await?;
     let account = caller.account().to_owned();
     let mut state = ctx.state();
     let resolve = |state: &State, field: &str| -> SimResult<Key> {

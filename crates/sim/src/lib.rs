@@ -1,8 +1,9 @@
 //! `ferry-sim`: a local AWS endpoint for exactly the chain Ferry uses, so Ferry's tests run the
 //! real `aws-sdk-*` clients over HTTP.
 //!
-//! One HTTP server speaks S3 (REST-XML, path-style), STS and IAM (Query), KMS (JSON 1.1) and
-//! the Bedrock model-import control plane (REST-JSON). Requests are routed by the SigV4
+//! One HTTP server speaks S3 (REST-XML, path-style), STS and IAM (Query), KMS, Service Quotas
+//! and SageMaker Model Registry (JSON 1.1) and the Bedrock model-import control plane
+//! (REST-JSON). Requests are routed by the SigV4
 //! credential scope's service name, every signature is verified, and every request is
 //! authorized by [`ferry_policy::iam`] with AWS's cross-account semantics. Import jobs act as
 //! `bedrock.amazonaws.com`: they assume the execution role and read the artifacts with its
@@ -29,6 +30,7 @@ pub mod model;
 pub mod quotas;
 pub mod runtime;
 mod s3;
+mod sagemaker;
 mod scenario;
 #[cfg(feature = "test-support")]
 pub mod sdk;

@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 
 use ferry_policy::iam::{RequestContext, ResourcePolicyMode};
 
-use crate::server::{Caller, Ctx, authorize};
+use crate::server::{Caller, Ctx, JsonRpc, authorize, json_rpc};
 use crate::wire::{Service, SimError, SimRequest, SimResult, json_response};
 
 const CT: &str = "application/x-amz-json-1.1";
@@ -99,23 +99,8 @@ fn field<'a>(body: &'a Value, name: &str) -> SimResult<&'a str> {
 }
 
 pub(crate) async fn handle(ctx: &Ctx, req: &SimRequest, caller: &Caller) -> SimResult {
-    let target = req.header("x-amz-target").unwrap_or_default();
-    let op = target
-        .strip_prefix("ServiceQuotasV20190624.")
-        .unwrap_or(target)
-        .to_owned();
-    ctx.gate(Service::Quotas, &op).await?;
-    let body: Value = if req.body.is_empty() {
-        json!({})
-    } else {
-        serde_json::from_slice(&req.body).map_err(|e| {
-            SimError::new(
-                StatusCode::BAD_REQUEST,
-                "SerializationException",
-                e.to_string(),
-            )
-        })?
-    };
+    let JsonRpc { op, body } =
+        json_rpc(ctx, req, Service::Quotas, "ServiceQuotasV20190624").await?;
     match op.as_str() {
         "GetServiceQuota" => get_service_quota(ctx, &body, caller),
         other => Err(SimError::new(

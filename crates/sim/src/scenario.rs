@@ -314,6 +314,10 @@ impl Scenario {
                             {"Sid": PASS_ROLE_SID, "Effect": "Allow", "Action": "iam:PassRole", "Resource": role_arn,
                              "Condition": {"StringEquals": {"iam:PassedToService": "bedrock.amazonaws.com"}}},
                             {"Sid": "AssumeExecutionRoleForPreflight", "Effect": "Allow", "Action": "sts:AssumeRole", "Resource": role_arn},
+                            // A SageMaker model package as the source: Ferry reads the research
+                            // account's packages (the group's policy must allow it too).
+                            {"Sid": "ReadModelRegistry", "Effect": "Allow", "Action": "sagemaker:DescribeModelPackage",
+                             "Resource": format!("arn:aws:sagemaker:{region}:{RESEARCH_ACCOUNT}:model-package/*")},
                         {"Sid": "ReadExecutionRoleTrust", "Effect": "Allow", "Action": "iam:GetRole", "Resource": role_arn},
                         {"Sid": "SimulateOwnPermissions", "Effect": "Allow", "Action": "iam:SimulatePrincipalPolicy", "Resource": control_role_arn}
                         ]}),

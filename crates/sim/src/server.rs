@@ -78,6 +78,12 @@ impl Ctx {
                     "TooManyRequestsException",
                     "Rate exceeded",
                 ),
+                // SageMaker's JSON errors: `ThrottlingException` (the SDK's throttling list).
+                Service::SageMaker => SimError::new(
+                    StatusCode::BAD_REQUEST,
+                    "ThrottlingException",
+                    "Rate exceeded",
+                ),
                 Service::Sts | Service::Iam => {
                     SimError::new(StatusCode::BAD_REQUEST, "Throttling", "Rate exceeded")
                 }
@@ -109,7 +115,7 @@ impl Ctx {
                     "InternalServiceFault",
                     "Internal service error.",
                 ),
-                Service::Sts | Service::Iam => SimError::new(
+                Service::Sts | Service::Iam | Service::SageMaker => SimError::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "InternalFailure",
                     "An internal error occurred.",
@@ -117,6 +123,44 @@ impl Ctx {
             }),
         }
     }
+}
+
+/// One call of an AWS JSON 1.0/1.1 service: the operation named by `X-Amz-Target`
+/// (`<prefix>.<Operation>`) and the JSON body (`{}` when empty).
+#[derive(Debug)]
+pub(crate) struct JsonRpc {
+    pub(crate) op: String,
+    pub(crate) body: serde_json::Value,
+}
+
+/// The awsJson prelude every JSON service shares: reads the operation from `X-Amz-Target`
+/// after `prefix` and the dot, applies injected faults for it, and parses the body (bad JSON is
+/// `SerializationException`, as the services answer).
+pub(crate) async fn json_rpc(
+    ctx: &Ctx,
+    req: &SimRequest,
+    service: Service,
+    prefix: &str,
+) -> SimResult<JsonRpc> {
+    let target = req.header("x-amz-target").unwrap_or_default();
+    let op = target
+        .strip_prefix(prefix)
+        .and_then(|t| t.strip_prefix('.'))
+        .unwrap_or(target)
+        .to_owned();
+    ctx.gate(service, &op).await?;
+    let body = if req.body.is_empty() {
+        serde_json::json!({})
+    } else {
+        serde_json::from_slice(&req.body).map_err(|e| {
+            SimError::new(
+                StatusCode::BAD_REQUEST,
+                "SerializationException",
+                e.to_string(),
+            )
+        })?
+    };
+    Ok(JsonRpc { op, body })
 }
 
 /// Decides `rctx` with the caller's identity policies and `resource_policy`; renders AWS's
@@ -160,6 +204,11 @@ fn guess_service(req: &SimRequest) -> Service {
         .is_some_and(|t| t.starts_with(crate::cloudwatch::TARGET_PREFIX))
     {
         Service::CloudWatch
+    } else if req
+        .header("x-amz-target")
+        .is_some_and(|t| t.starts_with("SageMaker."))
+    {
+        Service::SageMaker
     } else if req.path.starts_with("/model-import-jobs")
         || req.path.starts_with("/imported-models")
         || crate::runtime::is_runtime_path(&req.path)
@@ -190,7 +239,7 @@ fn authenticate(ctx: &Ctx, req: &SimRequest) -> SimResult<(Service, Caller)> {
                 "AccessDenied",
                 "Anonymous access is not allowed by ferry-sim",
             ),
-            Service::Kms | Service::Bedrock | Service::Quotas | Service::CloudWatch => {
+            Service::Kms | Service::Bedrock | Service::Quotas | Service::CloudWatch | Service::SageMaker => {
                 SimError::new(
                     StatusCode::BAD_REQUEST,
                     "MissingAuthenticationTokenException",
@@ -235,7 +284,7 @@ fn authenticate(ctx: &Ctx, req: &SimRequest) -> SimResult<(Service, Caller)> {
                 "InvalidClientTokenId",
                 "The security token included in the request is invalid.",
             ),
-            Service::Kms | Service::Quotas | Service::CloudWatch => SimError::new(
+            Service::Kms | Service::Quotas | Service::CloudWatch | Service::SageMaker => SimError::new(
                 StatusCode::BAD_REQUEST,
                 "UnrecognizedClientException",
                 "The security token included in the request is invalid.",
@@ -256,7 +305,7 @@ fn authenticate(ctx: &Ctx, req: &SimRequest) -> SimResult<(Service, Caller)> {
                 "InvalidToken",
                 "The provided token is malformed or otherwise invalid.",
             ),
-            Service::Kms | Service::Bedrock | Service::Quotas | Service::CloudWatch => {
+            Service::Kms | Service::Bedrock | Service::Quotas | Service::CloudWatch | Service::SageMaker => {
                 SimError::new(
                     StatusCode::BAD_REQUEST,
                     "UnrecognizedClientException",
@@ -277,7 +326,7 @@ fn authenticate(ctx: &Ctx, req: &SimRequest) -> SimResult<(Service, Caller)> {
                 "ExpiredToken",
                 "The provided token has expired.",
             ),
-            Service::Kms | Service::Bedrock | Service::Quotas | Service::CloudWatch => {
+            Service::Kms | Service::Bedrock | Service::Quotas | Service::CloudWatch | Service::SageMaker => {
                 SimError::new(
                     StatusCode::BAD_REQUEST,
                     "ExpiredTokenException",
@@ -303,7 +352,7 @@ fn authenticate(ctx: &Ctx, req: &SimRequest) -> SimResult<(Service, Caller)> {
                 "RequestTimeTooSkewed",
                 "The difference between the request time and the current time is too large.",
             ),
-            (_, Service::Kms | Service::Quotas | Service::CloudWatch) => SimError::new(
+            (_, Service::Kms | Service::Quotas | Service::CloudWatch | Service::SageMaker) => SimError::new(
                 StatusCode::BAD_REQUEST,
                 "InvalidSignatureException",
                 e.to_string(),
@@ -382,6 +431,7 @@ pub(crate) async fn handle(AxState(ctx): AxState<Arc<Ctx>>, request: Request) ->
         Service::Kms => crate::kms::handle(&ctx, &req, &caller).await,
         Service::Quotas => crate::quotas::handle(&ctx, &req, &caller).await,
         Service::CloudWatch => crate::cloudwatch::handle(&ctx, &req, &caller).await,
+        Service::SageMaker => crate::sagemaker::handle(&ctx, &req, &caller).await,
         // bedrock-runtime signs as `bedrock` too; its paths are `/model/{modelId}/...`.
         Service::Bedrock if crate::runtime::is_runtime_path(&req.path) => {
             crate::runtime::handle(&ctx, &req, &caller).await

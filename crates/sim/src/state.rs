@@ -179,6 +179,34 @@ pub(crate) struct State {
     /// `(account, service code, quota code)` → the applied value set through `/_sim/quotas`
     /// (else the default of [`crate::quotas::DEFAULTS`]).
     pub(crate) quotas: BTreeMap<(String, String, String), f64>,
+    /// SageMaker model package groups by ARN.
+    pub(crate) package_groups: BTreeMap<String, PackageGroup>,
+    /// SageMaker model packages by ARN.
+    pub(crate) packages: BTreeMap<String, ModelPackage>,
+}
+
+/// A SageMaker model package group (`CreateModelPackageGroup`).
+#[derive(Debug, Clone)]
+pub(crate) struct PackageGroup {
+    pub(crate) name: String,
+    /// `PutModelPackageGroupPolicy`: who else may use the group's packages.
+    pub(crate) policy: Option<StoredPolicy>,
+}
+
+/// A SageMaker model package (`CreateModelPackage`): a version of a group, or unversioned.
+#[derive(Debug, Clone)]
+pub(crate) struct ModelPackage {
+    pub(crate) arn: String,
+    /// `ModelPackageName`: the group's name for a versioned package.
+    pub(crate) name: String,
+    /// The group's ARN and the version, for a versioned package.
+    pub(crate) group: Option<(String, u32)>,
+    pub(crate) description: Option<String>,
+    pub(crate) inference_specification: Option<serde_json::Value>,
+    pub(crate) approval: Option<String>,
+    pub(crate) approval_description: Option<String>,
+    pub(crate) created: OffsetDateTime,
+    pub(crate) modified: OffsetDateTime,
 }
 
 impl State {

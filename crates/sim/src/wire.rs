@@ -19,6 +19,8 @@ pub(crate) enum Service {
     Quotas,
     /// CloudWatch (JSON 1.0, `X-Amz-Target: GraniteServiceVersion20100801.<Op>`).
     CloudWatch,
+    /// SageMaker's Model Registry (JSON 1.1, `X-Amz-Target: SageMaker.<Op>`).
+    SageMaker,
 }
 
 impl Service {
@@ -44,6 +46,7 @@ impl Service {
             Self::Bedrock => "bedrock",
             Self::Quotas => "servicequotas",
             Self::CloudWatch => "monitoring",
+            Self::SageMaker => "sagemaker",
         }
     }
 }
@@ -152,7 +155,7 @@ impl SimError {
                     xml_escape(&self.message)
                 )
             }
-            Service::Kms | Service::Quotas => {
+            Service::Kms | Service::Quotas | Service::SageMaker => {
                 builder = builder.header("content-type", "application/x-amz-json-1.1");
                 serde_json::json!({"__type": self.code, "message": self.message}).to_string()
             }
@@ -279,7 +282,9 @@ pub(crate) const LOWER_ALNUM: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
 pub(crate) fn access_denied(service: Service, message: String) -> SimError {
     let (status, code) = match service {
         Service::S3 | Service::Sts | Service::Iam => (StatusCode::FORBIDDEN, "AccessDenied"),
-        Service::Kms | Service::Quotas => (StatusCode::BAD_REQUEST, "AccessDeniedException"),
+        Service::Kms | Service::Quotas | Service::SageMaker => {
+            (StatusCode::BAD_REQUEST, "AccessDeniedException")
+        }
         // Query code AccessDenied (HTTP 403) in x-amzn-query-error.
         Service::CloudWatch => (StatusCode::FORBIDDEN, "AccessDeniedException"),
         Service::Bedrock => (StatusCode::FORBIDDEN, "AccessDeniedException"),

@@ -9,6 +9,7 @@ use ferry_domain::condition::{Condition, set_condition};
 use ferry_domain::events::EventKind;
 use ferry_domain::ids::{ImportId, ImportedModelId};
 use ferry_domain::import::NewImport;
+use ferry_domain::model_package::PackageLineage;
 use ferry_domain::names::{EnvironmentName, TeamName};
 use ferry_domain::status::{self, Status};
 use ferry_domain::trace::TraceParent;
@@ -64,6 +65,8 @@ pub struct ImportRecord {
     pub artifact_digest: Option<ArtifactDigest>,
     /// The request whose imported model this one completed by reference to (no job of its own).
     pub reused_from: Option<ImportId>,
+    /// The SageMaker model package the source was resolved from.
+    pub model_package: Option<PackageLineage>,
 }
 
 /// One entry of a request's audit trail.
@@ -115,6 +118,7 @@ pub(crate) struct ImportRow {
     pub(crate) traceparent: Option<String>,
     pub(crate) artifact_digest: Option<String>,
     pub(crate) reused_from: Option<Uuid>,
+    pub(crate) model_package: Option<serde_json::Value>,
 }
 
 pub(crate) fn parse_status(s: &str) -> Result<Status, StoreError> {
@@ -193,6 +197,10 @@ impl TryFrom<ImportRow> for ImportRecord {
                 })
                 .transpose()?,
             reused_from: r.reused_from.map(ImportId::from_uuid),
+            model_package: r
+                .model_package
+                .map(|v| field("model_package", serde_json::from_value(v)))
+                .transpose()?,
         })
     }
 }
@@ -215,8 +223,8 @@ pub async fn insert(
         r#"INSERT INTO import_requests
                (id, team, environment, source_uri, model_name, job_name, description,
                 model_tags, job_tags, requested_by, requester_id, status, conditions,
-                hosting_account, region, promoted_from, traceparent)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+                hosting_account, region, promoted_from, traceparent, model_package)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
            RETURNING id, team, environment, source_uri, model_name, job_name, description,
                      model_tags AS "model_tags: Json<BTreeMap<String, String>>",
                      job_tags AS "job_tags: Json<BTreeMap<String, String>>",
@@ -225,7 +233,7 @@ pub async fn insert(
                      created_at, updated_at, hosting_account, region, attempt, preflight,
                      preflight_passed, bedrock_job_arn, imported_model_arn, imported_model,
                      failure_message, submitted_at, finished_at, retries, polls, next_attempt_at,
-                     promoted_from, traceparent, artifact_digest, reused_from"#,
+                     promoted_from, traceparent, artifact_digest, reused_from, model_package"#,
         new.id.as_uuid(),
         new.team.as_str(),
         new.environment.as_str(),
@@ -243,6 +251,11 @@ pub async fn insert(
         new.region.as_str(),
         new.promoted_from.map(|p| p.as_uuid()),
         new.traceparent.as_ref().map(TraceParent::as_str),
+        new.model_package
+            .as_ref()
+            .map(serde_json::to_value)
+            .transpose()
+            .map_err(|e| StoreError::Corrupt(format!("model_package: {e}")))?,
     )
     .fetch_one(&mut *conn)
     .await?;
@@ -273,7 +286,7 @@ pub async fn get(conn: &mut PgConnection, id: ImportId) -> Result<ImportRecord, 
                   created_at, updated_at, hosting_account, region, attempt, preflight,
                   preflight_passed, bedrock_job_arn, imported_model_arn, imported_model,
                   failure_message, submitted_at, finished_at, retries, polls, next_attempt_at,
-                  promoted_from, traceparent, artifact_digest, reused_from
+                  promoted_from, traceparent, artifact_digest, reused_from, model_package
            FROM import_requests WHERE id = $1"#,
         id.as_uuid()
     )
@@ -307,7 +320,7 @@ pub async fn read(conn: &mut PgConnection, id: ImportId) -> Result<ImportView, S
                   r.created_at, r.updated_at, r.hosting_account, r.region, r.attempt, r.preflight,
                   r.preflight_passed, r.bedrock_job_arn, r.imported_model_arn, r.imported_model,
                   r.failure_message, r.submitted_at, r.finished_at, r.retries, r.polls, r.next_attempt_at,
-                  r.promoted_from, r.traceparent, r.artifact_digest, r.reused_from,
+                  r.promoted_from, r.traceparent, r.artifact_digest, r.reused_from, r.model_package,
                   ARRAY(SELECT p.id FROM import_requests p WHERE p.promoted_from = r.id ORDER BY p.id)
                       AS "promotions!",
                   (SELECT w.position FROM waiting_positions w
@@ -355,6 +368,7 @@ pub async fn read(conn: &mut PgConnection, id: ImportId) -> Result<ImportView, S
         traceparent: r.traceparent,
         artifact_digest: r.artifact_digest,
         reused_from: r.reused_from,
+        model_package: r.model_package,
     }
     .try_into()?;
     Ok(ImportView {
@@ -618,7 +632,7 @@ pub async fn update(conn: &mut PgConnection, update: &Update) -> Result<ImportRe
                          created_at, updated_at, hosting_account, region, attempt, preflight,
                          preflight_passed, bedrock_job_arn, imported_model_arn, imported_model,
                          failure_message, submitted_at, finished_at, retries, polls, next_attempt_at,
-                         promoted_from, traceparent, artifact_digest, reused_from"#,
+                         promoted_from, traceparent, artifact_digest, reused_from, model_package"#,
             update.id.as_uuid(),
             update.transition.map(|(_, t)| t.as_str()),
             Json(conditions) as _,
@@ -669,7 +683,7 @@ pub async fn holding(
                   created_at, updated_at, hosting_account, region, attempt, preflight,
                   preflight_passed, bedrock_job_arn, imported_model_arn, imported_model,
                   failure_message, submitted_at, finished_at, retries, polls, next_attempt_at,
-                  promoted_from, traceparent, artifact_digest, reused_from
+                  promoted_from, traceparent, artifact_digest, reused_from, model_package
            FROM import_requests
            WHERE imported_model_arn LIKE '%:imported-model/' || $1
              AND status IN ('verifying', 'completed', 'deleting')

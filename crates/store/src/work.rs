@@ -72,7 +72,7 @@ pub async fn claim_due(
                      r.created_at, r.updated_at, r.hosting_account, r.region, r.attempt, r.preflight,
                      r.preflight_passed, r.bedrock_job_arn, r.imported_model_arn, r.imported_model,
                      r.failure_message, r.submitted_at, r.finished_at, r.retries, r.polls, r.next_attempt_at,
-                     r.promoted_from, r.traceparent, r.artifact_digest, r.reused_from, due.previous_owner"#,
+                     r.promoted_from, r.traceparent, r.artifact_digest, r.reused_from, r.model_package, due.previous_owner"#,
         owner,
         until,
         ACTIVE as &[&str],
@@ -122,6 +122,7 @@ pub async fn claim_due(
         traceparent: r.traceparent,
         artifact_digest: r.artifact_digest,
         reused_from: r.reused_from,
+        model_package: r.model_package,
     });
     // One row that no longer parses must not stop the others: it is said
     // here, with its field, and stays leased until the lease runs out.
@@ -247,7 +248,7 @@ pub async fn claim_importing(
                      r.created_at, r.updated_at, r.hosting_account, r.region, r.attempt, r.preflight,
                      r.preflight_passed, r.bedrock_job_arn, r.imported_model_arn, r.imported_model,
                      r.failure_message, r.submitted_at, r.finished_at, r.retries, r.polls, r.next_attempt_at,
-                     r.promoted_from, r.traceparent, r.artifact_digest, r.reused_from"#,
+                     r.promoted_from, r.traceparent, r.artifact_digest, r.reused_from, r.model_package"#,
         owner,
         until,
         &ids,

@@ -8,8 +8,8 @@ use ferry_store::imports;
 use http::{HeaderMap, StatusCode, header};
 
 use super::idempotency::Key;
-use super::location;
 use super::schema::{ImportCreate, ImportOut};
+use super::{location, package};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::JsonBody;
@@ -18,7 +18,10 @@ use crate::{AppState, Problem};
 /// Submits an import request.
 ///
 /// Every field is checked against Bedrock's own rules and the team's allowed
-/// sources before anything is stored. The request starts `queued`, or
+/// sources before anything is stored. A SageMaker model package ARN as `source`
+/// is read at submit (`DescribeModelPackage`): it must be approved (where the
+/// environment requires it) and keep its weights as an uncompressed S3 prefix,
+/// which becomes the request's `source`; the package is kept as `model_package`. The request starts `queued`, or
 /// `pending_approval` in environments that require approval.
 ///
 /// Send an `Idempotency-Key` to retry safely: the same key with the same body
@@ -37,7 +40,9 @@ use crate::{AppState, Problem};
          headers(("Location" = String, description = "URL of the new request"))),
         (status = 403, description = "The caller may not create requests for that team", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The model or job name is already in use in that environment", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A field broke a rule (`validation_failed`; `errors` names each field and rule). Besides the rules of the schema, the configuration's: the environment and team must be configured (`unknown_environment`, `unknown_team`), the team allowed in the environment (`environment_not_allowed`), the source inside one of the team's sources (`source_not_allowed`); a caller without a team must name one (`required` at `/team`); tag keys must not start with `aws:` or `ferry:` (`tag.reserved`). The `Idempotency-Key` was used with another body: `idempotency_key_reused`.", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field broke a rule (`validation_failed`; `errors` names each field and rule). Besides the rules of the schema, the configuration's: the environment and team must be configured (`unknown_environment`, `unknown_team`), the team allowed in the environment (`environment_not_allowed`), the source inside one of the team's sources (`source_not_allowed`); a caller without a team must name one (`required` at `/team`); tag keys must not start with `aws:` or `ferry:` (`tag.reserved`). A SageMaker model package as `source` is read at submit and refused at `/source` when Bedrock cannot import it: `model_package_arn` (malformed), `model_package.account_not_allowed`, `model_package.not_found`, `model_package.access_denied`, `model_package.not_approved`, `model_package.not_completed`, `model_package.no_s3_artifacts`, `model_package.compressed`, `model_package.not_a_prefix`, `model_package.unreadable`. The `Idempotency-Key` was used with another body: `idempotency_key_reused`.", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "A SageMaker model package as `source` could not be read in time (SageMaker throttling, failing or silent); nothing was stored. Retry after `Retry-After` seconds.", body = Problem, content_type = "application/problem+json",
+         headers(("Retry-After" = String, description = "Seconds to wait before retrying"))),
     ),
 )]
 pub(super) async fn create_import(
@@ -47,6 +52,11 @@ pub(super) async fn create_import(
     JsonBody(body): JsonBody<ImportCreate>,
 ) -> Result<Response, ApiError> {
     let key = Key::from_request(&headers, &body)?;
+    // A model package as the source is read before the transaction, not inside it.
+    let mut draft = body.draft();
+    if let Some(read) = draft.package_to_read(&caller.0, &state.catalog) {
+        draft.package = Some(package::read(&state, &read).await?);
+    }
     let mut tx = ferry_store::begin(&state.pool).await?;
     if let Some(key) = &key
         && let Some(replayed) = key.replay(&mut tx, &caller.0.id).await?
@@ -54,7 +64,7 @@ pub(super) async fn create_import(
         return Ok(replayed);
     }
 
-    let mut new = NewImport::from_draft(&body.draft(), &caller.0, &state.catalog)?;
+    let mut new = NewImport::from_draft(&draft, &caller.0, &state.catalog)?;
     new.traceparent = crate::trace::for_new_import(&headers);
     let record = imports::insert(&mut tx, &new, &caller.0.id).await?;
     let out = ImportOut::new(record, &caller);

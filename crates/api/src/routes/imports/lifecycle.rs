@@ -164,8 +164,11 @@ pub(super) async fn promote_import(
         description: record.description.clone(),
         model_tags: tag_map(&record.model_tags),
         job_tags: tag_map(&record.job_tags),
+        package: None,
     };
     let mut new = NewImport::promotion(&draft, id, &caller.0, &state.catalog)?;
+    // The promoted request imports the same artifact: the same package lineage.
+    new.model_package.clone_from(&record.model_package);
     new.traceparent = crate::trace::for_new_import(&headers);
     let created = imports::insert(&mut tx, &new, &caller.0.id).await?;
     let promoted = Update::new(id, &caller.0).event(Event::new(

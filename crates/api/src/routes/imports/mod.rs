@@ -10,6 +10,7 @@ mod access;
 mod create;
 mod idempotency;
 mod lifecycle;
+mod package;
 mod read;
 mod review;
 mod schema;

@@ -4,10 +4,11 @@
 use std::collections::BTreeMap;
 
 use ferry_domain::bedrock::Tag;
-use ferry_domain::bedrock::{ImportedModelName, JobName, S3Uri};
+use ferry_domain::bedrock::{ImportedModelName, JobName};
 use ferry_domain::condition::Condition;
 use ferry_domain::import::ImportDraft;
 use ferry_domain::import::MAX_DESCRIPTION;
+use ferry_domain::model_package::PackageLineage;
 use ferry_domain::names::{EnvironmentName, TeamName};
 use ferry_domain::schema;
 use ferry_domain::status::Status;
@@ -28,8 +29,9 @@ use crate::auth::Caller;
 #[serde(deny_unknown_fields)]
 pub(crate) struct ImportCreate {
     /// S3 URI of the model's folder (Hugging Face layout: `config.json`,
-    /// tokenizer files, `*.safetensors`), in a source allowed for the team.
-    #[schema(value_type = S3Uri)]
+    /// tokenizer files, `*.safetensors`), in a source allowed for the team; or the ARN of
+    /// a SageMaker Model Registry package whose model data is such a folder.
+    #[schema(schema_with = schema::import_source)]
     pub(super) source: String,
     /// Target environment (see `GET /v1/environments`).
     #[schema(value_type = EnvironmentName)]
@@ -90,6 +92,7 @@ impl ImportCreate {
             description: self.description.clone(),
             model_tags: self.model_tags.clone(),
             job_tags: self.job_tags.clone(),
+            package: None,
         }
     }
 }
@@ -260,6 +263,38 @@ pub(crate) struct ImportOut {
     /// Requests promoted from this one. Only on `GET /v1/imports/{id}`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub(super) promotions: Vec<Uuid>,
+    /// Lineage: the SageMaker model package `source` was read from, when the request was
+    /// submitted with a package ARN.
+    pub(super) model_package: Option<ModelPackageOut>,
+}
+
+/// The SageMaker Model Registry package a request's source came from, as
+/// `DescribeModelPackage` described it at submit.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub(crate) struct ModelPackageOut {
+    /// The package's ARN, as submitted.
+    pub(super) arn: String,
+    /// Its model package group (versioned packages).
+    pub(super) group: Option<String>,
+    /// Its version in the group.
+    pub(super) version: Option<u32>,
+    /// `ModelApprovalStatus` at submit: `Approved`, `PendingManualApproval` or `Rejected`;
+    /// absent for an unversioned package.
+    pub(super) approval: Option<String>,
+    /// The S3 prefix of the package's model data: the request's `source`.
+    pub(super) artifact_uri: String,
+}
+
+impl From<PackageLineage> for ModelPackageOut {
+    fn from(l: PackageLineage) -> Self {
+        Self {
+            arn: l.arn.to_string(),
+            group: l.group,
+            version: l.version,
+            approval: l.approval.map(|a| a.as_str().to_owned()),
+            artifact_uri: l.artifact_uri,
+        }
+    }
 }
 
 /// Tags as the JSON object clients send and read.
@@ -308,6 +343,7 @@ impl ImportOut {
             artifact_digest: r.artifact_digest.map(|d| d.to_string()),
             reused_from: r.reused_from.map(|p| p.as_uuid()),
             promotions: Vec::new(),
+            model_package: r.model_package.map(ModelPackageOut::from),
         }
     }
 }
