@@ -13,6 +13,7 @@ mod hardening;
 mod health;
 mod idempotency;
 mod imports;
+mod mcp;
 mod oidc;
 mod openapi;
 mod pagination;
