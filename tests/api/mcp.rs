@@ -34,7 +34,11 @@ async fn mcp_needs_a_token_like_every_endpoint(pool: PgPool) {
                       "clientInfo": {"name": "test", "version": "1"}});
     let refused = problem(rpc(&app, None, "initialize", init.clone()).await, 401).await;
     assert_eq!(refused["code"], "unauthorized");
-    problem(rpc(&app, Some("ferry_unknown"), "initialize", init.clone()).await, 401).await;
+    problem(
+        rpc(&app, Some("ferry_unknown"), "initialize", init.clone()).await,
+        401,
+    )
+    .await;
 
     let researcher = app.researcher("research").await;
     let info = result(rpc(&app, Some(&researcher), "initialize", init).await).await;
@@ -53,19 +57,56 @@ async fn tools_act_as_the_caller_with_the_apis_rules(pool: PgPool) {
     let id = created["id"].as_str().unwrap();
 
     let call = |name: &str, args: Value| json!({"name": name, "arguments": args});
-    let refused = result(rpc(&app, Some(&researcher), "tools/call", call("approve_import", json!({"id": id}))).await).await;
+    let refused = result(
+        rpc(
+            &app,
+            Some(&researcher),
+            "tools/call",
+            call("approve_import", json!({"id": id})),
+        )
+        .await,
+    )
+    .await;
     assert_eq!(refused["isError"], true, "{refused}");
     assert_eq!(refused["structuredContent"]["status"], 403);
     assert_eq!(refused["structuredContent"]["code"], "forbidden");
 
-    let hidden = result(rpc(&app, Some(&vision), "tools/call", call("get_import", json!({"id": id}))).await).await;
+    let hidden = result(
+        rpc(
+            &app,
+            Some(&vision),
+            "tools/call",
+            call("get_import", json!({"id": id})),
+        )
+        .await,
+    )
+    .await;
     assert_eq!(hidden["structuredContent"]["status"], 404, "{hidden}");
 
-    let approved = result(rpc(&app, Some(&hosting), "tools/call", call("approve_import", json!({"id": id, "comment": "ok"}))).await).await;
+    let approved = result(
+        rpc(
+            &app,
+            Some(&hosting),
+            "tools/call",
+            call("approve_import", json!({"id": id, "comment": "ok"})),
+        )
+        .await,
+    )
+    .await;
     assert_eq!(approved["isError"], false, "{approved}");
     assert_eq!(approved["structuredContent"]["status"], "queued");
     // The same change the REST route makes: the audit trail names the hosting token.
-    let events: Value = app.get(&hosting, &format!("/v1/imports/{id}/events")).await.json().await.unwrap();
-    let approval = events["items"].as_array().unwrap().iter().find(|e| e["kind"] == "approved").unwrap();
+    let events: Value = app
+        .get(&hosting, &format!("/v1/imports/{id}/events"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let approval = events["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "approved")
+        .unwrap();
     assert_eq!(approval["actor"], "hosting-lead");
 }

@@ -133,9 +133,15 @@ mod tests {
         });
         let text = explain(&request);
         assert!(text.contains("is failed."), "{text}");
-        assert!(text.contains("Validated is False (PreflightFailed): access denied"), "{text}");
+        assert!(
+            text.contains("Validated is False (PreflightFailed): access denied"),
+            "{text}"
+        );
         assert!(text.contains("The preflight failed"), "{text}");
-        assert!(text.contains("Broken step: artifact bucket policy (walkthrough step 1)."), "{text}");
+        assert!(
+            text.contains("Broken step: artifact bucket policy (walkthrough step 1)."),
+            "{text}"
+        );
         assert!(text.contains("Fix: Add s3:ListBucket"), "{text}");
         assert!(!text.contains("config_json"), "{text}");
         assert!(text.contains("You may now: retry."), "{text}");

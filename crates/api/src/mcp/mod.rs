@@ -101,7 +101,9 @@ impl rmcp::ServerHandler for FerryMcp {
             let parts = context.extensions.get::<http::request::Parts>();
             let call = backend::CallerOf {
                 caller: parts.and_then(|p| p.extensions.get::<Caller>()).cloned(),
-                request_id: parts.and_then(|p| p.headers.get(crate::REQUEST_ID)).cloned(),
+                request_id: parts
+                    .and_then(|p| p.headers.get(crate::REQUEST_ID))
+                    .cloned(),
             };
             let arguments = request.arguments.unwrap_or_default();
             let result = tools::call(&self.backend, &call, &request.name, arguments).await?;
@@ -156,11 +158,8 @@ pub(crate) fn router(state: AppState, rest: Router) -> Router<AppState> {
         .with_max_request_body_bytes(crate::BODY_LIMIT_BYTES)
         .disable_allowed_hosts();
     let server = FerryMcp::new(backend);
-    let service: StreamableHttpService<FerryMcp, LocalSessionManager> = StreamableHttpService::new(
-        move || Ok(server.clone()),
-        Arc::default(),
-        config,
-    );
+    let service: StreamableHttpService<FerryMcp, LocalSessionManager> =
+        StreamableHttpService::new(move || Ok(server.clone()), Arc::default(), config);
     Router::new()
         .route_service(MCP_PATH, service)
         .layer(axum::middleware::from_fn_with_state(state, authenticate))

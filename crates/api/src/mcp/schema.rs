@@ -29,12 +29,21 @@ fn header_argument(header: &str) -> String {
 
 /// The operation `method path` of the document, its shape and the tool input
 /// schema built from it. `None` when the document has no such operation.
-pub(super) fn operation(doc: &Value, method: &str, path: &str) -> Option<(Shape, Map<String, Value>)> {
+pub(super) fn operation(
+    doc: &Value,
+    method: &str,
+    path: &str,
+) -> Option<(Shape, Map<String, Value>)> {
     let op = doc.get("paths")?.get(path)?.get(method)?;
     let mut shape = Shape::default();
     let mut properties = Map::new();
     let mut required: Vec<Value> = Vec::new();
-    for p in op.get("parameters").and_then(Value::as_array).into_iter().flatten() {
+    for p in op
+        .get("parameters")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         let (Some(name), Some(location)) = (
             p.get("name").and_then(Value::as_str),
             p.get("in").and_then(Value::as_str),
@@ -73,11 +82,22 @@ pub(super) fn operation(doc: &Value, method: &str, path: &str) -> Option<(Shape,
         .map(|s| resolve(doc, s))
     {
         shape.body = true;
-        for (k, v) in body.get("properties").and_then(Value::as_object).into_iter().flatten() {
+        for (k, v) in body
+            .get("properties")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
             properties.insert(k.clone(), v.clone());
         }
         if op.pointer("/requestBody/required").and_then(Value::as_bool) == Some(true) {
-            required.extend(body.get("required").and_then(Value::as_array).into_iter().flatten().cloned());
+            required.extend(
+                body.get("required")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .cloned(),
+            );
         }
     }
     let mut schema = Map::new();
@@ -160,10 +180,23 @@ mod tests {
             vec![("idempotency_key".to_owned(), "Idempotency-Key".to_owned())]
         );
         let schema = Value::Object(with_defs(&doc, schema));
-        for field in ["source", "environment", "model_name", "team", "model_tags", "idempotency_key"] {
-            assert!(schema.pointer(&format!("/properties/{field}")).is_some(), "{field}");
+        for field in [
+            "source",
+            "environment",
+            "model_name",
+            "team",
+            "model_tags",
+            "idempotency_key",
+        ] {
+            assert!(
+                schema.pointer(&format!("/properties/{field}")).is_some(),
+                "{field}"
+            );
         }
-        assert_eq!(schema["required"], json!(["source", "environment", "model_name"]));
+        assert_eq!(
+            schema["required"],
+            json!(["source", "environment", "model_name"])
+        );
         // The S3 URI's rule is the document's, reachable inside the tool's schema.
         assert_eq!(schema["properties"]["source"]["$ref"], "#/$defs/S3Uri");
         assert_eq!(

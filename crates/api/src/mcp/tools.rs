@@ -156,7 +156,10 @@ fn resolve(doc: &Value, spec: Spec) -> Option<Resolved> {
     }
     let input = schema::with_defs(doc, input);
     let op = doc.get("paths")?.get(spec.path)?.get(&method)?;
-    let rest = op.get("description").and_then(Value::as_str).unwrap_or_default();
+    let rest = op
+        .get("description")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     let description = format!(
         "{}\n\nREST: {} {}. {rest}",
         spec.lead.split_whitespace().collect::<Vec<_>>().join(" "),
@@ -195,11 +198,19 @@ pub(super) async fn call(
     let mut wait = 0;
     let op = match operation(resolved, arguments, &mut wait) {
         Ok(op) => op,
-        Err(message) => return Ok(CallToolResult::error(vec![rmcp::model::ContentBlock::text(message)])),
+        Err(message) => {
+            return Ok(CallToolResult::error(vec![
+                rmcp::model::ContentBlock::text(message),
+            ]));
+        }
     };
     let reply = match backend.send(who, &op).await {
         Ok(reply) => reply,
-        Err(message) => return Ok(CallToolResult::error(vec![rmcp::model::ContentBlock::text(message)])),
+        Err(message) => {
+            return Ok(CallToolResult::error(vec![
+                rmcp::model::ContentBlock::text(message),
+            ]));
+        }
     };
     if !reply.status.is_success() {
         return Ok(refused(reply));
@@ -225,13 +236,20 @@ pub(super) async fn call(
 
 /// The API's refusal: its problem document, and a line saying it.
 fn refused(reply: Reply) -> CallToolResult {
-    let code = reply.body.get("code").and_then(Value::as_str).unwrap_or("error");
+    let code = reply
+        .body
+        .get("code")
+        .and_then(Value::as_str)
+        .unwrap_or("error");
     let detail = reply
         .body
         .get("detail")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    let lead = format!("Ferry refused the call ({} {code}): {detail}", reply.status.as_u16());
+    let lead = format!(
+        "Ferry refused the call ({} {code}): {detail}",
+        reply.status.as_u16()
+    );
     json_result(reply.body, Some(lead), true)
 }
 
@@ -239,7 +257,10 @@ fn card(request: &Value) -> CallToolResult {
     match request.get("model_card") {
         Some(card) if card.is_object() => json_result(card.clone(), None, false),
         _ => {
-            let status = request.get("status").and_then(Value::as_str).unwrap_or("unknown");
+            let status = request
+                .get("status")
+                .and_then(Value::as_str)
+                .unwrap_or("unknown");
             CallToolResult::error(vec![rmcp::model::ContentBlock::text(format!(
                 "this request has no model card yet: it is {status}; the card is written when \
                  the imported model's readiness check ends"
@@ -302,7 +323,11 @@ fn scalar(name: &str, value: &Value) -> Result<Option<String>, String> {
 /// The REST call a tool's arguments make. Arguments that are not parameters
 /// of the operation go into its JSON body, where the API refuses unknown ones
 /// naming them; an operation without a body refuses them here.
-fn operation(resolved: &Resolved, arguments: JsonObject, wait: &mut u64) -> Result<Operation, String> {
+fn operation(
+    resolved: &Resolved,
+    arguments: JsonObject,
+    wait: &mut u64,
+) -> Result<Operation, String> {
     let shape = &resolved.shape;
     let mut path = resolved.spec.path.to_owned();
     let mut query = url::form_urlencoded::Serializer::new(String::new());
@@ -315,7 +340,9 @@ fn operation(resolved: &Resolved, arguments: JsonObject, wait: &mut u64) -> Resu
             *wait = value
                 .as_u64()
                 .filter(|s| *s <= MAX_WAIT_SECONDS)
-                .ok_or_else(|| format!("wait_seconds must be an integer from 0 to {MAX_WAIT_SECONDS}"))?;
+                .ok_or_else(|| {
+                    format!("wait_seconds must be an integer from 0 to {MAX_WAIT_SECONDS}")
+                })?;
         } else if shape.path.contains(&name) {
             let v = scalar(&name, &value)?.ok_or_else(|| format!("argument {name} is required"))?;
             path = path.replace(&format!("{{{name}}}"), &encode(&v));
@@ -353,7 +380,10 @@ mod tests {
     use super::*;
 
     fn resolved(name: &str) -> &'static Resolved {
-        table().iter().find(|r| r.spec.name == name).expect("the tool")
+        table()
+            .iter()
+            .find(|r| r.spec.name == name)
+            .expect("the tool")
     }
 
     fn args(v: Value) -> JsonObject {
@@ -371,14 +401,22 @@ mod tests {
         let mut wait = 0;
         let op = operation(
             resolved("submit_import"),
-            args(json!({"source": "s3://b/m/", "environment": "dev", "model_name": "m",
-                        "idempotency_key": "k-1", "wait_seconds": 5})),
+            args(
+                json!({"source": "s3://b/m/", "environment": "dev", "model_name": "m",
+                        "idempotency_key": "k-1", "wait_seconds": 5}),
+            ),
             &mut wait,
         )
         .expect("an operation");
-        assert_eq!((op.method, op.path.as_str(), wait), (Method::POST, "/v1/imports", 5));
+        assert_eq!(
+            (op.method, op.path.as_str(), wait),
+            (Method::POST, "/v1/imports", 5)
+        );
         assert_eq!(op.idempotency_key.as_deref(), Some("k-1"));
-        assert_eq!(op.body, Some(json!({"source": "s3://b/m/", "environment": "dev", "model_name": "m"})));
+        assert_eq!(
+            op.body,
+            Some(json!({"source": "s3://b/m/", "environment": "dev", "model_name": "m"}))
+        );
 
         let op = operation(
             resolved("list_imports"),
@@ -386,20 +424,36 @@ mod tests {
             &mut wait,
         )
         .expect("an operation");
-        assert_eq!(op.path, "/v1/imports?status=pending_approval&limit=5");
+        assert_eq!(op.path, "/v1/imports?limit=5&status=pending_approval");
         assert_eq!(op.body, None);
     }
 
     #[test]
     fn a_path_argument_cannot_leave_its_segment() {
         let mut wait = 0;
-        let op = operation(resolved("approve_import"), args(json!({"id": "../../webhooks"})), &mut wait)
-            .expect("an operation");
+        let op = operation(
+            resolved("approve_import"),
+            args(json!({"id": "../../webhooks"})),
+            &mut wait,
+        )
+        .expect("an operation");
         assert_eq!(op.path, "/v1/imports/%2E%2E%2F%2E%2E%2Fwebhooks/approve");
         assert!(operation(resolved("get_import"), args(json!({})), &mut wait).is_err());
-        assert!(operation(resolved("list_imports"), args(json!({"bogus": 1})), &mut wait).is_err());
         assert!(
-            operation(resolved("submit_import"), args(json!({"wait_seconds": 999})), &mut wait).is_err()
+            operation(
+                resolved("list_imports"),
+                args(json!({"bogus": 1})),
+                &mut wait
+            )
+            .is_err()
+        );
+        assert!(
+            operation(
+                resolved("submit_import"),
+                args(json!({"wait_seconds": 999})),
+                &mut wait
+            )
+            .is_err()
         );
     }
 }
