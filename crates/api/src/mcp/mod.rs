@@ -90,25 +90,23 @@ impl rmcp::ServerHandler for FerryMcp {
         self.tools.iter().find(|t| t.name == name).cloned()
     }
 
-    fn call_tool(
+    async fn call_tool(
         &self,
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
-    ) -> impl Future<Output = Result<CallToolResponse, ErrorData>> + MaybeSendFuture + '_ {
-        async move {
-            // On `/mcp` the HTTP request's parts carry the authenticated caller and
-            // the request id; over stdio there are none (the token goes with each call).
-            let parts = context.extensions.get::<http::request::Parts>();
-            let call = backend::CallerOf {
-                caller: parts.and_then(|p| p.extensions.get::<Caller>()).cloned(),
-                request_id: parts
-                    .and_then(|p| p.headers.get(crate::REQUEST_ID))
-                    .cloned(),
-            };
-            let arguments = request.arguments.unwrap_or_default();
-            let result = tools::call(&self.backend, &call, &request.name, arguments).await?;
-            Ok(result.into())
-        }
+    ) -> Result<CallToolResponse, ErrorData> {
+        // On `/mcp` the HTTP request's parts carry the authenticated caller and
+        // the request id; over stdio there are none (the token goes with each call).
+        let parts = context.extensions.get::<http::request::Parts>();
+        let call = backend::CallerOf {
+            caller: parts.and_then(|p| p.extensions.get::<Caller>()).cloned(),
+            request_id: parts
+                .and_then(|p| p.headers.get(crate::REQUEST_ID))
+                .cloned(),
+        };
+        let arguments = request.arguments.unwrap_or_default();
+        let result = tools::call(&self.backend, &call, &request.name, arguments).await?;
+        Ok(result.into())
     }
 }
 

@@ -387,7 +387,10 @@ mod tests {
     }
 
     fn args(v: Value) -> JsonObject {
-        v.as_object().cloned().unwrap_or_default()
+        match v {
+            Value::Object(map) => map,
+            _ => JsonObject::new(),
+        }
     }
 
     #[test]
