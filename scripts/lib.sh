@@ -160,6 +160,14 @@ ensure_hcl_tools() {
     HCL_VENV="$VENV"
 }
 
+# The official MCP Python SDK (tests/mcp/requirements.txt: `mcp`, pytest) for scripts/mcp.sh,
+# in a virtualenv of its own ($CACHE/mcp-venv: the SDK's pydantic and HTTP client stay out of
+# the shared venv). Sets MCP_VENV.
+ensure_mcp_tools() {
+    ensure_venv mcp-venv "$ROOT/tests/mcp/requirements.txt"
+    MCP_VENV="$VENV"
+}
+
 # sqlx-cli, for `cargo sqlx prepare --check`, installed once into $CACHE/tools.
 ensure_sqlx_cli() {
     export PATH="$CACHE/tools/bin:$PATH"

@@ -91,6 +91,12 @@ if ! $quick; then
     client_status=${PIPESTATUS[0]}
     add_counts generated-client "$client_status" "$(grep -E '^[0-9]+ (passed|failed).* in [0-9.]+s' "$client_log" | tail -n 1)"
     rm -f "$client_log"
+    log "the MCP server through the MCP Python SDK (streamable HTTP and stdio), through approval"
+    mcp_log="$(mktemp)"
+    scripts/mcp.sh 2>&1 | tee "$mcp_log"
+    mcp_status=${PIPESTATUS[0]}
+    add_counts mcp "$mcp_status" "$(grep -E '^[0-9]+ (passed|failed).* in [0-9.]+s' "$mcp_log" | tail -n 1)"
+    rm -f "$mcp_log"
     log "a TypeScript client generated from openapi/ferry.json imports through approval"
     scripts/client-ts.sh
     record client-ts $?

@@ -13,6 +13,7 @@ mod hardening;
 mod health;
 mod idempotency;
 mod imports;
+mod mcp;
 mod model_packages;
 mod oidc;
 mod openapi;

@@ -9,6 +9,7 @@ mod dashboard;
 pub mod error;
 pub mod extract;
 pub mod feed;
+pub mod mcp;
 pub mod oidc;
 mod openapi;
 mod routes;
@@ -235,7 +236,14 @@ pub fn router(state: AppState) -> Router {
     let (router, _) = routes().split_for_parts();
     let timeout = state.settings.request_timeout;
     let openapi_doc = Arc::new(openapi());
+    // The MCP tools call these same routes in process, as the caller `/mcp` authenticated.
+    let rest = router
+        .clone()
+        .with_state(state.clone())
+        .layer(axum::middleware::from_fn(error::render_problems))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES));
     router
+        .merge(mcp::router(state.clone(), rest))
         .route(
             "/openapi.json",
             axum::routing::get(move |caller: auth::Caller| {

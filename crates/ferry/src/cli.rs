@@ -21,7 +21,7 @@ struct Cli {
     /// Configuration file (TOML). Defaults to `ferry.toml` when it exists.
     #[arg(long, global = true, env = "FERRY_CONFIG", value_name = "FILE")]
     config: Option<PathBuf>,
-    /// For the client commands (submit, status, approve, ls).
+    /// For the client commands (submit, status, approve, ls) and `mcp`.
     #[command(flatten)]
     endpoint: crate::client::Endpoint,
     #[command(subcommand)]
@@ -53,6 +53,10 @@ enum Command {
     /// Render the IAM/KMS documents of the import chain, or check existing ones.
     #[command(subcommand)]
     Policy(crate::policy::PolicyCommand),
+    /// Serve the Model Context Protocol on standard input and output: Ferry's
+    /// tools for an assistant, each a call of the API at --url (FERRY_URL) with
+    /// --token (FERRY_TOKEN), under that token's role.
+    Mcp,
     #[command(flatten)]
     Client(crate::client::ClientCommand),
 }
@@ -160,6 +164,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             runtime()?.block_on(crate::dev::run_dev(args))?;
             return Ok(ExitCode::SUCCESS);
         }
+        Command::Mcp => {
+            runtime()?.block_on(crate::mcp::run(&cli.endpoint))?;
+            return Ok(ExitCode::SUCCESS);
+        }
         Command::Client(command) => {
             let code = runtime()?.block_on(crate::client::run(&cli.endpoint, command.clone()))?;
             return Ok(ExitCode::from(code));
@@ -201,6 +209,7 @@ fn run_configured(
         | Command::Dev(_)
         | Command::Sim(_)
         | Command::Client(_)
+        | Command::Mcp
         | Command::Policy(_) => {
             unreachable!("handled above")
         }

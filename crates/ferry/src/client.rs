@@ -19,10 +19,10 @@ pub(crate) struct Endpoint {
         default_value = "http://127.0.0.1:8080",
         global = true
     )]
-    url: String,
+    pub(crate) url: String,
     /// An API token (`ferry token create`).
     #[arg(long, env = "FERRY_TOKEN", hide_env_values = true, global = true)]
-    token: Option<String>,
+    pub(crate) token: Option<String>,
 }
 
 #[derive(Debug, Clone, Subcommand)]

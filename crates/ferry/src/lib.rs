@@ -7,6 +7,7 @@ pub mod config;
 pub mod dev;
 mod doctor;
 mod exporter;
+mod mcp;
 mod pipeline;
 pub mod policy;
 mod serve;
