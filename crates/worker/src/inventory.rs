@@ -294,6 +294,9 @@ async fn last_invocations(
     let now = OffsetDateTime::now_utc();
     let today = now.replace_time(time::Time::MIDNIGHT);
     let start = today - time::Duration::days(INVOCATION_LOOKBACK_DAYS - 1);
+    // GetMetricData takes whole seconds; a minute ahead keeps the invocations of the last
+    // second (and CloudWatch's late data points) in the window.
+    let end = now + time::Duration::MINUTE;
     for chunk in models.chunks_mut(ferry_cloud::invocations::MAX_QUERIES) {
         let arns: Vec<String> = chunk.iter().map(|m| m.arn.clone()).collect();
         let mut token: Option<String> = None;
@@ -305,7 +308,7 @@ async fn last_invocations(
                     &env.name,
                     &arns,
                     start,
-                    now,
+                    end,
                     INVOCATION_PERIOD_SECS,
                     token.as_deref(),
                 )
