@@ -1,6 +1,6 @@
 //! Hand-signed calls to AWS services that speak the JSON protocols (`awsJson1_0`,
 //! `awsJson1_1`), for the few operations whose SDK crate would cost more build time than the
-//! call is worth (SageMaker's `DescribeModelPackage`, CloudWatch's `PutMetricData`: the SDK
+//! call is worth (SageMaker's `DescribeModelPackage`, CloudWatch's `GetMetricData`: the SDK
 //! crates of both services are among the largest in aws-sdk-rust).
 //!
 //! The wire format is the one every SDK uses (smithy's "AWS JSON 1.0/1.1 protocol" spec, and

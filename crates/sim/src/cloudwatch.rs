@@ -24,7 +24,7 @@ use time::OffsetDateTime;
 
 use ferry_policy::iam::{RequestContext, ResourcePolicyMode};
 
-use crate::server::{Caller, Ctx, authorize};
+use crate::server::{Caller, Ctx, JsonRpc, authorize, json_rpc};
 use crate::wire::{Service, SimError, SimRequest, SimResult, json_response};
 
 const CT: &str = "application/x-amz-json-1.0";
@@ -65,24 +65,7 @@ fn missing(name: &str) -> SimError {
 }
 
 pub(crate) async fn handle(ctx: &Ctx, req: &SimRequest, caller: &Caller) -> SimResult {
-    let target = req.header("x-amz-target").unwrap_or_default();
-    let op = target
-        .strip_prefix(TARGET_PREFIX)
-        .and_then(|t| t.strip_prefix('.'))
-        .unwrap_or(target)
-        .to_owned();
-    ctx.gate(Service::CloudWatch, &op).await?;
-    let body: Value = if req.body.is_empty() {
-        json!({})
-    } else {
-        serde_json::from_slice(&req.body).map_err(|e| {
-            SimError::new(
-                StatusCode::BAD_REQUEST,
-                "SerializationException",
-                e.to_string(),
-            )
-        })?
-    };
+    let JsonRpc { op, body } = json_rpc(ctx, req, Service::CloudWatch, TARGET_PREFIX).await?;
     let result = match op.as_str() {
         "GetMetricData" => get_metric_data(ctx, &body, caller),
         _ => Err(SimError::new(
