@@ -239,15 +239,13 @@ fn authenticate(ctx: &Ctx, req: &SimRequest) -> SimResult<(Service, Caller)> {
                 "AccessDenied",
                 "Anonymous access is not allowed by ferry-sim",
             ),
-            Service::Kms
-            | Service::Bedrock
-            | Service::Quotas
-            | Service::CloudWatch
-            | Service::SageMaker => SimError::new(
-                StatusCode::BAD_REQUEST,
-                "MissingAuthenticationTokenException",
-                "Missing Authentication Token",
-            ),
+            Service::Kms | Service::Bedrock | Service::Quotas | Service::CloudWatch | Service::SageMaker => {
+                SimError::new(
+                    StatusCode::BAD_REQUEST,
+                    "MissingAuthenticationTokenException",
+                    "Missing Authentication Token",
+                )
+            }
             Service::Sts | Service::Iam => SimError::new(
                 StatusCode::FORBIDDEN,
                 "MissingAuthenticationToken",
@@ -286,13 +284,11 @@ fn authenticate(ctx: &Ctx, req: &SimRequest) -> SimResult<(Service, Caller)> {
                 "InvalidClientTokenId",
                 "The security token included in the request is invalid.",
             ),
-            Service::Kms | Service::Quotas | Service::CloudWatch | Service::SageMaker => {
-                SimError::new(
-                    StatusCode::BAD_REQUEST,
-                    "UnrecognizedClientException",
-                    "The security token included in the request is invalid.",
-                )
-            }
+            Service::Kms | Service::Quotas | Service::CloudWatch | Service::SageMaker => SimError::new(
+                StatusCode::BAD_REQUEST,
+                "UnrecognizedClientException",
+                "The security token included in the request is invalid.",
+            ),
             Service::Bedrock => SimError::new(
                 StatusCode::FORBIDDEN,
                 "UnrecognizedClientException",
@@ -309,15 +305,13 @@ fn authenticate(ctx: &Ctx, req: &SimRequest) -> SimResult<(Service, Caller)> {
                 "InvalidToken",
                 "The provided token is malformed or otherwise invalid.",
             ),
-            Service::Kms
-            | Service::Bedrock
-            | Service::Quotas
-            | Service::CloudWatch
-            | Service::SageMaker => SimError::new(
-                StatusCode::BAD_REQUEST,
-                "UnrecognizedClientException",
-                "The security token included in the request is invalid.",
-            ),
+            Service::Kms | Service::Bedrock | Service::Quotas | Service::CloudWatch | Service::SageMaker => {
+                SimError::new(
+                    StatusCode::BAD_REQUEST,
+                    "UnrecognizedClientException",
+                    "The security token included in the request is invalid.",
+                )
+            }
             Service::Sts | Service::Iam => SimError::new(
                 StatusCode::FORBIDDEN,
                 "InvalidClientTokenId",
@@ -332,15 +326,13 @@ fn authenticate(ctx: &Ctx, req: &SimRequest) -> SimResult<(Service, Caller)> {
                 "ExpiredToken",
                 "The provided token has expired.",
             ),
-            Service::Kms
-            | Service::Bedrock
-            | Service::Quotas
-            | Service::CloudWatch
-            | Service::SageMaker => SimError::new(
-                StatusCode::BAD_REQUEST,
-                "ExpiredTokenException",
-                "The security token included in the request is expired",
-            ),
+            Service::Kms | Service::Bedrock | Service::Quotas | Service::CloudWatch | Service::SageMaker => {
+                SimError::new(
+                    StatusCode::BAD_REQUEST,
+                    "ExpiredTokenException",
+                    "The security token included in the request is expired",
+                )
+            }
             Service::Sts | Service::Iam => SimError::new(
                 StatusCode::FORBIDDEN,
                 "ExpiredToken",
@@ -360,13 +352,11 @@ fn authenticate(ctx: &Ctx, req: &SimRequest) -> SimResult<(Service, Caller)> {
                 "RequestTimeTooSkewed",
                 "The difference between the request time and the current time is too large.",
             ),
-            (_, Service::Kms | Service::Quotas | Service::CloudWatch | Service::SageMaker) => {
-                SimError::new(
-                    StatusCode::BAD_REQUEST,
-                    "InvalidSignatureException",
-                    e.to_string(),
-                )
-            }
+            (_, Service::Kms | Service::Quotas | Service::CloudWatch | Service::SageMaker) => SimError::new(
+                StatusCode::BAD_REQUEST,
+                "InvalidSignatureException",
+                e.to_string(),
+            ),
             (_, Service::Bedrock) => SimError::new(
                 StatusCode::FORBIDDEN,
                 "InvalidSignatureException",
