@@ -12,6 +12,17 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 cargo build --quiet -p ferry
 ferry="$CARGO_TARGET_DIR/debug/ferry"
 
+# The configuration plus a team whose model packages a reader role reads.
+write_reader_config() {
+    cat "$1" - >"$2" <<'TOML'
+
+[teams.registry]
+[teams.registry.model_registry]
+account_ids = ["111122223333"]
+reader_role_arn = "arn:aws:iam::111122223333:role/registry/FerryRegistryReader"
+TOML
+}
+
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 "$ferry" --config "$config" policy render --env "$env" --out "$work/json" >/dev/null
@@ -20,15 +31,25 @@ trap 'rm -rf "$work"' EXIT
 irsa=(--service-account ferry/ferry --oidc-issuer https://oidc.eks.us-east-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE)
 "$ferry" --config "$config" policy render --env "$env" "${irsa[@]}" --out "$work/irsa-json" >/dev/null
 "$ferry" --config "$config" policy render --env "$env" "${irsa[@]}" --format cloudformation --out "$work/irsa-cfn" >/dev/null
+# A team whose model packages are read through a reader role (the walkthrough's team reads
+# them with the control role): both ways of reading SageMaker model packages are linted.
+registry=()
+if [ "$#" = 0 ]; then
+    write_reader_config "$config" "$work/reader.toml"
+    "$ferry" --config "$work/reader.toml" policy render --env "$env" --out "$work/reader-json" >/dev/null
+    "$ferry" --config "$work/reader.toml" policy render --env "$env" --format cloudformation --out "$work/reader-cfn" >/dev/null
+    registry=("$work"/reader-cfn/*.json)
+fi
 
 log "cfn-lint: committed and freshly rendered templates"
-cfn-lint --format parseable -- "$ROOT"/deploy/cloudformation/*.json "$work"/cfn/*.json "$work"/irsa-cfn/*.json
+cfn-lint --format parseable -- "$ROOT"/deploy/cloudformation/*.json "$work"/cfn/*.json "$work"/irsa-cfn/*.json "${registry[@]}"
 
 log "parliament: every rendered document"
 # parliament reads stdin when it is not a terminal: give it none. Its findings that are the
 # import's own needs or parliament's blind spots are dropped below, each with its reason.
 # (Its own import of pkg_resources warns on stderr; that warning is not a finding.)
-findings="$(for dir in "$work/json" "$work/irsa-json"; do
+findings="$(for dir in "$work/json" "$work/irsa-json" "$work/reader-json"; do
+    [ -d "$dir" ] || continue
     PYTHONWARNINGS="ignore:pkg_resources is deprecated:UserWarning" parliament --directory "$dir" --include_policy_extension json \
         --include-community-auditors --minimum_severity LOW --json </dev/null 2>&1 || true
 done)"
@@ -37,7 +58,7 @@ import json, re, sys
 EXPECTED = [
     # Trust policies carry no Resource: IAM forbids one there (parliament reads them as
     # identity policies).
-    ("MALFORMED", r".*/(control-role-)?trust-policy\.json", None),
+    ("MALFORMED", r".*/(control-role-|registry-reader-)?trust-policy(-[A-Za-z0-9+=,.@_-]+)?\.json", None),
     # In a key policy, Resource "*" means the key the policy is attached to.
     ("RESOURCE_STAR", r".*/(source|hosting)-key-policy.*\.json", None),
     # Ferry assumes the execution role for preflight (the walkthrough troubleshooting step).

@@ -11,6 +11,17 @@ config="${1:-$ROOT/deploy/cloudformation/walkthrough.toml}"
 env="${2:-prod}"
 ferry="$(ferry_bin)"
 
+# The configuration plus a team whose model packages a reader role reads.
+write_reader_config() {
+    cat "$1" - >"$2" <<'TOML'
+
+[teams.registry]
+[teams.registry.model_registry]
+account_ids = ["111122223333"]
+reader_role_arn = "arn:aws:iam::111122223333:role/registry/FerryRegistryReader"
+TOML
+}
+
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 compare() { "$HCL_VENV/bin/python" "$ROOT/tests/terraform/compare.py" "$@"; }
@@ -25,6 +36,13 @@ for variant in plain irsa; do
 done
 
 if [ "$#" = 0 ]; then
+    # A team whose model packages are read through a reader role (a role resource in the
+    # research module).
+    write_reader_config "$config" "$work/reader.toml"
+    "$ferry" --config "$work/reader.toml" policy render --env "$env" --out "$work/reader-json" >/dev/null
+    "$ferry" --config "$work/reader.toml" policy render --env "$env" --format terraform --out "$work/reader-tf" >/dev/null
+    log "terraform (model registry reader role): statement for statement against the JSON rendering"
+    compare "$work/reader-tf" "$work/reader-json"
     log "terraform: the committed examples in deploy/terraform"
     compare "$ROOT/deploy/terraform" "$work/plain-json"
 fi

@@ -344,7 +344,7 @@ fn cloudformation_files(inputs: &ChainInputs) -> anyhow::Result<BTreeMap<String,
         let mut resources = serde_json::Map::new();
         let mut outputs = serde_json::Map::new();
         let mut metadata = serde_json::Map::new();
-        for d in list {
+        for d in &list {
             metadata.insert(d.name.clone(), notes(d));
             match d.kind {
                 DocumentKind::BucketPolicy => {
@@ -352,6 +352,37 @@ fn cloudformation_files(inputs: &ChainInputs) -> anyhow::Result<BTreeMap<String,
                         logical_id("BucketPolicy", &d.attached_to),
                         json!({"Type": "AWS::S3::BucketPolicy", "Properties": {
                             "Bucket": d.attached_to, "PolicyDocument": d.document}}),
+                    );
+                }
+                // The model registry reader role: one resource from its trust and identity
+                // policies (the latter is matched here, by the role it is attached to).
+                DocumentKind::RegistryReaderTrustPolicy => {
+                    let Some(policy) = list.iter().find(|p| {
+                        p.kind == DocumentKind::RegistryReaderPolicy
+                            && p.attached_to == d.attached_to
+                    }) else {
+                        bail!("the rendering lacks the policy of {}", d.attached_to);
+                    };
+                    let (name, _) = role_name_and_path(&d.attached_to);
+                    resources.insert(
+                        logical_id("RegistryReaderRole", &name),
+                        role_resource(
+                            &d.attached_to,
+                            "Ferry's model registry reader: reads SageMaker model packages (DescribeModelPackage) for imports, assumed from Ferry's control role",
+                            d,
+                            policy,
+                            "FerryRegistryReaderPolicy",
+                        ),
+                    );
+                }
+                DocumentKind::RegistryReaderPolicy => {}
+                DocumentKind::ModelPackageGroupPolicy => {
+                    outputs.insert(
+                        logical_id("ModelPackageGroupPolicyStatement", &d.account),
+                        json!({
+                            "Description": d.summary,
+                            "Value": serde_json::to_string(&d.document["Statement"])?,
+                        }),
                     );
                 }
                 _ => {
@@ -368,7 +399,7 @@ fn cloudformation_files(inputs: &ChainInputs) -> anyhow::Result<BTreeMap<String,
         let mut template = json!({
             "AWSTemplateFormatVersion": "2010-09-09",
             "Description": format!(
-                "Ferry: research account {account} side of the Bedrock import chain for environment {} (hosting account {}). The bucket policy resource replaces the bucket's policy: merge existing statements first. Key policy statements are outputs to add to the key's policy.",
+                "Ferry: research account {account} side of the Bedrock import chain for environment {} (hosting account {}). The bucket policy resource replaces the bucket's policy: merge existing statements first. Key policy and model package group policy statements are outputs to add to those policies.",
                 env.name, env.account
             ),
             "Metadata": {"Ferry": metadata},
@@ -381,7 +412,8 @@ fn cloudformation_files(inputs: &ChainInputs) -> anyhow::Result<BTreeMap<String,
             .as_object()
             .is_some_and(serde_json::Map::is_empty)
         {
-            // A template needs a resource; a key-only account documents with a wait condition.
+            // A template needs a resource; an account with outputs only (a key or a model
+            // package group policy) documents with a wait condition.
             template["Resources"] =
                 json!({"NoBucketPolicy": {"Type": "AWS::CloudFormation::WaitConditionHandle"}});
         }

@@ -366,6 +366,33 @@ fn the_rendered_documents_pass_the_check() {
     assert_eq!(report["findings"], json!([]));
 }
 
+#[test]
+fn check_names_the_missing_model_registry_statement() {
+    let account = Account::rendered();
+    account.remove("control-role-policy.json", "ReadModelRegistry");
+    let (code, report) = account.report(&[]);
+    assert_eq!(code, Some(1));
+    let missing: Vec<&Value> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["kind"] == "missing")
+        .collect();
+    assert_eq!(missing.len(), 1, "{report}");
+    assert_eq!(missing[0]["step"], "control_role_policy");
+    assert_eq!(
+        missing[0]["fix"]["Action"],
+        "sagemaker:DescribeModelPackage"
+    );
+    assert!(
+        missing[0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("SageMaker model package"),
+        "{report}"
+    );
+}
+
 type Edit = fn(&Account);
 
 #[test]
@@ -541,6 +568,160 @@ mod sim {
             "Principal": {"AWS": admin}, "Action": "kms:*", "Resource": "*"})];
         statements.extend(rendered["Statement"].as_array().unwrap().iter().cloned());
         json!({"Version": "2012-10-17", "Statement": statements}).to_string()
+    }
+
+    /// `DescribeModelPackage` of `package` as `who`, hand-signed as Ferry calls it.
+    async fn describe_package(
+        endpoint: String,
+        who: aws_credential_types::provider::SharedCredentialsProvider,
+        package: &str,
+    ) -> Result<Value, ferry_cloud::signed::SignedCallError> {
+        ferry_cloud::signed::JsonClient::new(
+            reqwest::Client::new(),
+            who,
+            ferry_cloud::signed::SAGEMAKER,
+            "us-east-1",
+            endpoint,
+        )
+        .with_max_attempts(1)
+        .call(
+            "DescribeModelPackage",
+            &json!({"ModelPackageName": package}),
+        )
+        .await
+    }
+
+    /// The walkthrough's team reads its model packages with the control role: the rendered
+    /// control role policy and group policy let it read a package of a fresh group (shared by
+    /// nothing else) across accounts, and without the control role's statement it is denied.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn rendered_registry_grants_let_the_control_role_read_a_package_in_the_sim() {
+        let sim = Sim::start(SimOptions::default()).await.unwrap();
+        let info = sim.scenario().clone();
+        let env = |k: &str| info.env(k).unwrap().to_owned();
+        let ferry_user = info.principal("ferry-service").unwrap().arn.clone();
+        let dir = tempfile::tempdir().unwrap();
+        let out = ferry(&[
+            "policy",
+            "render",
+            "--env",
+            "prod",
+            "--ferry-principal",
+            &ferry_user,
+            "--out",
+            dir.path().to_str().unwrap(),
+        ]);
+        assert!(out.status.success(), "{}", text(&out));
+        let d = dir.path();
+
+        let iam = aws_sdk_iam::Client::new(&user(&sim, "hosting-admin"));
+        let put_control_policy = |policy: Value| {
+            let iam = iam.clone();
+            async move {
+                iam.put_role_policy()
+                    .role_name("FerryControlRole-777788889999")
+                    .policy_name("FerryControlPolicy")
+                    .policy_document(policy.to_string())
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        };
+        put_control_policy(read(d, "control-role-policy.json")).await;
+        iam.update_assume_role_policy()
+            .role_name("FerryControlRole-777788889999")
+            .policy_document(read(d, "control-role-trust-policy.json").to_string())
+            .send()
+            .await
+            .unwrap();
+
+        // The research account registers a version in a new group and applies the rendered
+        // group policy (the group is `*` in it: this group is one it applies to).
+        let research = user(&sim, "research-admin");
+        let sm = |op: &'static str, input: Value| {
+            let research = research.clone();
+            let endpoint = sim.endpoint();
+            async move {
+                ferry_cloud::signed::JsonClient::new(
+                    reqwest::Client::new(),
+                    research.credentials_provider().unwrap(),
+                    ferry_cloud::signed::SAGEMAKER,
+                    "us-east-1",
+                    endpoint,
+                )
+                .with_max_attempts(1)
+                .call::<_, Value>(op, &input)
+                .await
+                .unwrap_or_else(|e| panic!("{op}: {e}"))
+            }
+        };
+        sm(
+            "CreateModelPackageGroup",
+            json!({"ModelPackageGroupName": "policy-kit"}),
+        )
+        .await;
+        let created = sm(
+            "CreateModelPackage",
+            json!({"ModelPackageGroupName": "policy-kit", "InferenceSpecification": {"Containers": [{
+                "Image": "763104351884.dkr.ecr.us-east-1.amazonaws.com/djl-inference:0.29.0-lmi11.0.0-cu124",
+                "ModelDataSource": {"S3DataSource": {"S3Uri": env("SAMPLE_MODEL_URI"),
+                    "S3DataType": "S3Prefix", "CompressionType": "None"}}}]}}),
+        )
+        .await;
+        let package = created["ModelPackageArn"].as_str().unwrap().to_owned();
+        assert!(
+            package.ends_with(":111122223333:model-package/policy-kit/1"),
+            "{package}"
+        );
+
+        let control = assume(
+            &sim,
+            &user(&sim, "ferry-service"),
+            &env("CONTROL_ROLE_ARN"),
+            "ferry-prod",
+        )
+        .await;
+        // Not shared yet: the account boundary denies.
+        let denied = describe_package(
+            sim.endpoint(),
+            control.credentials_provider().unwrap(),
+            &package,
+        )
+        .await
+        .unwrap_err();
+        assert!(denied.to_string().contains("AccessDenied"), "{denied}");
+
+        sm(
+            "PutModelPackageGroupPolicy",
+            json!({"ModelPackageGroupName": "policy-kit",
+                   "ResourcePolicy": read(d, "model-package-group-policy-111122223333.json").to_string()}),
+        )
+        .await;
+        let described = describe_package(
+            sim.endpoint(),
+            control.credentials_provider().unwrap(),
+            &package,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(described["ModelPackageGroupName"], "policy-kit");
+
+        // Without the control role's statement, the group's policy alone is not enough.
+        let mut policy = read(d, "control-role-policy.json");
+        policy["Statement"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|s| s["Sid"] != "ReadModelRegistry");
+        put_control_policy(policy).await;
+        let denied = describe_package(
+            sim.endpoint(),
+            control.credentials_provider().unwrap(),
+            &package,
+        )
+        .await
+        .unwrap_err();
+        assert!(denied.to_string().contains("AccessDenied"), "{denied}");
+        sim.shutdown().await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -20,8 +20,8 @@ mod render;
 
 pub use check::{CheckReport, Finding, FindingKind, GivenDocuments, check};
 pub use render::{
-    ChainInputs, DocumentKind, RenderedDocument, ServiceAccountTrust, StatementNote,
-    WEB_IDENTITY_AUDIENCE, render,
+    ChainInputs, DocumentKind, RegistryAccess, RenderedDocument, ServiceAccountTrust,
+    StatementNote, WEB_IDENTITY_AUDIENCE, render,
 };
 
 use ferry_domain::chain::ChainStep;
@@ -79,6 +79,19 @@ pub const BEDROCK_INVOKE_ACTION: &str = "bedrock:InvokeModel";
 /// The `Sid` of the control role's statement that lets it invoke the account's imported models.
 pub const INVOKE_SID: &str = "InvokeImportedModels";
 
+/// The SageMaker action Ferry calls at submit to read a model package named as the source
+/// (`crates/cloud/src/registry.rs`), authorized on
+/// `arn:aws:sagemaker:<region>:<account>:model-package/<group>/<version>` (Service
+/// Authorization Reference, Amazon SageMaker: resource type `model-package`).
+pub const REGISTRY_ACTION: &str = "sagemaker:DescribeModelPackage";
+
+/// The `Sid` of the control role's statement that reads research accounts' model packages
+/// itself (no reader role configured); the sim's scenario uses the same.
+pub const REGISTRY_SID: &str = "ReadModelRegistry";
+
+/// The `Sid` of the control role's statement that assumes the teams' model registry reader roles.
+pub const REGISTRY_READER_SID: &str = "AssumeModelRegistryReader";
+
 /// What the execution role needs on the research key.
 pub const SOURCE_KEY_ACTIONS: [&str; 2] = ["kms:Decrypt", "kms:DescribeKey"];
 
@@ -99,9 +112,13 @@ pub fn step_of(kind: DocumentKind) -> ChainStep {
         DocumentKind::ExecutionRoleTrustPolicy => ChainStep::TrustPolicy,
         DocumentKind::SourceKeyPolicy => ChainStep::SourceKeyPolicy,
         DocumentKind::HostingKeyPolicy => ChainStep::HostingKeyPolicy,
-        DocumentKind::ControlRolePolicy | DocumentKind::ControlRoleTrustPolicy => {
-            ChainStep::ControlRolePolicy
-        }
+        // Reading model packages is Ferry's own access (step 6's control role, and what it is
+        // let into in the research account): no step of the walkthrough of its own.
+        DocumentKind::ControlRolePolicy
+        | DocumentKind::ControlRoleTrustPolicy
+        | DocumentKind::ModelPackageGroupPolicy
+        | DocumentKind::RegistryReaderPolicy
+        | DocumentKind::RegistryReaderTrustPolicy => ChainStep::ControlRolePolicy,
     }
 }
 

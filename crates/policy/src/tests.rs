@@ -5,9 +5,10 @@ use std::collections::BTreeSet;
 use serde_json::{Value, json};
 
 use super::*;
-use crate::iam::PolicyDocument;
+use crate::iam::{PolicyDocument, Principal, RequestContext, ResourcePolicyMode, authorize};
 use ferry_domain::aws::{AccountId, KmsKeyRef, Region, RoleArn};
-use ferry_domain::catalog::{AllowedSource, Catalog, Environment, Team};
+use ferry_domain::catalog::{AllowedSource, Catalog, Environment, ModelRegistry, Team};
+use ferry_domain::chain::AccountSide;
 use ferry_domain::names::{EnvironmentName, TeamName};
 
 const ROLE: &str = "arn:aws:iam::777788889999:role/BedrockCMIExecutionRole-777788889999";
@@ -18,6 +19,14 @@ const HOSTING_KEY: &str =
     "arn:aws:kms:us-east-1:777788889999:key/0f1e2d3c-7777-4888-8999-777788889999";
 
 fn walkthrough(prefix: Option<&str>, hosting_key: &str) -> ChainInputs {
+    with_registry(prefix, hosting_key, Default::default())
+}
+
+fn with_registry(
+    prefix: Option<&str>,
+    hosting_key: &str,
+    model_registry: ModelRegistry,
+) -> ChainInputs {
     let env = Environment {
         name: EnvironmentName::parse("prod").unwrap(),
         description: None,
@@ -43,7 +52,7 @@ fn walkthrough(prefix: Option<&str>, hosting_key: &str) -> ChainInputs {
     let team = Team {
         name: TeamName::parse("research").unwrap(),
         sources: vec![source],
-        model_registry: Default::default(),
+        model_registry,
     };
     let catalog = Catalog::new([env.clone()], [team]).unwrap();
     ChainInputs::for_environment(&catalog, &env, None)
@@ -113,7 +122,10 @@ fn given(docs: &[(DocumentKind, Value)]) -> GivenDocuments {
             DocumentKind::SourceKeyPolicy => g.source_key_policy = d,
             DocumentKind::HostingKeyPolicy => g.hosting_key_policy = d,
             DocumentKind::ControlRolePolicy => g.control_role_policy = d,
-            DocumentKind::ControlRoleTrustPolicy => {}
+            DocumentKind::ControlRoleTrustPolicy
+            | DocumentKind::ModelPackageGroupPolicy
+            | DocumentKind::RegistryReaderPolicy
+            | DocumentKind::RegistryReaderTrustPolicy => {}
         }
     }
     g
@@ -644,4 +656,163 @@ fn service_account_inputs_name_the_value_and_the_rule() {
     let e =
         ServiceAccountTrust::from_issuer("http://x", "aws", "777788889999", "a", "b").unwrap_err();
     assert!(e.contains("https://"), "{e}");
+}
+
+const READER: &str = "arn:aws:iam::111122223333:role/registry/FerryRegistryReader";
+
+fn registry(accounts: &[&str], reader: Option<&str>) -> ModelRegistry {
+    ModelRegistry {
+        accounts: accounts
+            .iter()
+            .map(|a| AccountId::parse(a).unwrap())
+            .collect(),
+        reader_role: reader.map(|r| RoleArn::parse(r).unwrap()),
+    }
+}
+
+fn kinds(docs: &[RenderedDocument]) -> Vec<DocumentKind> {
+    docs.iter().map(|d| d.kind).collect()
+}
+
+#[test]
+fn teams_without_model_registry_get_no_sagemaker_grants() {
+    let docs = render(&walkthrough(None, HOSTING_KEY));
+    let control = doc(&docs, DocumentKind::ControlRolePolicy);
+    assert!(!control.to_string().contains("sagemaker:"), "{control}");
+    for kind in [
+        DocumentKind::ModelPackageGroupPolicy,
+        DocumentKind::RegistryReaderPolicy,
+        DocumentKind::RegistryReaderTrustPolicy,
+    ] {
+        assert!(!kinds(&docs).contains(&kind), "{kind:?}");
+    }
+}
+
+#[test]
+fn without_a_reader_role_the_control_role_reads_and_the_group_policy_shares() {
+    // An account of the sources (the default) and another one named explicitly.
+    let inputs = with_registry(
+        None,
+        HOSTING_KEY,
+        registry(&["111122223333", "444455556666"], None),
+    );
+    let docs = render(&inputs);
+    let control = docs
+        .iter()
+        .find(|d| d.kind == DocumentKind::ControlRolePolicy)
+        .unwrap();
+    assert_eq!(
+        control.statement(REGISTRY_SID).unwrap(),
+        &json!({"Sid": "ReadModelRegistry", "Effect": "Allow",
+                "Action": "sagemaker:DescribeModelPackage",
+                "Resource": ["arn:aws:sagemaker:us-east-1:111122223333:model-package/*",
+                             "arn:aws:sagemaker:us-east-1:444455556666:model-package/*"]})
+    );
+    assert!(control.statement(REGISTRY_READER_SID).is_none());
+    let groups: Vec<&RenderedDocument> = docs
+        .iter()
+        .filter(|d| d.kind == DocumentKind::ModelPackageGroupPolicy)
+        .collect();
+    assert_eq!(groups.len(), 2);
+    assert_eq!(groups[1].account, "444455556666");
+    assert_eq!(groups[1].name, "model-package-group-policy-444455556666");
+    assert_eq!(groups[1].kind.side(), AccountSide::Research);
+    assert_eq!(
+        groups[1].document["Statement"][0],
+        json!({"Sid": "FerryReadsModelPackages", "Effect": "Allow",
+               "Principal": {"AWS": CONTROL}, "Action": "sagemaker:DescribeModelPackage",
+               "Resource": "arn:aws:sagemaker:us-east-1:444455556666:model-package/*/*"})
+    );
+    assert!(!kinds(&docs).contains(&DocumentKind::RegistryReaderPolicy));
+
+    // The group policy lets the control role read a versioned package across accounts.
+    let group = PolicyDocument::from_value(&groups[1].document).unwrap();
+    let identity = PolicyDocument::from_value(&control.document).unwrap();
+    let ctx = RequestContext::new(
+        Principal::AssumedRole {
+            account: "777788889999".into(),
+            role: "FerryControlRole-777788889999".into(),
+            session: "ferry".into(),
+        },
+        REGISTRY_ACTION,
+        "arn:aws:sagemaker:us-east-1:444455556666:model-package/sample-llama/1",
+        "444455556666",
+    );
+    assert!(
+        authorize(
+            &ctx,
+            std::slice::from_ref(&identity),
+            Some(&group),
+            ResourcePolicyMode::Optional
+        )
+        .is_allowed()
+    );
+    // Without the group's policy, the account boundary denies.
+    assert!(!authorize(&ctx, &[identity], None, ResourcePolicyMode::Optional).is_allowed());
+}
+
+#[test]
+fn with_a_reader_role_the_control_role_assumes_it_and_the_role_is_rendered() {
+    let inputs = with_registry(None, HOSTING_KEY, registry(&[], Some(READER)));
+    let docs = render(&inputs);
+    let control = docs
+        .iter()
+        .find(|d| d.kind == DocumentKind::ControlRolePolicy)
+        .unwrap();
+    assert_eq!(
+        control.statement(REGISTRY_READER_SID).unwrap(),
+        &json!({"Sid": "AssumeModelRegistryReader", "Effect": "Allow",
+                "Action": "sts:AssumeRole", "Resource": READER})
+    );
+    assert!(control.statement(REGISTRY_SID).is_none());
+    assert!(!kinds(&docs).contains(&DocumentKind::ModelPackageGroupPolicy));
+    let reader = doc(&docs, DocumentKind::RegistryReaderPolicy);
+    assert_eq!(
+        reader["Statement"][0],
+        json!({"Sid": "ReadModelPackages", "Effect": "Allow",
+               "Action": "sagemaker:DescribeModelPackage",
+               "Resource": "arn:aws:sagemaker:us-east-1:111122223333:model-package/*"})
+    );
+    let trust = docs
+        .iter()
+        .find(|d| d.kind == DocumentKind::RegistryReaderTrustPolicy)
+        .unwrap();
+    assert_eq!(trust.account, "111122223333");
+    assert_eq!(trust.attached_to, READER);
+    assert_eq!(
+        trust.name,
+        "registry-reader-trust-policy-FerryRegistryReader"
+    );
+    assert_eq!(
+        trust.document["Statement"][0],
+        json!({"Sid": "FerryControlRole", "Effect": "Allow", "Principal": {"AWS": CONTROL},
+               "Action": "sts:AssumeRole"})
+    );
+}
+
+#[test]
+fn policy_check_names_the_missing_registry_grants_of_the_control_role() {
+    for (model_registry, sid) in [
+        (registry(&["111122223333"], None), REGISTRY_SID),
+        (registry(&[], Some(READER)), REGISTRY_READER_SID),
+    ] {
+        let inputs = with_registry(None, HOSTING_KEY, model_registry);
+        let docs = good(&inputs);
+        let report = check(&inputs, &given(&docs));
+        assert_eq!(report.findings, vec![], "{sid}");
+
+        let mut docs = good(&inputs);
+        remove(&mut docs, DocumentKind::ControlRolePolicy, sid);
+        let report = check(&inputs, &given(&docs));
+        let missing: Vec<&Finding> = report.of(FindingKind::Missing).collect();
+        assert_eq!(missing.len(), 1, "{sid}: {:?}", report.findings);
+        assert_eq!(missing[0].step, ChainStep::ControlRolePolicy);
+        assert_eq!(missing[0].document, DocumentKind::ControlRolePolicy);
+        assert!(
+            missing[0].detail.contains(&format!("add statement {sid}")),
+            "{}",
+            missing[0].detail
+        );
+        assert_eq!(missing[0].fix.as_ref().unwrap()["Sid"], sid);
+    }
 }

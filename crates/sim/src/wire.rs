@@ -33,6 +33,7 @@ impl Service {
             "bedrock" => Self::Bedrock,
             "servicequotas" => Self::Quotas,
             "monitoring" => Self::CloudWatch,
+            "sagemaker" => Self::SageMaker,
             _ => return None,
         })
     }

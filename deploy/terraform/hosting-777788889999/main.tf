@@ -231,6 +231,13 @@ data "aws_iam_policy_document" "control_role_policy" {
     actions   = ["servicequotas:GetServiceQuota"]
     resources = ["arn:aws:servicequotas:${var.region}:${var.hosting_account_id}:bedrock/*"]
   }
+  statement {
+    # reads the SageMaker model packages of research account 111122223333 at submit (DescribeModelPackage; each package group's policy must share them)
+    sid       = "ReadModelRegistry"
+    effect    = "Allow"
+    actions   = ["sagemaker:DescribeModelPackage"]
+    resources = ["arn:aws:sagemaker:${var.region}:${var.research_account_id}:model-package/*"]
+  }
 }
 
 # The trust (assume role) policy of Ferry's control role arn:aws:iam::777788889999:role/FerryControlRole-777788889999.

@@ -1,5 +1,5 @@
 # Rendered by `ferry policy render --format terraform`; regenerate rather than edit.
-# Research account 111122223333 side of the Bedrock import chain for environment prod (hosting account 777788889999). The bucket policy resource replaces the bucket's policy: merge existing statements first. Key policy statements are outputs to add to the key's policy.
+# Research account 111122223333 side of the Bedrock import chain for environment prod (hosting account 777788889999). The bucket policy resource replaces the bucket's policy: merge existing statements first. Key policy and model package group policy statements are outputs to add to those policies.
 
 terraform {
   required_providers {
@@ -112,5 +112,25 @@ data "aws_iam_policy_document" "source_key_policy_0f1e2d3c_1111_4222_8333_111122
 output "source_key_policy_0f1e2d3c_1111_4222_8333_111122223333" {
   description = "Add this statement to the key policy of arn:aws:kms:us-east-1:111122223333:key/0f1e2d3c-1111-4222-8333-111122223333 in account 111122223333 (walkthrough step 3)."
   value       = data.aws_iam_policy_document.source_key_policy_0f1e2d3c_1111_4222_8333_111122223333.json
+}
+
+# The model package group policy (PutModelPackageGroupPolicy) of each group whose packages Ferry imports, in account 111122223333: merge into the group's policy.
+data "aws_iam_policy_document" "model_package_group_policy_111122223333" {
+  statement {
+    # lets Ferry's control role arn:aws:iam::777788889999:role/FerryControlRole-777788889999 read this group's model packages at submit (DescribeModelPackage)
+    sid       = "FerryReadsModelPackages"
+    effect    = "Allow"
+    actions   = ["sagemaker:DescribeModelPackage"]
+    resources = ["arn:aws:sagemaker:${var.region}:${var.research_account_id}:model-package/*/*"]
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:aws:iam::${var.hosting_account_id}:role/${var.control_role_name}"]
+    }
+  }
+}
+
+output "model_package_group_policy_111122223333" {
+  description = "The model package group policy (PutModelPackageGroupPolicy) of each group whose packages Ferry imports, in account 111122223333: merge into the group's policy."
+  value       = data.aws_iam_policy_document.model_package_group_policy_111122223333.json
 }
 

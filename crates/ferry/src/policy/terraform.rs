@@ -316,12 +316,28 @@ fn research(
         .iter()
         .filter(|s| s.account.as_str() == account)
         .collect();
-    let vars = variables(inputs, &sources);
+    let mut vars = variables(inputs, &sources);
+    if sources.is_empty() {
+        // An account that only holds model packages.
+        vars.push(Var {
+            name: "research_account_id".into(),
+            default: account.to_owned(),
+            description: "A research account that holds SageMaker model packages".into(),
+        });
+    }
+    let readers: Vec<String> = docs
+        .iter()
+        .filter(|d| d.kind == DocumentKind::RegistryReaderTrustPolicy)
+        .map(|d| role_name(&d.attached_to))
+        .collect();
+    numbered(&mut vars, "registry_reader_role_name", &readers, |_| {
+        "The name of the model registry reader role Ferry's control role assumes".into()
+    });
     let mut out = String::new();
     header(
         &mut out,
         &format!(
-            "Research account {account} side of the Bedrock import chain for environment {} (hosting account {}). The bucket policy resource replaces the bucket's policy: merge existing statements first. Key policy statements are outputs to add to the key's policy.",
+            "Research account {account} side of the Bedrock import chain for environment {} (hosting account {}). The bucket policy resource replaces the bucket's policy: merge existing statements first. Key policy and model package group policy statements are outputs to add to those policies.",
             env.name, env.account
         ),
         "research_account_id",
@@ -338,6 +354,35 @@ fn research(
                     hcl_string(&d.attached_to, &vars)
                 );
             }
+            DocumentKind::RegistryReaderTrustPolicy => {
+                let Some(policy) = docs.iter().find(|p| {
+                    p.kind == DocumentKind::RegistryReaderPolicy && p.attached_to == d.attached_to
+                }) else {
+                    bail!("the rendering lacks the policy of {}", d.attached_to);
+                };
+                let name = role_name(&d.attached_to);
+                let Some(name_var) = vars
+                    .iter()
+                    .find(|v| v.name.starts_with("registry_reader_role_name") && v.default == name)
+                else {
+                    bail!("no variable for the reader role {name}");
+                };
+                role(
+                    &mut out,
+                    &Role {
+                        id: &format!("registry_reader_{}", ident(&name).to_lowercase()),
+                        name_var: &name_var.name,
+                        arn: &d.attached_to,
+                        description: "Ferry's model registry reader: reads SageMaker model packages (DescribeModelPackage) for imports, assumed from Ferry's control role",
+                        trust: d,
+                        policy,
+                        policy_name: "FerryRegistryReaderPolicy",
+                        depends_on: None,
+                    },
+                );
+            }
+            // Its role, rendered with the trust policy above.
+            DocumentKind::RegistryReaderPolicy => {}
             _ => output(
                 &mut out,
                 &id,

@@ -47,7 +47,10 @@ impl GivenDocuments {
             DocumentKind::SourceKeyPolicy => self.source_key_policy.as_ref(),
             DocumentKind::HostingKeyPolicy => self.hosting_key_policy.as_ref(),
             DocumentKind::ControlRolePolicy => self.control_role_policy.as_ref(),
-            DocumentKind::ControlRoleTrustPolicy => None,
+            DocumentKind::ControlRoleTrustPolicy
+            | DocumentKind::ModelPackageGroupPolicy
+            | DocumentKind::RegistryReaderPolicy
+            | DocumentKind::RegistryReaderTrustPolicy => None,
         }
     }
 }
@@ -158,7 +161,7 @@ pub fn check(inputs: &ChainInputs, given: &GivenDocuments) -> CheckReport {
         let res = req.resource.as_ref();
         let res_attached = res.and_then(|(_, _, a)| a.as_deref());
         for kind in id_kind.into_iter().chain(res.map(|(k, _, _)| *k)) {
-            if docs.given.get(kind).is_none() && !not_checked.contains(&kind) {
+            if docs.given.get(kind).is_none() && kind.checkable() && !not_checked.contains(&kind) {
                 not_checked.push(kind);
             }
         }

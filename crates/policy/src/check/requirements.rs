@@ -6,7 +6,7 @@ use crate::render::{ChainInputs, DocumentKind};
 use crate::{
     BEDROCK_IMPORT_ACTIONS, BEDROCK_INVOKE_ACTION, BEDROCK_SERVICE, HOSTING_KEY_ACTIONS,
     INVOCATIONS_ACTION, INVOCATIONS_SID, INVOKE_SID, PASS_ROLE_SID, QUOTA_ACTION, QUOTAS_SID,
-    SOURCE_KEY_ACTIONS, TAGS_ACTION, TAGS_SID,
+    REGISTRY_ACTION, REGISTRY_READER_SID, REGISTRY_SID, SOURCE_KEY_ACTIONS, TAGS_ACTION, TAGS_SID,
 };
 
 use ferry_domain::chain::ChainStep;
@@ -284,6 +284,67 @@ pub(super) fn requirements(inputs: &ChainInputs) -> Vec<Requirement> {
         resource: None,
         mode: ResourcePolicyMode::Optional,
     });
+    // A model package as the source, read at submit: by the control role itself (the group's
+    // policy shares the package: rendered only, `policy check` takes no group policy), or as
+    // the team's reader role (its trust policy: rendered only, likewise).
+    for account in inputs.direct_registry_accounts() {
+        let package = format!(
+            "arn:{}:sagemaker:{}:{account}:model-package/models/1",
+            inputs.partition(),
+            env.region
+        );
+        reqs.push(Requirement {
+            what: format!(
+                "Ferry's control role reads a SageMaker model package of account {account} at submit"
+            ),
+            ctx: RequestContext::new(
+                control_session.clone(),
+                REGISTRY_ACTION,
+                package,
+                account.clone(),
+            ),
+            identity: Some((
+                DocumentKind::ControlRolePolicy,
+                REGISTRY_SID.into(),
+                ChainStep::ControlRolePolicy,
+            )),
+            resource: Some((
+                DocumentKind::ModelPackageGroupPolicy,
+                "FerryReadsModelPackages".into(),
+                Some(format!(
+                    "arn:{}:sagemaker:{}:{account}:model-package-group/*",
+                    inputs.partition(),
+                    env.region
+                )),
+            )),
+            mode: ResourcePolicyMode::Optional,
+        });
+    }
+    for (reader, _) in inputs.reader_roles() {
+        let owner = reader.account().to_string();
+        reqs.push(Requirement {
+            what: format!(
+                "Ferry's control role assumes the model registry reader role {reader} at submit"
+            ),
+            ctx: RequestContext::new(
+                control_session.clone(),
+                "sts:AssumeRole",
+                reader.as_str(),
+                owner,
+            ),
+            identity: Some((
+                DocumentKind::ControlRolePolicy,
+                REGISTRY_READER_SID.into(),
+                ChainStep::ControlRolePolicy,
+            )),
+            resource: Some((
+                DocumentKind::RegistryReaderTrustPolicy,
+                "FerryControlRole".into(),
+                Some(reader.to_string()),
+            )),
+            mode: ResourcePolicyMode::Required,
+        });
+    }
     reqs.push(Requirement {
         what: format!("Ferry's control role passes {role} to Bedrock"),
         ctx: RequestContext::new(control_session.clone(), "iam:PassRole", role, hosting)

@@ -6,7 +6,7 @@ use serde_json::{Map, Value, json};
 use crate::{
     BEDROCK_IMPORT_ACTIONS, BEDROCK_INVOKE_ACTION, BEDROCK_SERVICE, HOSTING_KEY_ACTIONS,
     INVOCATIONS_ACTION, INVOCATIONS_SID, INVOKE_SID, PASS_ROLE_SID, QUOTA_ACTION, QUOTAS_SID,
-    SOURCE_KEY_ACTIONS, TAGS_ACTION, TAGS_SID,
+    REGISTRY_ACTION, REGISTRY_READER_SID, REGISTRY_SID, SOURCE_KEY_ACTIONS, TAGS_ACTION, TAGS_SID,
 };
 
 use ferry_domain::aws::{KmsKeyForm, KmsKeyRef};
@@ -133,6 +133,15 @@ fn obj(v: Value) -> Map<String, Value> {
     match v {
         Value::Object(m) => m,
         _ => Map::new(),
+    }
+}
+
+/// One value as a string, several as a list (the documents' usual form).
+fn one_or_many(values: Vec<String>) -> Value {
+    if values.len() == 1 {
+        Value::from(values[0].clone())
+    } else {
+        Value::from(values)
     }
 }
 
@@ -446,6 +455,33 @@ pub fn render(inputs: &ChainInputs) -> Vec<RenderedDocument> {
             env.region
         )})),
     );
+    // A SageMaker model package as the source: the control role reads it at submit, itself
+    // (shared with through the group's policy) or as the team's reader role.
+    let direct = inputs.direct_registry_accounts();
+    if !direct.is_empty() {
+        b.push(
+            REGISTRY_SID,
+            format!(
+                "reads the SageMaker model packages of research account {} at submit (DescribeModelPackage; each package group's policy must share them)",
+                direct.join(", ")
+            ),
+            obj(json!({"Action": REGISTRY_ACTION, "Resource": one_or_many(
+                direct.iter().map(|a| inputs.model_packages(a, None)).collect()
+            )})),
+        );
+    }
+    let readers = inputs.reader_roles();
+    if !readers.is_empty() {
+        let arns: Vec<String> = readers.iter().map(|(r, _)| r.to_string()).collect();
+        b.push(
+            REGISTRY_READER_SID,
+            format!(
+                "assumes the model registry reader role {} to read model packages at submit",
+                arns.join(", ")
+            ),
+            obj(json!({"Action": "sts:AssumeRole", "Resource": one_or_many(arns)})),
+        );
+    }
     docs.push(b.finish(
         DocumentKind::ControlRolePolicy,
         "control-role-policy".into(),
@@ -490,5 +526,83 @@ pub fn render(inputs: &ChainInputs) -> Vec<RenderedDocument> {
         control.to_owned(),
         format!("The trust (assume role) policy of Ferry's control role {control}."),
     ));
+
+    // The research account's side of reading model packages. Without a reader role, the
+    // package group's resource policy shares the packages with the control role, as the
+    // SageMaker developer guide's cross-account sharing does (Model Registry, "Set up
+    // discoverability": `put-model-package-group-policy` allowing `sagemaker:DescribeModelPackage`
+    // on `arn:aws:sagemaker:<region>:<owner account>:model-package/<group name>/*`,
+    // <https://docs.aws.amazon.com/sagemaker/latest/dg/model-registry-ram-discover.html>; API
+    // reference, PutModelPackageGroupPolicy). Ferry's configuration does not name the groups, so
+    // the group is `*`: the statement goes into the policy of each group the team shares, and
+    // may name that group instead.
+    for account in &direct {
+        let mut b = Builder::new();
+        b.push(
+            "FerryReadsModelPackages",
+            format!(
+                "lets Ferry's control role {control} read this group's model packages at submit (DescribeModelPackage)"
+            ),
+            obj(json!({
+                "Principal": {"AWS": control},
+                "Action": REGISTRY_ACTION,
+                "Resource": inputs.model_packages(account, Some("*")),
+            })),
+        );
+        docs.push(b.finish(
+            DocumentKind::ModelPackageGroupPolicy,
+            format!("model-package-group-policy-{account}"),
+            account,
+            format!(
+                "arn:{}:sagemaker:{}:{account}:model-package-group/*",
+                inputs.partition(),
+                env.region
+            ),
+            format!(
+                "The model package group policy (PutModelPackageGroupPolicy) of each group whose packages Ferry imports, in account {account}: merge into the group's policy."
+            ),
+        ));
+    }
+    // With a reader role: the role in the research account, trusted by the control role.
+    for (reader, accounts) in &readers {
+        let owner = reader.account().to_string();
+        let name = reader.role_name().to_owned();
+        let mut b = Builder::new();
+        b.push(
+            "ReadModelPackages",
+            format!(
+                "reads the SageMaker model packages of account {} (DescribeModelPackage, read only)",
+                accounts.join(", ")
+            ),
+            obj(json!({"Action": REGISTRY_ACTION, "Resource": one_or_many(
+                accounts.iter().map(|a| inputs.model_packages(a, None)).collect()
+            )})),
+        );
+        docs.push(b.finish(
+            DocumentKind::RegistryReaderPolicy,
+            format!("registry-reader-policy-{name}"),
+            &owner,
+            reader.to_string(),
+            format!(
+                "Attach as an inline or managed policy of the model registry reader role {reader}."
+            ),
+        ));
+        let mut b = Builder::new();
+        b.push(
+            "FerryControlRole",
+            format!("lets Ferry's control role {control} assume the reader role"),
+            obj(json!({
+                "Principal": {"AWS": control},
+                "Action": "sts:AssumeRole",
+            })),
+        );
+        docs.push(b.finish(
+            DocumentKind::RegistryReaderTrustPolicy,
+            format!("registry-reader-trust-policy-{name}"),
+            &owner,
+            reader.to_string(),
+            format!("The trust (assume role) policy of the model registry reader role {reader}."),
+        ));
+    }
     docs
 }

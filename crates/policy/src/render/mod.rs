@@ -7,8 +7,8 @@ pub use documents::render;
 use serde::Serialize;
 use serde_json::Value;
 
-use ferry_domain::aws::KmsKeyRef;
-use ferry_domain::catalog::{AllowedSource, Catalog, Environment};
+use ferry_domain::aws::{AccountId, KmsKeyRef, RoleArn};
+use ferry_domain::catalog::{AllowedSource, Catalog, Environment, ModelRegistry};
 use ferry_domain::chain::AccountSide;
 
 use documents::KeyTarget;
@@ -32,6 +32,13 @@ pub enum DocumentKind {
     ControlRolePolicy,
     /// Ferry's control role trust policy.
     ControlRoleTrustPolicy,
+    /// A research account's model package group policy (`PutModelPackageGroupPolicy`) sharing
+    /// its packages with the control role, for teams without a reader role.
+    ModelPackageGroupPolicy,
+    /// A team's model registry reader role's identity policy (in the research account).
+    RegistryReaderPolicy,
+    /// A team's model registry reader role's trust policy: the control role may assume it.
+    RegistryReaderTrustPolicy,
 }
 
 impl DocumentKind {
@@ -46,6 +53,9 @@ impl DocumentKind {
             Self::HostingKeyPolicy => "hosting-key-policy",
             Self::ControlRolePolicy => "control-role-policy",
             Self::ControlRoleTrustPolicy => "control-role-trust-policy",
+            Self::ModelPackageGroupPolicy => "model-package-group-policy",
+            Self::RegistryReaderPolicy => "registry-reader-policy",
+            Self::RegistryReaderTrustPolicy => "registry-reader-trust-policy",
         }
     }
 
@@ -53,9 +63,26 @@ impl DocumentKind {
     #[must_use]
     pub fn side(self) -> AccountSide {
         match self {
-            Self::BucketPolicy | Self::SourceKeyPolicy => AccountSide::Research,
+            Self::BucketPolicy
+            | Self::SourceKeyPolicy
+            | Self::ModelPackageGroupPolicy
+            | Self::RegistryReaderPolicy
+            | Self::RegistryReaderTrustPolicy => AccountSide::Research,
             _ => AccountSide::Hosting,
         }
+    }
+
+    /// Whether `ferry policy check` takes this document (a flag named by [`Self::slug`]); the
+    /// others are rendered only, and a check does not report them as not given.
+    #[must_use]
+    pub fn checkable(self) -> bool {
+        !matches!(
+            self,
+            Self::ControlRoleTrustPolicy
+                | Self::ModelPackageGroupPolicy
+                | Self::RegistryReaderPolicy
+                | Self::RegistryReaderTrustPolicy
+        )
     }
 }
 
@@ -110,6 +137,19 @@ pub struct ChainInputs {
     /// The EKS service account whose pods assume the control role with their web identity
     /// token (IAM roles for service accounts), when Ferry runs on EKS.
     pub service_account: Option<ServiceAccountTrust>,
+    /// How Ferry reads the SageMaker model packages of the teams that configure
+    /// `[teams.<name>.model_registry]` (deduplicated, sorted); empty: no grants rendered.
+    pub registries: Vec<RegistryAccess>,
+}
+
+/// One research account whose model packages Ferry reads, and as whom.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistryAccess {
+    /// The research account that owns the packages.
+    pub account: AccountId,
+    /// The reader role assumed from the control role; `None`: the control role reads, shared
+    /// with through the package group's policy.
+    pub reader_role: Option<RoleArn>,
 }
 
 /// An EKS service account trusted by the control role through the cluster's IAM OIDC
@@ -251,6 +291,33 @@ impl ChainInputs {
                 ))
         });
         sources.dedup();
+        // The teams that configure `[teams.<name>.model_registry]` (accounts or a reader role):
+        // the others import from S3 only, and their documents stay as they were.
+        let mut registries: Vec<RegistryAccess> = catalog
+            .teams()
+            .filter(|t| environment.admits(&t.name))
+            .filter(|t| t.model_registry != ModelRegistry::default())
+            .flat_map(|t| {
+                t.registry_accounts()
+                    .into_iter()
+                    .map(|a| RegistryAccess {
+                        account: a.clone(),
+                        reader_role: t.model_registry.reader_role.clone(),
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        registries.sort_by(|a, b| {
+            (
+                a.account.as_str(),
+                a.reader_role.as_ref().map(RoleArn::as_str),
+            )
+                .cmp(&(
+                    b.account.as_str(),
+                    b.reader_role.as_ref().map(RoleArn::as_str),
+                ))
+        });
+        registries.dedup();
         let ferry_principal = ferry_principal.unwrap_or_else(|| {
             format!(
                 "arn:{}:iam::{}:root",
@@ -263,6 +330,7 @@ impl ChainInputs {
             sources,
             ferry_principal,
             service_account: None,
+            registries,
         }
     }
 
@@ -347,6 +415,41 @@ impl ChainInputs {
             }
         }
         out
+    }
+
+    /// The reader roles, each with the research accounts it reads (its own account's packages).
+    pub(crate) fn reader_roles(&self) -> Vec<(RoleArn, Vec<String>)> {
+        let mut out: Vec<(RoleArn, Vec<String>)> = Vec::new();
+        for r in &self.registries {
+            let Some(role) = &r.reader_role else { continue };
+            match out.iter_mut().find(|(have, _)| have == role) {
+                Some((_, accounts)) => accounts.push(r.account.to_string()),
+                None => out.push((role.clone(), vec![r.account.to_string()])),
+            }
+        }
+        out
+    }
+
+    /// The research accounts the control role reads packages of itself (no reader role).
+    pub(crate) fn direct_registry_accounts(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for r in &self.registries {
+            if r.reader_role.is_none() && !out.contains(&r.account.to_string()) {
+                out.push(r.account.to_string());
+            }
+        }
+        out
+    }
+
+    /// The ARN pattern of `account`'s model packages in the environment's Region; `group`
+    /// `None`: every package (versioned or not), for identity policies.
+    pub(crate) fn model_packages(&self, account: &str, group: Option<&str>) -> String {
+        format!(
+            "arn:{}:sagemaker:{}:{account}:model-package/{}*",
+            self.partition(),
+            self.environment.region,
+            group.map(|g| format!("{g}/")).unwrap_or_default()
+        )
     }
 
     /// A suffix that keeps `Sid`s unique when there is more than one source.
