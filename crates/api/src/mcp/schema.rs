@@ -197,11 +197,20 @@ mod tests {
             schema["required"],
             json!(["source", "environment", "model_name"])
         );
-        // The S3 URI's rule is the document's, reachable inside the tool's schema.
-        assert_eq!(schema["properties"]["source"]["$ref"], "#/$defs/S3Uri");
+        // The source's rule (an S3 URI or a model package ARN) is the document's.
         assert_eq!(
-            schema.pointer("/$defs/S3Uri/pattern"),
-            doc.pointer("/components/schemas/S3Uri/pattern")
+            schema.pointer("/properties/source/pattern"),
+            doc.pointer("/components/schemas/ImportCreate/properties/source/pattern")
+        );
+        assert!(schema.pointer("/properties/source/pattern").is_some());
+        // A named rule is reachable inside the tool's schema.
+        assert_eq!(
+            schema["properties"]["environment"]["$ref"],
+            "#/$defs/EnvironmentName"
+        );
+        assert_eq!(
+            schema.pointer("/$defs/EnvironmentName/pattern"),
+            doc.pointer("/components/schemas/EnvironmentName/pattern")
         );
         assert!(!schema.to_string().contains("#/components/"));
     }
