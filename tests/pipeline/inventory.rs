@@ -357,7 +357,9 @@ async fn an_idle_model_is_told_of_once_on_its_request(pool: ferry_store::PgPool)
             },
         )
         .await;
-    let id = p.submit("research", "dev", &p.sample.clone(), "idle-one").await;
+    let id = p
+        .submit("research", "dev", &p.sample.clone(), "idle-one")
+        .await;
     let done = p.drive(&ctx, &[id]).await.remove(0);
     assert_eq!(done.status, Status::Completed, "{:?}", done.failure_message);
     let arn = done.imported_model_arn.clone().unwrap();

@@ -480,9 +480,7 @@ pub async fn idle_watch(
             environment: r.environment,
             imported_at: r.imported_at,
             last_invoked_at: r.last_invoked_at,
-            notified: r
-                .idle_notified_at
-                .map(|_| r.idle_notified_last_invoked_at),
+            notified: r.idle_notified_at.map(|_| r.idle_notified_last_invoked_at),
         })
         .collect())
 }

@@ -24,8 +24,8 @@ use ferry_store::StoreError;
 use ferry_store::inventory::{IdleWatch, ListedModel, OutsideJob, Snapshot};
 use time::OffsetDateTime;
 
-use crate::{Ctx, actor};
 use crate::schedule::Placement;
+use crate::{Ctx, actor};
 
 /// The tag whose presence makes a model Ferry's (see `ferry_domain::import::ferry_tags`).
 pub const REQUEST_TAG: &str = "ferry:request-id";
@@ -188,9 +188,10 @@ fn idle_notice(catalog: &Catalog, m: &IdleWatch, now: OffsetDateTime) -> Option<
     if !catalog::idle_notice_due(candidate, m.notified, m.last_invoked_at) {
         return None;
     }
-    let last_invoked = m
-        .last_invoked_at
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok());
+    let last_invoked = m.last_invoked_at.and_then(|t| {
+        t.format(&time::format_description::well_known::Rfc3339)
+            .ok()
+    });
     Some(Update::new(m.request, actor()).event(Event::new(
         EventKind::ModelIdle,
         serde_json::json!({
