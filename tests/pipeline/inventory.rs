@@ -327,3 +327,105 @@ async fn an_import_job_started_outside_ferry_holds_the_slot_until_it_ends(
         "Ferry created its job once, after the slot was free: Bedrock refused none"
     );
 }
+
+/// A model Ferry imported that has become a deletion candidate (here `idle_after_days = 0`:
+/// every model is one) is told of once, on the request that imported it, with the model, its
+/// last invocation and its idle days; the next pass tells nothing more. The event is in the
+/// public feed's list, so webhook filters and `types=` accept it.
+#[sqlx::test(migrations = "../migrations")]
+async fn an_idle_model_is_told_of_once_on_its_request(pool: ferry_store::PgPool) {
+    let mut p = Pipeline::start(pool.clone(), quick_jobs()).await;
+    let catalog = &p.catalog;
+    let envs: Vec<_> = catalog
+        .environments()
+        .cloned()
+        .map(|mut e| {
+            if e.name.as_str() == "dev" {
+                e.idle_after_days = Some(0);
+            }
+            e
+        })
+        .collect();
+    let teams: Vec<_> = catalog.teams().cloned().collect();
+    p.catalog = std::sync::Arc::new(ferry_domain::catalog::Catalog::new(envs, teams).unwrap());
+    let mut ctx = p
+        .ctx(
+            "w1",
+            ferry_worker::Quota {
+                concurrent_jobs: 1,
+                imported_models: 1000,
+            },
+        )
+        .await;
+    let id = p
+        .submit("research", "dev", &p.sample.clone(), "idle-one")
+        .await;
+    let done = p.drive(&ctx, &[id]).await.remove(0);
+    assert_eq!(done.status, Status::Completed, "{:?}", done.failure_message);
+    let arn = done.imported_model_arn.clone().unwrap();
+    let idle_events = |p: &Pipeline| {
+        let pool = p.pool.clone();
+        async move {
+            let mut conn = pool.acquire().await.unwrap();
+            ferry_store::imports::events(&mut conn, id, None, 100)
+                .await
+                .unwrap()
+                .into_iter()
+                .filter(|e| e.kind == "model_idle")
+                .collect::<Vec<_>>()
+        }
+    };
+    assert!(idle_events(&p).await.is_empty(), "no inventory ran yet");
+
+    // The inventory runs (after the readiness check invoked the model): one notice.
+    ctx.settings.inventory = Some(InventorySettings {
+        interval: Duration::from_millis(100),
+        configured_quotas: BTreeSet::new(),
+    });
+    let mut told = Vec::new();
+    for _ in 0..100 {
+        ferry_worker::activate(&ctx).await.unwrap();
+        told = idle_events(&p).await;
+        if !told.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(told.len(), 1, "{told:?}");
+    let e = &told[0];
+    assert_eq!(e.detail["imported_model_arn"], arn.as_str(), "{e:?}");
+    assert_eq!(e.detail["idle_days"], 0, "{e:?}");
+    assert_eq!(e.detail["idle_after_days"], 0, "{e:?}");
+    assert!(
+        e.detail["last_invoked_at"].is_string(),
+        "the readiness check's invocation, from CloudWatch: {e:?}"
+    );
+    assert_eq!(
+        e.detail["confirm_with"],
+        format!("DELETE /v1/imports/{id}/model")
+    );
+    assert_eq!(e.actor_id.as_deref(), Some("ferry:worker"));
+    assert!(e.from_status.is_none() && e.to_status.is_none(), "{e:?}");
+    assert_eq!(p.get(id).await.status, Status::Completed, "no transition");
+    assert_eq!(
+        ferry_domain::events::parse_types(&["import.model_idle"]),
+        Ok(vec!["import.model_idle".to_owned()])
+    );
+    p.events(id).await;
+
+    // Later passes: still a candidate, already told.
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        ferry_worker::activate(&ctx).await.unwrap();
+    }
+    let mut conn = pool.acquire().await.unwrap();
+    let listed = ferry_store::inventory::models(&mut conn, &[], Some(true))
+        .await
+        .unwrap();
+    let synced = listed
+        .iter()
+        .filter(|m| m.arn == arn && m.last_seen_at > e.at)
+        .count();
+    assert_eq!(synced, 1, "a later pass listed the model again");
+    assert_eq!(idle_events(&p).await.len(), 1, "told once per candidacy");
+}

@@ -442,9 +442,22 @@ pub fn deletion_candidate(managed: bool, idle_after_days: Option<u32>, idle: Opt
     }
 }
 
+/// Whether the inventory tells a deletion candidate's request now (event `model_idle`): once
+/// per candidacy. `notified` is the last invocation the previous notice named (`Some(None)`:
+/// a notice said "never invoked"; `None`: no notice yet). A model invoked since that notice
+/// was idle again, a new candidacy; one that was not has been told already.
+#[must_use]
+pub fn idle_notice_due(
+    candidate: bool,
+    notified: Option<Option<time::OffsetDateTime>>,
+    last_invoked: Option<time::OffsetDateTime>,
+) -> bool {
+    candidate && notified.is_none_or(|before| last_invoked > before)
+}
+
 #[cfg(test)]
 mod idle_tests {
-    use super::{deletion_candidate, idle_days};
+    use super::{deletion_candidate, idle_days, idle_notice_due};
     use time::{Duration, OffsetDateTime};
 
     #[test]
@@ -469,6 +482,35 @@ mod idle_tests {
         assert!(
             !deletion_candidate(true, None, Some(400)),
             "no limit configured"
+        );
+    }
+
+    #[test]
+    fn a_candidacy_is_told_once_and_again_only_after_an_invocation() {
+        let now = OffsetDateTime::now_utc();
+        let day = |d: i64| Some(now - Duration::days(d));
+        assert!(idle_notice_due(true, None, None), "first candidacy");
+        assert!(idle_notice_due(true, None, day(40)));
+        assert!(!idle_notice_due(false, None, day(1)), "not a candidate");
+        assert!(
+            !idle_notice_due(true, Some(None), None),
+            "told, never invoked"
+        );
+        assert!(
+            !idle_notice_due(true, Some(day(40)), day(40)),
+            "told about this idle spell"
+        );
+        assert!(
+            idle_notice_due(true, Some(day(40)), day(35)),
+            "invoked after the notice, idle again"
+        );
+        assert!(
+            idle_notice_due(true, Some(None), day(35)),
+            "first invocation after the notice, idle again"
+        );
+        assert!(
+            !idle_notice_due(false, Some(day(40)), day(1)),
+            "invoked lately: not a candidate"
         );
     }
 }

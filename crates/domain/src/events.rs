@@ -44,11 +44,16 @@ pub enum EventKind {
     /// The artifact's digest matched a model already held in the environment: the request
     /// completed by reference to it, without a second import job.
     ModelReused,
+    /// The inventory found the model idle for its environment's `idle_after_days`: a deletion
+    /// candidate. Sent once per candidacy (again only after the model was invoked and went idle
+    /// again); Ferry deletes nothing, a hosting user confirms with
+    /// `DELETE /v1/imports/{id}/model`.
+    ModelIdle,
 }
 
 impl EventKind {
     /// Every kind, in the order the public list shows them.
-    pub const ALL: [EventKind; 23] = [
+    pub const ALL: [EventKind; 24] = [
         Self::Created,
         Self::Approved,
         Self::Rejected,
@@ -72,6 +77,7 @@ impl EventKind {
         Self::ModelReady,
         Self::ModelNotServing,
         Self::ModelReused,
+        Self::ModelIdle,
     ];
 
     /// The stored and published name.
@@ -100,6 +106,7 @@ impl EventKind {
             Self::ModelReady => "model_ready",
             Self::ModelNotServing => "model_not_serving",
             Self::ModelReused => "model_reused",
+            Self::ModelIdle => "model_idle",
         }
     }
 
@@ -266,7 +273,7 @@ mod tests {
             // ALL is in declaration order, so a variant missing from it shows here.
             assert_eq!(EventKind::ALL[k as usize], k);
         }
-        assert_eq!(EventKind::ModelReused as usize + 1, EventKind::ALL.len());
+        assert_eq!(EventKind::ModelIdle as usize + 1, EventKind::ALL.len());
         assert_eq!(EventKind::parse("exploded"), None);
     }
 

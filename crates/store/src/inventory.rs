@@ -433,3 +433,75 @@ pub async fn model(
         })
         .collect())
 }
+
+/// A model Ferry imported, as the idle notices see it after a pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdleWatch {
+    pub arn: String,
+    /// The request that imported it (not one that completed by reference to it).
+    pub request: ImportId,
+    pub environment: String,
+    /// When the request finished, else when Bedrock created the model.
+    pub imported_at: Option<OffsetDateTime>,
+    pub last_invoked_at: Option<OffsetDateTime>,
+    /// The last invocation the previous notice named (`Some(None)`: "never invoked"); `None`:
+    /// no notice yet.
+    pub notified: Option<Option<OffsetDateTime>>,
+}
+
+/// The managed models of `account`/`region` the inventory stored, each with the request that
+/// imported it, for the idle notices.
+pub async fn idle_watch(
+    conn: &mut PgConnection,
+    account: &AccountId,
+    region: &Region,
+) -> Result<Vec<IdleWatch>, StoreError> {
+    let rows = sqlx::query!(
+        r#"SELECT DISTINCT ON (m.model_arn)
+                  m.model_arn, r.id AS request_id, r.environment,
+                  COALESCE(r.finished_at, m.created_at) AS imported_at,
+                  m.last_invoked_at, m.idle_notified_at, m.idle_notified_last_invoked_at
+           FROM account_models m
+           JOIN import_requests r
+             ON r.id = m.request_id
+                OR (r.imported_model_arn = m.model_arn AND r.reused_from IS NULL)
+           WHERE m.account = $1 AND m.region = $2 AND m.managed
+           ORDER BY m.model_arn, (r.id = m.request_id) DESC NULLS LAST, r.id"#,
+        account.as_str(),
+        region.as_str()
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| IdleWatch {
+            arn: r.model_arn,
+            request: ImportId::from_uuid(r.request_id),
+            environment: r.environment,
+            imported_at: r.imported_at,
+            last_invoked_at: r.last_invoked_at,
+            notified: r.idle_notified_at.map(|_| r.idle_notified_last_invoked_at),
+        })
+        .collect())
+}
+
+/// Remembers that the request of model `arn` was told it is idle, naming `last_invoked`.
+pub async fn mark_idle_notified(
+    conn: &mut PgConnection,
+    account: &AccountId,
+    region: &Region,
+    arn: &str,
+    last_invoked: Option<OffsetDateTime>,
+) -> Result<(), StoreError> {
+    sqlx::query!(
+        r#"UPDATE account_models SET idle_notified_at = now(), idle_notified_last_invoked_at = $4
+           WHERE account = $1 AND region = $2 AND model_arn = $3"#,
+        account.as_str(),
+        region.as_str(),
+        arn,
+        last_invoked
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}

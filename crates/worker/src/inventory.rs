@@ -16,14 +16,16 @@ use std::time::Duration;
 
 use ferry_cloud::CallError;
 use ferry_cloud::inventory::{CONCURRENT_IMPORT_JOBS_QUOTA, IMPORTED_MODELS_QUOTA};
-use ferry_domain::catalog::Environment;
+use ferry_domain::catalog::{self, Catalog, Environment};
+use ferry_domain::events::EventKind;
 use ferry_domain::ids::ImportId;
+use ferry_domain::update::{Event, Update};
 use ferry_store::StoreError;
-use ferry_store::inventory::{ListedModel, OutsideJob, Snapshot};
+use ferry_store::inventory::{IdleWatch, ListedModel, OutsideJob, Snapshot};
 use time::OffsetDateTime;
 
-use crate::Ctx;
 use crate::schedule::Placement;
+use crate::{Ctx, actor};
 
 /// The tag whose presence makes a model Ferry's (see `ferry_domain::import::ferry_tags`).
 pub const REQUEST_TAG: &str = "ferry:request-id";
@@ -95,25 +97,16 @@ pub async fn sync(ctx: &Ctx) -> Result<(), StoreError> {
         }
         let outcome = pass(ctx, env, !settings.overrides(p)).await;
         let now = OffsetDateTime::now_utc();
-        let mut conn = ferry_store::acquire(&ctx.pool).await?;
         match outcome {
             Ok(snapshot) => {
                 let next = now + settings.interval;
-                match ferry_store::inventory::record(
-                    &mut conn,
-                    &p.account,
-                    &p.region,
-                    &ctx.settings.owner,
-                    &snapshot,
-                    next,
-                )
-                .await
-                {
-                    Ok(()) => tracing::info!(
+                match store_pass(ctx, p, &snapshot, next, now).await {
+                    Ok(told) => tracing::info!(
                         account = %p.account, region = %p.region,
                         models = snapshot.models.len(),
                         unmanaged = snapshot.models.iter().filter(|m| !m.managed).count(),
                         jobs_running = snapshot.jobs_running,
+                        idle_notices = told,
                         "account inventory taken"
                     ),
                     Err(StoreError::LeaseLost) => {
@@ -127,6 +120,7 @@ pub async fn sync(ctx: &Ctx) -> Result<(), StoreError> {
                 let retry = ctx.settings.retry.delay(1, rand::random());
                 let next = now + time::Duration::try_from(retry).unwrap_or(time::Duration::SECOND);
                 tracing::warn!(account = %p.account, region = %p.region, error = %e, "account inventory incomplete; trying again");
+                let mut conn = ferry_store::acquire(&ctx.pool).await?;
                 ferry_store::inventory::record_error(
                     &mut conn,
                     &p.account,
@@ -140,6 +134,74 @@ pub async fn sync(ctx: &Ctx) -> Result<(), StoreError> {
         }
     }
     Ok(())
+}
+
+/// Stores a pass's `snapshot` and, in the same transaction, tells the request of each model
+/// that has become a deletion candidate (event `model_idle`, once per candidacy). The
+/// transaction holds the inventory's lease (`record` checks it first): a worker that lost it
+/// writes nothing. Returns how many requests were told.
+async fn store_pass(
+    ctx: &Ctx,
+    p: &Placement,
+    snapshot: &Snapshot,
+    next: OffsetDateTime,
+    now: OffsetDateTime,
+) -> Result<usize, StoreError> {
+    let mut tx = ferry_store::begin(&ctx.pool).await?;
+    ferry_store::inventory::record(
+        &mut tx,
+        &p.account,
+        &p.region,
+        &ctx.settings.owner,
+        snapshot,
+        next,
+    )
+    .await?;
+    let watched = ferry_store::inventory::idle_watch(&mut tx, &p.account, &p.region).await?;
+    let mut told = 0;
+    for m in watched {
+        let Some(update) = idle_notice(&ctx.catalog, &m, now) else {
+            continue;
+        };
+        ferry_store::imports::update(&mut tx, &update).await?;
+        ferry_store::inventory::mark_idle_notified(
+            &mut tx,
+            &p.account,
+            &p.region,
+            &m.arn,
+            m.last_invoked_at,
+        )
+        .await?;
+        told += 1;
+    }
+    tx.commit().await?;
+    Ok(told)
+}
+
+/// The `model_idle` event for `m`'s request when `m` has become a deletion candidate it was
+/// not told of (`catalog::idle_notice_due`); no transition. A hosting user confirms the
+/// delete with `DELETE /v1/imports/{id}/model`; Ferry deletes nothing by itself.
+fn idle_notice(catalog: &Catalog, m: &IdleWatch, now: OffsetDateTime) -> Option<Update> {
+    let limit = catalog.environment(&m.environment)?.idle_after_days;
+    let idle = catalog::idle_days(m.last_invoked_at, m.imported_at, now);
+    let candidate = catalog::deletion_candidate(true, limit, idle);
+    if !catalog::idle_notice_due(candidate, m.notified, m.last_invoked_at) {
+        return None;
+    }
+    let last_invoked = m.last_invoked_at.and_then(|t| {
+        t.format(&time::format_description::well_known::Rfc3339)
+            .ok()
+    });
+    Some(Update::new(m.request, actor()).event(Event::new(
+        EventKind::ModelIdle,
+        serde_json::json!({
+            "imported_model_arn": m.arn,
+            "last_invoked_at": last_invoked,
+            "idle_days": idle,
+            "idle_after_days": limit,
+            "confirm_with": format!("DELETE /v1/imports/{}/model", m.request),
+        }),
+    )))
 }
 
 async fn spend(ctx: &Ctx, env: &Environment) -> Result<(), PassError> {
