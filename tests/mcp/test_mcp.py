@@ -93,8 +93,11 @@ def test_lists_tools_with_the_openapi_documents_schemas(transport: str) -> None:
     assert set(body["properties"]) <= set(submit["properties"])
     assert set(submit["required"]) == set(body["required"])
     assert "idempotency_key" in submit["properties"]
-    assert submit["properties"]["source"]["$ref"] == "#/$defs/S3Uri"
-    assert submit["$defs"]["S3Uri"] == doc["components"]["schemas"]["S3Uri"]
+    # The source (an S3 URI or a model package ARN) carries the document's pattern; named
+    # rules are reachable as $defs.
+    assert submit["properties"]["source"]["pattern"] == body["properties"]["source"]["pattern"]
+    assert submit["properties"]["environment"]["$ref"] == "#/$defs/EnvironmentName"
+    assert submit["$defs"]["EnvironmentName"] == doc["components"]["schemas"]["EnvironmentName"]
     approve = tools["approve_import"].input_schema
     assert approve["required"] == ["id"]
     assert approve["properties"]["comment"] == doc["components"]["schemas"]["ApproveRequest"]["properties"]["comment"]
