@@ -328,6 +328,92 @@ async fn an_import_job_started_outside_ferry_holds_the_slot_until_it_ends(
     );
 }
 
+/// A request cancelled while its job runs leaves that job running in Bedrock (import jobs
+/// cannot be stopped): Ferry no longer counts it, so the inventory lists it with the jobs held
+/// by others, and the next request waits naming it instead of meeting `ServiceQuotaExceeded`.
+#[sqlx::test(migrations = "../migrations")]
+async fn a_job_left_running_by_a_cancelled_request_holds_the_slot_until_it_ends(
+    pool: ferry_store::PgPool,
+) {
+    use ferry_domain::events::EventKind;
+    use ferry_domain::status::Cause;
+    use ferry_domain::update::{Actor, Event, Update};
+
+    let p = Pipeline::start(pool.clone(), quick_jobs()).await;
+    p.sim.faults().set_job_duration(Duration::from_secs(10));
+    let mut ctx = p.ctx("w1", crate::support::ONE).await;
+    let first = p
+        .submit("research", "dev", &p.sample.clone(), "cancelled-one")
+        .await;
+    let mut importing = None;
+    for _ in 0..400 {
+        ferry_worker::activate(&ctx).await.unwrap();
+        let r = p.get(first).await;
+        if r.status == Status::Importing {
+            importing = Some(r);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let importing = importing.expect("the first request's job runs");
+    let job_arn = importing.bedrock_job_arn.clone().expect("its job");
+    {
+        let mut conn = pool.acquire().await.unwrap();
+        let cancel = Update::new(first, Actor::new("token:test", "tester"))
+            .to(Cause::Cancel, Status::Cancelled)
+            .event(Event::new(EventKind::Cancelled, serde_json::json!({})));
+        ferry_store::imports::update(&mut conn, &cancel)
+            .await
+            .unwrap();
+    }
+    p.sim.faults().set_job_duration(Duration::from_millis(300));
+
+    ctx.settings.inventory = Some(InventorySettings {
+        interval: Duration::from_millis(200),
+        configured_quotas: BTreeSet::new(),
+    });
+    let second = p
+        .submit("research", "dev", &p.sample.clone(), "after-the-cancel")
+        .await;
+    let mut waiting = None;
+    for _ in 0..400 {
+        ferry_worker::activate(&ctx).await.unwrap();
+        let r = p.get(second).await;
+        if let Some(c) = r
+            .conditions
+            .iter()
+            .find(|c| c.kind == ConditionType::Scheduled && c.reason == Reason::JobsOutsideFerry)
+        {
+            waiting = Some((r.status, c.message.clone()));
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (status, message) =
+        waiting.expect("the next request waits for the cancelled request's job");
+    assert_eq!(status, Status::Validating);
+    assert!(message.contains(&job_arn), "{message}");
+    assert!(
+        message.contains(&importing.job_name.to_string()),
+        "{message}"
+    );
+    assert_eq!(
+        p.sim
+            .faults()
+            .call_counts()
+            .get("bedrock:CreateModelImportJob")
+            .copied()
+            .unwrap_or(0),
+        1,
+        "no second job was sent while the first still ran"
+    );
+
+    // The cancelled request's job ends; the next request goes.
+    let done = p.drive(&ctx, &[second]).await.remove(0);
+    assert_eq!(done.status, Status::Completed, "{:?}", done.failure_message);
+    assert_eq!(p.get(first).await.status, Status::Cancelled);
+}
+
 /// A model Ferry imported that has become a deletion candidate (here `idle_after_days = 0`:
 /// every model is one) is told of once, on the request that imported it, with the model, its
 /// last invocation and its idle days; the next pass tells nothing more. The event is in the

@@ -155,15 +155,19 @@ pub async fn requests_by_model(
         .collect())
 }
 
-/// The job names Ferry's requests in the account bear (every attempt's job is named after its
-/// request, so a running job of another name was started outside Ferry).
+/// The job names of Ferry's requests in the account whose jobs Ferry counts as in flight
+/// (`submitting`, `importing`: the statuses `placement_usage` counts). Every attempt's job is
+/// named after its request, so a running job of another name was started outside Ferry; and a
+/// running job whose request has left those statuses (cancelled while importing: Bedrock jobs
+/// cannot be stopped) holds a slot Ferry no longer counts. Both are listed as held by others.
 pub async fn job_names(
     conn: &mut PgConnection,
     account: &AccountId,
     region: &Region,
 ) -> Result<std::collections::HashSet<String>, StoreError> {
     let rows = sqlx::query_scalar!(
-        r#"SELECT job_name FROM import_requests WHERE hosting_account = $1 AND region = $2"#,
+        r#"SELECT job_name FROM import_requests
+           WHERE hosting_account = $1 AND region = $2 AND status IN ('submitting', 'importing')"#,
         account.as_str(),
         region.as_str()
     )

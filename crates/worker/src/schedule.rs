@@ -336,7 +336,9 @@ pub fn slots_held_by_others(quota: Quota, in_flight: i64, jobs: &[OutsideJob]) -
         .collect::<Vec<_>>()
         .join(", ");
     Some(format!(
-        "the account's {} concurrent import job slot(s) are taken: Ferry runs {in_flight} and          {others} started outside Ferry run the rest: {names}; waiting until one ends",
+        "the account's {} concurrent import job slot(s) are taken: Ferry runs {in_flight} and \
+         {others} it does not track (started outside Ferry, or left running by a cancelled \
+         request) run the rest: {names}; waiting until one ends",
         quota.concurrent_jobs
     ))
 }
