@@ -26,7 +26,8 @@ pub const THROTTLES: &str = "ferry_aws_throttles_total";
 /// The error codes AWS uses for throttling, as botocore's retry handler lists them
 /// (botocore/data/_retry.json, "throttling" and "throttled_exception" policies; the AWS
 /// SDK for Rust's `aws_runtime::retries::classifiers::THROTTLING_ERRORS` is the same list).
-const THROTTLING_CODES: &[&str] = &[
+/// The SDK clients' calls and the hand-signed ones (`crate::signed`) classify by it alike.
+pub(crate) const THROTTLING_CODES: &[&str] = &[
     "Throttling",
     "ThrottlingException",
     "ThrottledException",

@@ -34,23 +34,8 @@ use aws_smithy_types::error::display::DisplayErrorContext;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-/// The SDK's throttling error codes (aws-runtime `retries::classifiers::THROTTLING_ERRORS`).
-const THROTTLING_CODES: &[&str] = &[
-    "Throttling",
-    "ThrottlingException",
-    "ThrottledException",
-    "RequestThrottledException",
-    "TooManyRequestsException",
-    "ProvisionedThroughputExceededException",
-    "TransactionInProgressException",
-    "RequestLimitExceeded",
-    "BandwidthLimitExceeded",
-    "LimitExceededException",
-    "RequestThrottled",
-    "SlowDown",
-    "PriorRequestNotComplete",
-    "EC2ThrottledException",
-];
+// The SDK's throttling error codes, shared with the SDK clients' call accounting.
+use crate::calls::THROTTLING_CODES;
 
 /// The SDK's transient error codes (aws-runtime `TRANSIENT_ERRORS`), plus the server-side
 /// codes the JSON services use for 5xx.
