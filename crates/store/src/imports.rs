@@ -121,6 +121,52 @@ pub(crate) struct ImportRow {
     pub(crate) model_package: Option<serde_json::Value>,
 }
 
+/// An [`ImportRow`] from a `sqlx::query!` record that selected every column `ImportRow` has
+/// (under the same names) beside columns of its own: queries that read a request together with
+/// something else (its promotions, a previous lease owner) build the row with this, so the column
+/// list is mapped in one place.
+macro_rules! import_row {
+    ($r:ident) => {
+        $crate::imports::ImportRow {
+            id: $r.id,
+            team: $r.team,
+            environment: $r.environment,
+            source_uri: $r.source_uri,
+            model_name: $r.model_name,
+            job_name: $r.job_name,
+            description: $r.description,
+            model_tags: $r.model_tags,
+            job_tags: $r.job_tags,
+            requested_by: $r.requested_by,
+            requester_id: $r.requester_id,
+            status: $r.status,
+            conditions: $r.conditions,
+            created_at: $r.created_at,
+            updated_at: $r.updated_at,
+            hosting_account: $r.hosting_account,
+            region: $r.region,
+            attempt: $r.attempt,
+            preflight: $r.preflight,
+            preflight_passed: $r.preflight_passed,
+            bedrock_job_arn: $r.bedrock_job_arn,
+            imported_model_arn: $r.imported_model_arn,
+            imported_model: $r.imported_model,
+            failure_message: $r.failure_message,
+            submitted_at: $r.submitted_at,
+            finished_at: $r.finished_at,
+            retries: $r.retries,
+            polls: $r.polls,
+            next_attempt_at: $r.next_attempt_at,
+            promoted_from: $r.promoted_from,
+            traceparent: $r.traceparent,
+            artifact_digest: $r.artifact_digest,
+            reused_from: $r.reused_from,
+            model_package: $r.model_package,
+        }
+    };
+}
+pub(crate) use import_row;
+
 pub(crate) fn parse_status(s: &str) -> Result<Status, StoreError> {
     s.parse()
         .map_err(|e| StoreError::Corrupt(format!("status: {e}")))
@@ -334,43 +380,7 @@ pub async fn read(conn: &mut PgConnection, id: ImportId) -> Result<ImportView, S
     .ok_or(StoreError::NotFound)?;
     let promotions = r.promotions.into_iter().map(ImportId::from_uuid).collect();
     let queue_position = r.queue_position.and_then(|p| usize::try_from(p).ok());
-    let record = ImportRow {
-        id: r.id,
-        team: r.team,
-        environment: r.environment,
-        source_uri: r.source_uri,
-        model_name: r.model_name,
-        job_name: r.job_name,
-        description: r.description,
-        model_tags: r.model_tags,
-        job_tags: r.job_tags,
-        requested_by: r.requested_by,
-        requester_id: r.requester_id,
-        status: r.status,
-        conditions: r.conditions,
-        created_at: r.created_at,
-        updated_at: r.updated_at,
-        hosting_account: r.hosting_account,
-        region: r.region,
-        attempt: r.attempt,
-        preflight: r.preflight,
-        preflight_passed: r.preflight_passed,
-        bedrock_job_arn: r.bedrock_job_arn,
-        imported_model_arn: r.imported_model_arn,
-        imported_model: r.imported_model,
-        failure_message: r.failure_message,
-        submitted_at: r.submitted_at,
-        finished_at: r.finished_at,
-        retries: r.retries,
-        polls: r.polls,
-        next_attempt_at: r.next_attempt_at,
-        promoted_from: r.promoted_from,
-        traceparent: r.traceparent,
-        artifact_digest: r.artifact_digest,
-        reused_from: r.reused_from,
-        model_package: r.model_package,
-    }
-    .try_into()?;
+    let record = import_row!(r).try_into()?;
     Ok(ImportView {
         record,
         promotions,

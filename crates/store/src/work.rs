@@ -18,7 +18,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::StoreError;
-use crate::imports::{ImportRecord, ImportRow, parse_status};
+use crate::imports::{ImportRecord, ImportRow, import_row, parse_status};
 
 /// Statuses a worker acts on. `validating` rows whose preflight passed wait
 /// for the scheduler to admit them instead; `pending_approval` rows are claimed once, so the
@@ -88,42 +88,7 @@ pub async fn claim_due(
         tracing::info!(takeovers, "took over requests whose worker's lease ran out");
         metrics::counter!(LEASE_TAKEOVERS).increment(takeovers as u64);
     }
-    let rows = claimed.into_iter().map(|r| ImportRow {
-        id: r.id,
-        team: r.team,
-        environment: r.environment,
-        source_uri: r.source_uri,
-        model_name: r.model_name,
-        job_name: r.job_name,
-        description: r.description,
-        model_tags: r.model_tags,
-        job_tags: r.job_tags,
-        requested_by: r.requested_by,
-        requester_id: r.requester_id,
-        status: r.status,
-        conditions: r.conditions,
-        created_at: r.created_at,
-        updated_at: r.updated_at,
-        hosting_account: r.hosting_account,
-        region: r.region,
-        attempt: r.attempt,
-        preflight: r.preflight,
-        preflight_passed: r.preflight_passed,
-        bedrock_job_arn: r.bedrock_job_arn,
-        imported_model_arn: r.imported_model_arn,
-        imported_model: r.imported_model,
-        failure_message: r.failure_message,
-        submitted_at: r.submitted_at,
-        finished_at: r.finished_at,
-        retries: r.retries,
-        polls: r.polls,
-        next_attempt_at: r.next_attempt_at,
-        promoted_from: r.promoted_from,
-        traceparent: r.traceparent,
-        artifact_digest: r.artifact_digest,
-        reused_from: r.reused_from,
-        model_package: r.model_package,
-    });
+    let rows = claimed.into_iter().map(|r| import_row!(r));
     // One row that no longer parses must not stop the others: it is said
     // here, with its field, and stays leased until the lease runs out.
     Ok(rows
