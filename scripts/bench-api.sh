@@ -87,20 +87,35 @@ researcher="$(DATABASE_URL="$db" "$bin" token create --role researcher --team re
 viewer="$(DATABASE_URL="$db" "$bin" token create --role viewer --name bench-dashboard 2>>"$work/tokens.log")"
 port="$(free_port)"
 url="http://127.0.0.1:$port"
+# Ferry reaches Postgres without TLS here, as the baseline does (it is built
+# without a TLS stack): sqlx's default, sslmode=prefer, would encrypt every
+# round trip to the local server and so measure rustls, not Ferry.
+# start_ferry WORKER: `ferry serve` with its worker on (true) or off (false:
+# an API replica, as a deployment that runs `ferry worker` apart has).
 start_ferry() {
-    DATABASE_URL="$db" FERRY_SERVER__LISTEN="127.0.0.1:$port" \
+    DATABASE_URL="$db?sslmode=disable" FERRY_SERVER__LISTEN="127.0.0.1:$port" \
         FERRY_LOG__FILTER="warn" \
         FERRY_AWS__ENDPOINT_URL="$SIM_ENDPOINT" \
         FERRY_AWS__ACCESS_KEY_ID="$FERRY_SERVICE_ACCESS_KEY_ID" \
         FERRY_AWS__SECRET_ACCESS_KEY="$FERRY_SERVICE_SECRET_ACCESS_KEY" \
-        FERRY_WORKER__ENABLED=true \
+        FERRY_WORKER__ENABLED="$1" \
         FERRY_WORKER__POLL_INITIAL_SECS=1 \
         FERRY_WORKER__POLL_MAX_SECS=2 \
         "$bin" serve >>"$work/serve.log" 2>&1 &
     server=$!
     wait_http "$url/readyz"
 }
-start_ferry
+# stop_ferry: SIGTERM; sets stopped_secs to the seconds until it exited (not
+# in a subshell: only this shell can wait for its child).
+stop_ferry() {
+    local t0
+    t0="$(date +%s.%N)"
+    kill -TERM "$server"
+    wait "$server" || true
+    server=""
+    stopped_secs="$(echo "$(date +%s.%N) - $t0" | bc -l)"
+}
+start_ferry true
 
 # One real import, run to completion against the sim: the loaded rows carry
 # its preflight report, conditions and model details, as real ones would.
@@ -342,7 +357,13 @@ asyncio.run(main())
 PY
 
 # ------------------------------------------------------- creates and reads
-# Last: the creates leave the worker thousands of queued requests to admit.
+# Last: the creates leave thousands of queued requests. The API is measured
+# as an API replica (worker off): on these two cores a worker would otherwise
+# preflight the creates' requests against the sim during the rounds, and the
+# baseline has no such work. The worker's own costs are the idle line above,
+# the tracking benchmark, and the SIGTERM line below.
+stop_ferry
+start_ferry false
 psql "$db" -qtAc "SELECT id FROM import_requests WHERE requested_by = 'bench-load' ORDER BY random() LIMIT 1000" >"$work/ids"
 {
     echo 'ids = {'
@@ -408,8 +429,14 @@ for what in create read; do
 done
 
 # ----------------------------------------------------------------- SIGTERM
-t0="$(date +%s.%N)"
-kill -TERM "$server"
-wait "$server" || true
-server=""
-printf '\nSIGTERM to exit: %.2f s (target < 1 s)\n' "$(echo "$(date +%s.%N) - $t0" | bc -l)"
+# The API replica, then `ferry serve` with its worker busy on the creates'
+# queued requests (preflights, submissions, tracking) for 10 s.
+stop_ferry
+api_stop="$stopped_secs"
+queued="$(psql "$db" -qtAc "SELECT count(*) FROM import_requests WHERE status = 'queued'")"
+start_ferry true
+sleep 10
+stop_ferry
+serve_stop="$stopped_secs"
+printf '\nSIGTERM to exit (target < 1 s): API replica %.2f s; ferry serve with its worker busy on %s queued requests %.2f s\n' \
+    "$api_stop" "$queued" "$serve_stop"
