@@ -257,29 +257,48 @@ fn tag_map(tags: &[ferry_domain::bedrock::Tag]) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// Stores a new request and its `created` event.
+/// Stores a new request and its `created` event, in one statement: on a
+/// connection outside a transaction it commits on its own, in one round trip
+/// (the create path without an `Idempotency-Key`), and it joins the
+/// transaction of a connection inside one.
 #[tracing::instrument(skip_all, fields(import_id = %new.id), err)]
 pub async fn insert(
     conn: &mut PgConnection,
     new: &NewImport,
     requester_id: &str,
 ) -> Result<ImportRecord, StoreError> {
+    let created = serde_json::json!({
+        "source": new.source.as_str(),
+        "environment": new.environment.as_str(),
+    });
+    // Columns read through a CTE lose their NOT NULL to sqlx's inference: the
+    // `!` marks restore what the table declares.
     let row = sqlx::query_as!(
         ImportRow,
-        r#"INSERT INTO import_requests
-               (id, team, environment, source_uri, model_name, job_name, description,
-                model_tags, job_tags, requested_by, requester_id, status, conditions,
-                hosting_account, region, promoted_from, traceparent, model_package)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
-           RETURNING id, team, environment, source_uri, model_name, job_name, description,
-                     model_tags AS "model_tags: Json<BTreeMap<String, String>>",
-                     job_tags AS "job_tags: Json<BTreeMap<String, String>>",
-                     requested_by, requester_id, status,
-                     conditions,
-                     created_at, updated_at, hosting_account, region, attempt, preflight,
-                     preflight_passed, bedrock_job_arn, imported_model_arn, imported_model,
-                     failure_message, submitted_at, finished_at, retries, polls, next_attempt_at,
-                     promoted_from, traceparent, artifact_digest, reused_from, model_package"#,
+        r#"WITH r AS (
+               INSERT INTO import_requests
+                   (id, team, environment, source_uri, model_name, job_name, description,
+                    model_tags, job_tags, requested_by, requester_id, status, conditions,
+                    hosting_account, region, promoted_from, traceparent, model_package)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+               RETURNING *),
+           e AS (
+               INSERT INTO import_events (import_id, actor, actor_id, kind, from_status, to_status, detail)
+               SELECT id, requested_by, requester_id, $20, NULL, status, $19 FROM r)
+           SELECT id AS "id!", team AS "team!", environment AS "environment!",
+                  source_uri AS "source_uri!", model_name AS "model_name!", job_name AS "job_name!",
+                  description,
+                  model_tags AS "model_tags!: Json<BTreeMap<String, String>>",
+                  job_tags AS "job_tags!: Json<BTreeMap<String, String>>",
+                  requested_by AS "requested_by!", requester_id AS "requester_id!",
+                  status AS "status!", conditions AS "conditions!",
+                  created_at AS "created_at!", updated_at AS "updated_at!",
+                  hosting_account, region, attempt AS "attempt!", preflight,
+                  preflight_passed, bedrock_job_arn, imported_model_arn, imported_model,
+                  failure_message, submitted_at, finished_at, retries AS "retries!",
+                  polls AS "polls!", next_attempt_at AS "next_attempt_at!",
+                  promoted_from, traceparent, artifact_digest, reused_from, model_package
+           FROM r"#,
         new.id.as_uuid(),
         new.team.as_str(),
         new.environment.as_str(),
@@ -302,20 +321,10 @@ pub async fn insert(
             .map(serde_json::to_value)
             .transpose()
             .map_err(|e| StoreError::Corrupt(format!("model_package: {e}")))?,
+        created,
+        EventKind::Created.as_str(),
     )
     .fetch_one(&mut *conn)
-    .await?;
-    append_event(
-        conn,
-        new.id,
-        &Actor::new(requester_id, new.requested_by.as_str()),
-        &Event::new(
-            EventKind::Created,
-            serde_json::json!({ "source": new.source.as_str(), "environment": new.environment.as_str() }),
-        ),
-        None,
-        Some(new.status),
-    )
     .await?;
     row.try_into()
 }

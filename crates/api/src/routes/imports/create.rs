@@ -57,28 +57,43 @@ pub(super) async fn create_import(
     if let Some(read) = draft.package_to_read(&caller.0, &state.catalog) {
         draft.package = Some(package::read(&state, &read).await?);
     }
-    let mut tx = ferry_store::begin(&state.pool).await?;
-    if let Some(key) = &key
-        && let Some(replayed) = key.replay(&mut tx, &caller.0.id).await?
-    {
-        return Ok(replayed);
-    }
-
-    let mut new = NewImport::from_draft(&draft, &caller.0, &state.catalog)?;
-    new.traceparent = crate::trace::for_new_import(&headers);
-    let record = imports::insert(&mut tx, &new, &caller.0.id).await?;
-    let out = ImportOut::new(record, &caller);
-    if let Some(key) = key {
-        key.remember(
-            &mut tx,
-            &caller.0.id,
-            &out,
-            new.id,
-            state.settings.idempotency_ttl,
-        )
-        .await?;
-    }
-    tx.commit().await?;
+    let validate = || -> Result<NewImport, ApiError> {
+        let mut new = NewImport::from_draft(&draft, &caller.0, &state.catalog)?;
+        new.traceparent = crate::trace::for_new_import(&headers);
+        Ok(new)
+    };
+    let (new, out) = match key {
+        // The request and its event are one statement, which commits on its own.
+        None => {
+            let new = validate()?;
+            let mut conn = ferry_store::acquire(&state.pool).await?;
+            let out = ImportOut::new(
+                imports::insert(&mut conn, &new, &caller.0.id).await?,
+                &caller,
+            );
+            (new, out)
+        }
+        // The key's answer is stored in the same transaction as the request,
+        // and a replay answers as the first time did, before any check.
+        Some(key) => {
+            let mut tx = ferry_store::begin(&state.pool).await?;
+            if let Some(replayed) = key.replay(&mut tx, &caller.0.id).await? {
+                return Ok(replayed);
+            }
+            let new = validate()?;
+            let out = ImportOut::new(imports::insert(&mut tx, &new, &caller.0.id).await?, &caller);
+            key.remember(
+                &mut tx,
+                &caller.0.id,
+                &out,
+                new.id,
+                state.settings.idempotency_ttl,
+            )
+            .await?;
+            tx.commit().await?;
+            (new, out)
+        }
+    };
     tracing::info!(import_id = %new.id, team = %new.team, environment = %new.environment, status = %new.status, "import request created");
     let mut res = (StatusCode::CREATED, Json(out)).into_response();
     res.headers_mut().insert(header::LOCATION, location(new.id));
