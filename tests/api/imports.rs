@@ -385,3 +385,52 @@ async fn list_items_are_summaries_and_the_whole_request_is_one_get_away(pool: Pg
     assert_eq!(whole["description"], "a long story");
     assert_eq!(whole["conditions"][0]["type"], "Accepted");
 }
+
+/// Creates commit without a NOTIFY (it would make them commit one at a time);
+/// the API tells the workers afterwards.
+#[sqlx::test(migrations = "../migrations")]
+async fn creates_wake_the_workers_after_they_commit(pool: PgPool) {
+    let mut listener =
+        ferry_store::notify::Listener::connect(&pool, &[ferry_store::notify::WORK_CHANNEL])
+            .await
+            .unwrap();
+    let app = TestApp::spawn(pool.clone()).await;
+    let token = app.researcher("research").await;
+
+    // The insert itself notifies no one: a request stored without the API
+    // (as a bulk load does) wakes nobody until a worker's timer.
+    let triggers: Vec<String> = sqlx::query_scalar(
+        "SELECT tgname::text FROM pg_trigger WHERE tgrelid = 'import_requests'::regclass
+           AND NOT tgisinternal ORDER BY tgname",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert!(
+        !triggers
+            .iter()
+            .any(|t| t == "import_requests_notify_insert"),
+        "{triggers:?}"
+    );
+    assert!(
+        triggers
+            .iter()
+            .any(|t| t == "import_requests_notify_status")
+    );
+
+    let creates = (0..20).map(|i| {
+        let app = &app;
+        let token = &token;
+        async move {
+            app.post(token, "/v1/imports", &valid_body(&format!("burst-{i}")))
+                .await
+                .status()
+        }
+    });
+    for status in futures::future::join_all(creates).await {
+        assert_eq!(status, 201);
+    }
+    tokio::time::timeout(std::time::Duration::from_secs(10), listener.next())
+        .await
+        .expect("the workers were told of the new requests");
+}

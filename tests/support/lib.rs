@@ -176,6 +176,7 @@ impl TestAppBuilder {
                 &pool,
                 tokio_util::sync::CancellationToken::new(),
             ),
+            work: ferry_store::notify::Nudge::start(&pool, std::future::pending()),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();

@@ -102,6 +102,8 @@ pub struct AppState {
     pub oidc: Option<Arc<oidc::OidcVerifier>>,
     /// `ferry_` token lookups of the last seconds, dropped on revocation.
     pub tokens: token_cache::TokenCache,
+    /// Tells the workers of every replica that requests were created.
+    pub work: ferry_store::notify::Nudge,
 }
 
 fn routes() -> OpenApiRouter<AppState> {

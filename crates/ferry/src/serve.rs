@@ -61,6 +61,7 @@ pub(crate) async fn run(config: &Config, roles: Roles) -> anyhow::Result<()> {
             feed: ferry_api::feed::Feed::start(&pool, shutdown.clone()),
             oidc,
             tokens: ferry_api::token_cache::TokenCache::start(&pool, shutdown.clone()),
+            work: ferry_store::notify::Nudge::start(&pool, shutdown.clone().cancelled_owned()),
         };
         let listener = TcpListener::bind(config.server.listen)
             .await

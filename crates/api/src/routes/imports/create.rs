@@ -94,6 +94,7 @@ pub(super) async fn create_import(
             (new, out)
         }
     };
+    state.work.nudge();
     tracing::info!(import_id = %new.id, team = %new.team, environment = %new.environment, status = %new.status, "import request created");
     let mut res = (StatusCode::CREATED, Json(out)).into_response();
     res.headers_mut().insert(header::LOCATION, location(new.id));

@@ -177,6 +177,7 @@ pub(super) async fn promote_import(
     ));
     imports::update(&mut tx, &promoted).await?;
     tx.commit().await?;
+    state.work.nudge();
     tracing::info!(import_id = %id, promotion = %new.id, "import promoted");
     let mut res = (StatusCode::CREATED, Json(ImportOut::new(created, &caller))).into_response();
     res.headers_mut().insert(header::LOCATION, location(new.id));
