@@ -185,6 +185,19 @@ pub async fn activate(ctx: &Ctx) -> Result<usize, ferry_store::StoreError> {
         return Ok(0);
     }
     known.extend(step::batch_job_states(ctx, &claimed, &known).await);
+    run_steps(ctx, claimed, &known).await;
+    // Anything that finished may have freed a slot.
+    schedule(ctx).await?;
+    Ok(n)
+}
+
+/// Runs one [`step`] for each claimed request, at once, with what a listing
+/// said of its job (`known`, by job ARN).
+async fn run_steps(
+    ctx: &Ctx,
+    claimed: Vec<ferry_store::imports::ImportRecord>,
+    known: &BTreeMap<String, ferry_cloud::JobState>,
+) {
     let steps = claimed.into_iter().map(|record| {
         let state = record.bedrock_job_arn.as_ref().and_then(|arn| known.get(arn).cloned());
         async move {
@@ -209,9 +222,29 @@ pub async fn activate(ctx: &Ctx) -> Result<usize, ferry_store::StoreError> {
         }
     });
     futures::future::join_all(steps).await;
-    // Anything that finished may have freed a slot.
-    schedule(ctx).await?;
-    Ok(n)
+}
+
+/// Tracking sweeps on their own clock: every `poll.initial` this replica
+/// tries to take the sweep of each environment (one replica wins each
+/// interval) and steps the requests whose job ended. An activation waits for
+/// its slowest step (a submission behind the call budget, say), so sweeps made
+/// only at the start of one came late whenever activations ran long.
+async fn sweep_loop(ctx: Arc<Ctx>, shutdown: CancellationToken) {
+    let mut every = tokio::time::interval(ctx.settings.poll.initial);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = every.tick() => {}
+        }
+        match step::sweep(&ctx).await {
+            Ok((swept, known)) if !swept.is_empty() => run_steps(&ctx, swept, &known).await,
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "tracking sweep failed; trying again next interval");
+            }
+        }
+    }
 }
 
 /// Fills in the hosting account and Region of requests stored before they were recorded.
@@ -243,6 +276,7 @@ pub async fn run(ctx: Arc<Ctx>, shutdown: CancellationToken) {
     )
     .await;
     tracing::info!(owner = %ctx.settings.owner, "worker started");
+    let sweeper = tokio::spawn(sweep_loop(Arc::clone(&ctx), shutdown.clone()));
     let mut failures = 0u32;
     // The last activation failed because the database is away: retry often
     // enough to resume soon after it is back.
@@ -304,6 +338,10 @@ pub async fn run(ctx: Arc<Ctx>, shutdown: CancellationToken) {
             _ = wake.next_burst() => {}
             () = tokio::time::sleep(pause) => {}
         }
+    }
+    // The sweeper finishes the steps it started before leases are released.
+    if let Err(e) = sweeper.await {
+        tracing::error!(error = %e, "the tracking sweeper panicked");
     }
     match ctx.pool.acquire().await {
         Ok(mut conn) => {
