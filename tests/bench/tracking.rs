@@ -38,6 +38,44 @@ struct Outcome {
     lag_p99: f64,
     tracking_secs: f64,
     bedrock_calls: BTreeMap<String, u64>,
+    /// Where the lag goes (sweeping runs only): from a job's end to the
+    /// first sweep that began after it, and from that sweep to the
+    /// completion being recorded (p50, p99 of each), and the gaps between
+    /// consecutive sweeps (p50, max).
+    lag_parts: Option<LagParts>,
+}
+
+struct LagParts {
+    to_sweep: (f64, f64),
+    sweep_to_recorded: (f64, f64),
+    sweep_gap: (f64, f64),
+    sweeps: usize,
+}
+
+/// The start times of the sweeps of the `dev` environment, as sampled from
+/// `tracking_sweeps` every 100 ms (a claim sets `next_at` to its start plus
+/// one interval) until `stop`.
+async fn watch_sweeps(
+    pool: ferry_store::PgPool,
+    stop: CancellationToken,
+) -> Vec<time::OffsetDateTime> {
+    let mut starts: Vec<time::OffsetDateTime> = Vec::new();
+    let interval = time::Duration::try_from(POLL_INITIAL).unwrap();
+    while !stop.is_cancelled() {
+        let next: Option<time::OffsetDateTime> = sqlx::query_scalar(
+            "SELECT next_at FROM tracking_sweeps WHERE environment = 'dev' AND swept_by IS NOT NULL",
+        )
+        .fetch_optional(&pool)
+        .await
+        .unwrap();
+        if let Some(start) = next.map(|n| n - interval) {
+            if starts.last() != Some(&start) {
+                starts.push(start);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    starts
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -103,6 +141,10 @@ async fn run(master: &str, label: &str, n: usize, job_secs: u64, list_threshold:
         concurrent_jobs: n as i64 + 10,
         imported_models: n as i64 + 10,
     };
+    // Sweeps are watched from the start: the first jobs end while the last
+    // are still being submitted.
+    let stop_watching = CancellationToken::new();
+    let sweeps = tokio::spawn(watch_sweeps(watch.clone(), stop_watching.clone()));
     let mut workers = Vec::new();
     for r in 0..3 {
         let options = CloudOptions {
@@ -177,6 +219,8 @@ async fn run(master: &str, label: &str, n: usize, job_secs: u64, list_threshold:
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let tracking_secs = tracking_start.elapsed().as_secs_f64();
+    stop_watching.cancel();
+    let sweeps = sweeps.await.unwrap();
     let calls_after = sim.faults().call_counts();
     for (stop, handle) in workers {
         stop.cancel();
@@ -255,6 +299,38 @@ async fn run(master: &str, label: &str, n: usize, job_secs: u64, list_threshold:
         })
         .collect();
     lags.sort_by(f64::total_cmp);
+    let lag_parts = (list_threshold < n && sweeps.len() > 1).then(|| {
+        let (mut to_sweep, mut after) = (Vec::new(), Vec::new());
+        for (arn, finished, _) in &rows {
+            let (Some(end), Some(finished)) = (arn.as_ref().and_then(|a| ended.get(a)), finished)
+            else {
+                continue;
+            };
+            // The first sweep that began after the job ended (the sampled
+            // start can be a little early: a claim's now() is its
+            // transaction's start).
+            if let Some(sweep) = sweeps.iter().find(|s| *s >= end) {
+                to_sweep.push((*sweep - *end).as_seconds_f64());
+                after.push((*finished - *sweep).as_seconds_f64().max(0.0));
+            }
+        }
+        let mut gaps: Vec<f64> = sweeps
+            .windows(2)
+            .map(|w| (w[1] - w[0]).as_seconds_f64())
+            .collect();
+        for v in [&mut to_sweep, &mut after, &mut gaps] {
+            v.sort_by(f64::total_cmp);
+        }
+        LagParts {
+            to_sweep: (percentile(&to_sweep, 0.5), percentile(&to_sweep, 0.99)),
+            sweep_to_recorded: (percentile(&after, 0.5), percentile(&after, 0.99)),
+            sweep_gap: (
+                percentile(&gaps, 0.5),
+                gaps.last().copied().unwrap_or(f64::NAN),
+            ),
+            sweeps: sweeps.len(),
+        }
+    });
     sim.shutdown().await;
     pool.close().await;
     watch.close().await;
@@ -264,6 +340,7 @@ async fn run(master: &str, label: &str, n: usize, job_secs: u64, list_threshold:
         lag_p99: percentile(&lags, 0.99),
         tracking_secs,
         bedrock_calls,
+        lag_parts,
     }
 }
 
@@ -272,9 +349,22 @@ async fn main() {
     let mut args = std::env::args().skip(1);
     let n: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(1000);
     let job_secs: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(30);
+    // A third argument `ferry` measures Ferry alone (no baseline, no ratios).
+    let ferry_only = args.next().as_deref() == Some("ferry");
     let master = std::env::var("DATABASE_URL").expect("set DATABASE_URL to a Postgres server");
     println!("tracking {n} import jobs of {job_secs}s each with 3 replicas against ferry sim");
-    let baseline = run(&master, "baseline", n, job_secs, usize::MAX).await;
+    let baseline = if ferry_only {
+        Outcome {
+            calls_per_job_minute: f64::NAN,
+            lag_p50: f64::NAN,
+            lag_p99: f64::NAN,
+            tracking_secs: f64::NAN,
+            bedrock_calls: BTreeMap::new(),
+            lag_parts: None,
+        }
+    } else {
+        run(&master, "baseline", n, job_secs, usize::MAX).await
+    };
     let ferry = run(
         &master,
         "ferry",
@@ -319,6 +409,19 @@ async fn main() {
         baseline.tracking_secs,
         ferry.tracking_secs,
     );
+    if let Some(p) = &ferry.lag_parts {
+        println!(
+            "\nwhere Ferry's lag goes ({} sweeps seen): job end -> next sweep p50 {:.1} s, p99 {:.1} s; \
+             that sweep -> completion recorded p50 {:.1} s, p99 {:.1} s; gap between sweeps p50 {:.1} s, max {:.1} s",
+            p.sweeps,
+            p.to_sweep.0,
+            p.to_sweep.1,
+            p.sweep_to_recorded.0,
+            p.sweep_to_recorded.1,
+            p.sweep_gap.0,
+            p.sweep_gap.1
+        );
+    }
     println!(
         "\nBedrock calls by operation: baseline {:?}\n                            ferry    {:?}",
         baseline.bedrock_calls, ferry.bedrock_calls
