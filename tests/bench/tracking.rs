@@ -68,10 +68,10 @@ async fn watch_sweeps(
         .fetch_optional(&pool)
         .await
         .unwrap();
-        if let Some(start) = next.map(|n| n - interval) {
-            if starts.last() != Some(&start) {
-                starts.push(start);
-            }
+        if let Some(start) = next.map(|n| n - interval)
+            && starts.last() != Some(&start)
+        {
+            starts.push(start);
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
