@@ -360,16 +360,27 @@ async fn the_call_budget_is_a_shared_token_bucket(pool: PgPool) {
     );
 }
 
+/// New requests are told to the workers by a nudge after their commit (a
+/// `NOTIFY` in the create's own commit made creates commit one at a time);
+/// nudges made together are one notification.
 #[sqlx::test(migrations = "../migrations")]
-async fn new_requests_notify_workers(pool: PgPool) {
+async fn nudges_notify_workers_once_for_a_burst(pool: PgPool) {
     let mut listener =
         ferry_store::notify::Listener::connect(&pool, &[ferry_store::notify::WORK_CHANNEL])
             .await
             .unwrap();
+    let nudge = ferry_store::notify::Nudge::start(&pool, std::future::pending());
     create(&pool, "research", "m").await;
+    // These run before the sending task does: they leave it one permit.
+    for _ in 0..100 {
+        nudge.nudge();
+    }
     tokio::time::timeout(std::time::Duration::from_secs(5), listener.next())
         .await
         .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let more = listener.drain().await;
+    assert!(more <= 1, "100 nudges made {} notifications", more + 1);
 }
 
 /// Notifications committed together (40 requests created in one statement)
@@ -391,7 +402,10 @@ async fn a_burst_of_notifications_is_one_wake_up(pool: PgPool) {
         assert_eq!(taken, 40, "the whole burst in one wake-up");
     }
     // A single notification is a wake-up of its own.
-    create(&pool, "research", "single").await;
+    sqlx::query("SELECT pg_notify('ferry_work', 'single')")
+        .execute(&pool)
+        .await
+        .unwrap();
     let taken = tokio::time::timeout(std::time::Duration::from_secs(5), listener.next_burst())
         .await
         .unwrap();
