@@ -5,15 +5,17 @@
 # Loads ROWS requests (default 1,000,000; terminal statuses in a realistic
 # mix, two teams, three environments, two events each, the JSON of one real
 # completed import) into a fresh database, starts `ferry sim` and
-# `ferry serve` (API and worker) on it and the baseline on a database of its
-# own with the same ids, then prints:
+# `ferry serve` (API and worker, reaching Postgres without TLS as the baseline
+# does) on it and the baseline on a database of its own with the same ids,
+# then prints:
 #   - the idle worker: transactions and rows read per second (pg_stat deltas),
 #   - list latency p50/p99 for each documented filter combination,
 #   - SSE: how many of STREAMS open streams receive one event, and how fast,
-#   - creates and reads: req/s and p99, Ferry against the baseline, wrk
-#     -t2 -c32, ROUNDS alternating rounds of RUN_SECONDS each, with the ratios,
-#   - how long `ferry serve` takes to stop after SIGTERM (with the creates'
-#     requests still queued).
+#   - creates and reads: req/s and p99, Ferry (as an API replica, its worker
+#     off) against the baseline, wrk -t2 -c32, ROUNDS alternating rounds of
+#     RUN_SECONDS each, with the ratios,
+#   - how long the API replica, and then `ferry serve` with its worker busy on
+#     the creates' queued requests, take to stop after SIGTERM.
 #
 #   scripts/bench-api.sh
 #
@@ -231,8 +233,12 @@ for _ in $(seq 1 100); do
 done
 
 echo
-printf 'Ferry at %s (%s) on %s, %s CPUs, %s; %s requests and %s events loaded in %.0f s\n' \
-    "$(git rev-parse --short HEAD 2>/dev/null)" "$bin" "$(hostname)" "$(nproc)" \
+# The checkout's commit, marked when its tree has changes: FERRY_BIN may
+# have been built from another.
+checkout="$(git rev-parse --short HEAD 2>/dev/null)"
+git diff --quiet HEAD 2>/dev/null || checkout="$checkout+changes"
+printf 'Ferry %s, checkout %s, on %s, %s CPUs, %s; %s requests and %s events loaded in %.0f s\n' \
+    "$bin" "$checkout" "$(hostname)" "$(nproc)" \
     "$(date -u +%Y-%m-%dT%H:%MZ)" "$ROWS" "$events" "$load_secs"
 
 # ------------------------------------------------------------- idle worker
